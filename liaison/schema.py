@@ -1,0 +1,233 @@
+"""The schemas in ``schema/``: fields, Chinese labels, and validation with Chinese messages.
+
+``schema/record.yaml`` is the single list of a record's fields. Everything
+that shows or checks a field (the checker here; the form, PDF, workbook and
+site later) asks a :class:`Schema` for its fields, labels and order.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cerberus
+from cerberus import errors as cerberus_errors
+
+from . import yamlio
+
+# Control characters other than tab and newline: they break PDFs, workbooks and terminals.
+_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+
+_TYPE_NAMES = {
+    "string": "文本",
+    "integer": "整数",
+    "date": "日期（年-月-日，如 2024-09-15）",
+    "boolean": "true 或 false",
+    "list": "列表",
+    "dict": "映射（键: 值）",
+}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of a schema, as people see it."""
+
+    key: str
+    label: str
+    order: int
+    type: str
+    required: bool
+    widget: str
+    source: str
+    hint: str
+    internal: bool
+    rules: dict
+
+    @property
+    def is_text(self) -> bool:
+        return self.type == "string"
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A validation failure: the path of the value (keys, list indexes) and a Chinese message."""
+
+    path: tuple
+    message: str
+
+
+class _Validator(cerberus.Validator):
+    """cerberus with the project's custom rules.
+
+    ``today`` is set by :meth:`Schema.validate` so that "not in the future"
+    is decided by the caller's clock (China time), which tests can fix.
+    """
+
+    today: datetime.date | None = None
+
+    def _validate_plain_text(self, constraint, field, value):
+        """{'type': 'boolean'}"""
+        if constraint and isinstance(value, str):
+            match = _CONTROL_CHARS.search(value)
+            if match:
+                self._error(
+                    field,
+                    f"含有不可见的控制字符（U+{ord(match.group()):04X}），"
+                    "可能是从其他软件复制带来的，请删除后重新输入。",
+                )
+
+    def _validate_not_blank(self, constraint, field, value):
+        """{'type': 'boolean'}"""
+        if constraint and isinstance(value, str) and value and not value.strip():
+            self._error(field, "只有空格，等于没有填写，请填写实际内容。")
+
+    def _validate_not_future(self, constraint, field, value):
+        """{'type': 'boolean'}"""
+        if constraint and self.today and isinstance(value, datetime.date) and value > self.today:
+            self._error(
+                field,
+                f"{value.isoformat()} 晚于今天（{self.today.isoformat()}），不能填写将来的日期，请核对。",
+            )
+
+
+class _KeepErrors(cerberus_errors.BaseErrorHandler):
+    """Return cerberus's error objects as they are; :meth:`Schema._message` words them."""
+
+    def __call__(self, errors):
+        return list(errors)
+
+
+class Schema:
+    """A cerberus schema file with ``meta`` labels, ready to validate plain data."""
+
+    def __init__(self, rules: dict, path: Path | None = None):
+        self.path = path
+        self.rules = rules
+        self._validator = _Validator(rules, error_handler=_KeepErrors, allow_unknown=False)
+        self.fields = _fields(rules)
+        self._by_key = {f.key: f for f in self.fields}
+
+    @classmethod
+    def load(cls, path: Path) -> Schema:
+        node = yamlio.read_yaml_bytes(Path(path).read_bytes())
+        return cls(yamlio.to_python(node), Path(path))
+
+    def field(self, key: str) -> Field | None:
+        return self._by_key.get(key)
+
+    def label(self, path: tuple) -> str:
+        """The Chinese label of the value at ``path``, or '' when the schema has none."""
+        meta = _meta_at(self.rules, path)
+        return meta.get("label", "") if meta else ""
+
+    # Validation -------------------------------------------------------------
+
+    def validate(self, data: dict, today: datetime.date | None = None) -> list[FieldError]:
+        """Every failure of ``data`` against the schema, in Chinese, never only the first."""
+        validator = self._validator
+        validator.today = today
+        # normalize=False: we never want cerberus to change a document, and
+        # skipping normalisation makes validation about six times faster.
+        if validator.validate(data, normalize=False):
+            return []
+        return [FieldError(tuple(err.document_path), self._message(err)) for err in _leaves(validator.errors)]
+
+    def _message(self, err: cerberus_errors.ValidationError) -> str:
+        meta = _meta_at(self.rules, tuple(err.document_path)) or {}
+        hint = meta.get("hint", "")
+        code = err.code
+        if code == cerberus_errors.REQUIRED_FIELD.code:
+            return _join("缺少这一项，请补上。", hint)
+        if code == cerberus_errors.UNKNOWN_FIELD.code:
+            known = "、".join(_known_keys(self.rules, tuple(err.document_path[:-1])))
+            return f"不是可以填写的项目，请删除或检查拼写（可填写的项目：{known}）。"
+        if code in (cerberus_errors.EMPTY_NOT_ALLOWED.code, cerberus_errors.NOT_NULLABLE.code):
+            return _join("不能为空，请填写。", hint)
+        if code == cerberus_errors.BAD_TYPE.code:
+            wanted = _TYPE_NAMES.get(str(err.constraint), str(err.constraint))
+            return _join(f"应为{wanted}，现在是“{_shorten(err.value)}”。", hint)
+        if code == cerberus_errors.MAX_LENGTH.code:
+            return f"太长了：{len(err.value)} 字，最多 {err.constraint} 字，请精简。"
+        if code == cerberus_errors.MIN_LENGTH.code:
+            return f"太短了：至少 {err.constraint} 字。"
+        if code == cerberus_errors.REGEX_MISMATCH.code:
+            return _join(f"格式不对：“{_shorten(err.value)}”。", hint)
+        if code == cerberus_errors.MIN_VALUE.code:
+            return _join(f"{_show(err.value)} 太小，不能小于 {_show(err.constraint)}，请核对。", hint)
+        if code == cerberus_errors.MAX_VALUE.code:
+            return _join(f"{_show(err.value)} 太大，不能大于 {_show(err.constraint)}，请核对。", hint)
+        if code == cerberus_errors.CUSTOM.code and err.info:
+            return str(err.info[0])
+        return f"不符合规则 {err.rule}（{err.constraint}）。"
+
+
+def _fields(rules: dict) -> list[Field]:
+    """Top-level fields in display order."""
+    out = []
+    for key, field_rules in rules.items():
+        meta = field_rules.get("meta", {})
+        out.append(
+            Field(
+                key=key,
+                label=meta.get("label", key),
+                order=meta.get("order", 1000),
+                type=field_rules.get("type", "string"),
+                required=bool(field_rules.get("required", False)),
+                widget=meta.get("widget", "text"),
+                source=meta.get("source", "user"),
+                hint=meta.get("hint", ""),
+                internal=bool(meta.get("internal", False)),
+                rules=field_rules,
+            )
+        )
+    return sorted(out, key=lambda f: (f.order, f.key))
+
+
+def _leaves(errors: list) -> list:
+    """Flatten cerberus's grouped errors (e.g. from list items) to the failing leaves."""
+    out = []
+    for err in errors:
+        if err.is_group_error:
+            out.extend(_leaves(list(err.child_errors)))
+        else:
+            out.append(err)
+    return out
+
+
+def _meta_at(rules: dict, path: tuple) -> dict | None:
+    """The ``meta`` of the schema rule that governs ``path`` (list indexes skip into ``schema``)."""
+    current: Any = {"schema": rules, "type": "dict"}
+    for step in path:
+        if isinstance(step, int):
+            current = current.get("schema", {})
+            continue
+        children = current.get("schema", {}) if isinstance(current, dict) else {}
+        if step not in children:
+            return None
+        current = children[step]
+    return current.get("meta") if isinstance(current, dict) else None
+
+
+def _known_keys(rules: dict, parent: tuple) -> list[str]:
+    current: Any = {"schema": rules}
+    for step in parent:
+        current = current.get("schema", {})
+        if not isinstance(step, int):
+            current = current.get(step, {})
+    return list(current.get("schema", {}).keys())
+
+
+def _join(message: str, hint: str) -> str:
+    return f"{message}{hint}" if hint else message
+
+
+def _shorten(value: Any, limit: int = 30) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _show(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime.date) else str(value)

@@ -1,0 +1,168 @@
+"""``check``: every rule a record must satisfy, alone and among the others.
+
+Per-file rules (YAML, schema, file name) live in ``records``; this module
+adds the rules that need the roster or the other records, and runs them
+all over a repository or over the files a merge request changes.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from .problems import Problem, sorted_problems
+from .project import CONFIG_FILE, ROSTER_FILE, Project, read_records
+from .records import RECORDS_DIR, Record, list_record_files
+from .roster import Roster
+from .schema import Schema
+
+
+@dataclass
+class CheckResult:
+    problems: list[Problem]
+    files: list[str]  # every file looked at, for the report
+    records: list[Record]  # every record that could be read, with or without problems
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def clean_records(self) -> list[Record]:
+        """The records without any problem: the only ones outputs may be built from."""
+        bad = {p.path for p in self.problems}
+        return [r for r in self.records if r.path not in bad]
+
+
+def roster_problems(record: Record, roster: Roster, schema: Schema) -> list[Problem]:
+    """The record's leader must be in the roster, under the roster's name."""
+    leader_id = record.data.get("leader_id")
+    if not isinstance(leader_id, str):
+        return []
+    id_label = schema.label(("leader_id",))
+    leader = roster.by_id.get(leader_id)
+    if leader is None:
+        return [
+            Problem(
+                record.path,
+                record.lines.get("leader_id"),
+                "leader_id",
+                schema.label(("leader_id",)),
+                f"{id_label}“{leader_id}”不在领导干部名单（{ROSTER_FILE}）中。请核对{id_label}；新任领导请先由思政科加入名单。",
+            )
+        ]
+    name = record.data.get("leader")
+    if isinstance(name, str) and name != leader.name:
+        return [
+            Problem(
+                record.path,
+                record.lines.get("leader"),
+                "leader",
+                schema.label(("leader",)),
+                f"“{name}”与名单中 {leader_id} 的姓名“{leader.name}”不一致，请改为“{leader.name}”或核对{id_label}。",
+            )
+        ]
+    return []
+
+
+def duplicate_id_problems(paths: list[str]) -> list[Problem]:
+    """Record ids (file stems) must be unique across all year folders."""
+    by_id: dict[str, list[str]] = defaultdict(list)
+    for path in paths:
+        by_id[Path(path).stem].append(path)
+    problems = []
+    for record_id, same in by_id.items():
+        for path in same if len(same) > 1 else ():
+            others = "、".join(p for p in same if p != path)
+            problems.append(Problem(path, None, "", "", f"记录编号 {record_id} 与 {others} 重复，请删除重复的文件。"))
+    return problems
+
+
+# Fields that together identify one contact: the same leader meeting the same
+# students on the same day about the same thing.
+SAME_CONTACT_KEYS = ("leader_id", "date", "target", "content")
+
+
+def duplicate_content_problems(records: list[Record], schema: Schema) -> list[Problem]:
+    """Records equal in SAME_CONTACT_KEYS are almost surely one contact submitted twice."""
+    groups: dict[tuple, list[Record]] = defaultdict(list)
+    for record in records:
+        key = tuple(record.data.get(k) for k in SAME_CONTACT_KEYS)
+        if None not in key:
+            groups[key].append(record)
+    labels = "、".join(schema.label((k,)) for k in SAME_CONTACT_KEYS)
+    problems = []
+    for same in groups.values():
+        for record in same if len(same) > 1 else ():
+            others = "、".join(r.path for r in same if r is not record)
+            problems.append(
+                Problem(
+                    record.path,
+                    None,
+                    "",
+                    "",
+                    f"与 {others} 的{labels}完全相同，可能是重复提交。请确认后删除多余的一份。",
+                )
+            )
+    return problems
+
+
+def check_repository(project: Project, paths: list[str] | None = None) -> CheckResult:
+    """Check the config, the roster and the records (all, or ``paths`` against all the others).
+
+    ``paths`` are relative to the repository root; directories stand for the
+    record files below them. Every problem in every file is returned.
+    """
+    all_paths, stray = list_record_files(project.root)
+    if paths is None:
+        wanted, problems = all_paths, list(stray)
+    else:
+        wanted, problems = _expand(project.root, paths, all_paths, stray)
+    records, found = read_records(project, wanted)
+    problems.extend(found)
+    problems.extend(project.problems)
+
+    if project.roster is not None:
+        for record in records:
+            problems.extend(roster_problems(record, project.roster, project.schema))
+
+    # Cross-record rules look at every record but report only on the files asked about.
+    asked = set(wanted)
+    everything = records
+    if paths is not None:
+        others = [p for p in all_paths if p not in asked]
+        everything = records + read_records(project, others)[0]
+    cross = duplicate_id_problems(sorted(set(all_paths) | asked)) + duplicate_content_problems(
+        everything, project.schema
+    )
+    problems.extend(p for p in cross if p.path in asked)
+
+    files = sorted({CONFIG_FILE, ROSTER_FILE, *wanted, *(p.path for p in problems)})
+    return CheckResult(sorted_problems(problems), files, records)
+
+
+def _expand(
+    root: Path, paths: list[str], all_paths: list[str], stray: list[Problem]
+) -> tuple[list[str], list[Problem]]:
+    wanted: list[str] = []
+    problems: list[Problem] = []
+    for given in paths:
+        absolute = (Path.cwd() / given).resolve() if not Path(given).is_absolute() else Path(given).resolve()
+        try:
+            rel = absolute.relative_to(root).as_posix()
+        except ValueError:
+            problems.append(Problem(given, None, "", "", f"不在仓库 {root} 之中，无法检查。"))
+            continue
+        if rel in (CONFIG_FILE, ROSTER_FILE):
+            continue  # always checked
+        if not absolute.exists():
+            problems.append(Problem(rel, None, "", "", "文件不存在，请检查路径。"))
+        elif absolute.is_dir():
+            prefix = "" if rel == "." else rel + "/"
+            wanted.extend(p for p in all_paths if p.startswith(prefix))
+            problems.extend(p for p in stray if p.path.startswith(prefix))
+        elif rel.startswith(RECORDS_DIR + "/") and not rel.endswith(".yaml"):
+            problems.extend(p for p in stray if p.path == rel)
+        else:
+            wanted.append(rel)
+    return list(dict.fromkeys(wanted)), problems

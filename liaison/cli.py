@@ -1,0 +1,185 @@
+"""The command line: ``python build.py <command>``.
+
+Each command parses its options, makes one library call and prints; the
+work is in the library so that tests reach it without a subprocess.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from pathlib import Path
+
+import click
+
+from . import formats
+from .checks import check_repository
+from .junit import junit_xml
+from .problems import summary_line
+from .project import Project, ProjectError, open_project
+from .query import QueryError, leaders_for_query, select_records
+from .semesters import RangeError, resolve_range
+
+
+class UserError(click.ClickException):
+    """An error the person can fix, printed in Chinese without a traceback."""
+
+    def show(self, file=None) -> None:
+        click.echo(f"错误：{self.format_message()}", err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    envvar="LIAISON_ROOT",
+    show_default=True,
+    help="联系记录仓库的目录（含 config.yaml、roster.yaml、records/）。",
+)
+@click.version_option(package_name="liaison")
+@click.pass_context
+def cli(ctx: click.Context, root: Path) -> None:
+    """领导干部结对联系学生情况记录：检查、查询与导出。
+
+    \b
+    示例：
+      python build.py check
+      python build.py query --leader 赵敏 --semester 2025-2026-1
+    """
+    ctx.obj = root
+
+
+def _project(ctx: click.Context) -> Project:
+    try:
+        return open_project(ctx.find_root().obj)
+    except ProjectError as err:
+        raise UserError(str(err)) from None
+
+
+def range_options(command):
+    """--semester ID | --from DATE --to DATE, for every command that takes a range."""
+
+    @click.option(
+        "--semester",
+        metavar="ID",
+        help="学期，如 2024-2025-1（第一学期）、2024-2025-2（第二学期）；current 表示本学期。",
+    )
+    @click.option("--from", "start", metavar="DATE", help="起始日期（含），如 2024-09-01。")
+    @click.option("--to", "end", metavar="DATE", help="截止日期（含），如 2025-01-31。")
+    @functools.wraps(command)
+    def wrapper(*args, semester, start, end, **kwargs):
+        ctx = click.get_current_context()
+        project = _project(ctx)
+        if project.config is None:
+            raise UserError("config.yaml 有问题，无法确定学期范围。请先运行 python build.py check 查看。")
+        try:
+            date_range = resolve_range(project.config.calendar, semester, start, end, project.today())
+        except RangeError as err:
+            raise UserError(str(err)) from None
+        return command(*args, project=project, date_range=date_range, **kwargs)
+
+    return wrapper
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "junit"]),
+    default="text",
+    show_default=True,
+    help="junit：另外写出 JUnit XML 报告（GitLab 合并请求中显示）。",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="JUnit 报告写到哪个文件（--format junit 时必填）。",
+)
+@click.pass_context
+def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | None) -> None:
+    """检查记录、领导干部名单和配置是否符合要求。
+
+    不带 PATHS 时检查全部记录；带上文件或文件夹时只检查它们（同时与其余记录比对是否重复）。
+    每处问题按“文件:行: 项目(字段): 说明”列出；全部通过时退出码为 0，否则为 1。
+
+    \b
+    示例：
+      python build.py check
+      python build.py check records/2025/2025-09-15-T2019001-3fa2c1.yaml
+      python build.py check --format junit --output check-report.xml
+    """
+    if fmt == "junit" and output is None:
+        raise UserError("--format junit 需要用 --output 指定报告文件，如 --output check-report.xml。")
+    result = check_repository(_project(ctx), list(paths) or None)
+    for problem in result.problems:
+        click.echo(problem.format())
+    click.echo(summary_line(result.problems, len(result.files)))
+    if output is not None:
+        output.write_bytes(junit_xml(result.problems, result.files))
+    ctx.exit(0 if result.ok else 1)
+
+
+@cli.command()
+@click.option("--leader", "name", metavar="NAME", help="领导干部的姓名；不填则查询全部领导干部。")
+@click.option("--leader-id", metavar="ID", help="工号；两位领导同名时用它指定。")
+@range_options
+@click.option(
+    "--order",
+    type=click.Choice(["asc", "desc"]),
+    default="asc",
+    show_default=True,
+    help="asc：按日期从早到晚；desc：从晚到早。",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="table：逐条列出全部内容；json、csv：供其他程序或 Excel 使用。",
+)
+def query(project: Project, date_range, name: str | None, leader_id: str | None, order: str, fmt: str) -> None:
+    """查询联系记录：某位领导干部或全部领导干部，在某段时间内的全部记录。
+
+    \b
+    示例：
+      python build.py query --leader 赵敏 --semester 2025-2026-1
+      python build.py query --from 2025-09-01 --to 2025-12-31 --order desc
+      python build.py query --leader 张伟 --leader-id T2015004 --format json
+    """
+    result = check_repository(project)
+    if project.roster is None:
+        raise UserError("领导干部名单 roster.yaml 有问题，无法查询。请先运行 python build.py check 查看。")
+    try:
+        leaders = leaders_for_query(project.roster, name, leader_id)
+    except QueryError as err:
+        raise UserError(str(err)) from None
+    records = result.clean_records()
+    skipped = len({p.path for p in result.problems if p.path.startswith("records/")})
+    if skipped:
+        click.echo(
+            f"注意：有 {skipped} 个记录文件存在问题，未计入本次查询结果。请运行 python build.py check 查看并修改。",
+            err=True,
+        )
+    chosen = select_records(records, date_range, leaders, newest_first=order == "desc")
+    if fmt == "json":
+        click.echo(formats.as_json(chosen, project.schema), nl=False)
+    elif fmt == "csv":
+        click.echo(formats.as_csv(chosen, project.schema), nl=False)
+    else:
+        who = leaders[0].display if leaders else "全部领导干部"
+        when = date_range.description
+        direction = "从晚到早" if order == "desc" else "从早到晚"
+        heading = f"{who} · {when} · 共 {len(chosen)} 条记录 · 按日期{direction}"
+        click.echo(formats.as_text(chosen, project.schema, heading))
+
+
+def main() -> None:
+    # Chinese output must not depend on the terminal's locale (CI often has none).
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+    cli(prog_name="python build.py")

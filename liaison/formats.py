@@ -1,0 +1,65 @@
+"""Records as JSON, CSV and plain text: the ``query`` command's outputs.
+
+Columns and labels come from the schema, in its order; nothing here lists fields.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from typing import Any
+
+from .records import Record
+from .schema import Schema
+
+ID_LABEL = "记录编号"
+# A cell starting with one of these is run as a formula by spreadsheet programs.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """Text that a spreadsheet shows instead of running: a leading apostrophe (OWASP's advice)."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _plain(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def record_objects(records: list[Record], schema: Schema) -> list[dict[str, Any]]:
+    """One JSON-ready object per record: ``id`` and every key of the schema, dates as ISO text."""
+    return [{"id": r.id, **{f.key: _plain(r.data.get(f.key)) for f in schema.fields}} for r in records]
+
+
+def as_json(records: list[Record], schema: Schema) -> str:
+    return json.dumps(record_objects(records, schema), ensure_ascii=False, indent=2) + "\n"
+
+
+def as_csv(records: list[Record], schema: Schema) -> str:
+    """CSV with the Chinese labels as header; text is made formula-safe for spreadsheet programs."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow([ID_LABEL, *(f.label for f in schema.fields)])
+    for obj in record_objects(records, schema):
+        writer.writerow([spreadsheet_safe(str(v)) if isinstance(v, str) else v for v in obj.values()])
+    return out.getvalue()
+
+
+def as_text(records: list[Record], schema: Schema, heading: str) -> str:
+    """Every field of every record, one block a record, for reading in a terminal."""
+    lines = [heading, ""]
+    total = len(records)
+    for number, record in enumerate(records, 1):
+        lines.append(f"━━ {number}/{total} ━━ {record.date.isoformat()} · {record.leader} · {ID_LABEL} {record.id}")
+        for field in schema.fields:
+            value = _plain(record.data.get(field.key, ""))
+            text = str(value) if value != "" else "（无）"
+            if "\n" in text:
+                lines.append(f"  {field.label}：")
+                lines.extend("      " + part for part in text.split("\n"))
+            else:
+                lines.append(f"  {field.label}：{text}")
+        lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,130 @@
+"""A liaison repository on disk: its config, roster, schemas and records, loaded and checked.
+
+This is the edge where files are read; everything it returns is plain data
+for the pure functions in ``checks``, ``query`` and the writers.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import yamlio
+from .config import Config, config_from_data
+from .problems import Problem
+from .records import Record, list_record_files, parse_record
+from .roster import Roster, duplicate_problems, roster_from_data
+from .schema import Schema
+
+CONFIG_FILE = "config.yaml"
+ROSTER_FILE = "roster.yaml"
+SCHEMA_DIR = "schema"
+
+
+class ProjectError(Exception):
+    """The repository cannot be used at all (e.g. not a liaison repository); message in Chinese."""
+
+
+@dataclass
+class Project:
+    root: Path
+    schema: Schema
+    config: Config | None
+    roster: Roster | None
+    problems: list[Problem] = field(default_factory=list)  # in config.yaml and roster.yaml
+
+    @property
+    def ok(self) -> bool:
+        return self.config is not None and self.roster is not None
+
+    def today(self) -> datetime.date:
+        return self.config.today() if self.config else datetime.date.today()
+
+
+def open_project(root: Path) -> Project:
+    """Load the schemas, config and roster of the repository at ``root``.
+
+    Problems in config.yaml or roster.yaml are collected, not raised, so that
+    ``check`` reports them with everything else.
+    """
+    root = Path(root).resolve()
+    if not (root / CONFIG_FILE).is_file() or not (root / SCHEMA_DIR / "record.yaml").is_file():
+        raise ProjectError(
+            f"{root} 不是联系记录仓库（找不到 {CONFIG_FILE} 或 {SCHEMA_DIR}/record.yaml）。"
+            "请在仓库根目录运行，或用 --root 指定仓库目录。"
+        )
+    schema = Schema.load(root / SCHEMA_DIR / "record.yaml")
+    problems: list[Problem] = []
+
+    config_data = _load_checked(root, CONFIG_FILE, Schema.load(root / SCHEMA_DIR / "config.yaml"), problems)
+    config = None
+    if config_data is not None:
+        config, extra = config_from_data(config_data[0])
+        problems.extend(_located(CONFIG_FILE, config_data[1], config_data[2], extra))
+
+    roster = None
+    roster_schema = Schema.load(root / SCHEMA_DIR / "roster.yaml")
+    roster_data = _load_checked(root, ROSTER_FILE, roster_schema, problems)
+    if roster_data is not None:
+        duplicates = duplicate_problems(roster_data[0]["leaders"])
+        problems.extend(_located(ROSTER_FILE, roster_data[1], roster_schema, duplicates))
+        if not duplicates:
+            roster = roster_from_data(roster_data[0])
+    return Project(root, schema, config, roster, problems)
+
+
+def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]):
+    """(data, node, schema) of a schema-valid YAML file, or None with its problems appended."""
+    path = root / name
+    try:
+        node = yamlio.read_yaml_bytes(path.read_bytes())
+    except FileNotFoundError:
+        problems.append(Problem(name, None, "", "", f"找不到 {name}，请从示例仓库复制一份并按本校情况填写。"))
+        return None
+    except yamlio.YamlError as err:
+        problems.append(Problem(name, err.line, "", "", err.message))
+        return None
+    if not isinstance(node, yamlio.Mapping):
+        problems.append(Problem(name, node.line, "", "", "文件内容应是“键: 值”的形式。"))
+        return None
+    data = yamlio.to_python(node)
+    errors = [(e.path, e.message) for e in schema.validate(data)]
+    if errors:
+        problems.extend(_located(name, node, schema, errors))
+        return None
+    return data, node, schema
+
+
+def _located(name: str, node: yamlio.Node, schema: Schema, errors: list[tuple[tuple, str]]) -> list[Problem]:
+    return [
+        Problem(name, yamlio.line_of(node, path), ".".join(str(p) for p in path), schema.label(path), message)
+        for path, message in errors
+    ]
+
+
+def read_records(project: Project, paths: list[str] | None = None) -> tuple[list[Record], list[Problem]]:
+    """Read record files (all of ``records/`` when ``paths`` is None).
+
+    Returns every record that parsed as a mapping and every problem found in
+    the files, including stray files in ``records/`` when reading them all.
+    """
+    problems: list[Problem] = []
+    if paths is None:
+        paths, problems = list_record_files(project.root)
+    today = project.today()
+    records = []
+    for rel in paths:
+        try:
+            raw = (project.root / rel).read_bytes()
+        except FileNotFoundError:
+            problems.append(Problem(rel, None, "", "", "文件不存在，请检查路径。"))
+            continue
+        except IsADirectoryError:
+            problems.append(Problem(rel, None, "", "", "这是一个文件夹，不是记录文件。"))
+            continue
+        record, found = parse_record(rel, raw, project.schema, today)
+        problems.extend(found)
+        if record is not None:
+            records.append(record)
+    return records, problems

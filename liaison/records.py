@@ -1,0 +1,218 @@
+"""The contact record: its id and file name, and reading one file into a checked Record.
+
+A record lives at ``records/<YYYY>/<record id>.yaml`` where the id is
+``<date>-<leader id>-<6 hex digits>``, e.g. ``2024-09-15-T2019001-3fa2c1``.
+The random suffix lets two submissions of one leader on one day never collide.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import yamlio
+from .problems import Problem
+from .schema import Schema
+
+RECORDS_DIR = "records"
+RECORD_ID = re.compile(r"(\d{4})-(\d{2})-(\d{2})-([A-Za-z0-9]+)-([0-9a-f]{6})")
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+# Files that may sit in records/ without being records.
+_ALLOWED_EXTRA = {"README.md", ".gitkeep", ".gitattributes"}
+
+
+def new_record_id(day: datetime.date, leader_id: str, suffix: str | None = None) -> str:
+    """A fresh record id; ``suffix`` (6 hex digits) is random unless given."""
+    return f"{day.isoformat()}-{leader_id}-{suffix or secrets.token_hex(3)}"
+
+
+def record_path(record_id: str) -> str:
+    """Where a record with this id is stored, relative to the repository root."""
+    return f"{RECORDS_DIR}/{record_id[:4]}/{record_id}.yaml"
+
+
+@dataclass(frozen=True)
+class Record:
+    """One contact record. ``data`` holds every schema key with its typed value."""
+
+    id: str
+    path: str
+    data: dict[str, Any]
+    lines: dict[str, int]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    @property
+    def date(self) -> datetime.date:
+        return self.data["date"]
+
+    @property
+    def leader_id(self) -> str:
+        return self.data["leader_id"]
+
+    @property
+    def leader(self) -> str:
+        return self.data["leader"]
+
+
+def list_record_files(root: Path) -> tuple[list[str], list[Problem]]:
+    """Every record file under ``records/`` (sorted), and a problem for each file that cannot be one.
+
+    A stray file is reported rather than skipped: a record saved as ``.yml``
+    or outside a year folder would otherwise vanish from every output.
+    """
+    base = root / RECORDS_DIR
+    paths: list[str] = []
+    problems: list[Problem] = []
+    if not base.is_dir():
+        return paths, problems
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames.sort()
+        rel_dir = Path(dirpath).relative_to(root).as_posix()
+        for name in sorted(filenames):
+            rel = f"{rel_dir}/{name}"
+            if rel_dir == RECORDS_DIR and name in _ALLOWED_EXTRA:
+                continue
+            if name.endswith(".yaml"):
+                paths.append(rel)
+            else:
+                problems.append(
+                    Problem(
+                        rel,
+                        None,
+                        "",
+                        "",
+                        "不是联系记录文件：记录文件的扩展名必须是 .yaml。请改名或移出 records/ 目录。",
+                    )
+                )
+    return paths, problems
+
+
+def parse_record(
+    path: str, raw: bytes, schema: Schema, today: datetime.date | None
+) -> tuple[Record | None, list[Problem]]:
+    """Read one record file's bytes into a Record, with every problem found in it.
+
+    Returns the Record whenever the file is a YAML mapping, even if fields
+    are wrong, so that cross-record rules can still look at it; callers that
+    produce outputs must use only records whose problems list is empty.
+    """
+    try:
+        node = yamlio.read_yaml_bytes(raw)
+    except yamlio.YamlError as err:
+        return None, [Problem(path, err.line, "", "", err.message)]
+    if not isinstance(node, yamlio.Mapping):
+        return None, [Problem(path, node.line, "", "", "记录文件的内容应是“字段: 值”的形式，每行一项。")]
+
+    problems: list[Problem] = []
+    data: dict[str, Any] = {}
+    for key, value_node in node.items.items():
+        field = schema.field(key)
+        value, message = _field_value(field.type if field else None, value_node)
+        if message:
+            problems.append(Problem(path, node.key_lines[key], key, field.label if field else "", message))
+        else:
+            data[key] = value
+    lines = dict(node.key_lines)
+    for error in schema.validate(data, today):
+        key = error.path[0] if error.path else ""
+        if any(p.field == key for p in problems):
+            continue  # already explained by the conversion above
+        problems.append(Problem(path, lines.get(key, node.line), key, schema.label(error.path), error.message))
+    for field in schema.fields:
+        if field.is_text and not field.required:
+            data.setdefault(field.key, "")
+    problems.extend(path_problems(path, data, lines, schema))
+    stem = Path(path).stem
+    return Record(stem, path, data, lines), problems
+
+
+def _field_value(kind: str | None, node: yamlio.Node) -> tuple[Any, str | None]:
+    """The typed value of one field as written, or a Chinese message saying why it has none."""
+    if not isinstance(node, yamlio.Scalar) or kind is None:
+        return yamlio.to_python(node), None  # cerberus explains wrong shapes and unknown keys
+    text = node.value
+    if kind == "string":
+        return text, None  # as written: `no`, `0123`, `2020-06-20` stay text
+    if node.plain and text == "":
+        return None, None  # reported by cerberus as empty
+    if kind == "integer":
+        stripped = text.strip()
+        return (int(stripped), None) if _INTEGER.fullmatch(stripped) else (text, None)
+    if kind == "date":
+        match = _DATE.fullmatch(text.strip())
+        if not match:
+            return text, None
+        try:
+            return datetime.date(int(match[1]), int(match[2]), int(match[3])), None
+        except ValueError:
+            return None, f"“{text}”不是真实存在的日期，请核对月份和日期（写成 年-月-日，如 2024-09-15）。"
+    return yamlio.scalar_to_python(node), None
+
+
+def path_problems(path: str, data: dict, lines: dict[str, int], schema: Schema) -> list[Problem]:
+    """The file's place must agree with its content: year folder, date and leader id in the name."""
+    parts = path.split("/")
+    example = "records/2024/2024-09-15-T2019001-3fa2c1.yaml"
+    if len(parts) != 3 or parts[0] != RECORDS_DIR:
+        return [Problem(path, None, "", "", f"记录文件应放在按年份命名的文件夹中，如 {example}。")]
+    stem = parts[2][: -len(".yaml")]
+    match = RECORD_ID.fullmatch(stem)
+    if not match:
+        return [
+            Problem(
+                path,
+                None,
+                "",
+                "",
+                f"文件名应为“联系日期-工号-6位编号.yaml”，如 {example}；请用网页表单提交，或按此格式改名。",
+            )
+        ]
+    problems = []
+    day = data.get("date")
+    if not re.fullmatch(r"\d{4}", parts[1]) or (isinstance(day, datetime.date) and parts[1] != f"{day.year:04d}"):
+        want = f"{day.year:04d}" if isinstance(day, datetime.date) else match[1]
+        problems.append(
+            Problem(
+                path,
+                None,
+                "",
+                "",
+                f"文件所在的年份文件夹“{parts[1]}”与{schema.label(('date',))}不符，应放在 records/{want}/ 中。",
+            )
+        )
+    if isinstance(day, datetime.date) and stem[:10] != day.isoformat():
+        problems.append(
+            Problem(
+                path,
+                lines.get("date"),
+                "date",
+                schema.label(("date",)),
+                f"{day.isoformat()} 与文件名中的日期 {stem[:10]} 不一致。请改正日期，或把文件改名为与日期一致。",
+            )
+        )
+    leader_id = data.get("leader_id")
+    if isinstance(leader_id, str) and leader_id != match[4]:
+        problems.append(
+            Problem(
+                path,
+                lines.get("leader_id"),
+                "leader_id",
+                schema.label(("leader_id",)),
+                f"“{leader_id}”与文件名中的工号“{match[4]}”不一致，请核对是哪一位领导的记录。",
+            )
+        )
+    return problems
+
+
+def dump_record(data: dict[str, Any], schema: Schema) -> str:
+    """The YAML text of a record, keys in the schema's order."""
+    ordered = {f.key: data[f.key] for f in schema.fields if f.key in data}
+    return yamlio.dump_mapping(ordered)

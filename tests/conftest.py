@@ -1,0 +1,101 @@
+"""Small real repositories in tmp_path, and the CLI driven in-process."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from click.testing import CliRunner
+
+from liaison.cli import cli
+from liaison.records import dump_record, new_record_id, record_path
+from liaison.schema import Schema
+
+PROJECT = Path(__file__).resolve().parent.parent
+SCHEMA = Schema.load(PROJECT / "schema" / "record.yaml")
+
+CONFIG = """\
+school: 测试大学
+office: 学生工作处思政科
+timezone: Asia/Shanghai
+"""
+
+ROSTER = """\
+leaders:
+  - {id: T1, name: 赵某, department: 学生工作处, position: 副处长, login: zhao, active: true}
+  - {id: T2, name: 张伟, department: 学生工作处, position: 处长, login: zhangwei, active: true}
+  - {id: T3, name: 张伟, department: 基础医学院, position: 党委书记, login: zhangwei2, active: true}
+  - {id: T4, name: 阿依古丽·买买提, department: 护理学院, position: 党委副书记, login: ayi, active: false}
+"""
+
+
+def china_today() -> datetime.date:
+    return datetime.datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+def record_data(**overrides) -> dict:
+    """A valid record of leader T1; any field may be overridden."""
+    data = {
+        "leader_id": "T1",
+        "leader": "赵某",
+        "department": "学生工作处",
+        "position": "副处长",
+        "date": datetime.date(2024, 9, 15),
+        "place": "图书馆101",
+        "size": 50,
+        "target": "国旗护卫队",
+        "student_contact": "刘某",
+        "content": "座谈交流。\n了解学习和生活情况。",
+        "feedback": "希望延长自习室开放时间。",
+        "remarks": "",
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty liaison repository: the project's schema, a test config and roster."""
+    root = tmp_path / "repo"
+    shutil.copytree(PROJECT / "schema", root / "schema")
+    (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
+    (root / "roster.yaml").write_text(ROSTER, encoding="utf-8")
+    (root / "records").mkdir()
+    return root
+
+
+def write_record(
+    root: Path,
+    data: dict | None = None,
+    *,
+    text: str | bytes | None = None,
+    record_id: str | None = None,
+    path: str | None = None,
+    suffix: str = "abc123",
+) -> str:
+    """Write a record file (from data, or raw text/bytes) and return its path relative to root."""
+    data = data or record_data()
+    if path is None:
+        record_id = record_id or new_record_id(data["date"], data["leader_id"], suffix)
+        path = record_path(record_id)
+    content = dump_record(data, SCHEMA) if text is None else text
+    target = root / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        target.write_bytes(content)
+    else:
+        target.write_text(content, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def run():
+    """Run a CLI command in-process against a repository: run(root, "check", ...)."""
+
+    def invoke(root: Path, *args: str):
+        return CliRunner().invoke(cli, ["--root", str(root), *args], prog_name="python build.py")
+
+    return invoke

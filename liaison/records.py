@@ -8,6 +8,7 @@ The random suffix lets two submissions of one leader on one day never collide.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 import re
 import secrets
@@ -39,12 +40,21 @@ def record_path(record_id: str) -> str:
 
 @dataclass(frozen=True)
 class Record:
-    """One contact record. ``data`` holds every schema key with its typed value."""
+    """One contact record. ``data`` holds every schema key with its typed value.
+
+    ``raw`` is the file's bytes as stored: the PDF embeds them, and their hash
+    (``digest``) keys the render cache.
+    """
 
     id: str
     path: str
     data: dict[str, Any]
     lines: dict[str, int]
+    raw: bytes = b""
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -131,7 +141,7 @@ def parse_record(
             data.setdefault(field.key, "")
     problems.extend(path_problems(path, data, lines, schema))
     stem = Path(path).stem
-    return Record(stem, path, data, lines), problems
+    return Record(stem, path, data, lines, raw), problems
 
 
 def _field_value(kind: str | None, node: yamlio.Node) -> tuple[Any, str | None]:

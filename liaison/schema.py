@@ -44,6 +44,7 @@ class Field:
     source: str
     hint: str
     internal: bool
+    print: str  # cell, row or block: its place on the PDF form; '' when not printed
     rules: dict
 
     @property
@@ -180,6 +181,7 @@ def _fields(rules: dict) -> list[Field]:
                 source=meta.get("source", "user"),
                 hint=meta.get("hint", ""),
                 internal=bool(meta.get("internal", False)),
+                print=meta.get("print", ""),
                 rules=field_rules,
             )
         )

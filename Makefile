@@ -10,6 +10,7 @@ setup:
 run: setup
 	$(PY) build.py check
 	$(PY) build.py query --leader 赵敏 --semester 2025-2026-1
+	$(PY) build.py pdf
 
 # Set up, then pass the tests.
 test: setup
@@ -18,6 +19,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/check.py
+	$(PY) bench/pdf.py
 
 lint: setup
 	$(PY) -m ruff check .

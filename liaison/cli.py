@@ -15,6 +15,7 @@ import click
 from . import formats
 from .checks import check_repository
 from .junit import junit_xml
+from .pdf import OutputDirError, build_pdfs
 from .problems import summary_line
 from .project import Project, ProjectError, open_project
 from .query import QueryError, leaders_for_query, select_records
@@ -150,20 +151,8 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
       python build.py query --from 2025-09-01 --to 2025-12-31 --order desc
       python build.py query --leader 张伟 --leader-id T2015004 --format json
     """
-    result = check_repository(project)
-    if project.roster is None:
-        raise UserError("领导干部名单 roster.yaml 有问题，无法查询。请先运行 python build.py check 查看。")
-    try:
-        leaders = leaders_for_query(project.roster, name, leader_id)
-    except QueryError as err:
-        raise UserError(str(err)) from None
-    records = result.clean_records()
-    skipped = len({p.path for p in result.problems if p.path.startswith("records/")})
-    if skipped:
-        click.echo(
-            f"注意：有 {skipped} 个记录文件存在问题，未计入本次查询结果。请运行 python build.py check 查看并修改。",
-            err=True,
-        )
+    records, _ = _usable_records(project, "查询结果")
+    leaders = _leaders(project, name, leader_id)
     chosen = select_records(records, date_range, leaders, newest_first=order == "desc")
     if fmt == "json":
         click.echo(formats.as_json(chosen, project.schema), nl=False)
@@ -175,6 +164,91 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
         direction = "从晚到早" if order == "desc" else "从早到晚"
         heading = f"{who} · {when} · 共 {len(chosen)} 条记录 · 按日期{direction}"
         click.echo(formats.as_text(chosen, project.schema, heading))
+
+
+@cli.command()
+@click.option("--leader", "name", metavar="NAME", help="只生成这位领导干部的记录；不填则为全部。")
+@click.option("--leader-id", metavar="ID", help="工号；两位领导同名时用它指定。")
+@range_options
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="输出目录（默认为仓库中的 export/pdf）；其中每位领导干部一个文件夹。",
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LIAISON_PDF_CACHE",
+    help="PDF 缓存目录（默认为仓库中的 .cache/pdf）；内容未变的记录不会重新生成。",
+)
+@click.option("--jobs", type=click.IntRange(min=1), help="同时生成的进程数（默认为 CPU 核数）。")
+def pdf(
+    project: Project,
+    date_range,
+    name: str | None,
+    leader_id: str | None,
+    out: Path | None,
+    cache: Path | None,
+    jobs: int | None,
+) -> None:
+    """生成联系记录表 PDF：每条记录一份，按领导干部分文件夹存放。
+
+    文件名为 <联系日期>_<联系对象>.pdf；PDF 为 PDF/A-3b 归档格式，内嵌原始记录（YAML）。
+
+    \b
+    示例：
+      python build.py pdf --semester 2025-2026-1
+      python build.py pdf --leader 赵敏 --from 2025-09-01 --to 2025-12-31 --out 赵敏的记录
+    """
+    records, skipped = _usable_records(project, "PDF")
+    chosen = select_records(records, date_range, _leaders(project, name, leader_id))
+    out = out or project.root / "export" / "pdf"
+    try:
+        build = build_pdfs(
+            project.root,
+            project.schema,
+            project.config,
+            project.roster,
+            chosen,
+            out,
+            cache or project.root / ".cache" / "pdf",
+            jobs,
+        )
+    except OutputDirError as err:
+        raise UserError(str(err)) from None
+    for warning in build.warnings:
+        click.echo(warning, err=True)
+    click.echo(
+        f"{date_range.description}：共 {len(chosen)} 份 PDF（新生成 {build.rendered} 份，"
+        f"沿用缓存 {build.cached} 份），保存在 {out}"
+    )
+    if skipped:
+        raise click.exceptions.Exit(1)
+
+
+def _usable_records(project: Project, what: str):
+    """Records that pass check; the others are named on stderr, never silently dropped."""
+    result = check_repository(project)
+    if project.roster is None or project.config is None:
+        for problem in result.problems:
+            click.echo(problem.format(), err=True)
+        raise UserError("config.yaml 或 roster.yaml 有问题（见上），请先修改。")
+    bad = sorted({p.path for p in result.problems if p.path.startswith("records/")})
+    if bad:
+        click.echo(
+            f"注意：以下 {len(bad)} 个记录文件存在问题，未计入{what}。请运行 python build.py check 查看并修改：",
+            err=True,
+        )
+        for path in bad:
+            click.echo(f"  {path}", err=True)
+    return result.clean_records(), len(bad)
+
+
+def _leaders(project: Project, name: str | None, leader_id: str | None):
+    try:
+        return leaders_for_query(project.roster, name, leader_id)
+    except QueryError as err:
+        raise UserError(str(err)) from None
 
 
 def main() -> None:

@@ -4,8 +4,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# Debian packages the project needs, one list for every command.
-DEBIAN_PACKAGES=(git make)
+# Debian packages the project needs, one list for every command:
+# git for the repository; pango and fontconfig for WeasyPrint; libharfbuzz-subset0
+# so WeasyPrint subsets fonts with HarfBuzz (fontTools is ~30x slower per page);
+# the PDF's fonts (宋体-style AR PL UMing, 黑体-style WenQuanYi Micro Hei, HanaMin for
+# rare characters); poppler-utils to look at PDFs (pdftoppm, pdffonts).
+DEBIAN_PACKAGES=(
+    git make
+    libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
+    fonts-arphic-uming fonts-wqy-microhei fonts-hanazono
+    poppler-utils
+)
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do

@@ -1,0 +1,230 @@
+"""Each record's PDF, read back: every value in the text, fonts embedded, the YAML attached, nothing fetched."""
+
+from __future__ import annotations
+
+import datetime
+import io
+import re
+import shutil
+
+import pytest
+from conftest import PROJECT, SCHEMA, record_data, write_record
+from pypdf import PdfReader
+
+from liaison import pdf as pdfmod
+from liaison.checks import check_repository
+from liaison.project import open_project
+from liaison.records import parse_record
+
+TEMPLATES = PROJECT / "templates"
+
+
+@pytest.fixture(scope="module")
+def renderer():
+    return pdfmod.Renderer(TEMPLATES)
+
+
+@pytest.fixture
+def project(repo):
+    shutil.copytree(TEMPLATES, repo / "templates")
+    return repo
+
+
+def load(root):
+    project = open_project(root)
+    result = check_repository(project)
+    assert result.ok, [p.format() for p in result.problems]
+    return project, result.records
+
+
+def render(root, renderer, **overrides):
+    """Write one record into the repository ``root``, read it back as the build does, render it."""
+    write_record(root, record_data(**overrides))
+    project, records = load(root)
+    record = records[0]
+    html = pdfmod.record_html(record, project.schema, project.config, TEMPLATES)
+    return project, record, PdfReader(io.BytesIO(renderer.render(record, html)))
+
+
+def squeeze(text: str) -> str:
+    """Text without white space: wrapping inserts line breaks wherever a line is full."""
+    return re.sub(r"\s+", "", text)
+
+
+def pdf_text(reader: PdfReader) -> str:
+    return squeeze("".join(page.extract_text() for page in reader.pages))
+
+
+def test_every_value_and_label_is_in_the_text(project, renderer):
+    _, record, reader = render(
+        project,
+        renderer,
+        student_contact="阿依古丽·买买提、𠀾某",
+        remarks="备注里有 𠀾 和 ·",
+        feedback="1. 希望延长开放时间。\n2. 增加座位。",
+    )
+    text = pdf_text(reader)
+    assert "测试大学领导干部结对联系学生工作情况记录表" in text
+    assert record.id in text
+    for field in SCHEMA.fields:
+        if field.internal:
+            continue
+        value = pdfmod.display_value(field, record[field.key])
+        assert field.label in text
+        assert squeeze(value) in text, field.key
+
+
+def test_rare_characters_are_drawn_with_a_fallback_font(project, renderer):
+    _, _, reader = render(project, renderer, remarks="𠀾")
+    fonts = embedded_fonts(reader)
+    assert any("HanaMin" in name or "UMing" in name for name in fonts)
+    assert "𠀾" in pdf_text(reader)
+
+
+def embedded_fonts(reader: PdfReader) -> dict[str, dict]:
+    """BaseFont name -> font descriptor, for every font used on any page."""
+    found = {}
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descendant = font["/DescendantFonts"][0].get_object() if "/DescendantFonts" in font else font
+            found[str(font["/BaseFont"])] = descendant["/FontDescriptor"].get_object()
+    return found
+
+
+def test_fonts_are_embedded_and_subset(project, renderer):
+    _, _, reader = render(project, renderer)
+    fonts = embedded_fonts(reader)
+    assert fonts
+    for name, descriptor in fonts.items():
+        assert re.match(r"/[A-Z]{6}\+", name), name  # subset prefix
+        assert any(key in descriptor for key in ("/FontFile", "/FontFile2", "/FontFile3")), name
+    families = " ".join(fonts)
+    assert "UMing" in families and "WenQuanYi" in families
+
+
+def test_the_attachment_is_the_record_file_and_parses_back(project, renderer):
+    project_obj, record, reader = render(project, renderer, remarks="附件里也要有 𠀾")
+    attachments = reader.attachments
+    assert list(attachments) == [f"{record.id}.yaml"]
+    raw = attachments[f"{record.id}.yaml"][0]
+    assert raw == (project / record.path).read_bytes()
+    again, problems = parse_record(record.path, raw, project_obj.schema, datetime.date.today())
+    assert problems == [] and again.data == record.data
+
+
+def test_archival_metadata(project, renderer):
+    _, record, reader = render(project, renderer)
+    meta = reader.metadata
+    assert meta.title == "测试大学领导干部结对联系学生工作情况记录表"
+    assert meta.author == record.leader
+    assert record.id in meta["/Keywords"] and record.date.isoformat() in meta["/Keywords"]
+    assert record["target"] in meta.subject
+    assert meta["/CreationDate"].startswith(f"D:{record.date:%Y%m%d}")
+    xmp = reader.xmp_metadata.stream.get_data().decode("utf-8")
+    assert 'pdfaid:part="3"' in xmp and 'pdfaid:conformance="B"' in xmp
+    assert "/OutputIntents" in reader.trailer["/Root"]
+
+
+def test_a_5000_character_content_flows_onto_more_pages_without_loss(project, renderer):
+    paragraphs = [f"第{n}段：与同学们座谈交流学习生活情况，听取意见建议并逐一回应。" * 3 for n in range(1, 60)]
+    content = "\n".join(paragraphs)[:5000]
+    _, record, reader = render(project, renderer, content=content, remarks="结尾备注")
+    assert len(content) == 5000
+    assert len(reader.pages) >= 2
+    pages = [squeeze(page.extract_text()) for page in reader.pages]
+    # What repeats on every page (the running record id, the continuation title,
+    # the page number) interrupts the flowing text; take it out, then nothing may be missing.
+    furniture = re.compile(rf"第\d+页/共\d+页|记录编号{record.id}|测试大学领导干部结对联系学生工作情况记录表（续）")
+    body = "".join(furniture.sub("", page) for page in pages)
+    assert squeeze(content) in body and "结尾备注" in body
+    last = pages[-1]
+    assert f"第{len(reader.pages)}页/共{len(reader.pages)}页" in last
+    assert "（续）" in squeeze(reader.pages[1].extract_text())
+    assert all(record.id in squeeze(page.extract_text()) for page in reader.pages)
+
+
+HOSTILE = [
+    '<img src="file:///etc/passwd">',
+    '<img src="http://169.254.169.254/latest/meta-data/">',
+    '<link rel="attachment" href="file:///etc/passwd">',
+    "<style>@import url(http://169.254.169.254/x.css);</style>",
+    '<a href="javascript:alert(1)">点我</a>',
+    "</td></tr></table><h1>伪造标题</h1>",
+]
+
+
+@pytest.mark.parametrize("payload", HOSTILE)
+def test_html_in_a_field_is_shown_as_text_and_fetches_nothing(project, renderer, payload):
+    renderer.fetcher.refused.clear()
+    _, record, reader = render(project, renderer, content=payload, remarks=payload)
+    assert squeeze(payload) in pdf_text(reader)
+    assert renderer.fetcher.refused == []  # escaped: never even asked for
+    assert list(reader.attachments) == [f"{record.id}.yaml"]
+
+
+def test_the_fetcher_refuses_urls_even_if_markup_got_through(project, renderer, tmp_path):
+    """The second wall: raw markup naming outside URLs (bypassing escaping) fetches and attaches nothing."""
+    _, record, _ = render(project, renderer)
+    secret = tmp_path / "secret.txt"
+    secret.write_text("秘密", encoding="utf-8")
+    html = (
+        "<html><head><link rel='attachment' href='" + secret.as_uri() + "'>"
+        "<link rel='stylesheet' href='http://169.254.169.254/s.css'></head><body>"
+        "<img src='file:///etc/passwd'><img src='http://169.254.169.254/latest/meta-data/'>"
+        "<img src='" + (TEMPLATES / ".." / "README.md").as_uri() + "'>正文</body></html>"
+    )
+    renderer.fetcher.refused.clear()
+    reader = PdfReader(io.BytesIO(renderer.render(record, html)))
+    refused = renderer.fetcher.refused
+    assert secret.as_uri() in refused and "file:///etc/passwd" in refused
+    assert "http://169.254.169.254/latest/meta-data/" in refused and "http://169.254.169.254/s.css" in refused
+    assert any(url.endswith("README.md") for url in refused)  # outside templates/, even inside the project
+    assert list(reader.attachments) == [f"{record.id}.yaml"]
+    assert "秘密" not in pdf_text(reader)
+
+
+def test_same_record_gives_the_same_bytes(project, renderer):
+    write_record(project, record_data())
+    project_obj, records = load(project)
+    html = pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+    first = renderer.render(records[0], html)
+    fresh = pdfmod.Renderer(TEMPLATES).render(records[0], html)
+    assert first == fresh
+
+
+def test_record_html_escapes_and_is_deterministic(project):
+    write_record(project, record_data(content="<b>粗体</b> & 'x'"))
+    project_obj, records = load(project)
+    html = pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+    assert "&lt;b&gt;粗体&lt;/b&gt; &amp; &#39;x&#39;" in html and "<b>" not in html
+    assert html == pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+
+
+def test_form_rows_follow_the_schema(project):
+    write_record(project, record_data())
+    project_obj, records = load(project)
+    rows = pdfmod.form_rows(records[0], project_obj.schema)
+    printed = [f for f in project_obj.schema.fields if f.print and not f.internal]
+    assert [cell.key for row in rows for cell in row.cells] == [f.key for f in printed]
+    assert all(sum(1 + cell.span for cell in row.cells) == 6 for row in rows)  # six columns each
+
+
+def test_renderer_deflates_at_level_6(renderer):
+    import pydyf
+
+    assert isinstance(pydyf.zlib, pdfmod._Flate6)
+    assert pydyf.zlib.compressobj(level=9).compress(b"x" * 1000)  # still a working zlib
+
+
+def test_this_machine_has_the_fast_font_setup():
+    """setup.sh installed libharfbuzz-subset0 and the fonts: the build has nothing to warn about."""
+    assert pdfmod.font_warnings(TEMPLATES) == []
+
+
+def test_a_missing_harfbuzz_subset_library_is_warned_about(monkeypatch):
+    """The library cannot be uninstalled inside a test, so only its lookup is replaced here."""
+    real = pdfmod.ctypes.util.find_library
+    monkeypatch.setattr(pdfmod.ctypes.util, "find_library", lambda name: None if "subset" in name else real(name))
+    warnings = pdfmod.font_warnings(TEMPLATES)
+    assert any("libharfbuzz-subset0" in w for w in warnings)

@@ -1,0 +1,113 @@
+"""Building many PDFs: leaders' folders, the cache, the process pool, the ``pdf`` command."""
+
+from __future__ import annotations
+
+import datetime
+import shutil
+
+import pytest
+from conftest import PROJECT, record_data, write_record
+from pypdf import PdfReader
+
+from liaison.checks import check_repository
+from liaison.pdf import OutputDirError, build_pdfs
+from liaison.project import open_project
+
+
+@pytest.fixture
+def project(repo):
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    for n in range(6):
+        write_record(repo, record_data(date=datetime.date(2024, 9, 10 + n), content=f"第{n}次联系"), suffix=f"{n:06x}")
+    write_record(repo, record_data(leader_id="T2", leader="张伟", content="学工处张伟"), suffix="aaaaaa")
+    write_record(repo, record_data(leader_id="T3", leader="张伟", content="基础医学院张伟"), suffix="bbbbbb")
+    return repo
+
+
+def build(root, out, cache, jobs=None):
+    project = open_project(root)
+    records = check_repository(project).clean_records()
+    return build_pdfs(root, project.schema, project.config, project.roster, records, out, cache, jobs)
+
+
+def test_pdfs_go_to_leader_folders_and_the_cache_is_reused(project, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = build(project, out, cache, jobs=2)
+    assert (first.rendered, first.cached) == (8, 0)
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pdf"))
+    assert "赵某/2024-09-10_国旗护卫队.pdf" in names
+    assert (
+        "张伟（学生工作处）/2024-09-15_国旗护卫队.pdf" in names
+        and "张伟（基础医学院）/2024-09-15_国旗护卫队.pdf" in names
+    )
+    assert len(names) == 8
+
+    second = build(project, out, cache)
+    assert (second.rendered, second.cached) == (0, 8)
+
+    changed = project / "records/2024/2024-09-10-T1-000000.yaml"
+    changed.write_text(
+        changed.read_text(encoding="utf-8").replace("第0次联系", "第0次联系（已修改）"), encoding="utf-8"
+    )
+    third = build(project, out, cache)
+    assert (third.rendered, third.cached) == (1, 7)
+    text = "".join(page.extract_text() for page in PdfReader(out / "赵某/2024-09-10_国旗护卫队.pdf").pages)
+    assert "已修改" in text
+
+
+def test_pool_and_single_process_give_identical_files(project, tmp_path):
+    pooled = build(project, tmp_path / "a", tmp_path / "cache-a", jobs=2)
+    single = build(project, tmp_path / "b", tmp_path / "cache-b", jobs=1)
+    for record_id, path in pooled.paths.items():
+        assert path.read_bytes() == single.paths[record_id].read_bytes()
+
+
+def test_output_folder_mirrors_the_selection(project, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(project, out, cache)
+    (project / "records/2024/2024-09-15-T2-aaaaaa.yaml").unlink()
+    build(project, out, cache)
+    assert not (out / "张伟（学生工作处）").exists()
+    assert len(list(out.rglob("*.pdf"))) == 7
+
+
+def test_an_unmanaged_non_empty_folder_is_never_written_into(project, tmp_path):
+    out = tmp_path / "documents"
+    out.mkdir()
+    (out / "我的文件.docx").write_text("x", encoding="utf-8")
+    with pytest.raises(OutputDirError):
+        build(project, out, tmp_path / "cache")
+    assert [p.name for p in out.iterdir()] == ["我的文件.docx"]
+
+
+def test_pdf_command_for_one_leader_and_a_range(project, run, tmp_path):
+    out = tmp_path / "out"
+    result = run(
+        project,
+        "pdf",
+        "--leader",
+        "赵某",
+        "--from",
+        "2024-09-11",
+        "--to",
+        "2024-09-13",
+        "--out",
+        str(out),
+        "--cache",
+        str(tmp_path / "cache"),
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (out / "赵某").iterdir()) == [
+        "2024-09-11_国旗护卫队.pdf",
+        "2024-09-12_国旗护卫队.pdf",
+        "2024-09-13_国旗护卫队.pdf",
+    ]
+    assert "共 3 份 PDF" in result.output
+
+
+def test_pdf_command_names_records_it_could_not_use(project, run, tmp_path):
+    broken = write_record(project, record_data(leader="不在名单", content="坏记录"), suffix="cccccc")
+    result = run(project, "pdf", "--out", str(tmp_path / "out"), "--cache", str(tmp_path / "cache"))
+    assert result.exit_code == 1
+    assert broken in result.stderr and "未计入PDF" in result.stderr
+    assert len(list((tmp_path / "out").rglob("*.pdf"))) == 8

@@ -11,6 +11,7 @@ run: setup
 	$(PY) build.py check
 	$(PY) build.py query --leader 赵敏 --semester 2025-2026-1
 	$(PY) build.py pdf
+	$(PY) build.py export --semester 2026-2027-1
 
 # Set up, then pass the tests.
 test: setup

@@ -14,6 +14,7 @@ import click
 
 from . import formats
 from .checks import check_repository
+from .export import export_range, verify_export
 from .junit import junit_xml
 from .pdf import OutputDirError, build_pdfs
 from .problems import summary_line
@@ -224,6 +225,76 @@ def pdf(
     )
     if skipped:
         raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@range_options
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="导出到哪个目录（默认为仓库中的 export/）。"
+)
+@click.option(
+    "--cache",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="LIAISON_PDF_CACHE",
+    help="PDF 缓存目录（默认为仓库中的 .cache/pdf）。",
+)
+@click.option("--jobs", type=click.IntRange(min=1), help="同时生成 PDF 的进程数（默认为 CPU 核数）。")
+def export(project: Project, date_range, out: Path | None, cache: Path | None, jobs: int | None) -> None:
+    """思政科导出：某学期（或某段时间）所有领导干部的记录表 PDF 和汇总表。
+
+    在输出目录中生成“<学期或日期范围>/”文件夹：每位领导干部一个以姓名命名的文件夹，内为其全部记录表
+    （PDF）；联系情况汇总表.xlsx（表1 联系次数、表2 全部记录内容）；manifest.json（每个文件的
+    SHA-256 与所依据的提交）。旁边另有同名 .zip 压缩包，可直接下载或转发。
+
+    \b
+    示例：
+      python build.py export --semester 2025-2026-1
+      python build.py export --from 2025-09-01 --to 2025-12-31 --out 导出
+    """
+    if date_range.start is None and date_range.end is None:
+        raise UserError("请用 --semester 学期 或 --from/--to 日期 指定导出范围，如 --semester 2025-2026-1。")
+    records, skipped = _usable_records(project, "导出")
+    try:
+        result = export_range(
+            project, records, date_range, out or project.root / "export", cache or project.root / ".cache" / "pdf", jobs
+        )
+    except OutputDirError as err:
+        raise UserError(str(err)) from None
+    for warning in result.warnings:
+        click.echo(warning, err=True)
+    leaders = len({r.leader_id for r in result.records})
+    if result.records:
+        click.echo(f"{date_range.description}：{leaders} 位领导干部的 {len(result.records)} 份记录表已导出。")
+    else:
+        click.echo(
+            f"{date_range.description}：该范围内没有联系记录。汇总表已生成，表1 中在职领导干部的联系次数均为 0。"
+        )
+    click.echo(f"  文件夹：{result.folder}")
+    click.echo(f"  压缩包：{result.zip_path}")
+    if skipped:
+        raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+def verify(ctx: click.Context, target: Path) -> None:
+    """核对一份导出（文件夹或 .zip）：文件是否齐全、未被改动，记录是否与所依据的提交一致。
+
+    全部一致时退出码为 0；否则逐条列出差异，退出码为 1。
+
+    \b
+    示例：
+      python build.py verify export/2025-2026学年第一学期.zip
+      python build.py verify export/2025-2026学年第一学期
+    """
+    differences = verify_export(target, _project(ctx))
+    for difference in differences:
+        click.echo(difference)
+    if differences:
+        click.echo(f"核对未通过：共 {len(differences)} 处差异。")
+        ctx.exit(1)
+    click.echo(f"核对通过：{target} 与清单及所依据的提交完全一致。")
 
 
 def _usable_records(project: Project, what: str):

@@ -363,13 +363,15 @@ def build_pdfs(
     out_dir: Path,
     cache_dir: Path,
     jobs: int | None = None,
+    mirror: bool = True,
 ) -> PdfBuild:
     """Write ``out_dir/<leader folder>/<date>_<联系对象>.pdf`` for each record.
 
     A record is rendered only if the cache has no PDF for its content under
     the current template, schema, config and fonts; renders run in a process
-    pool. ``out_dir`` is managed: PDFs of records no longer asked for are
-    removed, so it always mirrors the selection.
+    pool. With ``mirror``, ``out_dir`` is managed: PDFs of records no longer
+    asked for are removed, so it always mirrors the selection; without it the
+    caller owns the folder (the export builds into a fresh one).
     """
     build = PdfBuild(warnings=font_warnings(root / "templates"))
     identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
@@ -400,7 +402,8 @@ def build_pdfs(
             )
 
     relative = record_pdf_paths(records, roster)
-    _prepare_output(out_dir, set(relative.values()))
+    if mirror:
+        _prepare_output(out_dir, set(relative.values()))
     for record in records:
         target = out_dir / relative[record.id]
         _place(cache_dir / keys[record.id][:2] / f"{keys[record.id]}.pdf", target)

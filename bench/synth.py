@@ -192,11 +192,18 @@ def write_repo(root: Path, leaders: list[dict], records: list[dict], rng: random
         path.write_text(dump_record(data, schema), encoding="utf-8")
 
 
-def synthetic(root: Path, n_records: int, n_leaders: int, seed: int = 1) -> None:
+def synthetic(
+    root: Path,
+    n_records: int,
+    n_leaders: int,
+    seed: int = 1,
+    start: datetime.date = datetime.date(2006, 9, 1),
+    end: datetime.date = datetime.date(2026, 7, 31),
+) -> None:
+    """A repository of ``n_records`` records of ``n_leaders`` leaders, dated between ``start`` and ``end``."""
     rng = random.Random(seed)
     leaders = make_leaders(n_leaders, rng)
-    start = datetime.date(2006, 9, 1)
-    span = (datetime.date(2026, 7, 31) - start).days
+    span = (end - start).days + 1
     records = [
         make_record(rng.choice(leaders), start + datetime.timedelta(days=rng.randrange(span)), rng)
         for _ in range(n_records)

@@ -84,6 +84,19 @@ def range_options(command):
     return wrapper
 
 
+def render_options(command):
+    """--cache and --jobs, for every command that renders PDFs."""
+    command = click.option("--jobs", type=click.IntRange(min=1), help="同时生成 PDF 的进程数（默认为 CPU 核数）。")(
+        command
+    )
+    return click.option(
+        "--cache",
+        type=click.Path(file_okay=False, path_type=Path),
+        envvar="LIAISON_PDF_CACHE",
+        help="PDF 缓存目录（默认为仓库中的 .cache/pdf）；内容未变的记录不会重新生成。",
+    )(command)
+
+
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=str))
 @click.option(
@@ -176,13 +189,7 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
     type=click.Path(file_okay=False, path_type=Path),
     help="输出目录（默认为仓库中的 export/pdf）；其中每位领导干部一个文件夹。",
 )
-@click.option(
-    "--cache",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="LIAISON_PDF_CACHE",
-    help="PDF 缓存目录（默认为仓库中的 .cache/pdf）；内容未变的记录不会重新生成。",
-)
-@click.option("--jobs", type=click.IntRange(min=1), help="同时生成的进程数（默认为 CPU 核数）。")
+@render_options
 def pdf(
     project: Project,
     date_range,
@@ -232,13 +239,7 @@ def pdf(
 @click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="导出到哪个目录（默认为仓库中的 export/）。"
 )
-@click.option(
-    "--cache",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="LIAISON_PDF_CACHE",
-    help="PDF 缓存目录（默认为仓库中的 .cache/pdf）。",
-)
-@click.option("--jobs", type=click.IntRange(min=1), help="同时生成 PDF 的进程数（默认为 CPU 核数）。")
+@render_options
 def export(project: Project, date_range, out: Path | None, cache: Path | None, jobs: int | None) -> None:
     """思政科导出：某学期（或某段时间）所有领导干部的记录表 PDF 和汇总表。
 

@@ -21,6 +21,7 @@ from .problems import summary_line
 from .project import Project, ProjectError, open_project
 from .query import QueryError, leaders_for_query, select_records
 from .semesters import RangeError, resolve_range
+from .site import build_site
 
 
 class UserError(click.ClickException):
@@ -274,6 +275,45 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
     click.echo(f"  压缩包：{result.zip_path}")
     if skipped:
         raise click.exceptions.Exit(1)
+
+
+@cli.command()
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="站点输出目录（默认为仓库中的 public/）。"
+)
+@render_options
+@click.pass_context
+def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | None) -> None:
+    """生成站内查询网站（public/）：按领导干部、日期、部门和关键词查询全部记录，含 PDF 与汇总表下载。
+
+    网站是静态文件，可由 GitLab Pages 发布，也可直接用浏览器打开 public/index.html。
+
+    \b
+    示例：
+      python build.py build
+      python build.py build --out /srv/liaison-site
+    """
+    project = _project(ctx)
+    if project.roster is None or project.config is None:
+        raise UserError("config.yaml 或 roster.yaml 有问题，请先运行 python build.py check 查看。")
+    out = out or project.root / "public"
+    try:
+        site = build_site(project, out, cache or project.root / ".cache" / "pdf", jobs)
+    except OutputDirError as err:
+        raise UserError(str(err)) from None
+    for warning in site.warnings:
+        click.echo(warning, err=True)
+    bad = sorted({p.path for p in site.problems})
+    if bad:
+        click.echo(
+            f"注意：以下 {len(bad)} 个文件存在问题，相关记录未放入网站。请运行 python build.py check 查看：", err=True
+        )
+        for path in bad:
+            click.echo(f"  {path}", err=True)
+    click.echo(f"网站已生成：{out}（{site.records} 条记录，{site.files} 个文件，新生成 PDF {site.pdfs_rendered} 份）")
+    click.echo(f"  打开 {out / 'index.html'}，或运行 python -m http.server -d {out} 后访问 http://127.0.0.1:8000/")
+    if bad:
+        ctx.exit(1)
 
 
 @cli.command()

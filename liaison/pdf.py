@@ -364,6 +364,7 @@ def build_pdfs(
     cache_dir: Path,
     jobs: int | None = None,
     mirror: bool = True,
+    layout: dict[str, str] | None = None,
 ) -> PdfBuild:
     """Write ``out_dir/<leader folder>/<date>_<联系对象>.pdf`` for each record.
 
@@ -371,7 +372,9 @@ def build_pdfs(
     the current template, schema, config and fonts; renders run in a process
     pool. With ``mirror``, ``out_dir`` is managed: PDFs of records no longer
     asked for are removed, so it always mirrors the selection; without it the
-    caller owns the folder (the export builds into a fresh one).
+    caller owns the folder (the export builds into a fresh one). ``layout``
+    (record id -> path under ``out_dir``) replaces the leaders' folders; the
+    site uses ``records/<record id>.pdf``.
     """
     build = PdfBuild(warnings=font_warnings(root / "templates"))
     identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
@@ -401,7 +404,7 @@ def build_pdfs(
                 )
             )
 
-    relative = record_pdf_paths(records, roster)
+    relative = layout if layout is not None else record_pdf_paths(records, roster)
     if mirror:
         _prepare_output(out_dir, set(relative.values()))
     for record in records:

@@ -1,0 +1,225 @@
+/* liaison search: filters records in the browser, loading only the data files a search needs.
+ *
+ * Data arrive as scripts (data/meta.js, data/semester-<id>.js, data/leader-<id>.js) that call
+ * LIAISON.meta() and LIAISON.chunk(), so the page works from file:// where fetch() is refused.
+ * Record text is data: it is only ever set with textContent, never parsed as HTML.
+ */
+(function () {
+  "use strict";
+
+  var PAGE = 100;
+  var state = { meta: null, chunks: {}, waiting: {}, results: [], shown: 0, runs: 0 };
+  var base = "";
+  var form, statusEl, resultsEl, moreEl, col = {};
+
+  window.LIAISON = {
+    meta: function (key, meta) {
+      state.meta = meta;
+      meta.fields.forEach(function (f, i) { col[f.key] = i + 1; });
+      start();
+    },
+    chunk: function (key, rows) {
+      state.chunks[key] = rows;
+      (state.waiting[key] || []).forEach(function (done) { done(); });
+      delete state.waiting[key];
+    }
+  };
+
+  function load(key, file) {
+    return new Promise(function (resolve, reject) {
+      if (state.chunks[key]) { resolve(); return; }
+      if (state.waiting[key]) { state.waiting[key].push(resolve); return; }
+      state.waiting[key] = [resolve];
+      var script = document.createElement("script");
+      script.src = base + "data/" + file;
+      script.onerror = function () { delete state.waiting[key]; reject(new Error(file)); };
+      document.head.appendChild(script);
+    });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function params() {
+    var data = new FormData(form), out = {};
+    ["leader", "dept", "from", "to", "q", "order"].forEach(function (name) {
+      out[name] = String(data.get(name) || "").trim();
+    });
+    return out;
+  }
+
+  /* Which leaders the leader box means: an exact choice from the list, else every name containing the text. */
+  function leaderIds(text) {
+    if (!text) return null;
+    var leaders = state.meta.leaders;
+    var exact = leaders.filter(function (l) { return l.label === text || l.id === text; });
+    if (exact.length === 1) return [exact[0].id];
+    return leaders.filter(function (l) { return l.name.indexOf(text) !== -1 || l.label === text; })
+      .map(function (l) { return l.id; });
+  }
+
+  function sources(p, ids) {
+    if (ids && ids.length <= 5) {
+      return ids.filter(function (id) {
+        return state.meta.leaders.some(function (l) { return l.id === id && l.count > 0; });
+      }).map(function (id) { return ["leader:" + id, "leader-" + id + ".js"]; });
+    }
+    return state.meta.semesters.filter(function (s) {
+      return s.count > 0 && (!p.from || s.end >= p.from) && (!p.to || s.start <= p.to);
+    }).map(function (s) { return ["semester:" + s.id, "semester-" + s.id + ".js"]; });
+  }
+
+  function haystack(row) {
+    if (!row.text) {
+      row.text = row.slice(1).filter(function (v) { return typeof v === "string"; }).join("\n").toLowerCase();
+    }
+    return row.text;
+  }
+
+  function search() {
+    var p = params(), run = ++state.runs;
+    var ids = leaderIds(p.leader);
+    syncUrl(p);
+    markSemester(p);
+    if (ids && ids.length === 0) {
+      show([], p, "没有找到姓名中含“" + p.leader + "”的领导干部，请从下拉列表中选择。");
+      return;
+    }
+    var wanted = sources(p, ids);
+    statusEl.textContent = "正在载入……";
+    Promise.all(wanted.map(function (s) { return load(s[0], s[1]); })).then(function () {
+      if (run !== state.runs) return; // a newer search has started
+      var terms = p.q.toLowerCase().split(/\s+/).filter(Boolean);
+      var idSet = ids ? new Set(ids) : null, seen = new Set(), out = [];
+      wanted.forEach(function (s) {
+        state.chunks[s[0]].forEach(function (row) {
+          if (seen.has(row[0])) return;
+          var date = row[col.date];
+          if (p.from && date < p.from) return;
+          if (p.to && date > p.to) return;
+          if (idSet && !idSet.has(row[col.leader_id])) return;
+          if (p.dept && row[col.department] !== p.dept) return;
+          var text = terms.length ? haystack(row) : "";
+          for (var i = 0; i < terms.length; i++) if (text.indexOf(terms[i]) === -1) return;
+          seen.add(row[0]);
+          out.push(row);
+        });
+      });
+      out.sort(function (a, b) {
+        var x = [a[col.date], a[col.leader_id], a[0]], y = [b[col.date], b[col.leader_id], b[0]];
+        for (var i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+        return 0;
+      });
+      if (p.order === "desc") out.reverse();
+      show(out, p);
+    }, function (error) {
+      statusEl.textContent = "数据文件载入失败（" + error.message + "），请刷新页面重试。";
+    });
+  }
+
+  function describe(p) {
+    var range = p.from && p.to ? p.from + " 至 " + p.to : p.from ? p.from + " 起" : p.to ? "截至 " + p.to : "全部时间";
+    return range;
+  }
+
+  function show(rows, p, message) {
+    state.results = rows;
+    state.shown = 0;
+    resultsEl.textContent = "";
+    statusEl.textContent = message || ("共 " + rows.length + " 条记录 · " + describe(p) +
+      (p.order === "desc" ? " · 时间从晚到早" : " · 时间从早到晚"));
+    statusEl.setAttribute("data-count", String(rows.length));
+    more();
+  }
+
+  function more() {
+    var end = Math.min(state.results.length, state.shown + PAGE);
+    var fragment = document.createDocumentFragment();
+    for (var i = state.shown; i < end; i++) fragment.appendChild(card(state.results[i]));
+    resultsEl.appendChild(fragment);
+    state.shown = end;
+    moreEl.hidden = state.shown >= state.results.length;
+    moreEl.textContent = "显示更多（还有 " + (state.results.length - state.shown) + " 条）";
+  }
+
+  function card(row) {
+    var id = row[0], href = base + "records/" + encodeURIComponent(id);
+    var article = el("article", "record");
+    article.setAttribute("data-id", id);
+    var h = el("h2");
+    var link = el("a", "", row[col.date] + " · " + row[col.leader] + "（" + row[col.department] + "）· " + row[col.target]);
+    link.href = href + ".html";
+    h.appendChild(link);
+    article.appendChild(h);
+    var dl = el("dl", "fields");
+    state.meta.fields.forEach(function (f) {
+      var value = row[col[f.key]];
+      var item = el("div", "field f-" + f.key + (f.long ? " long" : ""));
+      item.appendChild(el("dt", "", f.label));
+      var dd = el("dd");
+      if (value === "" || value === null || value === undefined) dd.appendChild(el("span", "empty", "（无）"));
+      else dd.textContent = String(value);
+      item.appendChild(dd);
+      dl.appendChild(item);
+    });
+    article.appendChild(dl);
+    var links = el("p", "links");
+    var pdf = el("a", "", "PDF 记录表");
+    pdf.href = href + ".pdf";
+    var page = el("a", "", "单独查看");
+    page.href = href + ".html";
+    links.appendChild(pdf);
+    links.appendChild(page);
+    article.appendChild(links);
+    return article;
+  }
+
+  function syncUrl(p) {
+    var query = new URLSearchParams();
+    Object.keys(p).forEach(function (k) { if (p[k] && !(k === "order" && p[k] === "asc")) query.set(k, p[k]); });
+    try { history.replaceState(null, "", "?" + query.toString()); } catch (e) { /* some file:// set-ups refuse */ }
+  }
+
+  function markSemester(p) {
+    form.querySelectorAll(".semesters button").forEach(function (b) {
+      b.setAttribute("aria-pressed", String(b.dataset.from === p.from && b.dataset.to === p.to));
+    });
+  }
+
+  function fill() {
+    var query = new URLSearchParams(location.search);
+    var current = state.meta.semesters.filter(function (s) { return s.id === state.meta.current; })[0];
+    if (!query.toString() && current) { query.set("from", current.start); query.set("to", current.end); }
+    var leader = query.get("leader") || "";
+    var byId = state.meta.leaders.filter(function (l) { return l.id === leader; })[0];
+    form.elements.leader.value = byId ? byId.label : leader;
+    ["dept", "from", "to", "q"].forEach(function (name) { form.elements[name].value = query.get(name) || ""; });
+    form.elements.order.value = query.get("order") === "desc" ? "desc" : "asc";
+  }
+
+  function start() {
+    var meta = document.querySelector('script[src$="data/meta.js"]');
+    base = meta.getAttribute("src").replace(/data\/meta\.js$/, "");
+    form = document.getElementById("search");
+    statusEl = document.getElementById("status");
+    resultsEl = document.getElementById("results");
+    moreEl = document.getElementById("more");
+    fill();
+    form.addEventListener("input", search);
+    form.addEventListener("change", search);
+    form.addEventListener("submit", function (event) { event.preventDefault(); search(); });
+    form.querySelectorAll(".semesters button").forEach(function (button) {
+      button.addEventListener("click", function () {
+        form.elements.from.value = button.dataset.from;
+        form.elements.to.value = button.dataset.to;
+        search();
+      });
+    });
+    moreEl.addEventListener("click", more);
+    search();
+  }
+})();

@@ -126,3 +126,72 @@ def commit_all(root: Path, message: str = "记录") -> str:
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", message)
     return git(root, "rev-parse", "HEAD")
+
+
+def records_by_hand(root: Path, leader_id=None, start=None, end=None, text=None) -> list[dict]:
+    """Walk the record files with a plain YAML parser and pick the way a person would (the test oracle)."""
+    import yaml
+
+    found = []
+    for path in sorted((root / "records").glob("*/*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        day = data["date"]
+        if leader_id and data["leader_id"] != leader_id:
+            continue
+        if (start and day < start) or (end and day > end):
+            continue
+        if text and not any(isinstance(v, str) and text in v for v in data.values()):
+            continue
+        found.append({"id": path.stem, **data, "date": day.isoformat()})
+    return sorted(found, key=lambda r: (r["date"], r["leader_id"], r["id"]))
+
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium, driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def serve():
+    """serve(directory, prefix) -> base URL: a real HTTP server on loopback, the site under a sub-path."""
+    import functools
+    import http.server
+    import tempfile
+    import threading
+
+    servers = []
+
+    def start(directory: Path, prefix: str = "group/project") -> str:
+        www = Path(tempfile.mkdtemp())
+        mount = www / prefix
+        mount.parent.mkdir(parents=True, exist_ok=True)
+        mount.symlink_to(directory, target_is_directory=True)
+
+        class Quiet(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/{prefix}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()

@@ -10,21 +10,11 @@ import re
 
 import pytest
 import yaml
-from conftest import PROJECT, record_data, write_record
+from conftest import PROJECT, record_data, records_by_hand, write_record
 
 
 def by_hand(leader_id=None, start=None, end=None):
-    """Walk the demo files with a plain YAML parser and pick records the way a person would."""
-    found = []
-    for path in sorted((PROJECT / "records").glob("*/*.yaml")):
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        day = data["date"]
-        if leader_id and data["leader_id"] != leader_id:
-            continue
-        if (start and day < start) or (end and day > end):
-            continue
-        found.append({"id": path.stem, **data, "date": day.isoformat()})
-    return sorted(found, key=lambda r: (r["date"], r["leader_id"], r["id"]))
+    return records_by_hand(PROJECT, leader_id, start, end)
 
 
 def demo_dates():

@@ -1,5 +1,6 @@
 # The two commands of the README, and the rest of the daily work.
 PY := .venv/bin/python
+PORT ?= 8000
 
 .PHONY: setup run test bench lint format demo
 
@@ -12,6 +13,9 @@ run: setup
 	$(PY) build.py query --leader 赵敏 --semester 2025-2026-1
 	$(PY) build.py pdf
 	$(PY) build.py export --semester 2026-2027-1
+	$(PY) build.py build
+	@echo "站点已生成，正在 http://127.0.0.1:$(PORT)/ 提供（仅本机可访问），按 Ctrl-C 停止。"
+	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
 
 # Set up, then pass the tests.
 test: setup
@@ -21,6 +25,8 @@ test: setup
 bench: setup
 	$(PY) bench/check.py
 	$(PY) bench/pdf.py
+	$(PY) bench/export.py
+	$(PY) bench/site.py
 
 lint: setup
 	$(PY) -m ruff check .

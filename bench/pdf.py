@@ -88,15 +88,22 @@ def this_build(root: Path, out: Path, cache: Path) -> tuple[float, list[int]]:
     return elapsed, [path.stat().st_size for path in build.paths.values()]
 
 
-def one_changed(root: Path, cache: Path, sample_pdf: Path) -> tuple[float, str]:
-    """(c): fill the cache for every record, change one, time the whole command."""
+def fill_cache(root: Path, cache: Path, sample_pdf: Path) -> None:
+    """Store ``sample_pdf`` under every record's cache key (see the module docstring for why)."""
     project, records = load(root)
     identity = renderer_identity(root, project.schema.path, project.config)
     for record in records:
         key = cache_key(identity, record)
         target = cache / key[:2] / f"{key}.pdf"
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(sample_pdf, target) if not target.exists() else None
+        if not target.exists():
+            os.link(sample_pdf, target)
+
+
+def one_changed(root: Path, cache: Path, sample_pdf: Path) -> tuple[float, str]:
+    """(c): fill the cache for every record, change one, time the whole command."""
+    project, records = load(root)
+    fill_cache(root, cache, sample_pdf)
     out = root / "out"
     command = [
         sys.executable,

@@ -8,12 +8,13 @@ cd "$(dirname "$0")/.."
 # git for the repository; pango and fontconfig for WeasyPrint; libharfbuzz-subset0
 # so WeasyPrint subsets fonts with HarfBuzz (fontTools is ~30x slower per page);
 # the PDF's fonts (宋体-style AR PL UMing, 黑体-style WenQuanYi Micro Hei, HanaMin for
-# rare characters); poppler-utils to look at PDFs (pdftoppm, pdffonts).
+# rare characters); poppler-utils to look at PDFs (pdftoppm, pdffonts);
+# chromium for the browser tests of the site (Playwright drives it; it downloads no browser).
 DEBIAN_PACKAGES=(
     git make
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
     fonts-arphic-uming fonts-wqy-microhei fonts-hanazono
-    poppler-utils
+    poppler-utils chromium
 )
 
 missing=()

@@ -47,29 +47,20 @@ CHROMIUM_ARGS = [
 ]
 FIRST = "?from=2025-08-01&to=2026-01-31"
 
-TYPE_AND_WAIT = """async ([selector, value]) => {
+# Do one thing in the page (type into a box, or click a semester) and time it to the results painted.
+ACT_AND_WAIT = """async ([action, target, value]) => {
   const status = document.getElementById('status');
-  const before = status.textContent;
-  const box = document.querySelector(selector);
+  const before = status.dataset.search;
   const t0 = performance.now();
-  box.value = value;
-  box.dispatchEvent(new Event('input', {bubbles: true}));
+  if (action === 'type') {
+    const box = document.querySelector(target);
+    box.value = value;
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  } else {
+    [...document.querySelectorAll('.semesters button')].find(b => b.textContent === target).click();
+  }
   await new Promise(resolve => {
-    const check = () => status.textContent !== before && status.textContent.startsWith('共')
-      ? requestAnimationFrame(() => requestAnimationFrame(resolve)) : setTimeout(check, 1);
-    check();
-  });
-  return performance.now() - t0;
-}"""
-
-CLICK_AND_WAIT = """async (label) => {
-  const status = document.getElementById('status');
-  const before = status.textContent;
-  const button = [...document.querySelectorAll('.semesters button')].find(b => b.textContent === label);
-  const t0 = performance.now();
-  button.click();
-  await new Promise(resolve => {
-    const check = () => status.textContent !== before && status.textContent.startsWith('共')
+    const check = () => status.dataset.search !== before
       ? requestAnimationFrame(() => requestAnimationFrame(resolve)) : setTimeout(check, 1);
     check();
   });
@@ -127,10 +118,11 @@ def in_browser(url: str) -> tuple[int, int, float, float]:
         )
         count = int(page.get_attribute("#status", "data-count"))
         typing = [
-            page.evaluate(TYPE_AND_WAIT, ["input[name=q]", word]) for word in ("宿舍", "食堂", "考研", "志愿", "")
+            page.evaluate(ACT_AND_WAIT, ["type", "input[name=q]", word])
+            for word in ("宿舍", "食堂", "考研", "志愿", "")
         ]
         clicks = [
-            page.evaluate(CLICK_AND_WAIT, label)
+            page.evaluate(ACT_AND_WAIT, ["click", label, ""])
             for label in ("2024-2025学年第一学期", "2023-2024学年第二学期", "2022-2023学年第一学期")
         ]
         browser.close()

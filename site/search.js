@@ -133,6 +133,7 @@
     statusEl.textContent = message || ("共 " + rows.length + " 条记录 · " + describe(p) +
       (p.order === "desc" ? " · 时间从晚到早" : " · 时间从早到晚"));
     statusEl.setAttribute("data-count", String(rows.length));
+    statusEl.setAttribute("data-search", String(state.runs)); // which search these results answer
     more();
   }
 

@@ -15,6 +15,7 @@ class Config:
     office: str
     timezone: str = "Asia/Shanghai"
     semester_starts: dict[str, datetime.date] = field(default_factory=dict)
+    web: dict = field(default_factory=dict)
 
     @property
     def calendar(self) -> Calendar:
@@ -37,4 +38,4 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
         problems.append((("semester_starts", key), message))
     if problems:
         return None, problems
-    return Config(data["school"], data["office"], data["timezone"], dict(starts)), []
+    return Config(data["school"], data["office"], data["timezone"], dict(starts), dict(data.get("web") or {})), []

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -441,3 +442,30 @@ def _place(source: Path, target: Path) -> None:
         os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
+
+
+class OnDemand:
+    """PDFs rendered one at a time for the web form (即填即导), through the same cache as the build.
+
+    WeasyPrint is not thread-safe, so renders are serialised; a cached PDF is
+    served without rendering.
+    """
+
+    def __init__(self, root: Path, schema: Schema, config: Config, cache_dir: Path):
+        self.root, self.schema, self.config, self.cache_dir = root, schema, config, cache_dir
+        self._identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
+        self._renderer: Renderer | None = None
+        self._lock = threading.Lock()
+
+    def pdf(self, record: Record) -> bytes:
+        key = cache_key(self._identity, record)
+        path = self.cache_dir / key[:2] / f"{key}.pdf"
+        if path.is_file():
+            return path.read_bytes()
+        with self._lock:
+            if self._renderer is None:
+                self._renderer = Renderer(self.root / "templates")
+            html = record_html(record, self.schema, self.config, self.root / "templates")
+            data = self._renderer.render(record, html, identifier=bytes.fromhex(key)[:16])
+        _write_atomic(path, data)
+        return data

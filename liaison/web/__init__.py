@@ -1,0 +1,139 @@
+"""The web form (``python build.py serve``): leaders submit records; Git keeps them; GitLab reviews them.
+
+``create_app`` builds the Flask application in one place: settings, the
+outbox worker, the before-request guards (identity, CSRF) and the views.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Flask, render_template
+
+from ..pdf import OnDemand
+from ..project import open_project
+from ..submit import Settings, Submitter, init_local_remote
+from . import auth, csrf, views
+
+MAX_BODY = 256 * 1024  # a record file is at most 256 KB; a form post a little less
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    user_header: str
+    secret_header: str
+    proxy_secret: str
+    dev_login: bool
+    contact: str
+
+
+class ConfigurationError(Exception):
+    """The app cannot start as configured; the message (Chinese) says what to set."""
+
+
+def _secret_key(data_dir: Path) -> bytes:
+    """Signs session cookies: LIAISON_SECRET_KEY, else a random key kept in the data folder (mode 600)."""
+    if os.environ.get("LIAISON_SECRET_KEY"):
+        return os.environ["LIAISON_SECRET_KEY"].encode("utf-8")
+    path = data_dir / "secret_key"
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(secrets.token_bytes(32))
+    return path.read_bytes()
+
+
+def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False, start_worker: bool = True) -> Flask:
+    """The application for the repository checkout at ``root``.
+
+    ``data_dir`` (default ``<root>/.liaison``) holds the outbox, the git
+    mirror, the session key and, when config.yaml names no remote, the
+    embedded stand-in for GitLab (``remote.git``).
+    """
+    project = open_project(root)
+    if project.config is None or project.roster is None:
+        raise ConfigurationError("config.yaml 或 roster.yaml 有问题，请先运行 python build.py check 修改。")
+    web = project.config.web
+    data_dir = Path(data_dir or project.root / ".liaison")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proxy_secret = os.environ.get("LIAISON_PROXY_SECRET", "")
+    if not dev_login and len(proxy_secret) < 16:
+        raise ConfigurationError(
+            "未设置环境变量 LIAISON_PROXY_SECRET（至少 16 个字符），表单无法确认请求来自统一身份认证代理。"
+            "请在代理与表单服务两边配置同一个密钥；本机试用可加 --dev-login。"
+        )
+    remote = os.environ.get("LIAISON_REMOTE") or web.get("remote") or ""
+    branch = web.get("target_branch", "main")
+    if not remote:
+        init_local_remote(data_dir / "remote.git", project.root, branch)
+        remote = str(data_dir / "remote.git")
+    submitter = Submitter(data_dir, Settings(remote, branch, tuple(web.get("labels", ()))))
+
+    app = Flask(
+        __name__,
+        template_folder=str(project.root / "templates"),
+        static_folder=str(project.root / "site"),
+        static_url_path="/static",
+    )
+    app.jinja_env.autoescape = True  # every template, whatever its name
+    app.config.update(
+        SECRET_KEY=_secret_key(data_dir),
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=os.environ.get("LIAISON_COOKIE_SECURE") == "1",
+        LIAISON=WebSettings(
+            user_header=web.get("user_header", "X-Remote-User"),
+            secret_header=web.get("secret_header", "X-Liaison-Proxy-Secret"),
+            proxy_secret=proxy_secret,
+            dev_login=dev_login,
+            contact=web.get("contact") or project.config.office,
+        ),
+        LIAISON_PROJECT=project,
+        LIAISON_SUBMITTER=submitter,
+        LIAISON_PDF=OnDemand(project.root, project.schema, project.config, project.root / ".cache" / "pdf"),
+    )
+    app.before_request(auth.identify)
+    app.before_request(csrf.protect)
+    app.context_processor(
+        lambda: {
+            "csrf_token": csrf.token,
+            "school": project.config.school,
+            "dev_login": dev_login,
+            "office": project.config.office,
+        }
+    )
+    views.register(app)
+
+    for code in ERRORS:
+        app.register_error_handler(code, _error_page(code))
+    if start_worker:
+        submitter.start()
+    return app
+
+
+# Title and default explanation of each error page; a view's own (Chinese) description wins.
+ERRORS = {
+    400: ("请求有误", "请求的格式不正确，请返回重试。"),
+    401: ("需要登录", "请从学校门户登录后再访问。"),
+    403: ("无权访问", "您没有权限访问这个页面。"),
+    404: ("找不到", "页面不存在，或这条记录不属于您。"),
+    405: ("不支持的操作", "请从页面上的按钮操作。"),
+    413: ("提交的内容太大", "提交的内容超过了允许的大小（256 KB）。请精简联系内容后重新提交。"),
+    500: ("服务器出错", "服务器出了问题，您填写的内容如已提示“已收到”则不会丢失。请稍后再试。"),
+}
+
+
+def _error_page(code: int):
+    title, default = ERRORS[code]
+
+    def handler(error):
+        description = getattr(error, "description", "") or ""
+        if code == 413 or not any("\u4e00" <= ch <= "\u9fff" for ch in description):
+            description = default
+        return render_template("web/message.html", title=title, message=description), code
+
+    return handler

@@ -25,7 +25,7 @@ timezone: Asia/Shanghai
 
 ROSTER = """\
 leaders:
-  - {id: T1, name: 赵某, department: 学生工作处, position: 副处长, login: zhao, active: true}
+  - {id: T1, name: 赵某, department: 学生工作处, position: 副处长, login: zhao, email: zhao@example.edu.cn, active: true}
   - {id: T2, name: 张伟, department: 学生工作处, position: 处长, login: zhangwei, active: true}
   - {id: T3, name: 张伟, department: 基础医学院, position: 党委书记, login: zhangwei2, active: true}
   - {id: T4, name: 阿依古丽·买买提, department: 护理学院, position: 党委副书记, login: ayi, active: false}
@@ -195,3 +195,77 @@ def serve():
     yield start
     for server in servers:
         server.shutdown()
+
+
+PROXY_SECRET = "test-proxy-secret-0123456789"
+
+
+@pytest.fixture
+def form_repo(repo):
+    """A committed repository with the templates and site assets, and its stand-in GitLab remote."""
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    shutil.copytree(PROJECT / "site", repo / "site")
+    (repo / "config.yaml").write_text(
+        CONFIG + "web:\n  remote: ''\n  labels: [联系记录, 待审核]\n  contact: 思政科（电话 1234）\n", encoding="utf-8"
+    )
+    write_record(repo, record_data(date=datetime.date(2024, 9, 1), content="已合并的记录"), suffix="0000aa")
+    commit_all(repo, "初始")
+    return repo
+
+
+@pytest.fixture
+def make_app(monkeypatch, tmp_path):
+    """make_app(root, **kw) -> a Flask app on its own data folder, the proxy secret set; stopped afterwards."""
+    from liaison.web import create_app
+
+    monkeypatch.setenv("LIAISON_PROXY_SECRET", PROXY_SECRET)
+    apps = []
+
+    def make(root: Path, data_dir: Path | None = None, **kwargs):
+        app = create_app(root, data_dir or tmp_path / "data", **kwargs)
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        app.config["LIAISON_SUBMITTER"].stop()
+
+
+@pytest.fixture
+def live():
+    """live(app) -> port: the app served by a real waitress server on loopback."""
+    import threading
+
+    from waitress.server import create_server
+
+    servers = []
+
+    def start(app) -> int:
+        server = create_server(app, host="127.0.0.1", port=0, threads=12)
+        threading.Thread(target=server.run, daemon=True).start()
+        servers.append(server)
+        return server.effective_port
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+def proxy_headers(login: str) -> dict:
+    return {"X-Remote-User": login, "X-Liaison-Proxy-Secret": PROXY_SECRET}
+
+
+def good_form(**overrides) -> dict:
+    fields = {
+        "position": "副处长",
+        "date": "2024-10-08",
+        "place": "图书馆101",
+        "size": "30",
+        "target": "学生会",
+        "student_contact": "刘某",
+        "content": "座谈交流。",
+        "feedback": "",
+        "remarks": "",
+    }
+    fields.update(overrides)
+    return fields

@@ -1,0 +1,122 @@
+"""The form's guards over a real waitress server, and a leader's whole visit in headless Chromium."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import PROXY_SECRET, good_form, proxy_headers
+from webclient import Client
+
+
+@pytest.fixture
+def port(form_repo, make_app, live):
+    return live(make_app(form_repo, start_worker=False))
+
+
+def test_no_proxy_headers_is_401(port):
+    reply = Client(port).get("/new")
+    assert reply.status == 401 and "统一身份认证" in reply.text
+
+
+def test_a_wrong_secret_is_403(port):
+    reply = Client(port, {"X-Remote-User": "zhao", "X-Liaison-Proxy-Secret": "guess"}).get("/new")
+    assert reply.status == 403 and "密钥不正确" in reply.text
+
+
+def test_the_user_header_spelled_with_underscores_is_not_the_user(port):
+    reply = Client(port, {"X_Remote_User": "zhao", "X-Liaison-Proxy-Secret": PROXY_SECRET}).get("/new")
+    assert reply.status == 401
+
+
+@pytest.mark.parametrize("login, word", [("nobody", "不在领导干部名单中"), ("ayi", "已离任")])
+def test_someone_not_on_the_roster_is_told_whom_to_contact(port, login, word):
+    reply = Client(port, proxy_headers(login)).get("/new")
+    assert reply.status == 403 and word in reply.text and "思政科（电话 1234）" in reply.text
+
+
+def test_the_form_is_filled_from_the_roster(port):
+    page = Client(port, proxy_headers("zhao")).get("/new")
+    assert page.status == 200
+    assert re.search(r'name="leader" type="text" value="赵某" readonly', page.text)
+    assert re.search(r'name="department" type="text" value="学生工作处" readonly', page.text)
+    assert re.search(r'name="position" type="text" value="副处长"(?! readonly)', page.text)
+    assert re.search(r'name="date" type="date" value="\d{4}-\d{2}-\d{2}" min="2000-01-01" max="', page.text)
+
+
+def test_another_leaders_record_and_pdf_are_404(port):
+    owner = Client(port, proxy_headers("zhao"))
+    reply = owner.post("/new", {**owner.new_form(), **good_form()})
+    record_id = reply.headers["Location"].rsplit("/", 1)[1]
+    assert owner.get(f"/records/{record_id}.pdf").status == 200
+    other = Client(port, proxy_headers("zhangwei"))
+    assert other.get(f"/records/{record_id}.pdf").status == 404
+    assert other.get(f"/records/{record_id}").status == 404
+    assert other.get(f"/records/{record_id}/edit").status == 404
+
+
+def test_a_post_without_the_csrf_token_is_403(port):
+    client = Client(port, proxy_headers("zhao"))
+    hidden = client.new_form()
+    reply = client.post("/new", {"token": hidden["token"], **good_form()})
+    assert reply.status == 403 and "CSRF" in reply.text
+    forged = client.post("/new", {"csrf_token": "x" * 43, "token": hidden["token"], **good_form()})
+    assert forged.status == 403
+
+
+def test_an_oversized_body_is_413(port):
+    client = Client(port, proxy_headers("zhao"))
+    reply = client.post("/new", {**client.new_form(), **good_form(content="长" * 200_000)})
+    assert reply.status == 413 and "256 KB" in reply.text
+
+
+def test_a_field_over_its_limit_is_a_field_error_and_nothing_typed_is_lost(port):
+    client = Client(port, proxy_headers("zhao"))
+    reply = client.post("/new", {**client.new_form(), **good_form(place="楼" * 201, content="我写的内容")})
+    assert reply.status == 422
+    error = re.search(r'name="place"[^>]*>\s*<p class="error"[^>]*>([^<]+)', reply.text)
+    assert error and "最多 200 字" in error[1]
+    assert "我写的内容" in reply.text and "楼" * 201 in reply.text
+
+
+def test_leader_fields_always_come_from_the_roster(port, form_repo):
+    client = Client(port, proxy_headers("zhao"))
+    reply = client.post("/new", {**client.new_form(), **good_form(), "leader": "别人", "department": "别处"})
+    page = client.get(reply.headers["Location"])
+    assert "赵某" in page.text and "别人" not in page.text and "别处" not in page.text
+
+
+def test_a_phone_user_fixes_an_error_submits_downloads_the_pdf_and_finds_it(form_repo, make_app, live, browser):
+    port = live(make_app(form_repo, start_worker=False))
+    context = browser.new_context(
+        viewport={"width": 375, "height": 780},
+        is_mobile=True,
+        has_touch=True,
+        extra_http_headers=proxy_headers("zhao"),
+        accept_downloads=True,
+    )
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{port}/new")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.fill("#f-place", "图书馆101")
+    page.fill("#f-size", "25")
+    page.fill("#f-target", "国旗护卫队")
+    page.fill("#f-student_contact", "刘某")
+    page.fill("#f-content", "   ")  # only spaces: the browser lets it through, the server does not
+    page.click("button[type=submit]")
+    error = page.locator(".form-field.has-error .error")
+    assert error.count() == 1 and "不能为空" in error.inner_text()
+    assert page.locator(".form-field.has-error #f-content").count() == 1  # beside its own field
+    assert page.input_value("#f-place") == "图书馆101"  # what was typed is kept
+    page.fill("#f-content", "与国旗护卫队队员座谈，了解训练情况。")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/records/"))
+    assert "已收到" in page.inner_text("main")
+    with page.expect_download() as download:
+        page.click("text=下载 PDF 记录表")
+    assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
+    record_id = page.url.rsplit("/", 1)[1]
+    page.click("text=我的记录")
+    assert page.locator(f'li[data-id="{record_id}"]').count() == 1
+    context.close()

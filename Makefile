@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test bench lint format demo
+.PHONY: setup run test bench lint format demo serve
 
 setup:
 	bash scripts/setup.sh
@@ -27,6 +27,7 @@ bench: setup
 	$(PY) bench/pdf.py
 	$(PY) bench/export.py
 	$(PY) bench/site.py
+	$(PY) bench/submit.py
 
 lint: setup
 	$(PY) -m ruff check .
@@ -39,3 +40,7 @@ format: setup
 # Rewrite the shipped demo data (after a schema change, say).
 demo: setup
 	$(PY) bench/synth.py --demo .
+
+# The web form with the development login, on loopback only.
+serve: setup
+	$(PY) build.py serve --dev-login

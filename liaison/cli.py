@@ -15,8 +15,10 @@ import click
 from . import formats
 from .checks import check_repository
 from .export import export_range, verify_export
+from .gitinfo import CommitNotFound, changed_files
 from .junit import junit_xml
-from .pdf import OutputDirError, build_pdfs
+from .pdf import OutputDirError, build_pdfs, shard_of
+from .pdf import prune_cache as prune_pdf_cache
 from .problems import summary_line
 from .project import Project, ProjectError, open_project
 from .query import QueryError, leaders_for_query, select_records
@@ -66,7 +68,7 @@ def range_options(command):
     @click.option(
         "--semester",
         metavar="ID",
-        help="学期，如 2024-2025-1（第一学期）、2024-2025-2（第二学期）；current 表示本学期。",
+        help="学期，如 2024-2025-1（第一学期）、2024-2025-2（第二学期）；current 为本学期，previous 为上学期。",
     )
     @click.option("--from", "start", metavar="DATE", help="起始日期（含），如 2024-09-01。")
     @click.option("--to", "end", metavar="DATE", help="截止日期（含），如 2025-01-31。")
@@ -114,8 +116,13 @@ def render_options(command):
     type=click.Path(dir_okay=False, path_type=Path),
     help="JUnit 报告写到哪个文件（--format junit 时必填）。",
 )
+@click.option(
+    "--changed-since",
+    metavar="REV",
+    help="把自该提交以来改动过的文件排在最前，并单独小结（合并请求中用 $CI_MERGE_REQUEST_DIFF_BASE_SHA）。",
+)
 @click.pass_context
-def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | None) -> None:
+def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | None, changed_since: str | None) -> None:
     """检查记录、领导干部名单和配置是否符合要求。
 
     不带 PATHS 时检查全部记录；带上文件或文件夹时只检查它们（同时与其余记录比对是否重复）。
@@ -126,15 +133,36 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
       python build.py check
       python build.py check records/2025/2025-09-15-T2019001-3fa2c1.yaml
       python build.py check --format junit --output check-report.xml
+      python build.py check --changed-since origin/main
     """
     if fmt == "junit" and output is None:
         raise UserError("--format junit 需要用 --output 指定报告文件，如 --output check-report.xml。")
-    result = check_repository(_project(ctx), list(paths) or None)
-    for problem in result.problems:
+    project = _project(ctx)
+    result = check_repository(project, list(paths) or None)
+    changed: list[str] = []
+    if changed_since:
+        try:
+            checked = set(result.files)
+            changed = [f for f in changed_files(project.root, changed_since) if f in checked]
+        except CommitNotFound as err:
+            raise UserError(str(err)) from None
+    first = [p for p in result.problems if p.path in changed]
+    rest = [p for p in result.problems if p.path not in changed]
+    if changed_since:
+        bad = sorted({p.path for p in first})
+        click.echo(
+            f"本次改动的记录与名单文件 {len(changed)} 个：" + ("全部通过。" if not bad else f"{len(bad)} 个有问题：")
+        )
+        for problem in first:
+            click.echo(problem.format())
+        if rest:
+            click.echo(f"其余文件有 {len({p.path for p in rest})} 个存在问题：")
+    for problem in rest:
         click.echo(problem.format())
     click.echo(summary_line(result.problems, len(result.files)))
     if output is not None:
-        output.write_bytes(junit_xml(result.problems, result.files))
+        files = [f for f in result.files if f in changed] + [f for f in result.files if f not in changed]
+        output.write_bytes(junit_xml(first + rest, files))
     ctx.exit(0 if result.ok else 1)
 
 
@@ -191,6 +219,8 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
     help="输出目录（默认为仓库中的 export/pdf）；其中每位领导干部一个文件夹。",
 )
 @render_options
+@click.option("--shard", metavar="I/N", help="只生成第 I 份（共 N 份，按记录编号的哈希分配），供 CI 多个作业并行。")
+@click.option("--prune-cache", is_flag=True, help="从缓存中删除本次未用到的 PDF（CI 缓存不再增长）。")
 def pdf(
     project: Project,
     date_range,
@@ -199,6 +229,8 @@ def pdf(
     out: Path | None,
     cache: Path | None,
     jobs: int | None,
+    shard: str | None,
+    prune_cache: bool,
 ) -> None:
     """生成联系记录表 PDF：每条记录一份，按领导干部分文件夹存放。
 
@@ -208,10 +240,15 @@ def pdf(
     示例：
       python build.py pdf --semester 2025-2026-1
       python build.py pdf --leader 赵敏 --from 2025-09-01 --to 2025-12-31 --out 赵敏的记录
+      python build.py pdf --shard 1/2 --prune-cache
     """
     records, skipped = _usable_records(project, "PDF")
     chosen = select_records(records, date_range, _leaders(project, name, leader_id))
+    if shard:
+        index, total = _parse_shard(shard)
+        chosen = [r for r in chosen if shard_of(r.id, total) == index]
     out = out or project.root / "export" / "pdf"
+    cache = cache or project.root / ".cache" / "pdf"
     try:
         build = build_pdfs(
             project.root,
@@ -220,17 +257,20 @@ def pdf(
             project.roster,
             chosen,
             out,
-            cache or project.root / ".cache" / "pdf",
+            cache,
             jobs,
         )
     except OutputDirError as err:
         raise UserError(str(err)) from None
     for warning in build.warnings:
         click.echo(warning, err=True)
+    part = f"第 {shard} 份，" if shard else ""
     click.echo(
-        f"{date_range.description}：共 {len(chosen)} 份 PDF（新生成 {build.rendered} 份，"
+        f"{date_range.description}：{part}共 {len(chosen)} 份 PDF（新生成 {build.rendered} 份，"
         f"沿用缓存 {build.cached} 份），保存在 {out}"
     )
+    if prune_cache:
+        click.echo(f"已从缓存删除 {prune_pdf_cache(cache, set(build.keys.values()))} 份不再需要的 PDF。")
     if skipped:
         raise click.exceptions.Exit(1)
 
@@ -376,6 +416,16 @@ def verify(ctx: click.Context, target: Path) -> None:
         click.echo(f"核对未通过：共 {len(differences)} 处差异。")
         ctx.exit(1)
     click.echo(f"核对通过：{target} 与清单及所依据的提交完全一致。")
+
+
+def _parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, total = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise UserError(f"--shard 应写成 I/N，如 1/2，而不是“{text}”。") from None
+    if not 1 <= index <= total:
+        raise UserError(f"--shard {text}：I 应在 1 到 N 之间。")
+    return index, total
 
 
 def _usable_records(project: Project, what: str):

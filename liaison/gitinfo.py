@@ -54,3 +54,17 @@ def files_at(root: Path, sha: str, folder: str) -> dict[str, bytes]:
     except KeyError:
         return {}
     return {blob.path: blob.data_stream.read() for blob in tree.traverse() if blob.type == "blob"}
+
+
+def changed_files(root: Path, since: str) -> list[str]:
+    """Files changed between ``since`` and the working tree (committed or not), relative to the root."""
+    try:
+        repo = git.Repo(root)
+        repo.commit(since)
+    except (git.InvalidGitRepositoryError, git.NoSuchPathError):
+        raise CommitNotFound(f"{root} 不是 Git 仓库，无法找出改动的文件。") from None
+    except (git.BadName, ValueError):
+        raise CommitNotFound(f"找不到提交“{since}”。若是浅克隆，请加大 GIT_DEPTH 或先 git fetch。") from None
+    names = repo.git.diff("--name-only", "--no-renames", since, "--").splitlines()
+    untracked = repo.git.ls_files("--others", "--exclude-standard").splitlines()
+    return sorted(set(names) | set(untracked))

@@ -310,6 +310,21 @@ def renderer_identity(root: Path, schema_path: Path, config: Config) -> str:
     return digest.hexdigest()
 
 
+def shard_of(record_id: str, total: int) -> int:
+    """The render shard (1 … total) of a record: a stable hash of its id, the same on every runner."""
+    return int(hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:12], 16) % total + 1
+
+
+def prune_cache(cache_dir: Path, keep: set[str]) -> int:
+    """Delete cached PDFs whose key is not in ``keep``; returns how many. Keeps a CI cache from growing."""
+    removed = 0
+    for path in cache_dir.glob("*/*.pdf"):
+        if path.stem not in keep:
+            path.unlink()
+            removed += 1
+    return removed
+
+
 def cache_key(identity: str, record: Record) -> str:
     return hashlib.sha256(f"{identity}\0{record.path}\0{record.digest}".encode()).hexdigest()
 
@@ -319,6 +334,7 @@ class PdfBuild:
     """What ``build_pdfs`` did: where each record's PDF is, and how many were rendered anew."""
 
     paths: dict[str, Path] = field(default_factory=dict)  # record id -> written PDF
+    keys: dict[str, str] = field(default_factory=dict)  # record id -> cache key
     rendered: int = 0
     cached: int = 0
     warnings: list[str] = field(default_factory=list)
@@ -380,6 +396,7 @@ def build_pdfs(
     build = PdfBuild(warnings=font_warnings(root / "templates"))
     identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
     keys = {record.id: cache_key(identity, record) for record in records}
+    build.keys = keys
     cached = {key for key in keys.values() if (cache_dir / key[:2] / f"{key}.pdf").is_file()}
     missing = [record for record in records if keys[record.id] not in cached]
     build.rendered, build.cached = len(missing), len(records) - len(missing)

@@ -156,13 +156,15 @@ def resolve_range(
 ) -> DateRange:
     """The range asked for by ``--semester ID`` or ``--from DATE --to DATE`` (inclusive).
 
-    ``--semester current`` is the semester that contains ``today``.
+    ``--semester current`` is the semester that contains ``today``;
+    ``--semester previous`` the one before it (what a start-of-term export wants).
     """
     if semester and (start or end):
         raise RangeError("--semester 与 --from/--to 只能二选一。")
     if semester:
-        if semester.strip() == "current":
+        if semester.strip() in ("current", "previous"):
             sem = calendar.semester_of(today or datetime.date.today())
+            sem = sem.previous() if semester.strip() == "previous" else sem
         else:
             sem = parse_semester_id(semester)
         return DateRange(calendar.start(sem), calendar.end(sem), sem.title, sem)

@@ -1,21 +1,28 @@
 #!/usr/bin/env bash
-# Set up a Debian machine for liaison: the system packages (needs root) and .venv/.
+# Set up a Debian machine for liaison: the system packages (needs root), .venv/, and the test tools.
+#   bash scripts/setup.sh            everything, for development and the tests
+#   bash scripts/setup.sh runtime    only what building needs (CI jobs of .gitlab-ci.yml)
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+mode=${1:-all}
 
-# Debian packages the project needs, one list for every command:
+# Debian packages, one list for every command:
 # git for the repository; pango and fontconfig for WeasyPrint; libharfbuzz-subset0
 # so WeasyPrint subsets fonts with HarfBuzz (fontTools is ~30x slower per page);
 # the PDF's fonts (宋体-style AR PL UMing, 黑体-style WenQuanYi Micro Hei, HanaMin for
-# rare characters); poppler-utils to look at PDFs (pdftoppm, pdffonts);
-# chromium for the browser tests of the site (Playwright drives it; it downloads no browser).
+# rare characters).
 DEBIAN_PACKAGES=(
     git make
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
     fonts-arphic-uming fonts-wqy-microhei fonts-hanazono
-    poppler-utils chromium
 )
+# For the tests only: poppler-utils to look at PDFs; chromium for the browser tests
+# (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local.
+if [ "$mode" != runtime ]; then
+    DEBIAN_PACKAGES+=(poppler-utils chromium rsync)
+    command -v npm >/dev/null 2>&1 || DEBIAN_PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for pkg in "${DEBIAN_PACKAGES[@]}"; do
@@ -35,14 +42,27 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# The virtual environment, reinstalled only when pyproject.toml changes.
+# The virtual environment, reinstalled only when pyproject.toml or the mode changes.
+# LIAISON_VENV names an existing, complete environment to use as it is (the
+# pipeline tests run many jobs locally and share the project's own).
+if [ -n "${LIAISON_VENV:-}" ] && [ -x "$LIAISON_VENV/bin/python" ]; then
+    [ -e .venv ] || ln -s "$LIAISON_VENV" .venv
+    exit 0
+fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
+extras='.[test]'
+[ "$mode" = runtime ] && extras='.'
 stamp=.venv/.liaison-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e '.[test]'
+    .venv/bin/python -m pip install -q -e "$extras"
     echo "$want" > "$stamp"
+fi
+
+# gitlab-ci-local, pinned by tools/package-lock.json, for the pipeline tests.
+if [ "$mode" != runtime ] && [ ! -x tools/node_modules/.bin/gitlab-ci-local ]; then
+    npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi

@@ -73,6 +73,8 @@ def test_ranges():
     assert resolve_range(calendar).start is None
     current = resolve_range(calendar, semester="current", today=D(2026, 11, 24))
     assert current.semester.id == "2026-2027-1"
+    previous = resolve_range(calendar, semester="previous", today=D(2026, 11, 24))
+    assert previous.semester.id == "2025-2026-2"
 
 
 @pytest.mark.parametrize(

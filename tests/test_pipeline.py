@@ -1,0 +1,179 @@
+""".gitlab-ci.yml, tested for real: GitLab's own schema, and the jobs run by gitlab-ci-local.
+
+There is no GitLab here, so two independent tools stand in: check-jsonschema
+with GitLab's published schema, and gitlab-ci-local (npm, pinned in
+tools/package.json) running the jobs with the shell executor in a temporary
+clone that has a bare repository as its ``origin``. The jobs use the
+project's own .venv (``LIAISON_VENV``) instead of installing one per job.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+import yaml
+from conftest import PROJECT, git, record_data, write_record
+
+GITLAB_CI_LOCAL = PROJECT / "tools" / "node_modules" / ".bin" / "gitlab-ci-local"
+
+
+def validate(pipeline: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            str(PROJECT / ".venv" / "bin" / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.gitlab-ci",
+            "--data-transform",
+            "gitlab-ci",
+            str(pipeline),
+        ],
+        capture_output=True,
+        text=True,
+    )
+
+
+@pytest.fixture
+def pipeline_repo(tmp_path) -> Path:
+    """A clone of the project as committed work would be: every file git would track, origin a bare repo."""
+    repo = tmp_path / "project"
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT, capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    for name in listed:
+        if name.startswith("tools/node_modules/") or not (PROJECT / name).is_file():
+            continue
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT / name, repo / name)
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "项目")
+    remote = tmp_path / "origin.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "origin", str(remote))
+    git(repo, "push", "-q", "-u", "origin", "main")
+    git(repo, "remote", "set-head", "origin", "main")
+    return repo
+
+
+def run_pipeline(repo: Path, *args: str, **variables: str) -> subprocess.CompletedProcess:
+    command = [
+        str(GITLAB_CI_LOCAL),
+        "--force-shell-executor",
+        "--shell-isolation",
+        "--variable",
+        f"LIAISON_VENV={PROJECT / '.venv'}",
+    ]
+    for key, value in variables.items():
+        command += ["--variable", f"{key}={value}"]
+    done = subprocess.run([*command, *args], cwd=repo, capture_output=True, text=True, timeout=900)
+    done.jobs = set(re.findall(r"^ (?:PASS|FAIL) +(.+?)\s*$", done.stdout, re.M))
+    return done
+
+
+def commit_on_branch(repo: Path, branch: str, **record) -> str:
+    git(repo, "checkout", "-q", "-b", branch)
+    path = write_record(repo, record_data(**record), suffix="0c0c0c")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "新增记录")
+    return path
+
+
+def test_the_pipeline_file_passes_gitlab_s_schema():
+    done = validate(PROJECT / ".gitlab-ci.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("artifacts:\n    when: always", "artefacts:\n    when: always"),
+        ("  stage: render", "  stages: render"),
+        ("resource_group: pages", "resource_group: [pages]"),
+    ],
+)
+def test_a_misspelt_keyword_fails_the_schema(tmp_path, old, new):
+    text = (PROJECT / ".gitlab-ci.yml").read_text(encoding="utf-8")
+    assert old in text
+    broken = tmp_path / ".gitlab-ci.yml"
+    broken.write_text(text.replace(old, new, 1), encoding="utf-8")
+    assert validate(broken).returncode != 0
+
+
+def test_a_merge_request_with_a_broken_record_fails_in_check_naming_the_file(pipeline_repo):
+    base = git(pipeline_repo, "rev-parse", "main")
+    path = commit_on_branch(pipeline_repo, "record/broken")  # leader T1 is not on the demo roster
+    done = run_pipeline(pipeline_repo, CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_DIFF_BASE_SHA=base)
+    assert done.returncode != 0
+    assert done.jobs == {"check"}
+    assert "本次改动的记录与名单文件 1 个：1 个有问题" in done.stdout
+    assert f"{path}:" in done.stdout and "工号(leader_id)" in done.stdout
+    report = ElementTree.parse(pipeline_repo / ".gitlab-ci-local" / "builds" / "check" / "check-report.xml")
+    failed = [case.get("name") for case in report.iter("testcase") if case.find("failure") is not None]
+    assert failed == [path]
+
+
+def test_a_merge_request_with_a_good_record_passes(pipeline_repo):
+    base = git(pipeline_repo, "rev-parse", "main")
+    commit_on_branch(pipeline_repo, "record/good", leader_id="T2012003", leader="赵敏", department="学生工作处")
+    done = run_pipeline(pipeline_repo, CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_DIFF_BASE_SHA=base)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert done.jobs == {"check"} and "本次改动的记录与名单文件 1 个：全部通过" in done.stdout
+
+
+def test_a_branch_push_without_a_merge_request_runs_nothing(pipeline_repo):
+    commit_on_branch(pipeline_repo, "feature", content="别的分支")
+    done = run_pipeline(pipeline_repo)
+    assert done.returncode == 0 and done.jobs == set()
+
+
+def assert_main_publishes_every_pdf_once(repo: Path) -> None:
+    done = run_pipeline(repo)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert {"check", "render: [1/2]", "render: [2/2]", "pages"} <= done.jobs, done.jobs
+    records = {p.stem for p in (repo / "records").glob("*/*.yaml")}
+    shards = [int(n) for n in re.findall(r"第 \d/2 份，共 (\d+) 份 PDF", done.stdout)]
+    assert len(shards) == 2 and sum(shards) == len(records) and min(shards) > 0
+    assert "新生成 PDF 0 份" in done.stdout  # pages gathered the shards' renders
+    pdfs = [p.stem for p in (repo / "public" / "records").glob("*.pdf")]
+    assert sorted(pdfs) == sorted(records)
+    assert (repo / "public" / "index.html").is_file()
+
+
+def test_the_default_branch_renders_in_two_shards_and_publishes_every_pdf_once(pipeline_repo):
+    assert_main_publishes_every_pdf_once(pipeline_repo)
+
+
+def test_a_rule_that_never_runs_pages_on_main_is_caught(pipeline_repo):
+    pipeline = pipeline_repo / ".gitlab-ci.yml"
+    data = yaml.safe_load(pipeline.read_text(encoding="utf-8"))
+    data["pages"]["rules"] = [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
+    pipeline.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    git(pipeline_repo, "commit", "-q", "-am", "坏的规则")
+    with pytest.raises(AssertionError):
+        assert_main_publishes_every_pdf_once(pipeline_repo)
+
+
+def test_the_export_job_leaves_the_zip(pipeline_repo):
+    done = run_pipeline(pipeline_repo, "export", CI_PIPELINE_SOURCE="web", SEMESTER="2025-2026-1")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert (pipeline_repo / "export" / "2025-2026学年第一学期.zip").is_file()
+    assert (pipeline_repo / "export" / "2025-2026学年第一学期" / "manifest.json").is_file()
+
+
+@pytest.mark.parametrize(
+    "variables, words",
+    [({}, "请在运行流水线时设置变量 SEMESTER"), ({"SEMESTER": "2025-2026-3"}, "学期编号“2025-2026-3”格式不对")],
+)
+def test_the_export_job_fails_clearly_without_a_good_range(pipeline_repo, variables, words):
+    done = run_pipeline(pipeline_repo, "export", CI_PIPELINE_SOURCE="web", **variables)
+    assert done.returncode != 0 and words in done.stdout + done.stderr
+
+
+def test_codeowners_puts_records_under_the_office():
+    owners = (PROJECT / "CODEOWNERS").read_text(encoding="utf-8")
+    assert re.search(r"^/records/\s+@\S+", owners, re.M) and re.search(r"^/roster.yaml\s+@\S+", owners, re.M)

@@ -7,10 +7,13 @@ all over a repository or over the files a merge request changes.
 
 from __future__ import annotations
 
+import subprocess
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+from .audit import closed_semester_problems, closed_semesters
+from .history import read_history
 from .problems import Problem, sorted_problems
 from .project import CONFIG_FILE, ROSTER_FILE, Project, read_records
 from .records import RECORDS_DIR, Record, list_record_files
@@ -107,11 +110,13 @@ def duplicate_content_problems(records: list[Record], schema: Schema) -> list[Pr
     return problems
 
 
-def check_repository(project: Project, paths: list[str] | None = None) -> CheckResult:
+def check_repository(project: Project, paths: list[str] | None = None, since: str | None = None) -> CheckResult:
     """Check the config, the roster and the records (all, or ``paths`` against all the others).
 
     ``paths`` are relative to the repository root; directories stand for the
-    record files below them. Every problem in every file is returned.
+    record files below them. Every problem in every file is returned. When
+    semesters are closed, changes to their records need a Reopen-Reason
+    trailer: all of the history is checked, or only commits after ``since``.
     """
     all_paths, stray = list_record_files(project.root)
     if paths is None:
@@ -136,6 +141,8 @@ def check_repository(project: Project, paths: list[str] | None = None) -> CheckR
         everything, project.schema
     )
     problems.extend(p for p in cross if p.path in asked)
+
+    problems.extend(_closed_semester_problems(project, since))
 
     files = sorted({CONFIG_FILE, ROSTER_FILE, *wanted, *(p.path for p in problems)})
     return CheckResult(sorted_problems(problems), files, records)
@@ -166,3 +173,17 @@ def _expand(
         else:
             wanted.append(rel)
     return list(dict.fromkeys(wanted)), problems
+
+
+def _closed_semester_problems(project: Project, since: str | None) -> list[Problem]:
+    if project.config is None:
+        return []
+    closed = closed_semesters(project.root, project.config.semester_starts, project.config.closed_semesters)
+    if not closed:
+        return []
+    commits = None
+    if since:
+        listed = subprocess.run(["git", "rev-list", f"{since}..HEAD"], cwd=project.root, capture_output=True, text=True)
+        commits = set(listed.stdout.split()) if listed.returncode == 0 else None
+    history = read_history(project.root, project.schema)
+    return closed_semester_problems(history, project.config.calendar, closed, commits)

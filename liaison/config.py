@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .semesters import Calendar
+from .semesters import Calendar, RangeError, parse_semester_id
 
 
 @dataclass(frozen=True)
@@ -16,13 +17,20 @@ class Config:
     timezone: str = "Asia/Shanghai"
     semester_starts: dict[str, datetime.date] = field(default_factory=dict)
     web: dict = field(default_factory=dict)
+    closed_semesters: dict[str, datetime.date] = field(default_factory=dict)
 
     @property
     def calendar(self) -> Calendar:
         return Calendar(self.semester_starts)
 
     def today(self) -> datetime.date:
-        """Today where the university is: a record dated this morning in Beijing is not 'future'."""
+        """Today where the university is: a record dated this morning in Beijing is not 'future'.
+
+        ``LIAISON_TODAY=YYYY-MM-DD`` fakes the clock (tests, re-running a past day's checks).
+        """
+        faked = os.environ.get("LIAISON_TODAY")
+        if faked:
+            return datetime.date.fromisoformat(faked)
         return datetime.datetime.now(ZoneInfo(self.timezone)).date()
 
 
@@ -36,6 +44,17 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
     starts = data.get("semester_starts") or {}
     for key, message in Calendar.problems(starts):
         problems.append((("semester_starts", key), message))
+    closed = data.get("closed_semesters") or {}
+    for key in closed:
+        try:
+            parse_semester_id(str(key))
+        except RangeError as err:
+            problems.append((("closed_semesters", key), str(err)))
     if problems:
         return None, problems
-    return Config(data["school"], data["office"], data["timezone"], dict(starts), dict(data.get("web") or {})), []
+    return (
+        Config(
+            data["school"], data["office"], data["timezone"], dict(starts), dict(data.get("web") or {}), dict(closed)
+        ),
+        [],
+    )

@@ -6,16 +6,23 @@ work is in the library so that tests reach it without a subprocess.
 
 from __future__ import annotations
 
+import csv
+import datetime
 import functools
+import io
+import json
 import sys
 from pathlib import Path
 
 import click
 
 from . import formats
+from .audit import AUDIT_HEADER, audit_rows, closed_semesters, row_values
 from .checks import check_repository
 from .export import export_range, verify_export
-from .gitinfo import CommitNotFound, changed_files
+from .filenames import safe_filename
+from .gitinfo import CommitNotFound, changed_files, head_commit
+from .history import change_json, change_text, read_history
 from .junit import junit_xml
 from .pdf import OutputDirError, build_pdfs, shard_of
 from .pdf import prune_cache as prune_pdf_cache
@@ -24,6 +31,7 @@ from .project import Project, ProjectError, open_project
 from .query import QueryError, leaders_for_query, select_records
 from .semesters import RangeError, resolve_range
 from .site import build_site
+from .workbook import Table, build_table_workbook
 
 
 class UserError(click.ClickException):
@@ -138,7 +146,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
     if fmt == "junit" and output is None:
         raise UserError("--format junit 需要用 --output 指定报告文件，如 --output check-report.xml。")
     project = _project(ctx)
-    result = check_repository(project, list(paths) or None)
+    result = check_repository(project, list(paths) or None, since=changed_since)
     changed: list[str] = []
     if changed_since:
         try:
@@ -394,6 +402,104 @@ def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path 
         raise UserError(str(err)) from None
     click.echo(f"表单服务：http://{host}:{port}/{'（开发模式登录，仅限本机）' if dev_login else ''}，按 Ctrl-C 停止。")
     waitress_serve(app, host=host, port=port, threads=threads, ident="liaison")
+
+
+@cli.command()
+@click.argument("record")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table：逐次列出；json：供其他程序使用。",
+)
+@click.pass_context
+def history(ctx: click.Context, record: str, fmt: str) -> None:
+    """一条记录的全部历史：谁在何时新增、修改、移动或删除了它，经哪个合并请求，改了哪些项目。
+
+    RECORD 为记录编号或文件路径（改过日期而移动过的记录也能找到）。按时间从早到晚列出。
+
+    \b
+    示例：
+      python build.py history 2025-11-12-T2012003-403e34
+      python build.py history records/2025/2025-11-12-T2012003-403e34.yaml --format json
+    """
+    project = _project(ctx)
+    changes = read_history(project.root, project.schema).of(record.strip())
+    if not changes:
+        raise UserError(f"Git 历史中找不到记录“{record}”。请核对记录编号或路径（如 records/2025/…yaml）。")
+    if fmt == "json":
+        click.echo(json.dumps([change_json(c) for c in changes], ensure_ascii=False, indent=2))
+        return
+    leader = changes[-1].data.get("leader", "")
+    click.echo(f"记录 {changes[-1].record_id}（{leader}）的历史，共 {len(changes)} 次改动，从早到晚：")
+    for number, change in enumerate(changes, 1):
+        click.echo("\n".join(change_text(number, change)))
+
+
+@cli.command()
+@range_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["xlsx", "csv", "json"]),
+    default="xlsx",
+    show_default=True,
+    help="审计日志的格式。",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="写到哪个文件（默认 xlsx 为 export/审计日志-<范围>.xlsx；csv、json 不填则输出到屏幕）。",
+)
+def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
+    """审计日志：某段时间内（按提交时间）对联系记录的每一次改动，并标出值得核查的改动。
+
+    每次改动一行：时间、操作（新增/修改/删除/移动）、记录、领导、作者、提交者、合并人与合并请求。
+    提示列标出：作者不是该领导本人；未经合并请求直接进入主分支；修改已关闭学期的记录；删除记录。
+
+    \b
+    示例：
+      python build.py audit --semester 2025-2026-1
+      python build.py audit --from 2025-09-01 --to 2025-12-31 --format csv --out 审计日志.csv
+    """
+    config = project.config
+    closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters)
+    rows = audit_rows(read_history(project.root, project.schema), project.roster, config.calendar, closed, date_range)
+    flagged = sum(1 for row in rows if row.flags)
+    if fmt == "json":
+        text = (
+            json.dumps(
+                [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows], ensure_ascii=False, indent=2
+            )
+            + "\n"
+        )
+        data = text.encode("utf-8")
+    elif fmt == "csv":
+        table = io.StringIO()
+        writer = csv.writer(table, lineterminator="\r\n")
+        writer.writerow(AUDIT_HEADER)
+        writer.writerows([formats.spreadsheet_safe(v) for v in row_values(row)] for row in rows)
+        data = table.getvalue().encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
+    else:
+        commit = head_commit(project.root)
+        stamp = commit.time if commit else datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        data = build_table_workbook(
+            "审计日志",
+            f"{config.school}领导干部结对联系学生记录 审计日志",
+            f"范围（按提交时间）：{date_range.description}　共 {len(rows)} 次改动，{flagged} 次需要核查",
+            Table(AUDIT_HEADER, [tuple(row_values(row)) for row in rows]),
+            config.office,
+            stamp,
+        )
+        out = out or project.root / "export" / f"审计日志-{safe_filename(date_range.title)}.xlsx"
+    if out is None:
+        click.echo(data.decode("utf-8-sig"), nl=False)
+        return
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    click.echo(f"审计日志：{date_range.description}，{len(rows)} 次改动，其中 {flagged} 次需要核查。已写入 {out}")
 
 
 @cli.command()

@@ -124,9 +124,7 @@ def build_workbook(
     ``stamp`` (the commit's time, not the clock) dates the document, and
     ``source`` says what it was built from (e.g. 提交 1a2b3c4).
     """
-    book = Workbook()
-    for style in _named_styles():
-        book.add_named_style(style)
+    book = _new_book()
     subtitle = (
         f"统计范围：{date_range.description}　数据来源：{source}"
         f"（{stamp.astimezone(datetime.timezone(datetime.timedelta(hours=8))):%Y-%m-%d %H:%M}）"
@@ -148,8 +146,29 @@ def build_workbook(
         content_table(records, roster, schema),
         long_columns,
     )
-    book.properties.creator = config.office
-    book.properties.title = f"联系情况汇总表 {date_range.title}"
+    return _save(book, config.office, f"联系情况汇总表 {date_range.title}", stamp)
+
+
+def build_table_workbook(
+    sheet: str, title: str, subtitle: str, table: Table, creator: str, stamp: datetime.datetime
+) -> bytes:
+    """A one-sheet workbook of any table (the audit log), laid out like 表1 and 表2."""
+    book = _new_book()
+    book.active.title = sheet
+    _fill(book.active, title, subtitle, table, set())
+    return _save(book, creator, title, stamp)
+
+
+def _new_book() -> Workbook:
+    book = Workbook()
+    for style in _named_styles():
+        book.add_named_style(style)
+    return book
+
+
+def _save(book: Workbook, creator: str, title: str, stamp: datetime.datetime) -> bytes:
+    book.properties.creator = creator
+    book.properties.title = title
     book.properties.created = stamp.astimezone(datetime.UTC).replace(tzinfo=None)
     out = io.BytesIO()
     book.save(out)

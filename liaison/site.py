@@ -27,6 +27,7 @@ from pypinyin import Style, lazy_pinyin
 from .charts import horizontal_bars, vertical_bars
 from .checks import check_repository
 from .gitinfo import head_commit
+from .history import Change, History, read_history
 from .pdf import OutputDirError, build_pdfs, display_value
 from .project import Project
 from .records import Record
@@ -38,6 +39,7 @@ from .templating import environment
 from .workbook import build_workbook
 
 SITE_MARKER = ".liaison-site"
+CHINA = datetime.timezone(datetime.timedelta(hours=8))
 ASSETS = ("site.css", "search.js")
 
 
@@ -193,10 +195,44 @@ def semester_comparison(
     return rows
 
 
+def history_items(changes: list[Change]) -> list[dict]:
+    """A record's changes for its page, oldest first: when, what, who, and through which merge request."""
+    items = []
+    for change in changes:
+        merge = change.merge
+        if merge:
+            how = (
+                f"经合并请求 {merge.reference}，由 {merge.merged_by} 合并"
+                if merge.reference
+                else f"由 {merge.merged_by} 合并"
+            )
+        else:
+            how = "直接提交" if change.on_mainline else "尚未合并"
+        items.append(
+            {
+                "when": change.commit.committer_time.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+                "kind": change.kind,
+                "author": change.commit.author_name,
+                "how": how,
+                "commit": change.commit.sha[:12],
+                "fields": "、".join(f.label for f in change.fields) if change.kind == "修改" else "",
+            }
+        )
+    return items
+
+
 def site_files(
-    project: Project, records: list[Record], source: str, stamp: datetime.datetime, today: datetime.date
+    project: Project,
+    records: list[Record],
+    source: str,
+    stamp: datetime.datetime,
+    today: datetime.date,
+    history: History | None = None,
 ) -> dict[str, bytes]:
-    """Every file of the site but the PDFs: path under public/ -> bytes."""
+    """Every file of the site but the PDFs: path under public/ -> bytes.
+
+    ``history`` (read once for all records) adds each record's changes to its page.
+    """
     schema, roster, config = project.schema, project.roster, project.config
     calendar = config.calendar
     env = environment(project.root / "templates")
@@ -352,6 +388,7 @@ def site_files(
                     date_text=display_value(schema.field("date"), record.date),
                     heading=f"{record.leader} · {display_value(schema.field('date'), record.date)} · {record['target']}",
                     fields=record_fields(record, schema),
+                    history=history_items(history.of(record.id)) if history else [],
                 )
             ]
         )
@@ -366,12 +403,14 @@ def build_site(project: Project, out_dir: Path, cache_dir: Path, jobs: int | Non
     result = check_repository(project)
     records = result.clean_records()
     commit = head_commit(project.root)
-    today = project.today()
     if commit:
+        # The commit, not the clock, dates everything: the same commit builds the same site on any day.
         stamp, source = commit.time, f"提交 {commit.short}" + ("（含未提交的修改）" if commit.dirty else "")
+        today = commit.time.astimezone(CHINA).date()
     else:
         stamp, source = datetime.datetime.now(datetime.UTC).replace(microsecond=0), "工作目录（未提交）"
-    files = site_files(project, records, source, stamp, today)
+        today = project.today()
+    files = site_files(project, records, source, stamp, today, read_history(project.root, project.schema))
 
     if out_dir.exists():
         if any(out_dir.iterdir()) and not (out_dir / SITE_MARKER).exists():

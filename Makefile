@@ -28,6 +28,7 @@ bench: setup
 	$(PY) bench/export.py
 	$(PY) bench/site.py
 	$(PY) bench/submit.py
+	$(PY) bench/audit.py
 
 lint: setup
 	$(PY) -m ruff check .

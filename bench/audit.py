@@ -1,0 +1,182 @@
+"""Benchmark: the history of every record in one pass, against one ``git log`` per record.
+
+    python bench/audit.py [--records 10000] [--sample 200]
+
+Builds, with ``git fast-import``, a repository of ``--records`` records and
+about 1.2 commits per record, shaped like production: most records added on
+the main line, one in ten through a merge request (a branch commit and a
+GitLab merge commit), one in ten edited later. Then, in the same run:
+
+(a) ``read_history`` for all records (the library call the site and audit use);
+(b) ``python build.py audit --format json`` as a process;
+(c) the baseline: ``git log --follow`` for one record at a time, timed on
+    ``--sample`` records and scaled to all of them (running it 10,000 times
+    would take minutes and measure the same thing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.synth import make_leaders, make_record, write_repo  # noqa: E402
+from liaison.history import read_history  # noqa: E402
+from liaison.records import dump_record, new_record_id, record_path  # noqa: E402
+from liaison.schema import Schema  # noqa: E402
+
+
+def fast_import_stream(
+    records: list[dict], leaders: list[dict], schema: Schema, rng: random.Random
+) -> tuple[bytes, int]:
+    """A fast-import stream: adds on main, merge requests every tenth record, edits every tenth. (stream, commits)"""
+    out: list[bytes] = []
+    mark = 0
+    commits = 0
+    clock = int(datetime.datetime(2006, 9, 1, tzinfo=datetime.UTC).timestamp())
+    main_tip = None
+    ids = []
+
+    def blob(text: str) -> int:
+        nonlocal mark
+        mark += 1
+        data = text.encode("utf-8")
+        out.append(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(data), data))
+        return mark
+
+    def commit(ref: str, who: dict, message: str, parents: list[int], changes: list[tuple[int, str]]) -> int:
+        nonlocal mark, clock, commits
+        mark += 1
+        commits += 1
+        clock += 3600
+        msg = message.encode("utf-8")
+        ident = f"{who['name']} <{who['email']}> {clock} +0800".encode()
+        lines = [
+            b"commit %s\nmark :%d\nauthor %s\ncommitter %s\ndata %d\n%s\n"
+            % (ref.encode(), mark, ident, ident, len(msg), msg)
+        ]
+        if parents:
+            lines.append(b"from :%d\n" % parents[0])
+        lines.extend(b"merge :%d\n" % p for p in parents[1:])
+        lines.extend(b"M 100644 :%d %s\n" % (b, p.encode()) for b, p in changes)
+        out.append(b"".join(lines) + b"\n")
+        return mark
+
+    office = {"name": "思政科 王老师", "email": "wang@example.edu.cn"}
+    by_id = {leader["id"]: leader for leader in leaders}
+    for n, data in enumerate(records):
+        record_id = new_record_id(data["date"], data["leader_id"], f"{rng.getrandbits(24):06x}")
+        ids.append((record_id, data))
+        path = record_path(record_id)
+        content = blob(dump_record(data, schema))
+        leader = by_id[data["leader_id"]]
+        if n % 10 == 9 and main_tip:
+            side = commit(
+                f"refs/heads/record/{record_id}", leader, f"新增联系记录 {record_id}", [main_tip], [(content, path)]
+            )
+            main_tip = commit(
+                "refs/heads/main",
+                office,
+                f"Merge branch 'record/{record_id}' into 'main'\n\nSee merge request school/liaison!{n}",
+                [main_tip, side],
+                [(content, path)],
+            )
+        else:
+            main_tip = commit(
+                "refs/heads/main",
+                leader,
+                f"新增联系记录 {record_id}",
+                [main_tip] if main_tip else [],
+                [(content, path)],
+            )
+        if n % 10 == 5:
+            old_id, old = ids[rng.randrange(len(ids))]
+            edited = dict(old, remarks=f"补充说明 {n}")
+            main_tip = commit(
+                "refs/heads/main",
+                by_id[old["leader_id"]],
+                f"修改联系记录 {old_id}",
+                [main_tip],
+                [(blob(dump_record(edited, schema)), record_path(old_id))],
+            )
+    return b"".join(out), commits
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--records", type=int, default=10_000)
+    parser.add_argument("--sample", type=int, default=200)
+    args = parser.parse_args()
+    rng = random.Random(11)
+    schema = Schema.load(ROOT / "schema" / "record.yaml")
+    leaders = make_leaders(150, rng)
+    for leader in leaders:
+        leader["active"] = True
+    start = datetime.date(2006, 9, 1)
+    records = [
+        make_record(rng.choice(leaders), start + datetime.timedelta(days=rng.randrange(7000)), rng)
+        for _ in range(args.records)
+    ]
+    records.sort(key=lambda r: r["date"])
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "repo"
+        write_repo(root, leaders, [], rng)  # schema, config, roster; the records come from the stream
+        shutil.rmtree(root / "records", ignore_errors=True)
+        subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+        stream, commits = fast_import_stream(records, leaders, schema, rng)
+        subprocess.run(["git", "fast-import", "--quiet"], cwd=root, input=stream, check=True)
+        subprocess.run(["git", "checkout", "-q", "-f", "main"], cwd=root, check=True)
+        for name in ("schema", "config.yaml", "roster.yaml"):
+            subprocess.run(["git", "add", name], cwd=root, check=True)
+        subprocess.run(
+            ["git", "-c", "user.name=bench", "-c", "user.email=b@e", "commit", "-q", "-m", "设置"], cwd=root, check=True
+        )
+
+        t0 = time.perf_counter()
+        history = read_history(root, schema)
+        one_pass = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        subprocess.run(
+            [sys.executable, str(ROOT / "build.py"), "--root", str(root), "audit", "--format", "json"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        audit_process = time.perf_counter() - t0
+        paths = sorted({c.path for c in history.changes})
+        sample = rng.sample(paths, min(args.sample, len(paths)))
+        t0 = time.perf_counter()
+        for path in sample:
+            subprocess.run(
+                ["git", "log", "--follow", "--format=%H %an %cI %s", "--", path],
+                cwd=root,
+                check=True,
+                capture_output=True,
+            )
+        per_record = (time.perf_counter() - t0) / len(sample)
+        merged = sum(1 for c in history.changes if c.merge)
+
+    baseline = per_record * len(paths)
+    print(
+        f"repository: {len(paths)} records, {commits + 1} commits, {len(history.changes)} record changes "
+        f"({merged} through merge requests)"
+    )
+    print(f"(a) read_history, all records, one pass:     {one_pass:6.1f} s")
+    print(f"(b) python build.py audit --format json:     {audit_process:6.1f} s")
+    print(
+        f"(c) one git log --follow per record:          {baseline:6.1f} s "
+        f"({per_record * 1000:.0f} ms a record, {len(sample)} timed) -> (a) is {baseline / one_pass:.0f}x faster"
+    )
+    print(f"target ((a) < 20 s): {'met' if one_pass < 20 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

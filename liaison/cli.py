@@ -29,6 +29,7 @@ from .pdf import prune_cache as prune_pdf_cache
 from .problems import summary_line
 from .project import Project, ProjectError, open_project
 from .query import QueryError, leaders_for_query, select_records
+from .remind import Ledger, ReminderConfigError, plan_round, send_round
 from .semesters import RangeError, resolve_range
 from .site import build_site
 from .workbook import Table, build_table_workbook
@@ -500,6 +501,66 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)
     click.echo(f"审计日志：{date_range.description}，{len(rows)} 次改动，其中 {flagged} 次需要核查。已写入 {out}")
+
+
+@cli.command()
+@click.option(
+    "--semester",
+    default="current",
+    show_default=True,
+    metavar="ID",
+    help="哪个学期：如 2025-2026-1，或 current（本学期）、previous（上学期）。",
+)
+@click.option("--round", "round_name", metavar="NAME", help="按哪一轮提醒（默认为日期已到的最近一轮）。")
+@click.option("--send", is_flag=True, help="真正发送；不加则只列出将要发送的内容（试运行）。")
+@click.option(
+    "--ledger",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="发送记录文件，重复运行同一轮时不会重复发送（默认为仓库中的 .cache/remind/ledger.json）。",
+)
+@click.pass_context
+def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool, ledger: Path | None) -> None:
+    """提醒联系次数不足的领导干部（邮件与校园 APP/短信接口），并把名单汇总发给思政科。
+
+    最少次数、提醒轮次、短信模板和发送渠道在 config.yaml 的 reminders 中设置；邮件密码与接口令牌
+    放在环境变量 LIAISON_SMTP_PASSWORD、LIAISON_WEBHOOK_TOKEN 中。任一渠道失败不影响其他渠道，
+    失败会逐条列出，退出码为 1。
+
+    \b
+    示例：
+      python build.py remind                      # 试运行：看看本学期会提醒谁、发什么
+      python build.py remind --send
+      python build.py remind --semester 2025-2026-2 --round 期末提醒 --send
+    """
+    project = _project(ctx)
+    records, _ = _usable_records(project, "提醒统计")
+    today = project.today()
+    try:
+        chosen = resolve_range(project.config.calendar, semester, today=today).semester
+        plan = plan_round(records, project.roster, project.config, chosen, today, round_name)
+    except (RangeError, ReminderConfigError) as err:
+        raise UserError(str(err)) from None
+    if not plan.round:
+        click.echo(f"{chosen.title}：提醒轮次还没有开始（见 config.yaml 的 reminders.rounds），本次不发送。")
+        return
+    mode = "发送" if send else "试运行，未发送；加 --send 发送"
+    click.echo(f"{chosen.title} · {plan.round} · {len(plan.due)} 位领导干部低于要求（{mode}）")
+    for due in plan.due:
+        click.echo(f"━━ {due.leader.display}：已联系 {due.count} 次，要求 {due.minimum} 次")
+        click.echo(f"  短信/消息（{len(due.sms)} 字）：{due.sms}")
+        click.echo(f"  邮件：{due.email_subject}")
+    if plan.due:
+        click.echo(f"思政科汇总：{plan.digest_subject}")
+    if not send or not plan.due:
+        return
+    report = send_round(plan, project.config, Ledger(ledger or project.root / ".cache" / "remind" / "ledger.json"))
+    click.echo(
+        f"已发送 {len(report.sent)} 条，本轮此前已发送而跳过 {len(report.skipped)} 条，失败 {len(report.failures)} 条。"
+    )
+    for failure in report.failures:
+        click.echo(f"失败：{failure}", err=True)
+    if not report.ok:
+        ctx.exit(1)
 
 
 @cli.command()

@@ -18,6 +18,7 @@ class Config:
     semester_starts: dict[str, datetime.date] = field(default_factory=dict)
     web: dict = field(default_factory=dict)
     closed_semesters: dict[str, datetime.date] = field(default_factory=dict)
+    reminders: dict = field(default_factory=dict)
 
     @property
     def calendar(self) -> Calendar:
@@ -52,9 +53,13 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
             problems.append((("closed_semesters", key), str(err)))
     if problems:
         return None, problems
-    return (
-        Config(
-            data["school"], data["office"], data["timezone"], dict(starts), dict(data.get("web") or {}), dict(closed)
-        ),
-        [],
+    config = Config(
+        school=data["school"],
+        office=data["office"],
+        timezone=data["timezone"],
+        semester_starts=dict(starts),
+        web=dict(data.get("web") or {}),
+        closed_semesters=dict(closed),
+        reminders=dict(data.get("reminders") or {}),
     )
+    return config, []

@@ -38,6 +38,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import write_durably
 from .records import RECORD_ID, record_path
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -77,21 +78,6 @@ def git(args: list[str], cwd: Path, env: dict | None = None, input: bytes | None
     if check and done.returncode != 0:
         raise SubmitError(f"git {' '.join(args[:2])} failed: {done.stderr.decode('utf-8', 'replace').strip()}")
     return done.stdout.decode("utf-8", "replace").strip()
-
-
-def _write_durably(path: Path, data: bytes) -> None:
-    """Write, fsync, rename, fsync the folder: the file exists whole or not at all, even after a crash."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as tmp:
-        tmp.write(data)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
 
 
 def init_local_remote(remote: Path, project_root: Path, branch: str = "main") -> None:
@@ -167,7 +153,7 @@ class Submitter:
             if earlier is not None:
                 return earlier, False
             name = f"{time.time_ns():020d}-{entry.token}.json"
-            _write_durably(self.outbox / name, json.dumps(entry.__dict__, ensure_ascii=False).encode("utf-8"))
+            write_durably(self.outbox / name, json.dumps(entry.__dict__, ensure_ascii=False).encode("utf-8"))
         self._wake.set()
         return entry, True
 

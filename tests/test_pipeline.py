@@ -177,3 +177,10 @@ def test_the_export_job_fails_clearly_without_a_good_range(pipeline_repo, variab
 def test_codeowners_puts_records_under_the_office():
     owners = (PROJECT / "CODEOWNERS").read_text(encoding="utf-8")
     assert re.search(r"^/records/\s+@\S+", owners, re.M) and re.search(r"^/roster.yaml\s+@\S+", owners, re.M)
+
+
+def test_a_reminder_pipeline_runs_only_the_remind_job(pipeline_repo):
+    # Before the first round of the semester: the job runs and sends nothing (no network needed).
+    done = run_pipeline(pipeline_repo, CI_PIPELINE_SOURCE="schedule", REMIND="1", LIAISON_TODAY="2026-09-01")
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert done.jobs == {"remind"} and "提醒轮次还没有开始" in done.stdout

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import subprocess
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from .audit import closed_semester_problems, closed_semesters
@@ -26,14 +26,18 @@ class CheckResult:
     problems: list[Problem]
     files: list[str]  # every file looked at, for the report
     records: list[Record]  # every record that could be read, with or without problems
+    # Problems with how a record was changed (a closed semester reopened without a
+    # reason), not with its content: they fail check, but the record is still valid data.
+    process_problems: list[Problem] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def clean_records(self) -> list[Record]:
-        """The records without any problem: the only ones outputs may be built from."""
-        bad = {p.path for p in self.problems}
+        """The records whose content has no problem: the only ones outputs may be built from."""
+        process = set(self.process_problems)
+        bad = {p.path for p in self.problems if p not in process}
         return [r for r in self.records if r.path not in bad]
 
 
@@ -142,10 +146,11 @@ def check_repository(project: Project, paths: list[str] | None = None, since: st
     )
     problems.extend(p for p in cross if p.path in asked)
 
-    problems.extend(_closed_semester_problems(project, since))
+    process = _closed_semester_problems(project, since)
+    problems.extend(process)
 
     files = sorted({CONFIG_FILE, ROSTER_FILE, *wanted, *(p.path for p in problems)})
-    return CheckResult(sorted_problems(problems), files, records)
+    return CheckResult(sorted_problems(problems), files, records, process)
 
 
 def _expand(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from flask import Flask, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 
@@ -162,8 +163,6 @@ def register(app: Flask) -> None:
         mine = _own(record_id)
         data = current_app.config["LIAISON_PDF"].pdf(mine.record)
         name = f"{mine.record.date.isoformat()}_{mine.record['target']}.pdf"
-        from urllib.parse import quote
-
         return Response(
             data,
             mimetype="application/pdf",

@@ -1,7 +1,9 @@
 """The command line: ``python build.py <command>``.
 
 Each command parses its options, makes one library call and prints; the
-work is in the library so that tests reach it without a subprocess.
+work is in the library so that tests reach it without a subprocess. Heavy
+modules (openpyxl, pypinyin, GitPython, the site) are imported inside the
+commands that need them, so ``check`` starts quickly.
 """
 
 from __future__ import annotations
@@ -19,9 +21,7 @@ import click
 from . import formats
 from .audit import AUDIT_HEADER, audit_rows, closed_semesters, row_values
 from .checks import check_repository
-from .export import export_range, verify_export
 from .filenames import safe_filename
-from .gitinfo import CommitNotFound, changed_files, head_commit
 from .history import change_json, change_text, read_history
 from .junit import junit_xml
 from .pdf import OutputDirError, build_pdfs, shard_of
@@ -29,10 +29,7 @@ from .pdf import prune_cache as prune_pdf_cache
 from .problems import summary_line
 from .project import Project, ProjectError, open_project
 from .query import QueryError, leaders_for_query, select_records
-from .remind import Ledger, ReminderConfigError, plan_round, send_round
 from .semesters import RangeError, resolve_range
-from .site import build_site
-from .workbook import Table, build_table_workbook
 
 
 class UserError(click.ClickException):
@@ -144,6 +141,8 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
       python build.py check --format junit --output check-report.xml
       python build.py check --changed-since origin/main
     """
+    from .gitinfo import CommitNotFound, changed_files  # GitPython loads only when needed
+
     if fmt == "junit" and output is None:
         raise UserError("--format junit 需要用 --output 指定报告文件，如 --output check-report.xml。")
     project = _project(ctx)
@@ -302,6 +301,8 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
       python build.py export --semester 2025-2026-1
       python build.py export --from 2025-09-01 --to 2025-12-31 --out 导出
     """
+    from .export import export_range
+
     if date_range.start is None and date_range.end is None:
         raise UserError("请用 --semester 学期 或 --from/--to 日期 指定导出范围，如 --semester 2025-2026-1。")
     records, skipped = _usable_records(project, "导出")
@@ -342,6 +343,8 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
       python build.py build
       python build.py build --out /srv/liaison-site
     """
+    from .site import build_site
+
     project = _project(ctx)
     if project.roster is None or project.config is None:
         raise UserError("config.yaml 或 roster.yaml 有问题，请先运行 python build.py check 查看。")
@@ -465,6 +468,9 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
       python build.py audit --semester 2025-2026-1
       python build.py audit --from 2025-09-01 --to 2025-12-31 --format csv --out 审计日志.csv
     """
+    from .gitinfo import head_commit
+    from .workbook import Table, build_table_workbook
+
     config = project.config
     closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters)
     rows = audit_rows(read_history(project.root, project.schema), project.roster, config.calendar, closed, date_range)
@@ -532,6 +538,8 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
       python build.py remind --send
       python build.py remind --semester 2025-2026-2 --round 期末提醒 --send
     """
+    from .remind import Ledger, ReminderConfigError, plan_round, send_round
+
     project = _project(ctx)
     records, _ = _usable_records(project, "提醒统计")
     today = project.today()
@@ -576,6 +584,8 @@ def verify(ctx: click.Context, target: Path) -> None:
       python build.py verify export/2025-2026学年第一学期.zip
       python build.py verify export/2025-2026学年第一学期
     """
+    from .export import verify_export
+
     differences = verify_export(target, _project(ctx))
     for difference in differences:
         click.echo(difference)

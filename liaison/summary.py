@@ -10,8 +10,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from pypinyin import lazy_pinyin
-
 from .records import Record
 from .roster import Leader, Roster
 
@@ -24,6 +22,8 @@ class LeaderCount:
 
 def leader_sort_key(roster: Roster) -> Callable[[Leader], tuple]:
     """Department in the roster's order (the office orders the roster), then name by pinyin, then 工号."""
+    from pypinyin import lazy_pinyin  # its dictionary takes 0.15 s to load: only when sorting
+
     department_rank: dict[str, int] = {}
     for leader in roster.leaders:
         department_rank.setdefault(leader.department, len(department_rank))

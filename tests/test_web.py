@@ -120,3 +120,31 @@ def test_a_phone_user_fixes_an_error_submits_downloads_the_pdf_and_finds_it(form
     page.click("text=我的记录")
     assert page.locator(f'li[data-id="{record_id}"]').count() == 1
     context.close()
+
+
+def test_the_development_login_lists_the_roster_and_works_only_from_this_machine(form_repo, make_app):
+    app = make_app(form_repo, dev_login=True, start_worker=False)
+    local = app.test_client()
+    assert local.get("/new").headers["Location"].endswith("/dev-login")
+    page = local.get("/dev-login")
+    assert page.status_code == 200 and "开发模式登录" in page.text and "赵某" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)[1]
+    assert local.post("/dev-login", data={"csrf_token": token, "login": "zhao"}).status_code == 303
+    form = local.get("/new")
+    assert form.status_code == 200 and "开发模式" in form.text and 'value="赵某" readonly' in form.text
+    remote = app.test_client()
+    refused = remote.get("/dev-login", environ_base={"REMOTE_ADDR": "192.0.2.7"})  # in-process: no traffic leaves
+    assert refused.status_code == 403 and "只允许本机访问" in refused.text
+
+
+def test_the_development_login_cannot_be_bound_to_another_address(form_repo, run):
+    done = run(form_repo, "serve", "--dev-login", "--host", "0.0.0.0")
+    assert done.exit_code != 0 and "只能在本机地址上运行" in done.output
+
+
+def test_production_mode_needs_the_proxy_secret(form_repo, monkeypatch):
+    from liaison.web import ConfigurationError, create_app
+
+    monkeypatch.delenv("LIAISON_PROXY_SECRET", raising=False)
+    with pytest.raises(ConfigurationError, match="LIAISON_PROXY_SECRET"):
+        create_app(form_repo, form_repo / ".liaison", start_worker=False)

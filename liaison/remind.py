@@ -44,6 +44,8 @@ from .semesters import Calendar, Semester
 from .summary import contact_counts
 
 SMS_LIMIT = 70
+# Plain text and JSON, never HTML: autoescaping would turn "&" in a link into "&amp;".
+# The sandbox keeps the office's templates from reaching Python; JSON goes through tojson.
 _TEXT = SandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
 
 

@@ -400,7 +400,8 @@ def site_files(
 
 def build_site(project: Project, out_dir: Path, cache_dir: Path, jobs: int | None = None) -> SiteBuild:
     """Check, then write the whole site to ``out_dir`` (replacing an earlier build), PDFs from the cache."""
-    result = check_repository(project)
+    history = read_history(project.root, project.schema)  # once, for the check and every record page
+    result = check_repository(project, history=history)
     records = result.clean_records()
     commit = head_commit(project.root)
     if commit:
@@ -410,7 +411,7 @@ def build_site(project: Project, out_dir: Path, cache_dir: Path, jobs: int | Non
     else:
         stamp, source = datetime.datetime.now(datetime.UTC).replace(microsecond=0), "工作目录（未提交）"
         today = project.today()
-    files = site_files(project, records, source, stamp, today, read_history(project.root, project.schema))
+    files = site_files(project, records, source, stamp, today, history)
 
     if out_dir.exists():
         if any(out_dir.iterdir()) and not (out_dir / SITE_MARKER).exists():

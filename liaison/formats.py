@@ -24,13 +24,14 @@ def spreadsheet_safe(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A value as JSON has it: dates as ISO text, everything else as it is."""
     return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def record_objects(records: list[Record], schema: Schema) -> list[dict[str, Any]]:
     """One JSON-ready object per record: ``id`` and every key of the schema, dates as ISO text."""
-    return [{"id": r.id, **{f.key: _plain(r.data.get(f.key)) for f in schema.fields}} for r in records]
+    return [{"id": r.id, **{f.key: plain_value(r.data.get(f.key)) for f in schema.fields}} for r in records]
 
 
 def as_json(records: list[Record], schema: Schema) -> str:
@@ -54,7 +55,7 @@ def as_text(records: list[Record], schema: Schema, heading: str) -> str:
     for number, record in enumerate(records, 1):
         lines.append(f"━━ {number}/{total} ━━ {record.date.isoformat()} · {record.leader} · {ID_LABEL} {record.id}")
         for field in schema.fields:
-            value = _plain(record.data.get(field.key, ""))
+            value = plain_value(record.data.get(field.key, ""))
             text = str(value) if value != "" else "（无）"
             if "\n" in text:
                 lines.append(f"  {field.label}：")

@@ -19,11 +19,11 @@ from __future__ import annotations
 import datetime
 import re
 import subprocess
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .formats import plain_value
 from .records import RECORDS_DIR, parse_record
 from .schema import Schema
 
@@ -115,12 +115,6 @@ class History:
         """The changes of one record, given any id or path it ever had."""
         key = self.aliases.get(record) or self.aliases.get(PurePosixPath(record).stem)
         return [c for c in self.changes if c.record == key] if key else []
-
-    def by_record(self) -> dict[str, list[Change]]:
-        found: dict[str, list[Change]] = defaultdict(list)
-        for change in self.changes:
-            found[change.record].append(change)
-        return found
 
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
@@ -286,10 +280,6 @@ def read_history(root: Path, schema: Schema, ref: str = "HEAD") -> History:
     return history
 
 
-def _plain(value: Any) -> Any:
-    return value.isoformat() if isinstance(value, datetime.date) else value
-
-
 def change_json(change: Change) -> dict:
     """A change as JSON-ready data (``history --format json``)."""
     commit, merge = change.commit, change.merge
@@ -310,7 +300,10 @@ def change_json(change: Change) -> dict:
         "merged_by": merge.merged_by if merge else None,
         "merged_at": merge.merged_at.isoformat() if merge else None,
         "direct_to_main": change.on_mainline,
-        "fields": [{"key": f.key, "label": f.label, "old": _plain(f.old), "new": _plain(f.new)} for f in change.fields],
+        "fields": [
+            {"key": f.key, "label": f.label, "old": plain_value(f.old), "new": plain_value(f.new)}
+            for f in change.fields
+        ],
     }
 
 
@@ -333,13 +326,13 @@ def change_text(number: int, change: Change) -> list[str]:
     if change.kind in (ADDED, DELETED):  # the whole record, once
         data = change.new_data if change.kind == ADDED else change.old_data
         return lines + [
-            f"   {item.label}：{_plain(item.new if change.kind == ADDED else item.old)}"
+            f"   {item.label}：{plain_value(item.new if change.kind == ADDED else item.old)}"
             for item in change.fields
             if (data.get(item.key, "") != "")
         ]
     for item in change.fields:
-        old = _plain(item.old) if item.old != "" else "（空）"
-        new = _plain(item.new) if item.new != "" else "（空）"
+        old = plain_value(item.old) if item.old != "" else "（空）"
+        new = plain_value(item.new) if item.new != "" else "（空）"
         if "\n" in f"{old}{new}" or len(f"{old}{new}") > 60:
             lines.append(f"   {item.label}：")
             lines.extend(f"     - {part}" for part in str(old).split("\n"))

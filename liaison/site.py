@@ -26,6 +26,7 @@ from pypinyin import Style, lazy_pinyin
 
 from .charts import horizontal_bars, vertical_bars
 from .checks import check_repository
+from .formats import plain_value
 from .gitinfo import head_commit
 from .history import Change, History, read_history
 from .pdf import OutputDirError, build_pdfs, display_value
@@ -60,8 +61,7 @@ def _js_data(call: str, key: str, payload: Any) -> bytes:
 
 
 def _row(record: Record, schema: Schema) -> list:
-    values = [record.data.get(f.key, "") for f in schema.fields]
-    return [record.id, *(v.isoformat() if isinstance(v, datetime.date) else v for v in values)]
+    return [record.id, *(plain_value(record.data.get(f.key, "")) for f in schema.fields)]
 
 
 def _pinyin_hint(name: str) -> str:

@@ -148,3 +148,22 @@ def test_production_mode_needs_the_proxy_secret(form_repo, monkeypatch):
     monkeypatch.delenv("LIAISON_PROXY_SECRET", raising=False)
     with pytest.raises(ConfigurationError, match="LIAISON_PROXY_SECRET"):
         create_app(form_repo, form_repo / ".liaison", start_worker=False)
+
+
+def test_an_edited_roster_is_used_without_a_restart_and_a_broken_one_is_not(form_repo, make_app, live):
+    import os
+
+    port = live(make_app(form_repo, start_worker=False))
+    newcomer = Client(port, proxy_headers("qian"))
+    assert newcomer.get("/new").status == 403
+    roster = form_repo / "roster.yaml"
+    text = roster.read_text(encoding="utf-8")
+    roster.write_text(
+        text + "  - {id: T5, name: 钱某, department: 团委, position: 书记, login: qian, active: true}\n",
+        encoding="utf-8",
+    )
+    os.utime(roster, ns=(roster.stat().st_atime_ns, roster.stat().st_mtime_ns + 10**9))
+    assert newcomer.get("/new").status == 200
+    roster.write_text(text + "  - {id: T5, name: 钱某\n", encoding="utf-8")  # a typo while editing
+    os.utime(roster, ns=(roster.stat().st_atime_ns, roster.stat().st_mtime_ns + 2 * 10**9))
+    assert Client(port, proxy_headers("zhao")).get("/new").status == 200  # the last good roster stays in use

@@ -96,6 +96,7 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
         LIAISON_SUBMITTER=submitter,
         LIAISON_PDF=OnDemand(project.root, project.schema, project.config, project.root / ".cache" / "pdf"),
     )
+    app.before_request(_refresh_roster)
     app.before_request(auth.identify)
     app.before_request(csrf.protect)
     app.context_processor(
@@ -113,6 +114,35 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     if start_worker:
         submitter.start()
     return app
+
+
+def _refresh_roster() -> None:
+    """Pick up an edited roster.yaml or config.yaml without a restart (a stat per request).
+
+    A broken edit keeps the last good version in use and is logged, so a typo
+    in the roster never locks every leader out of the form.
+    """
+    from flask import current_app
+
+    project = current_app.config["LIAISON_PROJECT"]
+    stamp = tuple(_mtime(project.root / name) for name in ("roster.yaml", "config.yaml"))
+    if stamp == current_app.config.setdefault("LIAISON_STAMP", stamp):
+        return
+    current_app.config["LIAISON_STAMP"] = stamp
+    fresh = open_project(project.root)
+    if fresh.roster is None or fresh.config is None:
+        current_app.logger.error(
+            "roster.yaml/config.yaml 有问题，继续使用上一版：%s", [p.format() for p in fresh.problems]
+        )
+        return
+    current_app.config["LIAISON_PROJECT"] = fresh
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0
 
 
 # Title and default explanation of each error page; a view's own (Chinese) description wins.

@@ -8,10 +8,7 @@ commands that need them, so ``check`` starts quickly.
 
 from __future__ import annotations
 
-import csv
-import datetime
 import functools
-import io
 import json
 import sys
 from pathlib import Path
@@ -19,7 +16,6 @@ from pathlib import Path
 import click
 
 from . import formats
-from .audit import AUDIT_HEADER, audit_rows, closed_semesters, row_values
 from .checks import check_repository
 from .filenames import safe_filename
 from .history import change_json, change_text, read_history
@@ -468,38 +464,11 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
       python build.py audit --semester 2025-2026-1
       python build.py audit --from 2025-09-01 --to 2025-12-31 --format csv --out 审计日志.csv
     """
-    from .gitinfo import head_commit
-    from .workbook import Table, build_table_workbook
+    from .audit import audit_log
 
-    config = project.config
-    closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters)
-    rows = audit_rows(read_history(project.root, project.schema), project.roster, config.calendar, closed, date_range)
+    rows, data = audit_log(project, date_range, fmt)
     flagged = sum(1 for row in rows if row.flags)
-    if fmt == "json":
-        text = (
-            json.dumps(
-                [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows], ensure_ascii=False, indent=2
-            )
-            + "\n"
-        )
-        data = text.encode("utf-8")
-    elif fmt == "csv":
-        table = io.StringIO()
-        writer = csv.writer(table, lineterminator="\r\n")
-        writer.writerow(AUDIT_HEADER)
-        writer.writerows([formats.spreadsheet_safe(v) for v in row_values(row)] for row in rows)
-        data = table.getvalue().encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
-    else:
-        commit = head_commit(project.root)
-        stamp = commit.time if commit else datetime.datetime.now(datetime.UTC).replace(microsecond=0)
-        data = build_table_workbook(
-            "审计日志",
-            f"{config.school}领导干部结对联系学生记录 审计日志",
-            f"范围（按提交时间）：{date_range.description}　共 {len(rows)} 次改动，{flagged} 次需要核查",
-            Table(AUDIT_HEADER, [tuple(row_values(row)) for row in rows]),
-            config.office,
-            stamp,
-        )
+    if fmt == "xlsx":
         out = out or project.root / "export" / f"审计日志-{safe_filename(date_range.title)}.xlsx"
     if out is None:
         click.echo(data.decode("utf-8-sig"), nl=False)

@@ -106,10 +106,16 @@ class Entry:
     yaml: str
     title: str
     created: str  # ISO time: also the commit's date, so a retried commit is the same commit
+    branch: str = ""  # a correction stays on its record's first branch, even when its id changes
+    previous_path: str = ""  # a correction of the date moves the file: the path it leaves
 
     @property
     def path(self) -> str:
         return record_path(self.record_id)
+
+    @property
+    def branch_name(self) -> str:
+        return self.branch or f"record/{self.record_id}"
 
 
 @dataclass(frozen=True)
@@ -249,7 +255,7 @@ class Submitter:
         )
 
     def _commit_and_push(self, entry: Entry) -> None:
-        branch = f"record/{entry.record_id}"
+        branch = entry.branch_name
         local = f"refs/heads/{branch}"
         if not git(["rev-parse", "-q", "--verify", local], cwd=self.mirror, check=False):
             self.fetch()
@@ -270,6 +276,10 @@ class Submitter:
         with tempfile.TemporaryDirectory() as tmp:
             index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             git(["read-tree", parent], cwd=self.mirror, env=index)
+            if entry.previous_path and entry.previous_path != entry.path:  # a corrected date moves the file
+                # Mode 0 removes the entry; --index-info works without a working tree (this is a bare mirror).
+                removal = f"0 {'0' * 40}\t{entry.previous_path}\n".encode()
+                git(["update-index", "--index-info"], cwd=self.mirror, env=index, input=removal)
             git(["update-index", "--add", "--cacheinfo", f"100644,{blob},{entry.path}"], cwd=self.mirror, env=index)
             tree = git(["write-tree"], cwd=self.mirror, env=index)
         verb = "新增" if entry.kind == "new" else "修改"
@@ -312,17 +322,28 @@ class Submitter:
 
     # Reading what the remote has -------------------------------------------------
 
-    def branch_records(self, leader_id: str) -> dict[str, str]:
-        """Records waiting for review (remote record/* branches) of one leader: id -> YAML text."""
+    def branch_records(self, leader_id: str) -> dict[str, tuple[str, str]]:
+        """Records waiting for review (remote record/* branches) of one leader: id -> (YAML text, branch).
+
+        The file is the one the branch adds: after a corrected date it is no
+        longer at the path the branch's name suggests.
+        """
         refs = git(["for-each-ref", "--format=%(refname)", "refs/remotes/origin/record/"], cwd=self.mirror)
+        target = f"refs/remotes/origin/{self.settings.target_branch}"
         found = {}
         for ref in refs.splitlines():
-            record_id = ref.rsplit("/", 1)[1]
-            match = RECORD_ID.fullmatch(record_id)
-            if match and match[4] == leader_id:
-                text = git(["show", f"{ref}:{record_path(record_id)}"], cwd=self.mirror, check=False)
+            match = RECORD_ID.fullmatch(ref.rsplit("/", 1)[1])
+            if not match or match[4] != leader_id:
+                continue
+            names = git(
+                ["diff", "--name-only", "--diff-filter=AMR", f"{target}...{ref}", "--", "records/"],
+                cwd=self.mirror,
+                check=False,
+            ).splitlines()
+            for name in names:
+                text = git(["show", f"{ref}:{name}"], cwd=self.mirror, check=False)
                 if text:
-                    found[record_id] = text + "\n"
+                    found[Path(name).stem] = (text + "\n", ref.removeprefix("refs/remotes/origin/"))
         return found
 
     def merged_records(self, leader_id: str) -> dict[str, str]:

@@ -188,3 +188,32 @@ def test_my_records_show_merged_review_and_pending(form_repo, make_app, live):
     assert "已合并" in statuses.values()
     pdf = client.get(f"/records/{waiting}.pdf")
     assert pdf.status == 200 and pdf.body.startswith(b"%PDF")
+
+
+def test_a_corrected_date_moves_the_record_on_its_branch(form_repo, make_app, live, tmp_path):
+    app = make_app(form_repo, start_worker=False)
+    client = Client(live(app), proxy_headers("zhao"))
+    first = submit(client, content="日期填错了", date="2024-10-08")
+    submitter = app.config["LIAISON_SUBMITTER"]
+    assert submitter.flush()
+    edit = client.get(f"/records/{first}/edit")
+    fields = {
+        **good_form(content="日期已更正", date="2024-10-09"),
+        "csrf_token": edit.field("csrf_token"),
+        "token": edit.field("token"),
+    }
+    reply = client.post(f"/records/{first}/edit", fields)
+    moved = reply.headers["Location"].rsplit("/", 1)[1]
+    assert moved == "2024-10-09-" + first.split("-", 3)[3]  # same leader and random part, new date
+    assert "待同步" in client.get("/mine").text and first not in client.get("/mine").text
+    assert submitter.flush(), submitter.last_error
+    remote = remote_of(form_repo, tmp_path)
+    branch = f"record/{first}"  # the merge request keeps its branch
+    assert record_branches(remote) == [branch]
+    files = git(remote, "ls-tree", "-r", "--name-only", branch, "records/2024/").splitlines()
+    assert f"records/2024/{moved}.yaml" in files and f"records/2024/{first}.yaml" not in files
+    assert check_branch(remote, branch, tmp_path) == []
+    app.config["LIAISON_FETCHED"] = {"at": 0.0, "error": ""}  # look at GitLab again now
+    mine = client.get("/mine").text
+    assert moved in mine and first not in mine and "待审核" in mine
+    assert client.get(f"/records/{moved}.pdf").status == 200

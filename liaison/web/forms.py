@@ -100,7 +100,8 @@ def record_from_form(
     """(record id, YAML text, the values as typed for redisplay, errors by field key).
 
     The leader's 工号, name and department always come from the roster,
-    whatever the form says; ``record_id`` keeps the id of a record being corrected.
+    whatever the form says; ``record_id`` is the id of a record being
+    corrected (its date, and so its id, may change).
     """
     values: dict[str, str] = {}
     data: dict[str, Any] = {"leader_id": leader.id, "leader": leader.name, "department": leader.department}
@@ -129,10 +130,9 @@ def record_from_form(
         return None, "", values, errors
     if record_id is None:
         record_id = new_record_id(data["date"], leader.id)
-    elif record_id[:10] != data["date"].isoformat():
-        date_label = schema.field("date").label
-        errors["date"] = f"修改时不能更改{date_label}。如日期填错，请联系思政科退回这条记录后重新填写。"
-        return None, "", values, errors
+    else:
+        # A corrected date gives the record a new id (and path), keeping its random part.
+        record_id = new_record_id(data["date"], leader.id, record_id.rsplit("-", 1)[1])
     text = dump_record(data, schema)
     record, problems = parse_record(record_path(record_id), text.encode("utf-8"), schema, today)
     if record is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from flask import Flask, Response, abort, current_app, g, redirect, render_template, request, session, url_for
@@ -21,6 +22,7 @@ FETCH_EVERY = 10.0  # seconds: how stale the view of GitLab may be
 class MyRecord:
     record: Record
     status: str
+    branch: str = ""  # the record/* branch under review, or '' once merged
 
     @property
     def correctable(self) -> bool:
@@ -59,16 +61,21 @@ def my_records(leader_id: str) -> dict[str, MyRecord]:
     _refresh()
     submitter = _submitter()
     found: dict[str, MyRecord] = {}
-    for status, texts in ((MERGED, submitter.merged_records(leader_id)), (REVIEW, submitter.branch_records(leader_id))):
-        for record_id, text in texts.items():
-            record = _parse(record_id, text)
-            if record is not None:
-                found[record_id] = MyRecord(record, status)
-    for entry in submitter.pending():
+    for record_id, text in submitter.merged_records(leader_id).items():
+        record = _parse(record_id, text)
+        if record is not None:
+            found[record_id] = MyRecord(record, MERGED)
+    for record_id, (text, branch) in submitter.branch_records(leader_id).items():
+        record = _parse(record_id, text)
+        if record is not None:
+            found[record_id] = MyRecord(record, REVIEW, branch)
+    for entry in submitter.pending():  # oldest first: a later correction replaces what it corrects
         if entry.leader_id == leader_id:
             record = _parse(entry.record_id, entry.yaml)
             if record is not None:
-                found[entry.record_id] = MyRecord(record, PENDING)
+                if entry.previous_path:
+                    found.pop(PurePosixPath(entry.previous_path).stem, None)
+                found[entry.record_id] = MyRecord(record, PENDING, entry.branch_name)
     return found
 
 
@@ -116,9 +123,9 @@ def register(app: Flask) -> None:
             abort(403, description="这条记录已经合并，不能再在这里修改。如需更正，请联系思政科。")
         if request.method == "GET":
             return _form_page(values_of(mine.record.data), {}, new_token(), record_id)
-        return _submit_form(record_id)
+        return _submit_form(record_id, mine)
 
-    def _submit_form(record_id):
+    def _submit_form(record_id, mine=None):
         project = _project()
         if request.method == "GET":
             return _form_page(initial_values(g.leader, project.today()), {}, new_token())
@@ -142,6 +149,8 @@ def register(app: Flask) -> None:
             yaml=text,
             title=f"{g.leader.name} {record.date.isoformat()} 联系{record['target']}",
             created=now_iso(),
+            branch=mine.branch if mine else "",
+            previous_path=mine.record.path if mine and new_id != record_id else "",
         )
         try:
             entry, _ = _submitter().submit(entry)

@@ -32,19 +32,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from chromium import launch as launch_chromium  # noqa: E402
 
 from bench.pdf import fill_cache, load  # noqa: E402
 from bench.synth import synthetic  # noqa: E402
 from liaison.pdf import Renderer, record_html  # noqa: E402
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-sync",
-]
 FIRST = "?from=2025-08-01&to=2026-01-31"
 
 # Do one thing in the page (type into a box, or click a semester) and time it to the results painted.
@@ -108,7 +103,7 @@ def in_browser(url: str) -> tuple[int, int, float, float]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = launch_chromium(playwright)
         page = browser.new_page()
         page.goto(url + "index.html" + FIRST)
         page.wait_for_function("document.getElementById('status').hasAttribute('data-count')")

@@ -8,6 +8,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from chromium import launch as chromium_launch
 from click.testing import CliRunner
 
 from liaison.cli import cli
@@ -146,23 +147,13 @@ def records_by_hand(root: Path, leader_id=None, start=None, end=None, text=None)
     return sorted(found, key=lambda r: (r["date"], r["leader_id"], r["id"]))
 
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-sync",
-]
-
-
 @pytest.fixture(scope="session")
 def browser():
     """Debian's chromium, driven by Playwright (no browser download)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        chromium = chromium_launch(playwright)
         yield chromium
         chromium.close()
 

@@ -26,7 +26,7 @@ from openpyxl import Workbook
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.synth import synthetic  # noqa: E402
+from bench.synth import commit_repository, synthetic  # noqa: E402
 from liaison.checks import check_repository  # noqa: E402
 from liaison.project import open_project  # noqa: E402
 from liaison.semesters import ALL_DATES  # noqa: E402
@@ -35,20 +35,10 @@ from liaison.workbook import build_workbook, content_table, count_table  # noqa:
 SEMESTER = "2024-2025-1"
 
 
-def git_repository(root: Path) -> None:
-    import shutil
-
-    shutil.copytree(ROOT / "templates", root / "templates")
-    env = ["-c", "user.name=bench", "-c", "user.email=bench@example.edu.cn"]
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    subprocess.run(["git", *env, "-C", str(root), "add", "-A"], check=True)
-    subprocess.run(["git", *env, "-C", str(root), "commit", "-q", "-m", "bench"], check=True)
-
-
 def semester_export(tmp: Path, n_records: int) -> tuple[float, float, str]:
     root = tmp / "semester"
     synthetic(root, n_records, 150, seed=3, start=datetime.date(2024, 9, 1), end=datetime.date(2025, 1, 15))
-    git_repository(root)
+    commit_repository(root)
     command = [
         sys.executable,
         str(ROOT / "build.py"),

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import functools
 import http.server
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from chromium import launch as launch_chromium  # noqa: E402
 
 from bench.pdf import fill_cache, load  # noqa: E402
-from bench.synth import synthetic  # noqa: E402
+from bench.synth import commit_repository, synthetic  # noqa: E402
 from liaison.pdf import Renderer, record_html  # noqa: E402
 
 FIRST = "?from=2025-08-01&to=2026-01-31"
@@ -66,12 +65,7 @@ ACT_AND_WAIT = """async ([action, target, value]) => {
 def prepare(tmp: Path, n_records: int) -> Path:
     root = tmp / "repo"
     synthetic(root, n_records, 150, seed=5)
-    shutil.copytree(ROOT / "templates", root / "templates")
-    shutil.copytree(ROOT / "site", root / "site")
-    env = ["-c", "user.name=bench", "-c", "user.email=bench@example.edu.cn"]
-    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
-    subprocess.run(["git", *env, "-C", str(root), "add", "-A"], check=True)
-    subprocess.run(["git", *env, "-C", str(root), "commit", "-q", "-m", "bench"], check=True)
+    commit_repository(root)
     project, records = load(root)
     sample = tmp / "sample.pdf"
     sample.write_bytes(

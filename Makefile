@@ -20,6 +20,7 @@ run: setup
 # Set up, then pass the tests.
 test: setup
 	$(PY) -m ruff check .
+	.venv/bin/lint-imports
 	$(PY) -m pytest -q
 
 bench: setup
@@ -33,6 +34,7 @@ bench: setup
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	.venv/bin/lint-imports
 
 format: setup
 	$(PY) -m ruff format .

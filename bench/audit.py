@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synth import make_leaders, make_record, write_repo  # noqa: E402
-from liaison.history import read_history  # noqa: E402
-from liaison.records import dump_record, new_record_id, record_path  # noqa: E402
-from liaison.schema import Schema  # noqa: E402
+from liaison.core.records import dump_record, new_record_id, record_path  # noqa: E402
+from liaison.core.schema import Schema  # noqa: E402
+from liaison.git.history import read_history  # noqa: E402
 
 
 def fast_import_stream(

@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synth import synthetic  # noqa: E402
-from liaison.checks import check_repository  # noqa: E402
-from liaison.project import open_project  # noqa: E402
+from liaison.core.checks import check_repository  # noqa: E402
+from liaison.core.project import open_project  # noqa: E402
 
 
 def best_of(repeat: int, work) -> float:

@@ -27,10 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synth import commit_repository, synthetic  # noqa: E402
-from liaison.checks import check_repository  # noqa: E402
-from liaison.project import open_project  # noqa: E402
-from liaison.semesters import ALL_DATES  # noqa: E402
-from liaison.workbook import build_workbook, content_table, count_table  # noqa: E402
+from liaison.core.checks import check_repository  # noqa: E402
+from liaison.core.project import open_project  # noqa: E402
+from liaison.core.semesters import ALL_DATES  # noqa: E402
+from liaison.outputs.workbook import build_workbook, content_table, count_table  # noqa: E402
 
 SEMESTER = "2024-2025-1"
 

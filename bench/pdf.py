@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.synth import synthetic  # noqa: E402
-from liaison.checks import check_repository  # noqa: E402
-from liaison.pdf import (  # noqa: E402
+from liaison.core.checks import check_repository  # noqa: E402
+from liaison.core.project import open_project  # noqa: E402
+from liaison.outputs.pdf import (  # noqa: E402
     PDF_VARIANT,
     STYLESHEET,
     build_pdfs,
@@ -41,7 +42,6 @@ from liaison.pdf import (  # noqa: E402
     record_timestamp,
     renderer_identity,
 )
-from liaison.project import open_project  # noqa: E402
 
 
 def repository(where: Path, n_records: int, seed: int) -> Path:

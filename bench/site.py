@@ -37,7 +37,7 @@ from chromium import launch as launch_chromium  # noqa: E402
 
 from bench.pdf import fill_cache, load  # noqa: E402
 from bench.synth import commit_repository, synthetic  # noqa: E402
-from liaison.pdf import Renderer, record_html  # noqa: E402
+from liaison.outputs.pdf import Renderer, record_html  # noqa: E402
 
 FIRST = "?from=2025-08-01&to=2026-01-31"
 

@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from liaison.records import dump_record, new_record_id, record_path  # noqa: E402
-from liaison.schema import Schema  # noqa: E402
-from liaison.yamlio import dump_mapping  # noqa: E402
+from liaison.core.records import dump_record, new_record_id, record_path  # noqa: E402
+from liaison.core.schema import Schema  # noqa: E402
+from liaison.core.yamlio import dump_mapping  # noqa: E402
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋余于杜叶程魏苏吕丁任沈姚卢钟姜崔谭陆范汪廖石金贾夏韦付方邹熊白孟秦邱侯江尹薛闫段雷龙黎史陶贺毛郝顾龚邵万覃武钱戴严莫孔向常汤"
 GIVEN = "建国明华敏伟静洋晓燕红军海涛文斌志强丽娟秀英玉兰桂芳春梅国庆宏伟立新永刚德胜振华俊杰慧琳雪梅思远嘉怡子涵浩然"

@@ -15,17 +15,17 @@ from pathlib import Path
 
 import click
 
-from . import formats
-from .checks import check_repository
-from .filenames import safe_filename
-from .history import change_json, change_text, read_history
-from .junit import junit_xml
-from .pdf import OutputDirError, build_pdfs, shard_of
-from .pdf import prune_cache as prune_pdf_cache
-from .problems import summary_line
-from .project import Project, ProjectError, open_project
-from .query import QueryError, leaders_for_query, select_records
-from .semesters import RangeError, resolve_range
+from liaison.core.filenames import safe_filename
+from liaison.core.problems import summary_line
+from liaison.core.project import Project, ProjectError, open_project
+from liaison.core.query import QueryError, leaders_for_query, select_records
+from liaison.core.semesters import RangeError, resolve_range
+from liaison.git.closed import check_with_history
+from liaison.git.history import change_json, change_text, read_history
+from liaison.outputs import formats
+from liaison.outputs.junit import junit_xml
+from liaison.outputs.pdf import OutputDirError, build_pdfs, shard_of
+from liaison.outputs.pdf import prune_cache as prune_pdf_cache
 
 
 class UserError(click.ClickException):
@@ -137,12 +137,15 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
       python build.py check --format junit --output check-report.xml
       python build.py check --changed-since origin/main
     """
-    from .gitinfo import CommitNotFound, changed_files  # GitPython loads only when needed
+    from liaison.git.repo import CommitNotFound, changed_files  # GitPython loads only when needed
 
     if fmt == "junit" and output is None:
         raise UserError("--format junit 需要用 --output 指定报告文件，如 --output check-report.xml。")
     project = _project(ctx)
-    result = check_repository(project, list(paths) or None, since=changed_since)
+    try:
+        result = check_with_history(project, list(paths) or None, since=changed_since)
+    except CommitNotFound as err:
+        raise UserError(str(err)) from None
     changed: list[str] = []
     if changed_since:
         try:
@@ -297,7 +300,7 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
       python build.py export --semester 2025-2026-1
       python build.py export --from 2025-09-01 --to 2025-12-31 --out 导出
     """
-    from .export import export_range
+    from liaison.outputs.export import export_range
 
     if date_range.start is None and date_range.end is None:
         raise UserError("请用 --semester 学期 或 --from/--to 日期 指定导出范围，如 --semester 2025-2026-1。")
@@ -339,7 +342,7 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
       python build.py build
       python build.py build --out /srv/liaison-site
     """
-    from .site import build_site
+    from liaison.outputs.site import build_site
 
     project = _project(ctx)
     if project.roster is None or project.config is None:
@@ -391,8 +394,8 @@ def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path 
     """
     from waitress import serve as waitress_serve
 
-    from .web import ConfigurationError, create_app
-    from .web.auth import is_loopback
+    from liaison.web import ConfigurationError, create_app
+    from liaison.web.auth import is_loopback
 
     if dev_login and not is_loopback(host):
         raise UserError("开发模式登录只能在本机地址上运行（--host 127.0.0.1）。")
@@ -464,7 +467,7 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
       python build.py audit --semester 2025-2026-1
       python build.py audit --from 2025-09-01 --to 2025-12-31 --format csv --out 审计日志.csv
     """
-    from .audit import audit_log
+    from liaison.outputs.auditlog import audit_log
 
     rows, data = audit_log(project, date_range, fmt)
     flagged = sum(1 for row in rows if row.flags)
@@ -507,7 +510,7 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
       python build.py remind --send
       python build.py remind --semester 2025-2026-2 --round 期末提醒 --send
     """
-    from .remind import Ledger, ReminderConfigError, plan_round, send_round
+    from liaison.notify.rounds import Ledger, ReminderConfigError, plan_round, send_round
 
     project = _project(ctx)
     records, _ = _usable_records(project, "提醒统计")
@@ -553,7 +556,7 @@ def verify(ctx: click.Context, target: Path) -> None:
       python build.py verify export/2025-2026学年第一学期.zip
       python build.py verify export/2025-2026学年第一学期
     """
-    from .export import verify_export
+    from liaison.outputs.export import verify_export
 
     differences = verify_export(target, _project(ctx))
     for difference in differences:
@@ -576,7 +579,7 @@ def _parse_shard(text: str) -> tuple[int, int]:
 
 def _usable_records(project: Project, what: str):
     """Records that pass check; the others are named on stderr, never silently dropped."""
-    result = check_repository(project)
+    result = check_with_history(project)
     if project.roster is None or project.config is None:
         for problem in result.problems:
             click.echo(problem.format(), err=True)

@@ -12,8 +12,8 @@ from chromium import launch as chromium_launch
 from click.testing import CliRunner
 
 from liaison.cli import cli
-from liaison.records import dump_record, new_record_id, record_path
-from liaison.schema import Schema
+from liaison.core.records import dump_record, new_record_id, record_path
+from liaison.core.schema import Schema
 
 PROJECT = Path(__file__).resolve().parent.parent
 SCHEMA = Schema.load(PROJECT / "schema" / "record.yaml")

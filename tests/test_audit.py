@@ -21,14 +21,15 @@ import pytest
 from conftest import PROJECT, SCHEMA, record_data
 from openpyxl import load_workbook
 
-from liaison.audit import audit_rows, closed_semesters
-from liaison.checks import check_repository
-from liaison.export import export_range
-from liaison.history import read_history
-from liaison.project import open_project
-from liaison.records import dump_record, record_path
-from liaison.semesters import ALL_DATES, resolve_range
-from liaison.site import build_site
+from liaison.core.project import open_project
+from liaison.core.records import dump_record, record_path
+from liaison.core.semesters import ALL_DATES, resolve_range
+from liaison.git.audit import audit_rows
+from liaison.git.closed import check_with_history as check_repository
+from liaison.git.closed import closed_semesters
+from liaison.git.history import read_history
+from liaison.outputs.export import export_range
+from liaison.outputs.site import build_site
 
 LEADER = ("赵某", "zhao@example.edu.cn")
 OFFICE = ("王老师", "wang@example.edu.cn")

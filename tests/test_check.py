@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from conftest import PROJECT, SCHEMA, record_data, write_record
 
-from liaison.records import dump_record
+from liaison.core.records import dump_record
 
 GOOD = dump_record(record_data(), SCHEMA)
 

@@ -6,8 +6,8 @@ from collections import Counter
 
 from conftest import PROJECT
 
-from liaison.checks import check_repository
-from liaison.project import open_project
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
 
 
 def test_demo_data_has_the_promised_shape():

@@ -13,11 +13,11 @@ import pytest
 from conftest import PROJECT, commit_all, git, record_data, write_record
 from openpyxl import load_workbook
 
-from liaison.checks import check_repository
-from liaison.export import MANIFEST, export_range, verify_export
-from liaison.project import open_project
-from liaison.semesters import resolve_range
-from liaison.workbook import COUNT_SHEET, WORKBOOK_NAME
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
+from liaison.core.semesters import resolve_range
+from liaison.outputs.export import MANIFEST, export_range, verify_export
+from liaison.outputs.workbook import COUNT_SHEET, WORKBOOK_NAME
 
 D = datetime.date
 TITLE = "2024-2025学年第一学期"

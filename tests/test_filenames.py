@@ -8,9 +8,9 @@ import unicodedata
 import pytest
 from conftest import PROJECT
 
-from liaison.filenames import MAX_BYTES, leader_folders, record_pdf_paths, safe_filename
-from liaison.records import Record
-from liaison.roster import Leader, Roster
+from liaison.core.filenames import MAX_BYTES, leader_folders, record_pdf_paths, safe_filename
+from liaison.core.records import Record
+from liaison.core.roster import Leader, Roster
 
 FORBIDDEN = set('/\\:*?"<>|') | {chr(c) for c in range(32)}
 
@@ -97,8 +97,8 @@ def test_two_records_with_one_date_and_target_get_distinct_names():
 
 
 def test_demo_names_are_unique_ignoring_case():
-    from liaison.checks import check_repository
-    from liaison.project import open_project
+    from liaison.core.checks import check_repository
+    from liaison.core.project import open_project
 
     project = open_project(PROJECT)
     paths = record_pdf_paths(check_repository(project).records, project.roster)

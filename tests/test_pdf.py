@@ -11,10 +11,10 @@ import pytest
 from conftest import PROJECT, SCHEMA, record_data, write_record
 from pypdf import PdfReader
 
-from liaison import pdf as pdfmod
-from liaison.checks import check_repository
-from liaison.project import open_project
-from liaison.records import parse_record
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
+from liaison.core.records import parse_record
+from liaison.outputs import pdf as pdfmod
 
 TEMPLATES = PROJECT / "templates"
 

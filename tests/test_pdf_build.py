@@ -9,9 +9,9 @@ import pytest
 from conftest import PROJECT, record_data, write_record
 from pypdf import PdfReader
 
-from liaison.checks import check_repository
-from liaison.pdf import OutputDirError, build_pdfs
-from liaison.project import open_project
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
+from liaison.outputs.pdf import OutputDirError, build_pdfs
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from conftest import SCHEMA, china_today, record_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liaison.records import RECORD_ID, dump_record, new_record_id, parse_record, record_path
+from liaison.core.records import RECORD_ID, dump_record, new_record_id, parse_record, record_path
 
 TODAY = datetime.date(2026, 11, 24)
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from liaison.semesters import Calendar, RangeError, parse_semester_id, resolve_range
+from liaison.core.semesters import Calendar, RangeError, parse_semester_id, resolve_range
 
 D = datetime.date
 

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from conftest import PROJECT, commit_all, record_data, records_by_hand, write_record
 
-from liaison.project import open_project
-from liaison.site import build_site
+from liaison.core.project import open_project
+from liaison.outputs.site import build_site
 
 D = datetime.date
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
@@ -52,7 +52,7 @@ def result_ids(page) -> list[str]:
 
 def semester_bounds(name: str) -> tuple[D, D]:
     meta = yaml.safe_load((PROJECT / "config.yaml").read_text(encoding="utf-8"))
-    from liaison.semesters import Calendar, parse_semester_id
+    from liaison.core.semesters import Calendar, parse_semester_id
 
     calendar = Calendar(meta.get("semester_starts"))
     semester = parse_semester_id(name)
@@ -272,7 +272,7 @@ def test_build_command_replaces_its_own_output_but_not_other_folders(repo, run, 
 
 @pytest.mark.parametrize("maximum", [0, 1, 3, 7, 10, 37, 120, 999])
 def test_chart_ticks_cover_the_largest_value(maximum):
-    from liaison.charts import nice_ticks
+    from liaison.outputs.charts import nice_ticks
 
     ticks = nice_ticks(maximum)
     assert ticks[0] == 0 and ticks[-1] >= maximum and ticks == sorted(set(ticks)) and len(ticks) <= 6

@@ -12,8 +12,8 @@ from pathlib import Path
 from conftest import git, good_form, proxy_headers
 from webclient import Client
 
-from liaison.checks import check_repository
-from liaison.project import open_project
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
 
 
 def remote_of(root: Path, tmp_path: Path) -> Path:

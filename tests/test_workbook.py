@@ -11,10 +11,10 @@ from conftest import record_data, write_record
 from openpyxl import load_workbook
 from pypinyin import lazy_pinyin
 
-from liaison.checks import check_repository
-from liaison.project import open_project
-from liaison.semesters import resolve_range
-from liaison.workbook import CONTENT_SHEET, COUNT_SHEET, build_workbook
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
+from liaison.core.semesters import resolve_range
+from liaison.outputs.workbook import CONTENT_SHEET, COUNT_SHEET, build_workbook
 
 STAMP = datetime.datetime(2025, 2, 1, 10, 0, tzinfo=datetime.UTC)
 D = datetime.date

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from liaison import yamlio
+from liaison.core import yamlio
 
 HOSTILE = [
     # (case, text, expected line, a word the message must contain)

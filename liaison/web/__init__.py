@@ -13,9 +13,10 @@ from pathlib import Path
 
 from flask import Flask, render_template
 
-from ..pdf import OnDemand
-from ..project import open_project
-from ..submit import Settings, Submitter, init_local_remote
+from liaison.core.project import open_project
+from liaison.outputs.pdf import OnDemand
+from liaison.submit.outbox import Settings, Submitter, init_local_remote
+
 from . import auth, csrf, views
 
 MAX_BODY = 256 * 1024  # a record file is at most 256 KB; a form post a little less

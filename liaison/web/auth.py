@@ -19,7 +19,7 @@ import ipaddress
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
-from ..roster import Leader
+from liaison.core.roster import Leader
 
 
 def is_loopback(address: str | None) -> bool:

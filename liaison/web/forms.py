@@ -13,10 +13,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..checks import roster_problems
-from ..records import dump_record, new_record_id, parse_record, record_path
-from ..roster import Leader, Roster
-from ..schema import Schema
+from liaison.core.checks import roster_problems
+from liaison.core.records import dump_record, new_record_id, parse_record, record_path
+from liaison.core.roster import Leader, Roster
+from liaison.core.schema import Schema
 
 _INTEGER = re.compile(r"[0-9]+")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -89,7 +89,7 @@ def _clean(text: str, multiline: bool) -> str:
     return text.strip() if multiline else " ".join(text.split())
 
 
-def record_from_form(
+def record_from_form(  # noqa: PLR0912 - split pending (issue 19)
     form: dict[str, str],
     leader: Leader,
     roster: Roster,

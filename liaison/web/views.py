@@ -9,9 +9,11 @@ from urllib.parse import quote
 
 from flask import Flask, Response, abort, current_app, g, redirect, render_template, request, session, url_for
 
-from ..project import Project
-from ..records import RECORD_ID, Record, parse_record, record_path
-from ..submit import Entry, SubmitError, Submitter, new_token, now_iso
+from liaison.core.project import Project
+from liaison.core.records import RECORD_ID, Record, parse_record, record_path
+from liaison.git.repo import GitError
+from liaison.submit.outbox import Entry, Submitter, new_token, now_iso
+
 from .forms import form_fields, initial_values, record_from_form, values_of
 
 PENDING, REVIEW, MERGED = "待同步", "待审核", "已合并"
@@ -45,7 +47,7 @@ def _refresh() -> None:
     try:
         _submitter().fetch()
         state["error"] = ""
-    except (SubmitError, OSError) as err:
+    except (GitError, OSError) as err:
         state["error"] = str(err)
     state["at"] = time.monotonic()
 
@@ -103,7 +105,7 @@ def _form_page(values, errors, token, record_id=None, status=200):
     ), status
 
 
-def register(app: Flask) -> None:
+def register(app: Flask) -> None:  # noqa: C901 - split pending (issue 19)
     @app.get("/healthz")
     def health():
         return {"ok": True, "pending": len(_submitter().pending())}

@@ -10,8 +10,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .records import Record
-from .roster import Leader, Roster
+from liaison.core.records import Record
+from liaison.core.roster import Leader, Roster
 
 
 @dataclass(frozen=True)

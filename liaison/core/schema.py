@@ -16,7 +16,7 @@ from typing import Any
 import cerberus
 from cerberus import errors as cerberus_errors
 
-from . import yamlio
+from liaison.core import yamlio
 
 # Control characters other than tab and newline: they break PDFs, workbooks and terminals.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")

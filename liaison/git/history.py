@@ -18,17 +18,15 @@ from __future__ import annotations
 
 import datetime
 import re
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .formats import plain_value
-from .records import RECORDS_DIR, parse_record
-from .schema import Schema
+from liaison.core.records import RECORDS_DIR, parse_record, plain_value
+from liaison.core.schema import Schema
+from liaison.git.repo import ZERO, Repo
 
 ADDED, CHANGED, DELETED, MOVED = "新增", "修改", "删除", "移动"
-ZERO = "0" * 40
 _MR = re.compile(r"See merge request (\S+?)!(\d+)")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.+)$")
 _FIELDS = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B"
@@ -117,10 +115,6 @@ class History:
         return [c for c in self.changes if c.record == key] if key else []
 
 
-def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
-    return subprocess.run(["git", *args], cwd=root, input=input, capture_output=True, check=True).stdout
-
-
 def _commit(fields: list[str]) -> Commit:
     sha, parents, an, ae, at, cn, ce, ct, message = fields
     return Commit(
@@ -136,15 +130,15 @@ def _commit(fields: list[str]) -> Commit:
     )
 
 
-def _mainline_merges(root: Path, ref: str) -> tuple[dict[str, Merge], set[str]]:
+def _mainline_merges(repo: Repo, ref: str) -> tuple[dict[str, Merge], set[str]]:
     """Which merge request brought each commit to the main line, and the main line's own commits."""
-    mainline = _git(root, "rev-list", "--first-parent", "--reverse", ref).decode().split()
+    mainline = repo.run("rev-list", "--first-parent", "--reverse", ref).decode().split()
     parents: dict[str, list[str]] = {}
-    for line in _git(root, "rev-list", "--parents", ref).decode().splitlines():
+    for line in repo.run("rev-list", "--parents", ref).decode().splitlines():
         sha, *rest = line.split()
         parents[sha] = rest
     merges: dict[str, Commit] = {}
-    raw = _git(root, "log", "--first-parent", "--merges", f"--format={_FIELDS}%x1e", ref).decode("utf-8", "replace")
+    raw = repo.run("log", "--first-parent", "--merges", f"--format={_FIELDS}%x1e", ref).decode("utf-8", "replace")
     for block in raw.split("\x1e"):
         if block.strip():
             commit = _commit(block.strip("\n").split("\x1f"))
@@ -169,20 +163,6 @@ def _mainline_merges(root: Path, ref: str) -> tuple[dict[str, Merge], set[str]]:
     return through, set(mainline)
 
 
-def _blobs(root: Path, shas: set[str]) -> dict[str, bytes]:
-    if not shas:
-        return {}
-    order = sorted(shas)
-    raw = _git(root, "cat-file", "--batch", input="".join(f"{s}\n" for s in order).encode())
-    found, position = {}, 0
-    for sha in order:
-        header_end = raw.index(b"\n", position)
-        size = int(raw[position:header_end].split()[2])
-        found[sha] = raw[header_end + 1 : header_end + 1 + size]
-        position = header_end + 1 + size + 1
-    return found
-
-
 def field_changes(old: dict, new: dict, schema: Schema) -> tuple[FieldChange, ...]:
     """What differs between two versions of a record, in the schema's order with its labels."""
     keys = [f.key for f in schema.fields] + sorted((set(old) | set(new)) - {f.key for f in schema.fields})
@@ -193,16 +173,13 @@ def field_changes(old: dict, new: dict, schema: Schema) -> tuple[FieldChange, ..
     )
 
 
-def read_history(root: Path, schema: Schema, ref: str = "HEAD") -> History:
+def read_history(root: Path, schema: Schema, ref: str = "HEAD") -> History:  # noqa: C901, PLR0912 - split pending (issue 19)
     """Every change to ``records/`` reachable from ``ref``, oldest first."""
-    root = Path(root)
-    try:
-        _git(root, "rev-parse", "--verify", ref)
-    except subprocess.CalledProcessError:
+    repo = Repo(root)
+    if repo.resolve(ref) is None:
         return History()
-    through, mainline = _mainline_merges(root, ref)
-    raw = _git(
-        root,
+    through, mainline = _mainline_merges(repo, ref)
+    raw = repo.run(
         "log",
         "--reverse",
         "--full-history",
@@ -229,12 +206,13 @@ def read_history(root: Path, schema: Schema, ref: str = "HEAD") -> History:
             _, _, old_blob, new_blob, status = meta.split()
             entries.append((commit, status[0], paths, old_blob, new_blob))
             wanted.update(b for b in (old_blob, new_blob) if b != ZERO)
-    contents = _blobs(root, wanted)
+    contents = repo.objects(wanted)
 
     def data_of(blob: str, path: str | None) -> dict:
-        if blob == ZERO or path is None:
+        raw = contents.get(blob) if blob != ZERO else None
+        if raw is None or path is None:
             return {}
-        record, _ = parse_record(path, contents[blob], schema, None)
+        record, _ = parse_record(path, raw, schema, None)
         return dict(record.data) if record else {}
 
     history = History()

@@ -6,13 +6,12 @@ Columns and labels come from the schema, in its order; nothing here lists fields
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
 from typing import Any
 
-from .records import Record
-from .schema import Schema
+from liaison.core.records import Record, plain_value
+from liaison.core.schema import Schema
 
 ID_LABEL = "记录编号"
 # A cell starting with one of these is run as a formula by spreadsheet programs.
@@ -22,11 +21,6 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 def spreadsheet_safe(text: str) -> str:
     """Text that a spreadsheet shows instead of running: a leading apostrophe (OWASP's advice)."""
     return "'" + text if text.startswith(_FORMULA_START) else text
-
-
-def plain_value(value: Any) -> Any:
-    """A value as JSON has it: dates as ISO text, everything else as it is."""
-    return value.isoformat() if isinstance(value, datetime.date) else value
 
 
 def record_objects(records: list[Record], schema: Schema) -> list[dict[str, Any]]:

@@ -7,18 +7,15 @@ all over a repository or over the files a merge request changes.
 
 from __future__ import annotations
 
-import subprocess
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .audit import closed_semester_problems, closed_semesters
-from .history import History, read_history
-from .problems import Problem, sorted_problems
-from .project import CONFIG_FILE, ROSTER_FILE, Project, read_records
-from .records import RECORDS_DIR, Record, list_record_files
-from .roster import Roster
-from .schema import Schema
+from liaison.core.problems import Problem, sorted_problems
+from liaison.core.project import CONFIG_FILE, ROSTER_FILE, Project, read_records
+from liaison.core.records import RECORDS_DIR, Record, list_record_files
+from liaison.core.roster import Roster
+from liaison.core.schema import Schema
 
 
 @dataclass
@@ -114,16 +111,13 @@ def duplicate_content_problems(records: list[Record], schema: Schema) -> list[Pr
     return problems
 
 
-def check_repository(
-    project: Project, paths: list[str] | None = None, since: str | None = None, history: History | None = None
-) -> CheckResult:
+def check_repository(project: Project, paths: list[str] | None = None) -> CheckResult:
     """Check the config, the roster and the records (all, or ``paths`` against all the others).
 
     ``paths`` are relative to the repository root; directories stand for the
-    record files below them. Every problem in every file is returned. When
-    semesters are closed, changes to their records need a Reopen-Reason
-    trailer: all of the history is checked, or only commits after ``since``;
-    a caller that has read the history already passes it as ``history``.
+    record files below them. Every problem in every file is returned. The
+    rules that read the history (closed semesters) are added by
+    ``liaison.git.closed.check_with_history``.
     """
     all_paths, stray = list_record_files(project.root)
     if paths is None:
@@ -149,11 +143,8 @@ def check_repository(
     )
     problems.extend(p for p in cross if p.path in asked)
 
-    process = _closed_semester_problems(project, since, history)
-    problems.extend(process)
-
     files = sorted({CONFIG_FILE, ROSTER_FILE, *wanted, *(p.path for p in problems)})
-    return CheckResult(sorted_problems(problems), files, records, process)
+    return CheckResult(sorted_problems(problems), files, records)
 
 
 def _expand(
@@ -181,17 +172,3 @@ def _expand(
         else:
             wanted.append(rel)
     return list(dict.fromkeys(wanted)), problems
-
-
-def _closed_semester_problems(project: Project, since: str | None, history: History | None) -> list[Problem]:
-    if project.config is None:
-        return []
-    closed = closed_semesters(project.root, project.config.semester_starts, project.config.closed_semesters)
-    if not closed:
-        return []
-    commits = None
-    if since:
-        listed = subprocess.run(["git", "rev-list", f"{since}..HEAD"], cwd=project.root, capture_output=True, text=True)
-        commits = set(listed.stdout.split()) if listed.returncode == 0 else None
-    history = history if history is not None else read_history(project.root, project.schema)
-    return closed_semester_problems(history, project.config.calendar, closed, commits)

@@ -18,13 +18,13 @@ from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Si
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 
-from .archive import normalize_office_file
-from .config import Config
-from .records import Record
-from .roster import Roster
-from .schema import Schema
-from .semesters import DateRange
-from .summary import contact_counts, records_by_leader
+from liaison.core.config import Config
+from liaison.core.records import Record
+from liaison.core.roster import Roster
+from liaison.core.schema import Schema
+from liaison.core.semesters import DateRange
+from liaison.core.summary import contact_counts, records_by_leader
+from liaison.outputs.archive import normalize_office_file
 
 WORKBOOK_NAME = "联系情况汇总表.xlsx"
 COUNT_SHEET = "表1 联系次数汇总"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .records import Record
-from .roster import Leader, Roster
-from .semesters import DateRange
+from liaison.core.records import Record
+from liaison.core.roster import Leader, Roster
+from liaison.core.semesters import DateRange
 
 
 class QueryError(ValueError):

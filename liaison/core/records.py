@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import yamlio
-from .problems import Problem
-from .schema import Schema
+from liaison.core import yamlio
+from liaison.core.problems import Problem
+from liaison.core.schema import Schema
 
 RECORDS_DIR = "records"
 RECORD_ID = re.compile(r"(\d{4})-(\d{2})-(\d{2})-([A-Za-z0-9]+)-([0-9a-f]{6})")
@@ -226,3 +226,8 @@ def dump_record(data: dict[str, Any], schema: Schema) -> str:
     """The YAML text of a record, keys in the schema's order."""
     ordered = {f.key: data[f.key] for f in schema.fields if f.key in data}
     return yamlio.dump_mapping(ordered)
+
+
+def plain_value(value: Any) -> Any:
+    """A value as JSON has it: dates as ISO text, everything else as it is."""
+    return value.isoformat() if isinstance(value, datetime.date) else value

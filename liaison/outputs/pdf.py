@@ -31,12 +31,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from .config import Config
-from .filenames import record_pdf_paths
-from .records import Record
-from .roster import Roster
-from .schema import Field, Schema
-from .templating import environment
+from liaison.core.config import Config
+from liaison.core.filenames import record_pdf_paths
+from liaison.core.records import Record
+from liaison.core.roster import Roster
+from liaison.core.schema import Field, Schema
+from liaison.outputs.templating import environment
 
 TEMPLATE = "record.html"
 STYLESHEET = "record.css"

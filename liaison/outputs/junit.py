@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from .problems import Problem
+from liaison.core.problems import Problem
 
 
 def junit_xml(problems: list[Problem], files: list[str]) -> bytes:

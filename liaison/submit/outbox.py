@@ -30,7 +30,6 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import tempfile
 import threading
 import time
@@ -38,8 +37,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .files import write_durably
-from .records import RECORD_ID, record_path
+from liaison.core.files import write_durably
+from liaison.core.records import RECORD_ID, record_path
+from liaison.git.repo import GitError, Repo
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
 SERVICE_NAME = "liaison 表单服务"
@@ -62,22 +62,17 @@ log="$(git rev-parse --git-dir)/push-options.log"
 """
 
 
-class SubmitError(Exception):
-    """A git operation failed; the message says which and why."""
-
-
 def new_token() -> str:
     """A submission token for a freshly rendered form: the same token submitted twice is one record."""
     return secrets.token_hex(16)
 
 
 def git(args: list[str], cwd: Path, env: dict | None = None, input: bytes | None = None, check: bool = True) -> str:
-    done = subprocess.run(
-        ["git", *args], cwd=cwd, env={**os.environ, **(env or {})}, input=input, capture_output=True, timeout=120
-    )
-    if check and done.returncode != 0:
-        raise SubmitError(f"git {' '.join(args[:2])} failed: {done.stderr.decode('utf-8', 'replace').strip()}")
-    return done.stdout.decode("utf-8", "replace").strip()
+    """``git ARGS`` in ``cwd`` through the one runner, as stripped text; ``check`` raises GitError on failure."""
+    result = Repo(cwd, env=env).attempt(*args, input=input)
+    if check and not result.ok:
+        raise GitError(list(args), result.status, result.stderr)
+    return result.text
 
 
 def init_local_remote(remote: Path, project_root: Path, branch: str = "main") -> None:
@@ -213,7 +208,7 @@ class Submitter:
                     self._commit_and_push(entry)
                     os.replace(path, self.sent / f"{entry.token}.json")
                 self.last_error = ""
-            except (SubmitError, subprocess.TimeoutExpired, OSError) as err:
+            except (GitError, OSError) as err:
                 self.last_error = str(err)
                 return False
         return True
@@ -311,14 +306,13 @@ class Submitter:
         for option in self.push_options(entry):
             args += ["-o", option]
         args += ["origin", f"refs/heads/{branch}:refs/heads/{branch}"]
-        done = subprocess.run(["git", *args], cwd=self.mirror, capture_output=True, timeout=120)
+        done = Repo(self.mirror).attempt(*args)
         out = done.stdout.decode("utf-8", "replace")
         # A zero exit code is not enough (GitPython does not even raise on a
         # rejected push): read git's own flag for this ref in --porcelain output.
         status = next((line for line in out.splitlines() if f"refs/heads/{branch}:refs/heads/{branch}" in line), "")
-        if done.returncode != 0 or not status or status[0] not in " *=":
-            detail = (done.stderr.decode("utf-8", "replace") + out).strip()
-            raise SubmitError(f"push of {branch} failed: {detail}")
+        if not done.ok or not status or status[0] not in " *=":
+            raise GitError(args, done.status, f"push of {branch} rejected: {(done.stderr + out).strip()}")
 
     # Reading what the remote has -------------------------------------------------
 
@@ -355,17 +349,10 @@ class Submitter:
         mine = [n for n in names if (m := RECORD_ID.fullmatch(Path(n).stem)) and m[4] == leader_id]
         if not mine:
             return {}
-        batch = "".join(f"{ref}:{name}\n" for name in mine).encode("utf-8")
-        raw = subprocess.run(
-            ["git", "cat-file", "--batch"], cwd=self.mirror, input=batch, capture_output=True, check=True
-        ).stdout
-        found, position = {}, 0
-        for name in mine:
-            header_end = raw.index(b"\n", position)
-            size = int(raw[position:header_end].split()[2])
-            found[Path(name).stem] = raw[header_end + 1 : header_end + 1 + size].decode("utf-8")
-            position = header_end + 1 + size + 1
-        return found
+        contents = Repo(self.mirror).objects(f"{ref}:{name}" for name in mine)
+        return {
+            Path(name).stem: data.decode("utf-8") for name in mine if (data := contents[f"{ref}:{name}"]) is not None
+        }
 
 
 def _read_entry(path: Path) -> Entry | None:

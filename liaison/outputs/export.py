@@ -15,15 +15,15 @@ import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .archive import write_stable_zip
-from .filenames import safe_filename
-from .gitinfo import CommitInfo, CommitNotFound, files_at, head_commit
-from .pdf import OutputDirError, build_pdfs
-from .project import Project
-from .query import records_in_range
-from .records import RECORDS_DIR, Record, parse_record
-from .semesters import DateRange
-from .workbook import WORKBOOK_NAME, build_workbook
+from liaison.core.filenames import safe_filename
+from liaison.core.project import Project
+from liaison.core.query import records_in_range
+from liaison.core.records import RECORDS_DIR, Record, parse_record
+from liaison.core.semesters import DateRange
+from liaison.git.repo import CommitInfo, CommitNotFound, files_at, head_commit
+from liaison.outputs.archive import write_stable_zip
+from liaison.outputs.pdf import OutputDirError, build_pdfs
+from liaison.outputs.workbook import WORKBOOK_NAME, build_workbook
 
 MANIFEST = "manifest.json"
 FORMAT = "liaison-export/1"

@@ -36,12 +36,12 @@ from pathlib import Path
 
 from jinja2.sandbox import SandboxedEnvironment
 
-from .config import Config
-from .files import write_durably
-from .records import Record
-from .roster import Leader, Roster
-from .semesters import Calendar, Semester
-from .summary import contact_counts
+from liaison.core.config import Config
+from liaison.core.files import write_durably
+from liaison.core.records import Record
+from liaison.core.roster import Leader, Roster
+from liaison.core.semesters import Calendar, Semester
+from liaison.core.summary import contact_counts
 
 SMS_LIMIT = 70
 # Plain text and JSON, never HTML: autoescaping would turn "&" in a link into "&amp;".

@@ -12,8 +12,8 @@ import re
 import unicodedata
 from collections import defaultdict
 
-from .records import Record
-from .roster import Leader, Roster
+from liaison.core.records import Record
+from liaison.core.roster import Leader, Roster
 
 # ASCII characters Windows refuses in names, replaced by their full-width forms,
 # which read the same to a Chinese user: 国旗护卫队/学生会 → 国旗护卫队／学生会.

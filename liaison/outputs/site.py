@@ -24,20 +24,19 @@ from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 
-from .charts import horizontal_bars, vertical_bars
-from .checks import check_repository
-from .formats import plain_value
-from .gitinfo import head_commit
-from .history import Change, History, read_history
-from .pdf import OutputDirError, build_pdfs, display_value
-from .project import Project
-from .records import Record
-from .roster import Leader, Roster
-from .schema import Schema
-from .semesters import ALL_DATES, Calendar, DateRange, Semester
-from .summary import contact_counts, leader_sort_key
-from .templating import environment
-from .workbook import build_workbook
+from liaison.core.project import Project
+from liaison.core.records import Record, plain_value
+from liaison.core.roster import Leader, Roster
+from liaison.core.schema import Schema
+from liaison.core.semesters import ALL_DATES, Calendar, DateRange, Semester
+from liaison.core.summary import contact_counts, leader_sort_key
+from liaison.git.closed import check_with_history
+from liaison.git.history import Change, History, read_history
+from liaison.git.repo import head_commit
+from liaison.outputs.charts import horizontal_bars, vertical_bars
+from liaison.outputs.pdf import OutputDirError, build_pdfs, display_value
+from liaison.outputs.templating import environment
+from liaison.outputs.workbook import build_workbook
 
 SITE_MARKER = ".liaison-site"
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
@@ -401,7 +400,7 @@ def site_files(
 def build_site(project: Project, out_dir: Path, cache_dir: Path, jobs: int | None = None) -> SiteBuild:
     """Check, then write the whole site to ``out_dir`` (replacing an earlier build), PDFs from the cache."""
     history = read_history(project.root, project.schema)  # once, for the check and every record page
-    result = check_repository(project, history=history)
+    result = check_with_history(project, history=history)
     records = result.clean_records()
     commit = head_commit(project.root)
     if commit:

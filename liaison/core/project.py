@@ -10,12 +10,12 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import yamlio
-from .config import Config, config_from_data
-from .problems import Problem
-from .records import Record, list_record_files, parse_record
-from .roster import Roster, duplicate_problems, roster_from_data
-from .schema import Schema
+from liaison.core import yamlio
+from liaison.core.config import Config, config_from_data
+from liaison.core.problems import Problem
+from liaison.core.records import Record, list_record_files, parse_record
+from liaison.core.roster import Roster, duplicate_problems, roster_from_data
+from liaison.core.schema import Schema
 
 CONFIG_FILE = "config.yaml"
 ROSTER_FILE = "roster.yaml"

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .semesters import Calendar, RangeError, parse_semester_id
+from liaison.core.semesters import Calendar, RangeError, parse_semester_id
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,218 @@
+"""The one way liaison runs git: timeouts, errors that say what failed, and one batch object reader.
+
+Every git process of the package starts here, through GitPython's
+``Git.execute`` (``kill_after_timeout`` kills a hung process and its
+children). We keep GitPython as the process runner, and not its object
+model: the history, the audit and the outbox read the plumbing's own output
+(``log --raw``, ``rev-list``, ``cat-file --batch``), which is one process
+for thousands of objects where the object model would start many; see
+``docs/git.md`` for the figures.
+
+Errors are :class:`GitError`; its message names the command and carries
+git's own words. Callers that show a person the error translate it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger("liaison.git")
+
+# Paths whose content shapes the exports; a change in them makes a build "dirty".
+SOURCE_PATHS = ("records", "roster.yaml", "config.yaml", "schema", "templates")
+DEFAULT_TIMEOUT = 120.0  # local work on a large repository; network calls pass their own, shorter one
+ZERO = "0" * 40
+
+
+class GitError(Exception):
+    """A git command failed or timed out."""
+
+    def __init__(self, command: list[str], status: int | None, stderr: str, timed_out: bool = False):
+        self.command = command
+        self.status = status
+        self.stderr = stderr.strip()
+        self.timed_out = timed_out
+        what = "timed out" if timed_out else f"exited {status}"
+        super().__init__(f"git {' '.join(command[:3])} {what}: {self.stderr or '(no message)'}")
+
+
+class CommitNotFound(GitError):
+    """A revision is not in this clone (e.g. a shallow CI clone); the message is Chinese."""
+
+    def __init__(self, message: str):
+        Exception.__init__(self, message)
+        self.command, self.status, self.stderr, self.timed_out = [], None, message, False
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int
+    stdout: bytes
+    stderr: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 0
+
+    @property
+    def text(self) -> str:
+        return self.stdout.decode("utf-8", "replace").strip()
+
+
+class Repo:
+    """A git directory or work tree at ``root``; every call has a timeout (seconds)."""
+
+    def __init__(self, root: Path | str, timeout: float = DEFAULT_TIMEOUT, env: dict[str, str] | None = None):
+        self.root = Path(root)
+        self.timeout = timeout
+        self.env = dict(env or {})
+        import git as gitpython  # GitPython loads only when git is run: `check` starts faster
+
+        self._gitpython = gitpython
+        self._git = gitpython.Git(str(self.root))
+
+    def attempt(
+        self, *args: str, input: bytes | None = None, env: dict | None = None, timeout: float | None = None
+    ) -> Result:
+        """Run ``git ARGS``; a non-zero exit is a Result, a timeout or a missing git binary is a GitError."""
+        command = ["git", *args]
+        limit = self.timeout if timeout is None else timeout
+        with contextlib.ExitStack() as stack:
+            stdin = None
+            if input is not None:
+                stdin = stack.enter_context(tempfile.TemporaryFile())
+                stdin.write(input)
+                stdin.seek(0)
+            try:
+                status, out, err = self._git.execute(
+                    command,
+                    istream=stdin,
+                    with_extended_output=True,
+                    with_exceptions=False,
+                    stdout_as_string=False,
+                    strip_newline_in_stdout=False,
+                    kill_after_timeout=limit,
+                    env={**self.env, **(env or {})},
+                )
+            except self._gitpython.GitCommandNotFound as error:
+                raise GitError(list(args), None, f"找不到 git 命令：{error}") from None
+        message = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
+        if message.startswith("Timeout:") or (status == -9 and "did not complete" in message):
+            log.warning("git %s timed out after %gs in %s", " ".join(args[:2]), limit, self.root)
+            raise GitError(list(args), status, message, timed_out=True)
+        return Result(status, out or b"", message)
+
+    def run(
+        self, *args: str, input: bytes | None = None, env: dict | None = None, timeout: float | None = None
+    ) -> bytes:
+        """Run ``git ARGS`` and return its standard output; any failure raises GitError."""
+        result = self.attempt(*args, input=input, env=env, timeout=timeout)
+        if not result.ok:
+            raise GitError(list(args), result.status, result.stderr)
+        return result.stdout
+
+    def text(self, *args: str, **kwargs) -> str:
+        """``run``, decoded as UTF-8 and stripped."""
+        return self.run(*args, **kwargs).decode("utf-8", "replace").strip()
+
+    def resolve(self, revision: str) -> str | None:
+        """The commit ``revision`` names, or None when there is none."""
+        if not revision or revision.startswith("-"):
+            return None
+        result = self.attempt("rev-parse", "-q", "--verify", "--end-of-options", f"{revision}^{{commit}}")
+        return result.text if result.ok else None
+
+    def is_repository(self) -> bool:
+        return self.attempt("rev-parse", "--git-dir").ok
+
+    def objects(self, names: Iterable[str]) -> dict[str, bytes | None]:
+        """The contents of many objects in one ``cat-file --batch``: name -> bytes, or None when missing.
+
+        ``names`` are object ids or ``rev:path``; a name git cannot resolve
+        (missing, ambiguous, outside a shallow clone) maps to None.
+        """
+        order = list(dict.fromkeys(names))
+        if not order:
+            return {}
+        if any("\n" in name for name in order):
+            raise ValueError("object names cannot contain a newline")
+        raw = self.run("cat-file", "--batch", input="".join(f"{n}\n" for n in order).encode("utf-8"))
+        found: dict[str, bytes | None] = {}
+        position = 0
+        for name in order:
+            header_end = raw.index(b"\n", position)
+            header = raw[position:header_end].split()
+            position = header_end + 1
+            if len(header) != 3 or not header[2].isdigit():  # "<name> missing" / "<name> ambiguous"
+                found[name] = None
+                continue
+            size = int(header[2])
+            found[name] = raw[position : position + size]
+            position += size + 1
+        return found
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    sha: str
+    time: datetime.datetime  # the committer's time, timezone-aware
+    dirty: bool  # SOURCE_PATHS differ from the commit (uncommitted or untracked changes)
+
+    @property
+    def short(self) -> str:
+        return self.sha[:8]
+
+
+def head_commit(root: Path) -> CommitInfo | None:
+    """The commit checked out at ``root``, or None when it is not a Git repository (or has no commit)."""
+    repo = Repo(root)
+    found = repo.attempt("log", "-1", "--format=%H %cI", "HEAD")
+    if not found.ok or not found.text:
+        return None
+    sha, when = found.text.split()
+    status = repo.text("status", "--porcelain", "--untracked-files=all", "--", *SOURCE_PATHS)
+    return CommitInfo(sha, datetime.datetime.fromisoformat(when), bool(status))
+
+
+def _commit_or_raise(repo: Repo, revision: str, purpose: str) -> str:
+    if not repo.is_repository():
+        raise CommitNotFound(f"{repo.root} 不是 Git 仓库，无法{purpose}。")
+    sha = repo.resolve(revision)
+    if sha is None:
+        raise CommitNotFound(
+            f"仓库中找不到提交“{revision}”。若是浅克隆，请先 git fetch --unshallow（或加大 GIT_DEPTH）；"
+            "否则请核对提交编号。"
+        )
+    return sha
+
+
+def files_at(root: Path, sha: str, folder: str) -> dict[str, bytes]:
+    """Every file under ``folder`` as it was at commit ``sha``: path -> bytes."""
+    repo = Repo(root)
+    commit = _commit_or_raise(repo, sha, f"按提交 {sha[:8]} 核对")
+    names = repo.run("ls-tree", "-r", "-z", "--name-only", commit, "--", f"{folder}/").decode("utf-8").split("\0")
+    names = [n for n in names if n]
+    contents = repo.objects(f"{commit}:{name}" for name in names)
+    return {name: contents[f"{commit}:{name}"] or b"" for name in names}
+
+
+def changed_files(root: Path, since: str) -> list[str]:
+    """Files changed between ``since`` and the working tree (committed or not), relative to the root."""
+    repo = Repo(root)
+    commit = _commit_or_raise(repo, since, "找出改动的文件")
+    names = repo.text("diff", "--name-only", "--no-renames", commit, "--").splitlines()
+    untracked = repo.text("ls-files", "--others", "--exclude-standard").splitlines()
+    return sorted(set(names) | set(untracked))
+
+
+def commits_since(root: Path, since: str, ref: str = "HEAD") -> set[str]:
+    """The commits in ``since..ref``; a ``since`` that names no commit is a CommitNotFound, never "all"."""
+    repo = Repo(root)
+    base = _commit_or_raise(repo, since, "找出新的提交")
+    return set(repo.text("rev-list", f"{base}..{ref}").split())

@@ -1,0 +1,43 @@
+"""The audit log as a file: a workbook, CSV (UTF-8 with BOM) or JSON, from the git layer's rows."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+
+from liaison.core.semesters import DateRange
+from liaison.git.audit import AUDIT_HEADER, AuditRow, audit_rows, row_values
+from liaison.git.closed import closed_semesters
+from liaison.git.history import read_history
+from liaison.git.repo import head_commit
+from liaison.outputs.formats import spreadsheet_safe
+from liaison.outputs.workbook import Table, build_table_workbook
+
+
+def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow], bytes]:
+    """The rows of the audit log for ``date_range`` and the file's bytes: xlsx, csv (UTF-8 with BOM) or json."""
+    config = project.config
+    closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters)
+    rows = audit_rows(read_history(project.root, project.schema), project.roster, config.calendar, closed, date_range)
+    if fmt == "json":
+        listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
+        return rows, (json.dumps(listed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    if fmt == "csv":
+        table = io.StringIO()
+        writer = csv.writer(table, lineterminator="\r\n")
+        writer.writerow(AUDIT_HEADER)
+        writer.writerows([spreadsheet_safe(v) for v in row_values(row)] for row in rows)
+        return rows, table.getvalue().encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
+    commit = head_commit(project.root)
+    stamp = commit.time if commit else datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    flagged = sum(1 for row in rows if row.flags)
+    return rows, build_table_workbook(
+        "审计日志",
+        f"{config.school}领导干部结对联系学生记录 审计日志",
+        f"范围（按提交时间）：{date_range.description}　共 {len(rows)} 次改动，{flagged} 次需要核查",
+        Table(AUDIT_HEADER, [tuple(row_values(row)) for row in rows]),
+        config.office,
+        stamp,
+    )

@@ -24,7 +24,7 @@ from liaison.git.closed import check_with_history
 from liaison.git.history import change_json, change_text, read_history
 from liaison.outputs import formats
 from liaison.outputs.junit import junit_xml
-from liaison.outputs.pdf import OutputDirError, build_pdfs, shard_of
+from liaison.outputs.pdf import OutputDirError, build_pdfs, default_cache_dir, shard_of
 from liaison.outputs.pdf import prune_cache as prune_pdf_cache
 
 
@@ -255,7 +255,7 @@ def pdf(
         index, total = _parse_shard(shard)
         chosen = [r for r in chosen if shard_of(r.id, total) == index]
     out = out or project.root / "export" / "pdf"
-    cache = cache or project.root / ".cache" / "pdf"
+    cache = cache or default_cache_dir(project.root)
     try:
         build = build_pdfs(
             project.root,
@@ -307,7 +307,7 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
     records, skipped = _usable_records(project, "导出")
     try:
         result = export_range(
-            project, records, date_range, out or project.root / "export", cache or project.root / ".cache" / "pdf", jobs
+            project, records, date_range, out or project.root / "export", cache or default_cache_dir(project.root), jobs
         )
     except OutputDirError as err:
         raise UserError(str(err)) from None
@@ -349,7 +349,7 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
         raise UserError("config.yaml 或 roster.yaml 有问题，请先运行 python build.py check 查看。")
     out = out or project.root / "public"
     try:
-        site = build_site(project, out, cache or project.root / ".cache" / "pdf", jobs)
+        site = build_site(project, out, cache or default_cache_dir(project.root), jobs)
     except OutputDirError as err:
         raise UserError(str(err)) from None
     for warning in site.warnings:

@@ -213,7 +213,7 @@ def test_form_rows_follow_the_schema(project):
 def test_renderer_deflates_at_level_6(renderer):
     import pydyf
 
-    assert isinstance(pydyf.zlib, pdfmod._Flate6)
+    assert isinstance(pydyf.zlib, pdfmod.render._Flate6)
     assert pydyf.zlib.compressobj(level=9).compress(b"x" * 1000)  # still a working zlib
 
 
@@ -224,7 +224,7 @@ def test_this_machine_has_the_fast_font_setup():
 
 def test_a_missing_harfbuzz_subset_library_is_warned_about(monkeypatch):
     """The library cannot be uninstalled inside a test, so only its lookup is replaced here."""
-    real = pdfmod.ctypes.util.find_library
-    monkeypatch.setattr(pdfmod.ctypes.util, "find_library", lambda name: None if "subset" in name else real(name))
+    real = pdfmod.fonts.ctypes.util.find_library
+    monkeypatch.setattr(pdfmod.fonts.ctypes.util, "find_library", lambda name: None if "subset" in name else real(name))
     warnings = pdfmod.font_warnings(TEMPLATES)
     assert any("libharfbuzz-subset0" in w for w in warnings)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from liaison.core import dates
 from liaison.core.semesters import Calendar, RangeError, parse_semester_id
 
 
@@ -25,14 +25,16 @@ class Config:
         return Calendar(self.semester_starts)
 
     def today(self) -> datetime.date:
-        """Today where the university is: a record dated this morning in Beijing is not 'future'.
+        """Today in the configured zone (``liaison.core.dates.today``)."""
+        return dates.today(self.timezone)
 
-        ``LIAISON_TODAY=YYYY-MM-DD`` fakes the clock (tests, re-running a past day's checks).
-        """
-        faked = os.environ.get("LIAISON_TODAY")
-        if faked:
-            return datetime.date.fromisoformat(faked)
-        return datetime.datetime.now(ZoneInfo(self.timezone)).date()
+    def now(self) -> datetime.datetime:
+        """This moment in the configured zone."""
+        return dates.now(self.timezone)
+
+    def local(self, moment: datetime.datetime) -> datetime.datetime:
+        """A timezone-aware moment as the configured zone's wall-clock time."""
+        return dates.local(moment, self.timezone)
 
 
 def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]]:

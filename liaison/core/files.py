@@ -1,4 +1,4 @@
-"""Writing files that must survive a crash: the outbox and the reminders' ledger."""
+"""Writing a file whole or not at all: the one atomic write (durable where a crash must not lose it)."""
 
 from __future__ import annotations
 
@@ -7,16 +7,28 @@ import tempfile
 from pathlib import Path
 
 
-def write_durably(path: Path, data: bytes) -> None:
-    """Write, fsync, rename, fsync the folder: the file exists whole or not at all, even after a crash."""
+def write_atomic(path: Path, data: bytes, durable: bool = False) -> None:
+    """Write beside, then rename: readers see the old file or the new one, never a part.
+
+    ``durable`` also fsyncs the file and its folder, so the file survives a
+    power cut once this returns (the outbox, the reminders' ledger).
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, prefix=".tmp-") as tmp:
         tmp.write(data)
-        tmp.flush()
-        os.fsync(tmp.fileno())
+        if durable:
+            tmp.flush()
+            os.fsync(tmp.fileno())
     os.replace(tmp.name, path)
-    folder = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(folder)
-    finally:
-        os.close(folder)
+    if durable:
+        folder = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(folder)
+        finally:
+            os.close(folder)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """``write_atomic`` with fsync: the file exists whole or not at all, even after a crash."""
+    write_atomic(path, data, durable=True)

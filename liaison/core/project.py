@@ -10,7 +10,7 @@ import datetime
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liaison.core import yamlio
+from liaison.core import dates, yamlio
 from liaison.core.config import Config, config_from_data
 from liaison.core.problems import Problem
 from liaison.core.records import Record, list_record_files, parse_record
@@ -39,7 +39,7 @@ class Project:
         return self.config is not None and self.roster is not None
 
     def today(self) -> datetime.date:
-        return self.config.today() if self.config else datetime.date.today()
+        return self.config.today() if self.config else dates.today()
 
 
 def open_project(root: Path) -> Project:

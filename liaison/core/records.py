@@ -16,14 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from liaison.core import yamlio
+from liaison.core import dates, yamlio
 from liaison.core.problems import Problem
 from liaison.core.schema import Schema
 
 RECORDS_DIR = "records"
 RECORD_ID = re.compile(r"(\d{4})-(\d{2})-(\d{2})-([A-Za-z0-9]+)-([0-9a-f]{6})")
 _INTEGER = re.compile(r"[+-]?[0-9]+")
-_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 # Files that may sit in records/ without being records.
 _ALLOWED_EXTRA = {"README.md", ".gitkeep", ".gitattributes"}
 
@@ -157,11 +156,9 @@ def _field_value(kind: str | None, node: yamlio.Node) -> tuple[Any, str | None]:
         stripped = text.strip()
         return (int(stripped), None) if _INTEGER.fullmatch(stripped) else (text, None)
     if kind == "date":
-        match = _DATE.fullmatch(text.strip())
-        if not match:
-            return text, None
         try:
-            return datetime.date(int(match[1]), int(match[2]), int(match[3])), None
+            day = dates.parse_date(text)
+            return (text, None) if day is None else (day, None)
         except ValueError:
             return None, f"“{text}”不是真实存在的日期，请核对月份和日期（写成 年-月-日，如 2024-09-15）。"
     return yamlio.scalar_to_python(node), None

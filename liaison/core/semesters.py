@@ -14,8 +14,9 @@ import datetime
 import re
 from dataclasses import dataclass
 
+from liaison.core import dates
+
 _SEMESTER_ID = re.compile(r"(\d{4})-(\d{4})-([12])")
-_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _TERM_NAMES = {1: "第一学期", 2: "第二学期"}
 
 # An override further than this from the default start is almost surely a typo
@@ -66,13 +67,13 @@ def parse_semester_id(text: str) -> Semester:
 
 
 def parse_date(text: str, what: str = "日期") -> datetime.date:
-    match = _DATE.fullmatch(text.strip())
-    if not match:
-        raise RangeError(f"{what}“{text}”格式不对，应写成 年-月-日，如 2024-09-01。")
     try:
-        return datetime.date(int(match[1]), int(match[2]), int(match[3]))
+        day = dates.parse_date(text)
     except ValueError:
         raise RangeError(f"{what}“{text}”不是真实存在的日期，请核对月份和日期。") from None
+    if day is None:
+        raise RangeError(f"{what}“{text}”格式不对，应写成 年-月-日，如 2024-09-01。")
+    return day
 
 
 class Calendar:

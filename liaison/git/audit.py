@@ -8,12 +8,11 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 
+from liaison.core import dates
 from liaison.core.roster import Roster
 from liaison.core.semesters import Calendar, DateRange
 from liaison.git.closed import REOPEN, closed_touch
 from liaison.git.history import DELETED, Change, History
-
-CHINA = datetime.timezone(datetime.timedelta(hours=8))
 
 
 def author_is_leader(change: Change, roster: Roster) -> bool:
@@ -74,12 +73,17 @@ AUDIT_HEADER = (
 
 
 def audit_rows(
-    history: History, roster: Roster, calendar: Calendar, closed: dict, date_range: DateRange
+    history: History,
+    roster: Roster,
+    calendar: Calendar,
+    closed: dict,
+    date_range: DateRange,
+    timezone: str = dates.DEFAULT_ZONE,
 ) -> list[AuditRow]:
-    """One row per change whose commit date (China time) is in ``date_range``, oldest first."""
+    """One row per change whose commit date (in ``timezone``) is in ``date_range``, oldest first."""
     rows = []
     for change in history.changes:
-        when = change.commit.committer_time.astimezone(CHINA)
+        when = dates.local(change.commit.committer_time, timezone)
         if when.date() not in date_range:
             continue
         merge = change.merge

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+from liaison.core import dates
 from liaison.core.checks import CheckResult, check_repository
 from liaison.core.problems import Problem, sorted_problems
 from liaison.core.project import Project
@@ -21,15 +22,15 @@ from liaison.core.semesters import Calendar, Semester, parse_semester_id
 from liaison.git.history import Change, History, read_history
 from liaison.git.repo import Repo, commits_since
 
-CHINA = datetime.timezone(datetime.timedelta(hours=8))
 REOPEN = "Reopen-Reason"
 
 
-def closed_semesters(root: Path, starts: dict, config_closed: dict) -> dict[Semester, datetime.datetime]:
-    """Closed semester -> the moment it closed (config dates at 00:00 China time, tags at their commit time)."""
+def closed_semesters(
+    root: Path, starts: dict, config_closed: dict, timezone: str = dates.DEFAULT_ZONE
+) -> dict[Semester, datetime.datetime]:
+    """Closed semester -> the moment it closed (config dates at 00:00 in ``timezone``, tags at their commit time)."""
     closed = {
-        parse_semester_id(str(key)): datetime.datetime.combine(day, datetime.time(), CHINA)
-        for key, day in (config_closed or {}).items()
+        parse_semester_id(str(key)): dates.start_of_day(day, timezone) for key, day in (config_closed or {}).items()
     }
     found = Repo(root).attempt(
         "for-each-ref", "--format=%(refname:strip=3) %(creatordate:iso-strict)", "refs/tags/closed/"
@@ -91,7 +92,8 @@ def check_with_history(
     result = check_repository(project, paths)
     if project.config is None:
         return result
-    closed = closed_semesters(project.root, project.config.semester_starts, project.config.closed_semesters)
+    config = project.config
+    closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters, config.timezone)
     if not closed:
         return result
     commits = commits_since(project.root, since) if since else None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
 
@@ -19,8 +18,9 @@ from liaison.outputs.workbook import Table, build_table_workbook
 def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow], bytes]:
     """The rows of the audit log for ``date_range`` and the file's bytes: xlsx, csv (UTF-8 with BOM) or json."""
     config = project.config
-    closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters)
-    rows = audit_rows(read_history(project.root, project.schema), project.roster, config.calendar, closed, date_range)
+    closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters, config.timezone)
+    history = read_history(project.root, project.schema)
+    rows = audit_rows(history, project.roster, config.calendar, closed, date_range, config.timezone)
     if fmt == "json":
         listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
         return rows, (json.dumps(listed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -31,7 +31,7 @@ def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow],
         writer.writerows([spreadsheet_safe(v) for v in row_values(row)] for row in rows)
         return rows, table.getvalue().encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
     commit = head_commit(project.root)
-    stamp = commit.time if commit else datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    stamp = commit.time if commit else config.now()
     flagged = sum(1 for row in rows if row.flags)
     return rows, build_table_workbook(
         "审计日志",

@@ -70,7 +70,7 @@ def export_range(
     warnings = []
     if commit is None:
         warnings.append("注意：仓库不是 Git 仓库（或还没有提交），清单中没有提交编号，日后无法与历史核对。")
-        stamp = datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+        stamp = project.config.now()
         source = "工作目录（未提交）"
     else:
         stamp = commit.time

@@ -24,6 +24,7 @@ from typing import Any
 
 from pypinyin import Style, lazy_pinyin
 
+from liaison.core import dates
 from liaison.core.project import Project
 from liaison.core.records import Record, plain_value
 from liaison.core.roster import Leader, Roster
@@ -39,7 +40,6 @@ from liaison.outputs.templating import environment
 from liaison.outputs.workbook import build_workbook
 
 SITE_MARKER = ".liaison-site"
-CHINA = datetime.timezone(datetime.timedelta(hours=8))
 ASSETS = ("site.css", "search.js")
 
 
@@ -194,7 +194,7 @@ def semester_comparison(
     return rows
 
 
-def history_items(changes: list[Change]) -> list[dict]:
+def history_items(changes: list[Change], timezone: str = dates.DEFAULT_ZONE) -> list[dict]:
     """A record's changes for its page, oldest first: when, what, who, and through which merge request."""
     items = []
     for change in changes:
@@ -209,7 +209,7 @@ def history_items(changes: list[Change]) -> list[dict]:
             how = "直接提交" if change.on_mainline else "尚未合并"
         items.append(
             {
-                "when": change.commit.committer_time.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+                "when": dates.local(change.commit.committer_time, timezone).strftime("%Y-%m-%d %H:%M"),
                 "kind": change.kind,
                 "author": change.commit.author_name,
                 "how": how,
@@ -387,7 +387,7 @@ def site_files(
                     date_text=display_value(schema.field("date"), record.date),
                     heading=f"{record.leader} · {display_value(schema.field('date'), record.date)} · {record['target']}",
                     fields=record_fields(record, schema),
-                    history=history_items(history.of(record.id)) if history else [],
+                    history=history_items(history.of(record.id), project.config.timezone) if history else [],
                 )
             ]
         )
@@ -406,9 +406,9 @@ def build_site(project: Project, out_dir: Path, cache_dir: Path, jobs: int | Non
     if commit:
         # The commit, not the clock, dates everything: the same commit builds the same site on any day.
         stamp, source = commit.time, f"提交 {commit.short}" + ("（含未提交的修改）" if commit.dirty else "")
-        today = commit.time.astimezone(CHINA).date()
+        today = project.config.local(commit.time).date()
     else:
-        stamp, source = datetime.datetime.now(datetime.UTC).replace(microsecond=0), "工作目录（未提交）"
+        stamp, source = project.config.now(), "工作目录（未提交）"
         today = project.today()
     files = site_files(project, records, source, stamp, today, history)
 

@@ -125,10 +125,7 @@ def build_workbook(
     ``source`` says what it was built from (e.g. 提交 1a2b3c4).
     """
     book = _new_book()
-    subtitle = (
-        f"统计范围：{date_range.description}　数据来源：{source}"
-        f"（{stamp.astimezone(datetime.timezone(datetime.timedelta(hours=8))):%Y-%m-%d %H:%M}）"
-    )
+    subtitle = f"统计范围：{date_range.description}　数据来源：{source}（{config.local(stamp):%Y-%m-%d %H:%M}）"
     counts = book.active
     counts.title = COUNT_SHEET
     _fill(

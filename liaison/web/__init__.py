@@ -14,7 +14,7 @@ from pathlib import Path
 from flask import Flask, render_template
 
 from liaison.core.project import open_project
-from liaison.outputs.pdf import OnDemand
+from liaison.outputs.pdf import OnDemand, default_cache_dir
 from liaison.submit.outbox import Settings, Submitter, init_local_remote
 
 from . import auth, csrf, views
@@ -95,7 +95,7 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
         ),
         LIAISON_PROJECT=project,
         LIAISON_SUBMITTER=submitter,
-        LIAISON_PDF=OnDemand(project.root, project.schema, project.config, project.root / ".cache" / "pdf"),
+        LIAISON_PDF=OnDemand(project.root, project.schema, project.config, default_cache_dir(project.root)),
     )
     app.before_request(_refresh_roster)
     app.before_request(auth.identify)

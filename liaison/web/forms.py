@@ -13,13 +13,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from liaison.core import dates
 from liaison.core.checks import roster_problems
 from liaison.core.records import dump_record, new_record_id, parse_record, record_path
 from liaison.core.roster import Leader, Roster
 from liaison.core.schema import Schema
 
 _INTEGER = re.compile(r"[0-9]+")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 INPUT_TYPES = {"text": "text", "date": "date", "number": "number"}
 
 
@@ -119,7 +119,7 @@ def record_from_form(  # noqa: PLR0912 - split pending (issue 19)
                 errors[field.key] = f"请填写阿拉伯数字。{field.hint}" if raw else f"请填写{field.label}。"
         elif field.type == "date":
             try:
-                data[field.key] = datetime.date.fromisoformat(raw) if _DATE.fullmatch(raw) else None
+                data[field.key] = dates.parse_date(raw)
             except ValueError:
                 data[field.key] = None
             if data[field.key] is None:

@@ -1,0 +1,181 @@
+"""Many PDFs: rendered through the content-addressed cache in a process pool, placed under leaders' folders."""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+import multiprocessing
+import os
+import shutil
+import threading
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liaison.core.config import Config
+from liaison.core.filenames import record_pdf_paths
+from liaison.core.records import Record
+from liaison.core.roster import Roster
+from liaison.core.schema import Schema
+from liaison.outputs.files import claim_output_dir
+from liaison.outputs.pdf.cache import PdfCache, cache_key, renderer_identity
+from liaison.outputs.pdf.fonts import font_warnings
+from liaison.outputs.pdf.form import record_html
+from liaison.outputs.pdf.render import Renderer
+
+OUTPUT_MARKER = ".liaison-pdf"
+
+
+def shard_of(record_id: str, total: int) -> int:
+    """The render shard (1 … total) of a record: a stable hash of its id, the same on every runner."""
+    return int(hashlib.sha256(record_id.encode("utf-8")).hexdigest()[:12], 16) % total + 1
+
+
+@dataclass
+class PdfBuild:
+    """What ``build_pdfs`` did: where each record's PDF is, and how many were rendered anew."""
+
+    paths: dict[str, Path] = field(default_factory=dict)  # record id -> written PDF
+    keys: dict[str, str] = field(default_factory=dict)  # record id -> cache key
+    rendered: int = 0
+    cached: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+# Per-process state of the render workers: set once by _init_worker.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(root: Path, schema: Schema, config: Config, tune_gc: bool) -> None:
+    _WORKER.update(root=root, schema=schema, config=config, renderer=Renderer(root / "templates"))
+    if tune_gc:
+        # Layout allocates many short-lived objects; fewer full collections
+        # make a worker a few percent faster. Only in pool workers.
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 100)
+
+
+def _render_into_cache(record: Record, key: str, cache_dir: Path) -> str:
+    html = record_html(record, _WORKER["schema"], _WORKER["config"], _WORKER["root"] / "templates")
+    data = _WORKER["renderer"].render(
+        record, html, identifier=bytes.fromhex(key)[:16], timezone=_WORKER["config"].timezone
+    )
+    PdfCache(cache_dir).put(key, data)
+    return key
+
+
+def build_pdfs(
+    root: Path,
+    schema: Schema,
+    config: Config,
+    roster: Roster,
+    records: list[Record],
+    out_dir: Path,
+    cache_dir: Path,
+    jobs: int | None = None,
+    mirror: bool = True,
+    layout: dict[str, str] | None = None,
+) -> PdfBuild:
+    """Write ``out_dir/<leader folder>/<date>_<联系对象>.pdf`` for each record.
+
+    A record is rendered only if the cache has no PDF for its content under
+    the current template, schema, config and fonts; renders run in a process
+    pool. With ``mirror``, ``out_dir`` is managed: PDFs of records no longer
+    asked for are removed, so it always mirrors the selection; without it the
+    caller owns the folder (the export builds into a fresh one). ``layout``
+    (record id -> path under ``out_dir``) replaces the leaders' folders; the
+    site uses ``records/<record id>.pdf``.
+    """
+    build = PdfBuild(warnings=font_warnings(root / "templates"))
+    identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
+    keys = {record.id: cache_key(identity, record) for record in records}
+    build.keys = keys
+    cache = PdfCache(cache_dir)
+    cached = {key for key in keys.values() if cache.has(key)}
+    missing = [record for record in records if keys[record.id] not in cached]
+    build.rendered, build.cached = len(missing), len(records) - len(missing)
+
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(missing)))
+    if workers == 1 or len(missing) < 4:
+        _init_worker(root, schema, config, tune_gc=False)
+        for record in missing:
+            _render_into_cache(record, keys[record.id], cache_dir)
+    else:
+        context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+        with ProcessPoolExecutor(
+            workers, context, initializer=_init_worker, initargs=(root, schema, config, True)
+        ) as pool:
+            chunk = max(1, min(16, len(missing) // (workers * 4)))
+            list(
+                pool.map(
+                    _render_into_cache,
+                    missing,
+                    [keys[r.id] for r in missing],
+                    [cache_dir] * len(missing),
+                    chunksize=chunk,
+                )
+            )
+
+    relative = layout if layout is not None else record_pdf_paths(records, roster)
+    if mirror:
+        _prepare_output(out_dir, set(relative.values()))
+    for record in records:
+        target = out_dir / relative[record.id]
+        _place(cache.path(keys[record.id]), target)
+        build.paths[record.id] = target
+    return build
+
+
+def _prepare_output(out_dir: Path, keep: set[str]) -> None:
+    """Make ``out_dir`` ours and remove PDFs not in ``keep`` (relative paths)."""
+    claim_output_dir(out_dir, OUTPUT_MARKER, "由 liaison 管理的 PDF 输出目录，其中的 PDF 会随记录更新。")
+    for path in sorted(out_dir.rglob("*.pdf"), reverse=True):
+        if path.relative_to(out_dir).as_posix() not in keep:
+            path.unlink()
+    for folder in sorted((p for p in out_dir.rglob("*") if p.is_dir()), reverse=True):
+        if not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def _place(source: Path, target: Path) -> None:
+    """Put the cached PDF at ``target``: a hard link when possible (no copy of the bytes)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        if target.samefile(source):
+            return
+        target.unlink()
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+class OnDemand:
+    """PDFs rendered one at a time for the web form (即填即导), through the same cache as the build.
+
+    WeasyPrint is not thread-safe, so renders are serialised; a cached PDF is
+    served without rendering.
+    """
+
+    def __init__(self, root: Path, schema: Schema, config: Config, cache_dir: Path):
+        self.root, self.schema, self.config, self.cache_dir = root, schema, config, cache_dir
+        self._identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
+        self._renderer: Renderer | None = None
+        self._lock = threading.Lock()
+
+    def pdf(self, record: Record) -> bytes:
+        key = cache_key(self._identity, record)
+        cache = PdfCache(self.cache_dir)
+        cached = cache.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            if self._renderer is None:
+                self._renderer = Renderer(self.root / "templates")
+            html = record_html(record, self.schema, self.config, self.root / "templates")
+            data = self._renderer.render(
+                record, html, identifier=bytes.fromhex(key)[:16], timezone=self.config.timezone
+            )
+        cache.put(key, data)
+        return data

@@ -16,9 +16,11 @@ from pathlib import Path
 import click
 
 from liaison.core.filenames import safe_filename
+from liaison.core.files import write_atomic
 from liaison.core.problems import summary_line
 from liaison.core.project import Project, ProjectError, open_project
 from liaison.core.query import QueryError, leaders_for_query, select_records
+from liaison.core.records import leaders_of
 from liaison.core.semesters import RangeError, resolve_range
 from liaison.git.closed import check_with_history
 from liaison.git.history import change_json, change_text, read_history
@@ -201,7 +203,7 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
       python build.py query --from 2025-09-01 --to 2025-12-31 --order desc
       python build.py query --leader 张伟 --leader-id T2015004 --format json
     """
-    records, _ = _usable_records(project, "查询结果")
+    records, bad = _usable_records(project, "查询结果")
     leaders = _leaders(project, name, leader_id)
     chosen = select_records(records, date_range, leaders, newest_first=order == "desc")
     if fmt == "json":
@@ -214,6 +216,7 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
         direction = "从晚到早" if order == "desc" else "从早到晚"
         heading = f"{who} · {when} · 共 {len(chosen)} 条记录 · 按日期{direction}"
         click.echo(formats.as_text(chosen, project.schema, heading))
+    _exit_if_problems(bad)
 
 
 @cli.command()
@@ -249,7 +252,7 @@ def pdf(
       python build.py pdf --leader 赵敏 --from 2025-09-01 --to 2025-12-31 --out 赵敏的记录
       python build.py pdf --shard 1/2 --prune-cache
     """
-    records, skipped = _usable_records(project, "PDF")
+    records, bad = _usable_records(project, "PDF")
     chosen = select_records(records, date_range, _leaders(project, name, leader_id))
     if shard:
         index, total = _parse_shard(shard)
@@ -278,8 +281,7 @@ def pdf(
     )
     if prune_cache:
         click.echo(f"已从缓存删除 {prune_pdf_cache(cache, set(build.keys.values()))} 份不再需要的 PDF。")
-    if skipped:
-        raise click.exceptions.Exit(1)
+    _exit_if_problems(bad)
 
 
 @cli.command()
@@ -304,7 +306,7 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
 
     if date_range.start is None and date_range.end is None:
         raise UserError("请用 --semester 学期 或 --from/--to 日期 指定导出范围，如 --semester 2025-2026-1。")
-    records, skipped = _usable_records(project, "导出")
+    records, bad = _usable_records(project, "导出")
     try:
         result = export_range(
             project, records, date_range, out or project.root / "export", cache or default_cache_dir(project.root), jobs
@@ -322,8 +324,7 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
         )
     click.echo(f"  文件夹：{result.folder}")
     click.echo(f"  压缩包：{result.zip_path}")
-    if skipped:
-        raise click.exceptions.Exit(1)
+    _exit_if_problems(bad)
 
 
 @cli.command()
@@ -469,16 +470,17 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
     """
     from liaison.outputs.auditlog import audit_log
 
+    _, bad = _usable_records(project, "审计日志的“领导姓名”列（其改动仍全部列出）", content_only=True)
     rows, data = audit_log(project, date_range, fmt)
     flagged = sum(1 for row in rows if row.flags)
     if fmt == "xlsx":
         out = out or project.root / "export" / f"审计日志-{safe_filename(date_range.title)}.xlsx"
     if out is None:
         click.echo(data.decode("utf-8-sig"), nl=False)
-        return
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    click.echo(f"审计日志：{date_range.description}，{len(rows)} 次改动，其中 {flagged} 次需要核查。已写入 {out}")
+    else:
+        write_atomic(out, data)
+        click.echo(f"审计日志：{date_range.description}，{len(rows)} 次改动，其中 {flagged} 次需要核查。已写入 {out}")
+    _exit_if_problems(bad)
 
 
 @cli.command()
@@ -510,14 +512,16 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
       python build.py remind --send
       python build.py remind --semester 2025-2026-2 --round 期末提醒 --send
     """
-    from liaison.notify.rounds import Ledger, ReminderConfigError, plan_round, send_round
+    from liaison.notify.ledger import Ledger, default_ledger_path
+    from liaison.notify.plan import ReminderConfigError, plan_round
+    from liaison.notify.send import send_round
 
     project = _project(ctx)
-    records, _ = _usable_records(project, "提醒统计")
+    records, bad = _usable_records(project, "提醒统计")
     today = project.today()
     try:
         chosen = resolve_range(project.config.calendar, semester, today=today).semester
-        plan = plan_round(records, project.roster, project.config, chosen, today, round_name)
+        plan = plan_round(records, project.roster, project.config, chosen, today, round_name, leaders_of(bad))
     except (RangeError, ReminderConfigError) as err:
         raise UserError(str(err)) from None
     if not plan.round:
@@ -531,15 +535,18 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
         click.echo(f"  邮件：{due.email_subject}")
     if plan.due:
         click.echo(f"思政科汇总：{plan.digest_subject}")
+    for leader in plan.held:
+        click.echo(f"暂不提醒 {leader.display}：其记录文件有问题，联系次数可能少算。请先修改（见上）。", err=True)
     if not send or not plan.due:
+        _exit_if_problems(bad)
         return
-    report = send_round(plan, project.config, Ledger(ledger or project.root / ".cache" / "remind" / "ledger.json"))
+    report = send_round(plan, project.config, Ledger(ledger or default_ledger_path(project.root)))
     click.echo(
         f"已发送 {len(report.sent)} 条，本轮此前已发送而跳过 {len(report.skipped)} 条，失败 {len(report.failures)} 条。"
     )
     for failure in report.failures:
         click.echo(f"失败：{failure}", err=True)
-    if not report.ok:
+    if not report.ok or bad:
         ctx.exit(1)
 
 
@@ -577,14 +584,25 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return index, total
 
 
-def _usable_records(project: Project, what: str):
-    """Records that pass check; the others are named on stderr, never silently dropped."""
+def _usable_records(project: Project, what: str, content_only: bool = False) -> tuple[list, list[str]]:
+    """Records that pass check, and the paths of those with problems (named on stderr, never silently dropped).
+
+    The rule for every command: a problem ``check`` reports makes the exit
+    code 1 (``_exit_if_problems``), and the output is still written where
+    that is safe. A change to a closed semester without a reason is a problem
+    of how the record was changed, not of its content: the record stays in
+    the outputs. ``audit`` reports those changes itself, so it asks for the
+    content problems only (``content_only``).
+    """
     result = check_with_history(project)
     if project.roster is None or project.config is None:
         for problem in result.problems:
             click.echo(problem.format(), err=True)
         raise UserError("config.yaml 或 roster.yaml 有问题（见上），请先修改。")
-    bad = sorted({p.path for p in result.problems if p.path.startswith("records/")})
+    process = set(result.process_problems)
+    bad = sorted({p.path for p in result.problems if p.path.startswith("records/") and p not in process})
+    for problem in () if content_only else result.process_problems:
+        click.echo(f"注意：{problem.format()}", err=True)
     if bad:
         click.echo(
             f"注意：以下 {len(bad)} 个记录文件存在问题，未计入{what}。请运行 python build.py check 查看并修改：",
@@ -592,7 +610,14 @@ def _usable_records(project: Project, what: str):
         )
         for path in bad:
             click.echo(f"  {path}", err=True)
-    return result.clean_records(), len(bad)
+    if not content_only:
+        bad = sorted({*bad, *(p.path for p in process)})
+    return result.clean_records(), bad
+
+
+def _exit_if_problems(bad: list[str]) -> None:
+    if bad:
+        raise click.exceptions.Exit(1)
 
 
 def _leaders(project: Project, name: str | None, leader_id: str | None):

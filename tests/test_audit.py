@@ -251,3 +251,12 @@ def test_the_record_page_shows_its_history(audited, tmp_path):
     page = (tmp_path / "public" / "records" / f"{A2}.html").read_text(encoding="utf-8")
     assert "经合并请求 school/liaison!12，由 王老师 合并" in page and "移动" in page
     assert "经合并请求 school/liaison!13" in page
+
+
+def test_audit_with_a_broken_record_still_writes_the_log_and_exits_1(audited, run):
+    broken = next((audited / "records").rglob("*.yaml"))
+    broken.write_text(broken.read_text(encoding="utf-8").replace("size: ", "size: 很多 #"), encoding="utf-8")
+    result = run(audited, "audit", "--format", "json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)  # the log is still written
+    assert "1 个记录文件存在问题" in result.stderr

@@ -218,3 +218,17 @@ def test_before_the_first_round_nothing_is_sent(reminding, run, monkeypatch, web
     monkeypatch.setenv("LIAISON_TODAY", "2025-09-15")
     done = run(reminding, "remind", "--send")
     assert done.exit_code == 0 and "提醒轮次还没有开始" in done.output and webhook.calls == []
+
+
+def test_a_leader_with_a_broken_record_is_held_back_and_the_round_fails(reminding, run, smtp, webhook):
+    # 张伟 (T2) wrote a second record with a typo: counted, he would have 2 and need no reminder.
+    write_record(
+        reminding,
+        record_data(leader_id="T2", leader="张伟", date=datetime.date(2025, 10, 20), size="五十", content="第二次"),
+        suffix="00abcd",
+    )
+    done = run(reminding, "remind", "--send")
+    assert done.exit_code == 1
+    assert "暂不提醒 张伟（学生工作处，工号 T2）" in done.output
+    assert {tuple(rcpt) for rcpt, _ in smtp.messages} == {("zw2@example.edu.cn",), ("sizhengke@example.edu.cn",)}
+    assert [json.loads(body)["userId"] for _, body in webhook.calls] == ["zhangwei2"]

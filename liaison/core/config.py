@@ -1,4 +1,10 @@
-"""The site configuration (``config.yaml``): school, office, time zone, semester calendar."""
+"""The site configuration (``config.yaml``): school, office, time zone, semester calendar, and typed sections.
+
+``schema/config.yaml`` validates the file; the dataclasses here give each
+section its types and its defaults, declared once (a key left out of
+config.yaml takes the default written beside it here). Code reads
+attributes, never ``.get()`` on raw dicts.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +17,91 @@ from liaison.core.semesters import Calendar, RangeError, parse_semester_id
 
 
 @dataclass(frozen=True)
+class WebSettings:
+    """``web:``: the form behind the single sign-on proxy (secrets are environment variables, never here)."""
+
+    user_header: str = "X-Remote-User"
+    secret_header: str = "X-Liaison-Proxy-Secret"
+    remote: str = ""  # empty: the embedded stand-in for GitLab, .liaison/remote.git
+    target_branch: str = "main"
+    labels: tuple[str, ...] = ()
+    contact: str = ""  # empty: the office's name
+
+    @classmethod
+    def from_data(cls, data: dict | None) -> WebSettings:
+        data = dict(data or {})
+        if "labels" in data:
+            data["labels"] = tuple(data["labels"] or ())
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    """``reminders.email``: the SMTP server (the password is LIAISON_SMTP_PASSWORD)."""
+
+    host: str
+    port: int
+    sender: str
+    security: str = "starttls"  # starttls | ssl | none
+    user: str = ""
+    office: str = ""  # where the digest goes; empty: no digest
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    """``reminders.webhook``: the campus app's or SMS gateway's endpoint (the token is LIAISON_WEBHOOK_TOKEN)."""
+
+    url: str
+    payload: str
+    token_header: str = "Authorization"
+
+
+@dataclass(frozen=True)
+class ReminderRound:
+    name: str
+    days_before_end: int
+
+
+DEFAULT_SMS = "{{ leader.name }}您好：{{ semester }}已记录联系学生{{ count }}次，要求{{ minimum }}次。{{ form_url }}"
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """``reminders:``: the minimum per semester (一线规则), overrides by position, rounds and channels."""
+
+    minimum: int = 0
+    minimum_by_position: tuple[tuple[str, int], ...] = ()  # in the order written: the first match wins
+    rounds: tuple[ReminderRound, ...] = ()
+    form_url: str = ""
+    sms: str = DEFAULT_SMS
+    email: EmailSettings | None = None
+    webhook: WebhookSettings | None = None
+
+    @classmethod
+    def from_data(cls, data: dict | None) -> ReminderPolicy | None:
+        if not data:
+            return None
+        data = dict(data)
+        data["minimum_by_position"] = tuple((data.get("minimum_by_position") or {}).items())
+        data["rounds"] = tuple(ReminderRound(**r) for r in data.get("rounds") or ())
+        if data.get("email"):
+            data["email"] = EmailSettings(**data["email"])
+        if data.get("webhook"):
+            data["webhook"] = WebhookSettings(**data["webhook"])
+        if not data.get("sms"):
+            data.pop("sms", None)
+        return cls(**data)
+
+
+@dataclass(frozen=True)
 class Config:
     school: str
     office: str
     timezone: str = "Asia/Shanghai"
     semester_starts: dict[str, datetime.date] = field(default_factory=dict)
-    web: dict = field(default_factory=dict)
+    web: WebSettings = field(default_factory=WebSettings)
     closed_semesters: dict[str, datetime.date] = field(default_factory=dict)
-    reminders: dict = field(default_factory=dict)
+    reminders: ReminderPolicy | None = None
 
     @property
     def calendar(self) -> Calendar:
@@ -60,8 +143,8 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
         office=data["office"],
         timezone=data["timezone"],
         semester_starts=dict(starts),
-        web=dict(data.get("web") or {}),
+        web=WebSettings.from_data(data.get("web")),
         closed_semesters=dict(closed),
-        reminders=dict(data.get("reminders") or {}),
+        reminders=ReminderPolicy.from_data(data.get("reminders")),
     )
     return config, []

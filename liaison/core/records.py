@@ -228,3 +228,8 @@ def dump_record(data: dict[str, Any], schema: Schema) -> str:
 def plain_value(value: Any) -> Any:
     """A value as JSON has it: dates as ISO text, everything else as it is."""
     return value.isoformat() if isinstance(value, datetime.date) else value
+
+
+def leaders_of(paths: list[str]) -> set[str]:
+    """The leader ids (工号) that record file names carry, e.g. of files that fail check."""
+    return {match[4] for path in paths if (match := RECORD_ID.fullmatch(Path(path).stem))}

@@ -66,12 +66,12 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
             "未设置环境变量 LIAISON_PROXY_SECRET（至少 16 个字符），表单无法确认请求来自统一身份认证代理。"
             "请在代理与表单服务两边配置同一个密钥；本机试用可加 --dev-login。"
         )
-    remote = os.environ.get("LIAISON_REMOTE") or web.get("remote") or ""
-    branch = web.get("target_branch", "main")
+    remote = os.environ.get("LIAISON_REMOTE") or web.remote
+    branch = web.target_branch
     if not remote:
         init_local_remote(data_dir / "remote.git", project.root, branch)
         remote = str(data_dir / "remote.git")
-    submitter = Submitter(data_dir, Settings(remote, branch, tuple(web.get("labels", ()))))
+    submitter = Submitter(data_dir, Settings(remote, branch, web.labels))
 
     app = Flask(
         __name__,
@@ -87,11 +87,11 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("LIAISON_COOKIE_SECURE") == "1",
         LIAISON=WebSettings(
-            user_header=web.get("user_header", "X-Remote-User"),
-            secret_header=web.get("secret_header", "X-Liaison-Proxy-Secret"),
+            user_header=web.user_header,
+            secret_header=web.secret_header,
             proxy_secret=proxy_secret,
             dev_login=dev_login,
-            contact=web.get("contact") or project.config.office,
+            contact=web.contact or project.config.office,
         ),
         LIAISON_PROJECT=project,
         LIAISON_SUBMITTER=submitter,

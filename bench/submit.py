@@ -28,8 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from waitress.server import create_server  # noqa: E402
-from webclient import Client  # noqa: E402
+from webclient import Client, LiveServer  # noqa: E402
 
 from liaison.web import create_app  # noqa: E402
 
@@ -91,9 +90,8 @@ def main() -> None:
             shutil.copytree(ROOT / folder, root / folder)
         shutil.copy(ROOT / "config.yaml", root / "config.yaml")
         app = create_app(root, Path(tmp) / "data")
-        server = create_server(app, host="127.0.0.1", port=0, threads=12)
-        threading.Thread(target=server.run, daemon=True).start()
-        port = server.effective_port
+        server = LiveServer(app)
+        port = server.port
 
         sequential, seq_gets = run_clients(port, 1, args.sequential, 0)
         concurrent, con_gets = run_clients(port, args.clients, args.concurrent // args.clients, args.sequential)
@@ -107,7 +105,7 @@ def main() -> None:
             ["git", "for-each-ref", "refs/heads/record/"], cwd=remote, capture_output=True, text=True, check=True
         ).stdout.count("\n")
         submitter.stop()
-        server.close()
+        server.stop()
 
     def line(name: str, values: list[float], baseline: list[float]) -> str:
         med, p95 = statistics.median(values) * 1000, percentile(values, 0.95) * 1000

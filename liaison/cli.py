@@ -17,6 +17,7 @@ import click
 
 from liaison.core.filenames import safe_filename
 from liaison.core.files import write_atomic
+from liaison.core.logs import configure_logging
 from liaison.core.problems import summary_line
 from liaison.core.project import Project, ProjectError, open_project
 from liaison.core.query import QueryError, leaders_for_query, select_records
@@ -404,6 +405,7 @@ def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path 
         app = create_app(ctx.find_root().obj, data, dev_login=dev_login)
     except ConfigurationError as err:
         raise UserError(str(err)) from None
+    configure_logging("INFO")  # the service logs every delivery attempt and fetch for the administrator
     click.echo(f"表单服务：http://{host}:{port}/{'（开发模式登录，仅限本机）' if dev_login else ''}，按 Ctrl-C 停止。")
     waitress_serve(app, host=host, port=port, threads=threads, ident="liaison")
 
@@ -632,4 +634,5 @@ def main() -> None:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(encoding="utf-8")
+    configure_logging("WARNING")
     cli(prog_name="python build.py")

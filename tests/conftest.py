@@ -186,6 +186,7 @@ def serve():
     yield start
     for server in servers:
         server.shutdown()
+        server.server_close()
 
 
 PROXY_SECRET = "test-proxy-secret-0123456789"
@@ -225,21 +226,17 @@ def make_app(monkeypatch, tmp_path):
 @pytest.fixture
 def live():
     """live(app) -> port: the app served by a real waitress server on loopback."""
-    import threading
-
-    from waitress.server import create_server
+    from webclient import LiveServer
 
     servers = []
 
     def start(app) -> int:
-        server = create_server(app, host="127.0.0.1", port=0, threads=12)
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
-        return server.effective_port
+        servers.append(LiveServer(app))
+        return servers[-1].port
 
     yield start
     for server in servers:
-        server.close()
+        server.stop()
 
 
 def proxy_headers(login: str) -> dict:

@@ -111,3 +111,15 @@ def test_pdf_command_names_records_it_could_not_use(project, run, tmp_path):
     assert result.exit_code == 1
     assert broken in result.stderr and "未计入PDF" in result.stderr
     assert len(list((tmp_path / "out").rglob("*.pdf"))) == 8
+
+
+def test_a_renamed_record_gets_a_pdf_of_its_new_id_not_the_cached_old_one(project, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(project, out, cache)
+    old = project / "records/2024/2024-09-11-T1-000001.yaml"
+    new = old.with_name("2024-09-11-T1-00000f.yaml")
+    old.rename(new)  # the same bytes under another id: the embedded attachment is named by the id
+    again = build(project, out, cache)
+    assert again.rendered == 1
+    reader = PdfReader(again.paths["2024-09-11-T1-00000f"])
+    assert list(reader.attachments) == ["2024-09-11-T1-00000f.yaml"]

@@ -77,6 +77,7 @@ def webhook():
     server.calls = calls
     yield server
     server.shutdown()
+    server.server_close()
 
 
 @pytest.fixture

@@ -38,6 +38,21 @@ def test_an_override_moves_both_neighbouring_boundaries():
     assert calendar.semester_of(D(2025, 2, 17)) == spring
 
 
+@pytest.mark.parametrize(
+    "starts, day, expected",
+    [
+        ({}, D(2025, 1, 31), "2024-2025-1"),  # the autumn semester's last day is still autumn
+        ({}, D(2025, 2, 1), "2024-2025-2"),
+        ({}, D(2025, 7, 31), "2024-2025-2"),  # and the spring's last day still spring
+        ({}, D(2025, 8, 1), "2025-2026-1"),
+        ({"2024-2025-2": D(2025, 2, 17)}, D(2025, 2, 16), "2024-2025-1"),
+        ({"2025-2026-1": D(2025, 8, 25)}, D(2025, 8, 24), "2024-2025-2"),
+    ],
+)
+def test_a_semesters_last_day_belongs_to_it(starts, day, expected):
+    assert Calendar(starts).semester_of(day).id == expected
+
+
 @given(
     st.dates(min_value=D(2000, 1, 1), max_value=D(2100, 1, 1)),
     st.integers(min_value=-60, max_value=60),

@@ -58,3 +58,36 @@ class Client:
         page = self.get("/new")
         assert page.status == 200, page.status
         return {"csrf_token": page.field("csrf_token"), "token": page.field("token")}
+
+
+class LiveServer:
+    """A real waitress server for ``app`` on a loopback port, in a thread, stopped cleanly.
+
+    waitress's ``run()`` loops until its sockets are closed under it, which
+    makes ``select`` fail with "Bad file descriptor" in the serving thread.
+    Here the thread polls a stop flag between short loop turns and closes the
+    server itself, so a test's teardown leaves no thread error behind.
+    """
+
+    def __init__(self, app, threads: int = 12):
+        import threading
+
+        from waitress.server import create_server
+
+        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self.port = self.server.effective_port
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="live-waitress", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        server = self.server
+        while not self._stop.is_set():
+            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+        for channel in list(server._map.values()):  # open client connections, then the listener
+            channel.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self.server.task_dispatcher.shutdown()

@@ -56,13 +56,27 @@ def test_another_leaders_record_and_pdf_are_404(port):
     assert other.get(f"/records/{record_id}/edit").status == 404
 
 
-def test_a_post_without_the_csrf_token_is_403(port):
-    client = Client(port, proxy_headers("zhao"))
+def test_an_expired_csrf_token_gives_the_form_back_with_everything_typed_and_submits_nothing(form_repo, make_app, live):
+    app = make_app(form_repo, start_worker=False)
+    client = Client(live(app), proxy_headers("zhao"))
     hidden = client.new_form()
-    reply = client.post("/new", {"token": hidden["token"], **good_form()})
-    assert reply.status == 403 and "CSRF" in reply.text
-    forged = client.post("/new", {"csrf_token": "x" * 43, "token": hidden["token"], **good_form()})
-    assert forged.status == 403
+    long_text = "与学生座谈，" * 55  # 330 characters, as in the report
+    for forged in ("", "x" * 43, "中文令牌"):
+        reply = client.post("/new", {"csrf_token": forged, "token": hidden["token"], **good_form(content=long_text)})
+        assert reply.status == 403 and "再按一次「提交」" in reply.text
+        assert long_text in reply.text and 'value="图书馆101"' in reply.text
+        assert reply.field("csrf_token") and reply.field("csrf_token") != forged
+        assert reply.field("token") == hidden["token"]  # pressing 提交 again is still one record
+    assert app.config["LIAISON_SUBMITTER"].pending() == []
+    again = client.post("/new", {"csrf_token": reply.field("csrf_token"), "token": hidden["token"], **good_form()})
+    assert again.status == 303
+
+
+def test_a_post_elsewhere_without_the_csrf_token_is_403(form_repo, make_app):
+    app = make_app(form_repo, dev_login=True, start_worker=False)
+    local = app.test_client()
+    reply = local.post("/dev-login", data={"login": "zhao"})
+    assert reply.status_code == 403 and "CSRF" in reply.text
 
 
 def test_an_oversized_body_is_413(port):

@@ -181,3 +181,58 @@ def test_an_edited_roster_is_used_without_a_restart_and_a_broken_one_is_not(form
     roster.write_text(text + "  - {id: T5, name: 钱某\n", encoding="utf-8")  # a typo while editing
     os.utime(roster, ns=(roster.stat().st_atime_ns, roster.stat().st_mtime_ns + 2 * 10**9))
     assert Client(port, proxy_headers("zhao")).get("/new").status == 200  # the last good roster stays in use
+
+
+def test_every_response_carries_the_security_headers(port):
+    client = Client(port, proxy_headers("zhao"))
+    for path in ("/new", "/mine", "/healthz", "/nowhere"):
+        reply = client.get(path)
+        csp = reply.headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert reply.headers.get("X-Content-Type-Options") == "nosniff"
+        assert reply.headers.get("Referrer-Policy")
+        assert reply.headers.get("Cache-Control") == "no-store", path
+    record = client.post("/new", {**client.new_form(), **good_form()}).headers["Location"]
+    assert client.get(record + ".pdf").headers.get("Cache-Control") == "no-store"
+    assert "<script>" not in client.get("/new").text  # drafts live in site/draft.js: CSP allows no inline script
+
+
+def test_health_says_whether_the_outbox_is_healthy_without_personal_data(port):
+    client = Client(port, proxy_headers("zhao"))
+    client.post("/new", {**client.new_form(), **good_form(target="国旗护卫队")})
+    reply = Client(port).get("/healthz")  # no login needed
+    assert reply.status == 200 and '"waiting": 1' in reply.text.replace('":', '": ').replace(":  ", ": ")
+    assert "国旗护卫队" not in reply.text and "zhao" not in reply.text and "T1" not in reply.text
+
+
+def test_login_makes_a_new_session_and_logout_forgets_it(port):
+    client = Client(port, proxy_headers("zhao"))
+    client.get("/new")
+    first = client.cookie
+    client.headers = proxy_headers("zhangwei")  # another person in this browser
+    client.get("/new")
+    assert client.cookie != first
+    page = client.get("/logout")
+    assert page.status == 200 and "已退出" in page.text and "data-draft-forget" in page.text
+
+
+def test_a_draft_survives_a_reload_and_is_gone_after_the_submit(form_repo, make_app, live, browser):
+    port = live(make_app(form_repo, start_worker=False))
+    context = browser.new_context(extra_http_headers=proxy_headers("zhao"))
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{port}/new")
+    long_text = "在图书馆与学生会成员座谈，了解学习和生活情况。" * 15
+    page.fill("#f-place", "图书馆101")
+    page.fill("#f-size", "25")
+    page.fill("#f-target", "学生会")
+    page.fill("#f-student_contact", "刘某")
+    page.fill("#f-content", long_text)
+    page.reload()  # an SSO timeout or a dropped network: the page comes back empty from the server
+    assert page.input_value("#f-content") == long_text and page.input_value("#f-place") == "图书馆101"
+    assert "草稿" in page.inner_text("#draft-notice")
+    page.click(".record-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/records/"))
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('liaison-draft:'))") == []
+    page.goto(f"http://127.0.0.1:{port}/new")
+    assert page.input_value("#f-content") == ""
+    context.close()

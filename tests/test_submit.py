@@ -72,7 +72,7 @@ def test_a_submission_is_one_branch_with_one_checked_commit_and_the_push_options
         "merge_request.target=main",
         "merge_request.title=赵某 2024-10-08 联系国旗护卫队",
         "merge_request.remove_source_branch",
-        "merge_request.description=**领导**：赵某\\n**联系时间**：2024-10-08\\n**地点**：图书馆101"
+        "merge_request.description=**领导姓名**：赵某\\n**联系时间**：2024-10-08\\n**联系地点**：图书馆101"
         "\\n**联系对象**：国旗护卫队\\n**联系内容**：座谈交流。",
         "merge_request.label=联系记录",
         "merge_request.label=待审核",
@@ -479,3 +479,16 @@ def test_the_outbox_command_lists_retries_exports_and_imports_once(form_repo, ma
     retried = run(form_repo, "outbox", "--data", data, "--retry", rows[0]["token"])
     assert retried.exit_code == 0 and "已送达" in retried.output
     assert record_branches(remote) == [f"record/{record_id}"]
+
+
+def test_the_merge_request_description_is_one_safe_line(form_repo, make_app, live, tmp_path):
+    app = make_app(form_repo, start_worker=False)
+    client = Client(live(app), proxy_headers("zhao"))
+    content = "第一行 @all 看\\n这里\n第二行 ![x](http://evil/) " + "长" * 200
+    submit(client, content=content)
+    assert app.config["LIAISON_SUBMITTER"].flush()
+    log = (remote_of(form_repo, tmp_path) / "push-options.log").read_text(encoding="utf-8")
+    option = next(line for line in log.splitlines() if line.startswith("option merge_request.description="))
+    text = option.split("**联系内容**：", 1)[1]
+    assert "@" not in text and "＠all" in text and "＼n这里" in text and "\\!\\[x\\]\\(" in text
+    assert text.endswith("长……") and text.count("长") < 100

@@ -58,6 +58,7 @@ class Entry:
     previous_path: str = ""  # a correction of the date moves the file: the path it leaves
     submitted_by: str = ""  # the SSO login that sent the form (the commit's Submitted-By trailer)
     queued_ns: int = 0  # when it entered the outbox: the delivery order
+    description: str = ""  # the merge request's description (push option), made by push.description
 
     @property
     def path(self) -> str:

@@ -36,7 +36,6 @@ SERVICE_NAME = "liaison 表单服务"
 NETWORK_TIMEOUT = 30.0  # seconds for one fetch or push, whole
 LOW_SPEED_TIME = 10  # seconds below LOW_SPEED_LIMIT bytes/s before git gives up on an HTTP transfer
 LOW_SPEED_LIMIT = 1000
-DESCRIPTION_CONTENT = 100  # characters of 联系内容 in the merge request's description
 
 # Installed in the embedded stand-in for GitLab: logs what GitLab would receive.
 PUSH_LOG_HOOK = """#!/bin/sh
@@ -114,26 +113,16 @@ def init_local_remote(remote: Path, project_root: Path, branch: str = "main") ->
     Repo(project_root).run("push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
 
 
-def description(data: dict) -> str:
-    """The merge request's description in Chinese, as one push option value.
+def description(pairs: list[tuple[str, str]]) -> str:
+    """The merge request's description from (label, value) pairs, as one push option value.
 
-    git refuses a push option with a newline (or NUL); GitLab turns a
-    literal ``\\n`` in ``merge_request.description`` into a line break. So the
-    leader's text is flattened to one line, its backslashes are made
-    full-width (no stray ``\\n``), Markdown punctuation is escaped and ``@``
-    is made full-width, so a typed ``@all`` notifies no one.
+    git refuses a push option with a newline (or NUL); GitLab (15.0 and
+    later) turns a literal ``\\n`` in ``merge_request.description`` into a
+    line break. So each value is flattened to one line, its backslashes are
+    made full-width (no stray ``\\n``), Markdown punctuation is escaped and
+    ``@`` is made full-width, so a typed ``@all`` notifies no one.
     """
-    content = _one_line(str(data.get("content", "")))
-    if len(content) > DESCRIPTION_CONTENT:
-        content = content[:DESCRIPTION_CONTENT] + "……"
-    lines = [
-        f"**领导**：{_one_line(str(data.get('leader', '')))}",
-        f"**联系时间**：{data.get('date', '')}",
-        f"**地点**：{_one_line(str(data.get('place', '')))}",
-        f"**联系对象**：{_one_line(str(data.get('target', '')))}",
-        f"**联系内容**：{content}",
-    ]
-    return "\\n".join(lines)
+    return "\\n".join(f"**{_one_line(label)}**：{_one_line(value)}" for label, value in pairs)
 
 
 def _one_line(text: str) -> str:
@@ -241,15 +230,15 @@ class Mirror:
         command = [*signing, "commit-tree", *(["-S"] if signing else []), tree, "-p", parent, "-F", "-"]
         return self.repo.text(*command, env=identity, input=message.encode("utf-8"))
 
-    def push_options(self, entry: Entry, data: dict | None = None) -> list[str]:
+    def push_options(self, entry: Entry) -> list[str]:
         options = [
             "merge_request.create",
             f"merge_request.target={self.settings.target_branch}",
             f"merge_request.title={' '.join(entry.title.split())}",
             "merge_request.remove_source_branch",
         ]
-        if data is not None:
-            options.append(f"merge_request.description={description(data)}")
+        if entry.description:
+            options.append(f"merge_request.description={entry.description}")
         options += [f"merge_request.label={label}" for label in self.settings.labels]
         return options
 
@@ -257,7 +246,7 @@ class Mirror:
         branch = entry.branch_name
         refspec = f"refs/heads/{branch}:refs/heads/{branch}"  # no '+': never a forced push
         args = ["push", "--porcelain"]
-        for option in self.push_options(entry, _data_of(entry)):
+        for option in self.push_options(entry):
             args += ["-o", option]
         out = self._network(*args, "origin", refspec)
         # A zero exit code is not enough (GitPython does not even raise on a
@@ -305,14 +294,3 @@ class Mirror:
 
 def _one_line_plain(text: str) -> str:
     return " ".join(text.split())
-
-
-def _data_of(entry: Entry) -> dict:
-    """The record's fields from the entry's YAML (for the description); {} when it cannot be read."""
-    from liaison.core import yamlio
-
-    try:
-        data = yamlio.to_python(yamlio.read_yaml_bytes(entry.yaml.encode("utf-8")))
-    except Exception:  # noqa: BLE001 - a description is a courtesy; the record itself was checked by the form
-        return {}
-    return data if isinstance(data, dict) else {}

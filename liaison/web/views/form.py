@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import abort, g, redirect, render_template, request, session, url_for
 
 from liaison.submit.outbox import Entry, new_token, valid_token
+from liaison.submit.push import description
 from liaison.submit.worker import now_iso
 
 from ..forms import form_fields, initial_values, record_from_form, values_of
@@ -90,7 +91,25 @@ def _entry(token: str, record_id: str | None, new_id: str, text: str, mine: MyRe
         branch=mine.branch if mine else "",
         previous_path=mine.record.path if mine and new_id != mine.record.id else "",
         submitted_by=g.login,
+        description=description(_summary(record)),
     )
+
+
+SUMMARY = ("leader", "date", "place", "target", "content")  # what the merge request's description shows
+SUMMARY_CONTENT = 100  # characters of the long text in it
+
+
+def _summary(record) -> list[tuple[str, str]]:
+    """(label, value) of the record's main fields, the long text cut to its first characters."""
+    schema = project().schema
+    pairs = []
+    for key in SUMMARY:
+        value = record.data.get(key, "")
+        value = value.isoformat() if hasattr(value, "isoformat") else str(value)
+        if len(value) > SUMMARY_CONTENT:
+            value = value[:SUMMARY_CONTENT] + "……"
+        pairs.append((schema.field(key).label, value))
+    return pairs
 
 
 ROUTES = [

@@ -227,9 +227,15 @@ def test_a_draft_survives_a_reload_and_is_gone_after_the_submit(form_repo, make_
     page.fill("#f-target", "学生会")
     page.fill("#f-student_contact", "刘某")
     page.fill("#f-content", long_text)
-    page.reload()  # an SSO timeout or a dropped network: the page comes back empty from the server
+    page.reload()  # the page comes back from the server empty
     assert page.input_value("#f-content") == long_text and page.input_value("#f-place") == "图书馆101"
     assert "草稿" in page.inner_text("#draft-notice")
+    page.route("**/new", lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    page.click(".record-form button[type=submit]")  # the network drops (or the SSO session expired) at submit
+    page.wait_for_load_state()
+    page.unroute("**/new")
+    page.goto(f"http://127.0.0.1:{port}/new")  # back from a re-login: the form, with the text
+    assert page.input_value("#f-content") == long_text and "上次提交没有送达" in page.inner_text("#draft-notice")
     page.click(".record-form button[type=submit]")
     page.wait_for_url(re.compile(r"/records/"))
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('liaison-draft:'))") == []

@@ -97,6 +97,14 @@ class Submitter:
         """
         return self.outbox.state(token)
 
+    def status_of(self, record_id: str) -> EntryState | None:
+        """The state of the latest waiting entry for ``record_id`` (None: nothing waiting; look at GitLab)."""
+        found = None
+        for entry in self.pending():  # oldest first: the last match is the latest
+            if entry.record_id == record_id:
+                found = entry
+        return self.outbox.state(found.token) if found else None
+
     def retry(self, token: str) -> bool:
         """Put an entry back to pending (e.g. after the office fixed the cause); False if it is not waiting."""
         state = self.outbox.state(token)

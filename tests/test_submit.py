@@ -94,19 +94,13 @@ def test_the_same_form_sent_twice_is_one_record(form_repo, make_app, live, tmp_p
 
 
 def test_a_correction_is_a_new_commit_on_the_same_branch(form_repo, make_app, live, tmp_path):
-    app = make_app(form_repo, start_worker=False)
-    client = Client(live(app), proxy_headers("zhao"))
-    record_id = submit(client, content="第一稿")
-    submitter = app.config["LIAISON_SUBMITTER"]
-    assert submitter.flush()
+    client, submitter, record_id, remote, branch = delivered_first_draft(form_repo, make_app, live, tmp_path)
     edit = client.get(f"/records/{record_id}/edit")
     assert edit.status == 200 and "第一稿" in edit.text
     fields = {**good_form(content="改过的第二稿"), "csrf_token": edit.field("csrf_token"), "token": edit.field("token")}
     reply = client.post(f"/records/{record_id}/edit", fields)
     assert reply.status == 303 and reply.headers["Location"].endswith(record_id)
     assert submitter.flush()
-    remote = remote_of(form_repo, tmp_path)
-    branch = f"record/{record_id}"
     assert git(remote, "rev-list", "--count", f"main..{branch}") == "2"
     assert "改过的第二稿" in git(remote, "show", f"{branch}:records/2024/{record_id}.yaml")
     assert check_branch(remote, branch, tmp_path) == []
@@ -241,14 +235,18 @@ def reviewer_commit(remote: Path, branch: str, tmp_path: Path, note: str) -> str
     return git(clone, "rev-parse", "HEAD")
 
 
-def test_a_correction_after_a_reviewer_commit_keeps_it_and_is_not_forced(form_repo, make_app, live, tmp_path):
+def delivered_first_draft(form_repo, make_app, live, tmp_path):
+    """A leader's record on its review branch: (client, submitter, record id, remote, branch)."""
     app = make_app(form_repo, start_worker=False)
     client = Client(live(app), proxy_headers("zhao"))
     record_id = submit(client, content="第一稿")
     submitter = app.config["LIAISON_SUBMITTER"]
     assert submitter.flush()
-    remote = remote_of(form_repo, tmp_path)
-    branch = f"record/{record_id}"
+    return client, submitter, record_id, remote_of(form_repo, tmp_path), f"record/{record_id}"
+
+
+def test_a_correction_after_a_reviewer_commit_keeps_it_and_is_not_forced(form_repo, make_app, live, tmp_path):
+    client, submitter, record_id, remote, branch = delivered_first_draft(form_repo, make_app, live, tmp_path)
     fields = edit_fields(client, record_id, content="第二稿")  # the mirror has not seen the reviewer's commit
     reviewed = reviewer_commit(remote, branch, tmp_path, "请补充人数")
     git(remote, "config", "receive.denyNonFastForwards", "true")  # as a protected GitLab branch would
@@ -291,13 +289,7 @@ def test_a_refused_push_needs_attention_and_holds_back_no_one(form_repo, make_ap
 
 
 def test_a_correction_of_a_record_merged_meanwhile_is_a_new_merge_request_on_main(form_repo, make_app, live, tmp_path):
-    app = make_app(form_repo, start_worker=False)
-    client = Client(live(app), proxy_headers("zhao"))
-    record_id = submit(client, content="第一稿")
-    submitter = app.config["LIAISON_SUBMITTER"]
-    assert submitter.flush()
-    remote = remote_of(form_repo, tmp_path)
-    branch = f"record/{record_id}"
+    client, submitter, record_id, remote, branch = delivered_first_draft(form_repo, make_app, live, tmp_path)
     fields = edit_fields(client, record_id, content="合并后的更正")
     git(remote, "update-ref", "refs/heads/main", git(remote, "rev-parse", branch))  # merged (fast-forward)
     git(remote, "update-ref", "-d", f"refs/heads/{branch}")  # and the source branch removed

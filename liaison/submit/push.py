@@ -158,16 +158,21 @@ class Mirror:
             raise classify(GitError(list(args), result.status, f"{result.stderr}\n{out}".strip()))
         return out
 
-    def fetch(self) -> None:
-        """Bring the mirror up to date: the target branch and every record/* branch (pruned)."""
-        branch = self.settings.target_branch
+    def fetch(self, branch: str = "record/") -> None:
+        """Bring the mirror up to date: the target branch and the record branches under ``branch`` (pruned).
+
+        The worker's periodic fetch takes every ``record/*`` branch; a delivery
+        takes only its own (a glob that matches just that name, so a branch
+        that does not exist yet is no error and one deleted is pruned).
+        """
+        target = self.settings.target_branch
         self._network(
             "fetch",
             "-q",
             "--prune",
             "origin",
-            f"+refs/heads/{branch}:refs/remotes/origin/{branch}",
-            "+refs/heads/record/*:refs/remotes/origin/record/*",
+            f"+refs/heads/{target}:refs/remotes/origin/{target}",
+            f"+refs/heads/{branch}*:refs/remotes/origin/{branch}*",
         )
 
     def _head(self, ref: str) -> str | None:
@@ -177,7 +182,7 @@ class Mirror:
     def deliver(self, entry: Entry) -> str:
         """Commit ``entry`` on the remote's head of its branch and push it; returns what happened (for the log)."""
         try:
-            self.fetch()
+            self.fetch(entry.branch_name)
             remote_branch = self._head(f"refs/remotes/origin/{entry.branch_name}")
             if remote_branch and self._holds(remote_branch, entry):
                 return "already on the remote"

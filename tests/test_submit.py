@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -10,11 +11,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import git, good_form, proxy_headers
+from conftest import git, good_form, proxy_headers, record_data, write_record
 from webclient import Client, HangingServer
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
+from liaison.core.records import dump_record
+from liaison.core.schema import Schema
+from liaison.submit.outbox import Entry
 
 
 def remote_of(root: Path, tmp_path: Path) -> Path:
@@ -413,8 +417,6 @@ def test_signed_commits_verify_against_allowed_signers(form_repo, make_app, live
 
 
 def test_the_outbox_command_lists_retries_exports_and_imports_once(form_repo, make_app, live, tmp_path, run):
-    import json
-
     app = make_app(form_repo, start_worker=False)
     remote = remote_of(form_repo, tmp_path)
     hook = remote / "hooks" / "pre-receive"
@@ -452,3 +454,50 @@ def test_the_merge_request_description_is_one_safe_line(form_repo, make_app, liv
     text = option.split("**联系内容**：", 1)[1]
     assert "@" not in text and "＠all" in text and "＼n这里" in text and "\\!\\[x\\]\\(" in text
     assert text.endswith("长……") and text.count("长") < 100
+
+
+@pytest.mark.parametrize(
+    "field, text, word",
+    [
+        ("content", "看似正常\u202e反转的文字", "U+202E"),
+        ("target", "学生\u200b会", "U+200B"),
+        ("target", "学生\n会", "U+000A"),  # a newline only in long text
+    ],
+)
+def test_check_applies_the_same_character_rule(repo, run, field, text, word):
+    schema = Schema.load(repo / "schema" / "record.yaml")
+    write_record(repo, text=dump_record(record_data(**{field: text}), schema))
+    result = run(repo, "check")
+    assert result.exit_code == 1 and word in result.output and f"({field})" in result.output
+
+
+def test_emoji_tabs_and_newlines_in_long_text_pass_check(repo, run):
+    schema = Schema.load(repo / "schema" / "record.yaml")
+    content = "第一段\t表格\n第二段 👨\u200d👩\u200d👧 𪚥"
+    write_record(repo, text=dump_record(record_data(content=content, target="学生会😀"), schema))
+    assert run(repo, "check").exit_code == 0
+
+
+def test_an_outbox_of_the_first_layout_is_still_delivered_and_known(form_repo, make_app, tmp_path):
+    token = "ab" * 16
+    yaml_text = (form_repo / "records").rglob("*.yaml").__next__().read_text(encoding="utf-8")
+    entry = Entry(
+        token,
+        "new",
+        "2024-09-01-T1-0000bb",
+        "T1",
+        "赵某",
+        "zhao@example.edu.cn",
+        yaml_text,
+        "赵某 旧格式",
+        "2024-10-08T00:00:00+00:00",
+    )
+    old = tmp_path / "data" / "outbox" / f"{1_700_000_000_000_000_000:020d}-{token}.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(json.dumps(entry.__dict__, ensure_ascii=False), encoding="utf-8")
+    app = make_app(form_repo, start_worker=False)
+    submitter = app.config["LIAISON_SUBMITTER"]
+    assert submitter.find_token(token) is not None and not old.exists()
+    assert submitter.flush(), submitter.last_error
+    assert record_branches(remote_of(form_repo, tmp_path)) == ["record/2024-09-01-T1-0000bb"]
+    assert submitter.find_token(token).record_id == "2024-09-01-T1-0000bb"

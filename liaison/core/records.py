@@ -220,31 +220,22 @@ def path_problems(path: str, data: dict, lines: dict[str, int], schema: Schema) 
 
 
 def dump_record(data: dict[str, Any], schema: Schema) -> str:
-    """The YAML text of a record, keys in the schema's order; free text as the characters themselves.
+    """The YAML text of a record, keys in the schema's order; every free-text field a literal block.
 
-    A free-text field (``plain_text`` in the schema) is written on its line
-    as typed when YAML allows that (``place: 图书馆101``); anything else — more
-    than one line, a tab, a character beyond the Basic Multilingual Plane
-    (Ext. B, emoji), text YAML would quote or escape — is a literal block
-    (``|-``) holding the characters themselves, so the reviewer's diff reads
-    like the form: no ``\\U0002A6A5`` escapes, no quoted one-liner. A value a
+    A free-text field (``plain_text`` in the schema) is written as a literal
+    block (``|-``) holding the characters themselves, so the reviewer's diff
+    reads like the form: no ``\\U0002A6A5`` escapes for a rare character, no
+    quoted one-liner because of a tab or a colon, and an edit of a long text
+    shows as the lines that changed. An empty value stays ``''``; a value a
     block cannot hold exactly (checked by reading it back) keeps PyYAML's style.
     """
     parts = []
     for field in schema.fields:
-        if field.key not in data:
-            continue
-        key, value = field.key, data[field.key]
-        plain = yamlio.dump_mapping({key: value})
-        if field.rules.get("plain_text") and isinstance(value, str) and not _reads_as_typed(plain, key, value):
-            plain = _literal_block(key, value) or plain
-        parts.append(plain)
+        if field.key in data:
+            key, value = field.key, data[field.key]
+            block = _literal_block(key, value) if field.rules.get("plain_text") else None
+            parts.append(block or yamlio.dump_mapping({key: value}))
     return "".join(parts)
-
-
-def _reads_as_typed(line: str, key: str, value: str) -> bool:
-    """Whether ``line`` is ``key: value`` with the characters as typed, all in the Basic Multilingual Plane."""
-    return line == f"{key}: {value}\n" and "\t" not in value and all(ord(ch) <= 0xFFFF for ch in value)
 
 
 def _literal_block(key: str, value: Any) -> str | None:

@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test bench lint format demo serve
+.PHONY: setup run test bench lint format demo serve mutants
 
 setup:
 	bash scripts/setup.sh
@@ -47,3 +47,7 @@ demo: setup
 # The web form with the development login, on loopback only.
 serve: setup
 	$(PY) build.py serve --dev-login
+
+# An occasional check (minutes): one-line mutations of core logic the tests must catch (docs/mutation.md).
+mutants: setup
+	$(PY) scripts/mutants.py

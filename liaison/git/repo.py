@@ -196,10 +196,11 @@ def files_at(root: Path, sha: str, folder: str) -> dict[str, bytes]:
     """Every file under ``folder`` as it was at commit ``sha``: path -> bytes."""
     repo = Repo(root)
     commit = _commit_or_raise(repo, sha, f"按提交 {sha[:8]} 核对")
-    names = repo.run("ls-tree", "-r", "-z", "--name-only", commit, "--", f"{folder}/").decode("utf-8").split("\0")
-    names = [n for n in names if n]
-    contents = repo.objects(f"{commit}:{name}" for name in names)
-    return {name: contents[f"{commit}:{name}"] or b"" for name in names}
+    listed = repo.run("ls-tree", "-r", "-z", commit, "--", f"{folder}/").decode("utf-8").split("\0")
+    # "<mode> blob <sha>\t<path>": reading by object id skips a tree lookup per file (bench/gitlayer.py).
+    blobs = dict(reversed(entry.split(" ", 2)[2].split("\t", 1)) for entry in listed if " blob " in entry)
+    contents = repo.objects(blobs.values())
+    return {path: contents[sha] or b"" for path, sha in blobs.items()}
 
 
 def changed_files(root: Path, since: str) -> list[str]:

@@ -411,6 +411,43 @@ def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path 
 
 
 @cli.command()
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="表单服务的数据目录（默认为仓库中的 .liaison/）。",
+)
+@click.option("--retry", "retry", metavar="TOKEN", help="把这一条重新设为待同步并立即尝试提交一次。")
+@click.option(
+    "--export", "export_to", type=click.Path(dir_okay=False, path_type=Path), help="把未送达的记录导出到文件。"
+)
+@click.option(
+    "--import", "import_from", type=click.Path(dir_okay=False, exists=True, path_type=Path), help="导入导出的文件。"
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def outbox(ctx: click.Context, data: Path | None, retry: str | None, export_to, import_from, fmt: str) -> None:
+    """表单服务的待同步记录：列出待同步、待人工处理的记录（等待时间、上次错误），重试一条，迁移到新机器。
+
+    \b
+    示例：
+      python build.py outbox --format json
+      python build.py outbox --retry 0123456789abcdef0123456789abcdef
+      python build.py outbox --export 待同步.json     # 旧机器上
+      python build.py outbox --import 待同步.json     # 新机器上（重复导入不会产生重复记录）
+    """
+    from liaison.submit.admin import outbox_command
+
+    project = _project(ctx)
+    try:
+        text, ok = outbox_command(project, data, retry, export_to, import_from, fmt)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    click.echo(text, nl=not text.endswith("\n"))
+    if not ok:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("record")
 @click.option(
     "--format",

@@ -104,15 +104,15 @@ MUTANTS = [
     Mutant(
         "token-prefix-match",
         "liaison/submit/outbox.py",
-        "if not TOKEN.fullmatch(entry.token):",
-        "if not TOKEN.match(entry.token):",
+        "return isinstance(token, str) and TOKEN.fullmatch(token) is not None",
+        "return isinstance(token, str) and TOKEN.match(token) is not None",
         ("tests/test_submit.py", "tests/test_web.py"),
     ),
     Mutant(
         "token-not-looked-up-after-delivery",
         "liaison/submit/outbox.py",
-        "for folder in (self.outbox, self.sent):",
-        "for folder in (self.outbox,):",
+        'return _read(self.folder / f"{token}.json") or _read(self.sent / f"{token}.json")',
+        'return _read(self.folder / f"{token}.json")',
         ("tests/test_submit.py", "tests/test_web.py"),
     ),
 ]

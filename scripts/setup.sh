@@ -17,6 +17,8 @@ DEBIAN_PACKAGES=(
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
     fonts-arphic-uming fonts-wqy-microhei fonts-hanazono
 )
+# ssh-keygen signs the web form's commits (LIAISON_SIGNING_KEY) and verifies them.
+DEBIAN_PACKAGES+=(openssh-client)
 # For the tests only: poppler-utils to look at PDFs; chromium for the browser tests
 # (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local.
 if [ "$mode" != runtime ]; then

@@ -111,6 +111,21 @@ GIT_ENV = {
 }
 
 
+def replace_field(text: str, key: str, new: str) -> str:
+    """Record YAML with ``key``'s entry (its line and, for a literal block, its indented lines) replaced by ``new``."""
+    lines, out, skipping = text.splitlines(True), [], False
+    for line in lines:
+        if line.startswith(f"{key}:"):
+            out.append(new if new.endswith("\n") else new + "\n")
+            skipping = True
+        elif skipping and (line.startswith("  ") or line == "\n"):
+            continue
+        else:
+            skipping = False
+            out.append(line)
+    return "".join(out)
+
+
 def git(root: Path, *args: str) -> str:
     """Run real git in ``root`` with a fixed identity (CI machines have none configured)."""
     import os

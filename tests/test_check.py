@@ -8,7 +8,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import PROJECT, SCHEMA, record_data, write_record
+from conftest import PROJECT, SCHEMA, record_data, replace_field, write_record
 
 from liaison.core.records import dump_record
 
@@ -21,7 +21,7 @@ def line_of(text: str, key: str) -> int:
 
 
 def edit(key: str, new_line: str) -> str:
-    return GOOD.replace(next(line for line in GOOD.splitlines() if line.startswith(f"{key}:")), new_line)
+    return replace_field(GOOD, key, new_line)
 
 
 # (case, file text, key whose line is expected or None for the whole file, field named or "", word in message)
@@ -86,7 +86,7 @@ def test_oversized_file_is_named(repo, run):
 
 
 def test_every_problem_in_every_file_is_reported(repo, run):
-    first = write_record(repo, text=edit("size", "size: 50人").replace("place: 图书馆101", "place: ''") + "x: 1\n")
+    first = write_record(repo, text=replace_field(edit("size", "size: 50人"), "place", "place: ''") + "x: 1\n")
     second = write_record(repo, record_data(leader="张三", content="另一次联系"), suffix="def456")
     write_record(repo, record_data(content="第三次联系"), suffix="0a0a0a")  # a clean one
     result = run(repo, "check")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import SCHEMA, china_today, record_data
+from conftest import SCHEMA, china_today, record_data, replace_field
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -30,10 +30,10 @@ def test_a_valid_record_reads_back_exactly():
 
 
 def test_text_fields_written_by_hand_stay_text():
-    text = dump_record(record_data(), SCHEMA).replace("remarks: ''", "remarks: 2020-06-20")
-    text = text.replace("place: 图书馆101", "place: no").replace("target: 国旗护卫队", "target: 0123")
-    text = text.replace("student_contact: 刘某", "student_contact: 1:30")
-    text = text.replace("feedback: 希望延长自习室开放时间。", "feedback: null")
+    text = replace_field(dump_record(record_data(), SCHEMA), "remarks", "remarks: 2020-06-20")
+    text = replace_field(replace_field(text, "place", "place: no"), "target", "target: 0123")
+    text = replace_field(text, "student_contact", "student_contact: 1:30")
+    text = replace_field(text, "feedback", "feedback: null")
     record, problems = parse(text=text)
     assert problems == []
     assert (record["place"], record["target"], record["student_contact"], record["feedback"], record["remarks"]) == (
@@ -46,11 +46,7 @@ def test_text_fields_written_by_hand_stay_text():
 
 
 def test_optional_text_fields_may_be_left_out_and_read_as_empty():
-    text = "".join(
-        line
-        for line in dump_record(record_data(), SCHEMA).splitlines(True)
-        if not line.startswith(("feedback:", "remarks:"))
-    )
+    text = replace_field(replace_field(dump_record(record_data(), SCHEMA), "feedback", ""), "remarks", "")
     record, problems = parse(text=text)
     assert problems == []
     assert record["feedback"] == "" and record["remarks"] == ""
@@ -110,11 +106,7 @@ def test_date_in_the_future_is_refused_by_china_time():
     ["leader_id", "leader", "department", "position", "date", "place", "size", "target", "student_contact", "content"],
 )
 def test_each_required_field_missing_is_named(field):
-    text = "".join(
-        line
-        for line in dump_record(record_data(), SCHEMA).splitlines(True)
-        if not line.startswith(f"{field}:") and not (field == "content" and line.startswith("  "))
-    )
+    text = replace_field(dump_record(record_data(), SCHEMA), field, "")
     _, problems = parse(text=text)
     assert field in [p.field for p in problems]
     problem = next(p for p in problems if p.field == field)
@@ -157,19 +149,21 @@ def test_record_ids_have_a_random_suffix_and_a_fixed_shape():
     assert record_path("2024-09-15-T2019001-3fa2c1") == "records/2024/2024-09-15-T2019001-3fa2c1.yaml"
 
 
-# Text a person can type: anything but control characters (tab and newline allowed).
+# Text a person can type: anything but control and format characters (bidi overrides,
+# zero-width ones: core/schema.py's one rule); tab allowed, newline in long text only.
 typed_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), blacklist_characters="\x7f")
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc", "Cf", "Zl", "Zp"), blacklist_characters="\x7f")
     | st.sampled_from("\n\t"),
     max_size=200,
 )
 needed_text = typed_text.filter(lambda s: s.strip() != "")
+one_line_text = needed_text.map(lambda s: s.replace("\n", " ")).filter(lambda s: s.strip() != "")
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    place=needed_text,
-    target=needed_text,
+    place=one_line_text,
+    target=one_line_text,
     content=needed_text,
     feedback=typed_text,
     remarks=typed_text,

@@ -13,8 +13,6 @@ LONGER = {
     "liaison/git/history.py:read_history": "split pending (issue 19)",
     "liaison/outputs/export.py:export_range": "split pending (issue 19)",
     "liaison/outputs/site.py:site_files": "split pending (issue 19)",
-    "liaison/web/__init__.py:create_app": "split pending (issue 19)",
-    "liaison/web/views.py:register": "split pending (issue 19)",
 }
 
 

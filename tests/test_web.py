@@ -56,13 +56,27 @@ def test_another_leaders_record_and_pdf_are_404(port):
     assert other.get(f"/records/{record_id}/edit").status == 404
 
 
-def test_a_post_without_the_csrf_token_is_403(port):
-    client = Client(port, proxy_headers("zhao"))
+def test_an_expired_csrf_token_gives_the_form_back_with_everything_typed_and_submits_nothing(form_repo, make_app, live):
+    app = make_app(form_repo, start_worker=False)
+    client = Client(live(app), proxy_headers("zhao"))
     hidden = client.new_form()
-    reply = client.post("/new", {"token": hidden["token"], **good_form()})
-    assert reply.status == 403 and "CSRF" in reply.text
-    forged = client.post("/new", {"csrf_token": "x" * 43, "token": hidden["token"], **good_form()})
-    assert forged.status == 403
+    long_text = "与学生座谈，" * 55  # 330 characters, as in the report
+    for forged in ("", "x" * 43, "中文令牌"):
+        reply = client.post("/new", {"csrf_token": forged, "token": hidden["token"], **good_form(content=long_text)})
+        assert reply.status == 403 and "再按一次「提交」" in reply.text
+        assert long_text in reply.text and 'value="图书馆101"' in reply.text
+        assert reply.field("csrf_token") and reply.field("csrf_token") != forged
+        assert reply.field("token") == hidden["token"]  # pressing 提交 again is still one record
+    assert app.config["LIAISON_SUBMITTER"].pending() == []
+    again = client.post("/new", {"csrf_token": reply.field("csrf_token"), "token": hidden["token"], **good_form()})
+    assert again.status == 303
+
+
+def test_a_post_elsewhere_without_the_csrf_token_is_403(form_repo, make_app):
+    app = make_app(form_repo, dev_login=True, start_worker=False)
+    local = app.test_client()
+    reply = local.post("/dev-login", data={"login": "zhao"})
+    assert reply.status_code == 403 and "CSRF" in reply.text
 
 
 def test_an_oversized_body_is_413(port):
@@ -167,3 +181,64 @@ def test_an_edited_roster_is_used_without_a_restart_and_a_broken_one_is_not(form
     roster.write_text(text + "  - {id: T5, name: 钱某\n", encoding="utf-8")  # a typo while editing
     os.utime(roster, ns=(roster.stat().st_atime_ns, roster.stat().st_mtime_ns + 2 * 10**9))
     assert Client(port, proxy_headers("zhao")).get("/new").status == 200  # the last good roster stays in use
+
+
+def test_every_response_carries_the_security_headers(port):
+    client = Client(port, proxy_headers("zhao"))
+    for path in ("/new", "/mine", "/healthz", "/nowhere"):
+        reply = client.get(path)
+        csp = reply.headers.get("Content-Security-Policy", "")
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp, path
+        assert reply.headers.get("X-Content-Type-Options") == "nosniff"
+        assert reply.headers.get("Referrer-Policy")
+        assert reply.headers.get("Cache-Control") == "no-store", path
+    record = client.post("/new", {**client.new_form(), **good_form()}).headers["Location"]
+    assert client.get(record + ".pdf").headers.get("Cache-Control") == "no-store"
+    assert "<script>" not in client.get("/new").text  # drafts live in site/draft.js: CSP allows no inline script
+
+
+def test_health_says_whether_the_outbox_is_healthy_without_personal_data(port):
+    client = Client(port, proxy_headers("zhao"))
+    client.post("/new", {**client.new_form(), **good_form(target="国旗护卫队")})
+    reply = Client(port).get("/healthz")  # no login needed
+    assert reply.status == 200 and '"waiting": 1' in reply.text.replace('":', '": ').replace(":  ", ": ")
+    assert "国旗护卫队" not in reply.text and "zhao" not in reply.text and "T1" not in reply.text
+
+
+def test_login_makes_a_new_session_and_logout_forgets_it(port):
+    client = Client(port, proxy_headers("zhao"))
+    client.get("/new")
+    first = client.cookie
+    client.headers = proxy_headers("zhangwei")  # another person in this browser
+    client.get("/new")
+    assert client.cookie != first
+    page = client.get("/logout")
+    assert page.status == 200 and "已退出" in page.text and "data-draft-forget" in page.text
+
+
+def test_a_draft_survives_a_reload_and_is_gone_after_the_submit(form_repo, make_app, live, browser):
+    port = live(make_app(form_repo, start_worker=False))
+    context = browser.new_context(extra_http_headers=proxy_headers("zhao"))
+    page = context.new_page()
+    page.goto(f"http://127.0.0.1:{port}/new")
+    long_text = "在图书馆与学生会成员座谈，了解学习和生活情况。" * 15
+    page.fill("#f-place", "图书馆101")
+    page.fill("#f-size", "25")
+    page.fill("#f-target", "学生会")
+    page.fill("#f-student_contact", "刘某")
+    page.fill("#f-content", long_text)
+    page.reload()  # the page comes back from the server empty
+    assert page.input_value("#f-content") == long_text and page.input_value("#f-place") == "图书馆101"
+    assert "草稿" in page.inner_text("#draft-notice")
+    page.route("**/new", lambda route: route.abort() if route.request.method == "POST" else route.continue_())
+    page.click(".record-form button[type=submit]")  # the network drops (or the SSO session expired) at submit
+    page.wait_for_load_state()
+    page.unroute("**/new")
+    page.goto(f"http://127.0.0.1:{port}/new")  # back from a re-login: the form, with the text
+    assert page.input_value("#f-content") == long_text and "上次提交没有送达" in page.inner_text("#draft-notice")
+    page.click(".record-form button[type=submit]")
+    page.wait_for_url(re.compile(r"/records/"))
+    assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('liaison-draft:'))") == []
+    page.goto(f"http://127.0.0.1:{port}/new")
+    assert page.input_value("#f-content") == ""
+    context.close()

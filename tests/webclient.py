@@ -91,3 +91,33 @@ class LiveServer:
         self._stop.set()
         self._thread.join(timeout=10)
         self.server.task_dispatcher.shutdown()
+
+
+class HangingServer:
+    """A TCP server on loopback that accepts connections and never answers: a remote that hangs."""
+
+    def __init__(self):
+        import socket
+        import threading
+
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.held: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        self.listener.settimeout(0.1)
+        while not self._stop.is_set():
+            try:
+                self.held.append(self.listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        for connection in self.held:
+            connection.close()
+        self.listener.close()

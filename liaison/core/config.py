@@ -26,6 +26,7 @@ class WebSettings:
     target_branch: str = "main"
     labels: tuple[str, ...] = ()
     contact: str = ""  # empty: the office's name
+    committer_email: str = "liaison@localhost"  # the form's commits; the principal in allowed_signers
 
     @classmethod
     def from_data(cls, data: dict | None) -> WebSettings:

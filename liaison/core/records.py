@@ -220,9 +220,37 @@ def path_problems(path: str, data: dict, lines: dict[str, int], schema: Schema) 
 
 
 def dump_record(data: dict[str, Any], schema: Schema) -> str:
-    """The YAML text of a record, keys in the schema's order."""
-    ordered = {f.key: data[f.key] for f in schema.fields if f.key in data}
-    return yamlio.dump_mapping(ordered)
+    """The YAML text of a record, keys in the schema's order; every free-text field a literal block.
+
+    A free-text field (``plain_text`` in the schema) is written as a literal
+    block (``|-``) holding the characters themselves, so the reviewer's diff
+    reads like the form: no ``\\U0002A6A5`` escapes for a rare character, no
+    quoted one-liner because of a tab or a colon, and an edit of a long text
+    shows as the lines that changed. An empty value stays ``''``; a value a
+    block cannot hold exactly (checked by reading it back) keeps PyYAML's style.
+    """
+    parts = []
+    for field in schema.fields:
+        if field.key in data:
+            key, value = field.key, data[field.key]
+            block = _literal_block(key, value) if field.rules.get("plain_text") else None
+            parts.append(block or yamlio.dump_mapping({key: value}))
+    return "".join(parts)
+
+
+def _literal_block(key: str, value: Any) -> str | None:
+    """``key: |-`` and the text indented by two spaces, or None when that would not read back as ``value``."""
+    if not isinstance(value, str) or not value:
+        return None
+    indicator = "2" if value[0] in " \t" or value.startswith("\n") else ""
+    chomp = "+" if value.endswith("\n") else "-"
+    lines = value.removesuffix("\n").split("\n") if chomp == "+" else value.split("\n")
+    text = f"{key}: |{indicator}{chomp}\n" + "".join(f"  {line}\n" if line else "\n" for line in lines)
+    try:
+        same = yamlio.to_python(yamlio.read_yaml_bytes(text.encode("utf-8"))) == {key: value}
+    except Exception:  # noqa: BLE001 - any reading failure means: use the quoted style
+        same = False
+    return text if same else None
 
 
 def plain_value(value: Any) -> Any:

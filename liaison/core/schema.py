@@ -18,8 +18,55 @@ from cerberus import errors as cerberus_errors
 
 from liaison.core import yamlio
 
-# Control characters other than tab and newline: they break PDFs, workbooks and terminals.
-_CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u2028\u2029]")
+# What no one types on purpose: control characters (tab and, in long text, newline
+# aside) break PDFs, workbooks and terminals; bidi overrides and isolates make a
+# reviewer read text in another order than it is stored (the "Trojan Source"
+# trick); zero-width characters and U+FEFF hide differences in the diff.
+# Tab stays: it comes with a table pasted from a document, on purpose.
+# U+200D (zero-width joiner) stays between emoji, where it joins a family or a flag.
+_UNWANTED = re.compile(
+    r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
+    r"\u2060-\u2064\u2066-\u2069\u206a-\u206f\ufeff\ufff9-\ufffb]"
+)
+_CHARACTER_NAMES = {
+    "\n": "换行",
+    "\r": "回车",
+    "\u00ad": "软连字符",
+    "\u200b": "零宽空格",
+    "\u200c": "零宽不连字",
+    "\u200d": "零宽连字",
+    "\u200e": "从左至右标记",
+    "\u200f": "从右至左标记",
+    "\u2060": "零宽不换行",
+    "\ufeff": "字节顺序标记（BOM）",
+    "\u2028": "行分隔符",
+    "\u2029": "段分隔符",
+}
+
+
+def _is_emoji(ch: str) -> bool:
+    return ord(ch) >= 0x1F000 or ch in "\ufe0f\u2640\u2642\u2695\u2708\u2764" or "\u2600" <= ch <= "\u27bf"
+
+
+def unwanted_character(text: str, multiline: bool) -> tuple[int, str] | None:
+    """The first character in ``text`` that no one types on purpose: (its 1-based position, its name), or None.
+
+    The one rule for the form and ``build.py check``: newline is allowed only
+    in long text (``multiline``); a zero-width joiner only between emoji.
+    """
+    for match in _UNWANTED.finditer(text):
+        ch, at = match.group(), match.start()
+        if ch == "\n" and multiline:
+            continue
+        if ch == "\u200d" and 0 < at < len(text) - 1 and _is_emoji(text[at - 1]) and _is_emoji(text[at + 1]):
+            continue
+        if "\u202a" <= ch <= "\u202e" or "\u2066" <= ch <= "\u2069" or ch == "\u061c":
+            name = "双向文字控制符"
+        else:
+            name = _CHARACTER_NAMES.get(ch, "控制字符")
+        return at + 1, f"U+{ord(ch):04X} {name}"
+    return None
+
 
 _TYPE_NAMES = {
     "string": "文本",
@@ -72,11 +119,13 @@ class _Validator(cerberus.Validator):
     def _validate_plain_text(self, constraint, field, value):
         """{'type': 'boolean'}"""
         if constraint and isinstance(value, str):
-            match = _CONTROL_CHARS.search(value)
-            if match:
+            rules = self.schema.get(field, {}) if self.schema else {}
+            multiline = (rules.get("meta") or {}).get("widget") == "textarea"
+            found = unwanted_character(value, multiline)
+            if found:
                 self._error(
                     field,
-                    f"含有不可见的控制字符（U+{ord(match.group()):04X}），"
+                    f"第 {found[0]} 个字符是看不见的特殊字符（{found[1]}），"
                     "可能是从其他软件复制带来的，请删除后重新输入。",
                 )
 

@@ -1,7 +1,8 @@
 """The web form (``python build.py serve``): leaders submit records; Git keeps them; GitLab reviews them.
 
 ``create_app`` builds the Flask application in one place: settings, the
-outbox worker, the before-request guards (identity, CSRF) and the views.
+outbox worker, the before-request guards (identity, CSRF), the security
+headers after every response, and the views.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template
 
 from liaison.core.project import open_project
 from liaison.outputs.pdf import OnDemand, default_cache_dir
-from liaison.submit.outbox import Settings, Submitter, init_local_remote
+from liaison.submit.worker import open_submitter
 
 from . import auth, csrf, views
 
@@ -57,22 +58,10 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     project = open_project(root)
     if project.config is None or project.roster is None:
         raise ConfigurationError("config.yaml 或 roster.yaml 有问题，请先运行 python build.py check 修改。")
-    web = project.config.web
     data_dir = Path(data_dir or project.root / ".liaison")
     data_dir.mkdir(parents=True, exist_ok=True)
-    proxy_secret = os.environ.get("LIAISON_PROXY_SECRET", "")
-    if not dev_login and len(proxy_secret) < 16:
-        raise ConfigurationError(
-            "未设置环境变量 LIAISON_PROXY_SECRET（至少 16 个字符），表单无法确认请求来自统一身份认证代理。"
-            "请在代理与表单服务两边配置同一个密钥；本机试用可加 --dev-login。"
-        )
-    remote = os.environ.get("LIAISON_REMOTE") or web.remote
-    branch = web.target_branch
-    if not remote:
-        init_local_remote(data_dir / "remote.git", project.root, branch)
-        remote = str(data_dir / "remote.git")
-    submitter = Submitter(data_dir, Settings(remote, branch, web.labels))
-
+    proxy_secret = _proxy_secret(dev_login)
+    submitter = open_submitter(project.config, project.root, data_dir)
     app = Flask(
         __name__,
         template_folder=str(project.root / "templates"),
@@ -87,34 +76,67 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("LIAISON_COOKIE_SECURE") == "1",
         LIAISON=WebSettings(
-            user_header=web.user_header,
-            secret_header=web.secret_header,
+            user_header=project.config.web.user_header,
+            secret_header=project.config.web.secret_header,
             proxy_secret=proxy_secret,
             dev_login=dev_login,
-            contact=web.contact or project.config.office,
+            contact=project.config.web.contact or project.config.office,
         ),
         LIAISON_PROJECT=project,
         LIAISON_SUBMITTER=submitter,
         LIAISON_PDF=OnDemand(project.root, project.schema, project.config, default_cache_dir(project.root)),
     )
-    app.before_request(_refresh_roster)
-    app.before_request(auth.identify)
-    app.before_request(csrf.protect)
-    app.context_processor(
-        lambda: {
-            "csrf_token": csrf.token,
-            "school": project.config.school,
-            "dev_login": dev_login,
-            "office": project.config.office,
-        }
-    )
-    views.register(app)
-
-    for code in ERRORS:
-        app.register_error_handler(code, _error_page(code))
+    _install(app, dev_login)
     if start_worker:
         submitter.start()
     return app
+
+
+def _proxy_secret(dev_login: bool) -> str:
+    secret = os.environ.get("LIAISON_PROXY_SECRET", "")
+    if not dev_login and len(secret) < 16:
+        raise ConfigurationError(
+            "未设置环境变量 LIAISON_PROXY_SECRET（至少 16 个字符），表单无法确认请求来自统一身份认证代理。"
+            "请在代理与表单服务两边配置同一个密钥；本机试用可加 --dev-login。"
+        )
+    return secret
+
+
+def _install(app: Flask, dev_login: bool) -> None:
+    """The guards before each request, the headers after it, the template context, the views and error pages."""
+    app.before_request(_refresh_roster)
+    app.before_request(auth.identify)
+    app.before_request(csrf.protect)
+    app.after_request(security_headers)
+
+    def context() -> dict:
+        config = app.config["LIAISON_PROJECT"].config
+        return {"csrf_token": csrf.token, "school": config.school, "dev_login": dev_login, "office": config.office}
+
+    app.context_processor(context)
+    views.register(app)
+    for code in ERRORS:
+        app.register_error_handler(code, _error_page(code))
+
+
+# No script or style from elsewhere, no inline script (drafts live in site/draft.js), never in a frame.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def security_headers(response: Response) -> Response:
+    """On every response; pages and PDFs carry personal data, so no cache keeps them (static files aside)."""
+    from flask import request
+
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _refresh_roster() -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import secrets
 
 from flask import abort, current_app, g, redirect, request, session, url_for
 
@@ -33,6 +34,7 @@ def identify() -> None:
     """Before every request: set ``g.leader`` or refuse."""
     settings = current_app.config["LIAISON"]
     g.leader = None
+    g.login = ""
     if request.endpoint in ("static", "health"):
         return
     if settings.dev_login:
@@ -58,12 +60,15 @@ def identify() -> None:
         state = "已不在名单中（已离任）" if leader else "不在领导干部名单中"
         abort(403, description=f"账号“{login}”{state}，无法填写联系记录。如有疑问，请联系{settings.contact}。")
     if session.get("user") != login:
-        # A different person in this browser: nothing of the previous session carries over.
+        # A login (or a different person in this browser): a new session, nothing of
+        # the previous one carries over — not its CSRF token, not its id.
         session.clear()
         session["user"] = login
+        session["sid"] = secrets.token_urlsafe(16)
         if settings.dev_login:
             session["dev_login"] = login
     g.leader = leader
+    g.login = login
 
 
 def leader() -> Leader:

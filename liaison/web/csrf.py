@@ -3,6 +3,11 @@
 A random token lives in the user's signed session and in every form; a POST
 whose form token does not match the session's, compared in constant time, is
 refused with 403 before any view runs.
+
+The record form is the exception that keeps a leader's text: on a
+logged-in session, an expired or missing token there marks the request
+(``g.csrf_failed``) and the view gives the form back, everything typed, with
+a fresh token and a line asking to press 提交 again — it submits nothing.
 """
 
 from __future__ import annotations
@@ -10,9 +15,10 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from flask import abort, request, session
+from flask import abort, g, request, session
 
 FIELD = "csrf_token"
+GIVES_THE_FORM_BACK = ("new_record", "edit_record")
 
 
 def token() -> str:
@@ -28,5 +34,8 @@ def protect() -> None:
         return
     sent = request.form.get(FIELD, "")
     expected = session.get(FIELD, "")
-    if not sent or not expected or not hmac.compare_digest(sent, expected):
+    if not sent or not expected or not hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8")):
+        if request.endpoint in GIVES_THE_FORM_BACK and g.get("leader") is not None:
+            g.csrf_failed = True
+            return
         abort(403, description="表单已过期或来源不明（CSRF 校验失败）。请返回上一页，刷新后重新提交。")

@@ -1,0 +1,101 @@
+"""A leader's records, each once, in its most recent state: outbox, review branch or main.
+
+Read from the outbox and the git mirror as the background worker last
+fetched it: no request waits on the network.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from flask import abort, current_app, g
+
+from liaison.core.project import Project
+from liaison.core.records import RECORD_ID, Record, parse_record, record_path
+from liaison.submit.outbox import ATTENTION
+from liaison.submit.worker import Submitter, local_time
+
+PENDING, REVIEW, MERGED, NEEDS_ATTENTION = "待同步", "待审核", "已合并", "待人工处理"
+
+
+@dataclass(frozen=True)
+class MyRecord:
+    record: Record
+    status: str
+    branch: str = ""  # the record/* branch under review, or '' once merged
+    note: str = ""  # for a record that needs attention: what happened and what the office will do
+
+    @property
+    def correctable(self) -> bool:
+        return self.status in (PENDING, REVIEW, NEEDS_ATTENTION)
+
+
+def project() -> Project:
+    return current_app.config["LIAISON_PROJECT"]
+
+
+def submitter() -> Submitter:
+    return current_app.config["LIAISON_SUBMITTER"]
+
+
+def parse(record_id: str, text: str) -> Record | None:
+    record, _ = parse_record(record_path(record_id), text.encode("utf-8"), project().schema, None)
+    return record
+
+
+def attention_note(error: str) -> str:
+    """What a leader reads about a record the remote refused (Chinese; git's words kept short)."""
+    reason = " ".join(error.split())[:120]
+    office = project().config.office
+    return f"这条记录已妥善保存，但提交到审核系统时被拒绝（{reason}）。{office}会处理并与您联系，您不需要重新填写。"
+
+
+def my_records(leader_id: str) -> dict[str, MyRecord]:
+    """The user's records, each once, in its most recent state: outbox, review branch or main."""
+    found: dict[str, MyRecord] = {}
+    for record_id, text in submitter().merged_records(leader_id).items():
+        if (record := parse(record_id, text)) is not None:
+            found[record_id] = MyRecord(record, MERGED)
+    for record_id, (text, branch) in submitter().branch_records(leader_id).items():
+        if (record := parse(record_id, text)) is not None:
+            found[record_id] = MyRecord(record, REVIEW, branch)
+    for entry in submitter().pending():  # oldest first: a later correction replaces what it corrects
+        if entry.leader_id != leader_id or (record := parse(entry.record_id, entry.yaml)) is None:
+            continue
+        if entry.previous_path:
+            found.pop(PurePosixPath(entry.previous_path).stem, None)
+        state = submitter().entry_state(entry.token)
+        if state is not None and state.state == ATTENTION:
+            found[entry.record_id] = MyRecord(
+                record, NEEDS_ATTENTION, entry.branch_name, attention_note(state.last_error)
+            )
+        else:
+            found[entry.record_id] = MyRecord(record, PENDING, entry.branch_name)
+    return found
+
+
+def own(record_id: str, follow_moves: bool = False) -> MyRecord:
+    """The user's record, or 404 — also for another leader's record, so its existence is not revealed.
+
+    ``follow_moves``: a correction sent from another tab after a date change
+    names the record's old id; the record keeps its random part, so it is found.
+    """
+    match = RECORD_ID.fullmatch(record_id)
+    if not match or match[4] != g.leader.id:
+        abort(404)
+    records = my_records(g.leader.id)
+    mine = records.get(record_id)
+    if mine is None and follow_moves:
+        moved = [r for r in records.values() if r.record.id.endswith(f"-{match[4]}-{match[5]}")]
+        mine = moved[0] if len(moved) == 1 else None
+    if mine is None:
+        abort(404)
+    return mine
+
+
+def freshness() -> dict:
+    """For the pages: 「状态更新于 HH:MM」 and whether the last fetch failed."""
+    state = submitter().freshness
+    when = local_time(state.fetched, project().config).strftime("%H:%M") if state.fetched else ""
+    return {"updated_at": when, "stale": bool(state.error)}

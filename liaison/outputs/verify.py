@@ -104,6 +104,26 @@ class Rebuilt:
     raw_records: dict[str, bytes]  # record id -> its YAML at the commit
 
 
+def unshare_cache(cache_dir: Path, target: Path) -> int:
+    """Drop cached PDFs that are the very files of the export being verified; returns how many.
+
+    Builds place cached PDFs by hard link, so an export folder made on this
+    machine shares its PDFs' bytes with the cache: editing one in place edits
+    the cache too, and a rebuild from that cache would agree with the forgery.
+    Those records are rendered again (the cache is never wrong, only slower).
+    """
+    if not target.is_dir():
+        return 0
+    ours = {(s.st_dev, s.st_ino) for s in (p.stat() for p in target.rglob("*.pdf") if p.is_file()) if s.st_nlink > 1}
+    dropped = 0
+    for cached in Path(cache_dir).glob("*/*.pdf") if ours else ():
+        stat = cached.stat()
+        if (stat.st_dev, stat.st_ino) in ours:
+            cached.unlink()
+            dropped += 1
+    return dropped
+
+
 def rebuild(project: Project, manifest: dict, cache_dir: Path, jobs: int | None = None) -> Rebuilt:
     """The export of the manifest's range, made again from the manifest's commit (checked out aside)."""
     repo = Repo(project.root)
@@ -269,7 +289,9 @@ def verify_report(
     if manifest.get("dirty"):
         report.differences.append(f"导出时有未提交的修改，内容可能与提交 {commit} 不一致。")
     try:
-        rebuilt = rebuild(project, manifest, cache_dir or default_cache_dir(project.root), jobs)
+        cache = cache_dir or default_cache_dir(project.root)
+        unshare_cache(cache, target)
+        rebuilt = rebuild(project, manifest, cache, jobs)
     except (CommitNotFound, ProjectError, RangeError) as err:
         report.differences.append(str(err))
         return report

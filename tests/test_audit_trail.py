@@ -422,3 +422,34 @@ def test_a_date_correction_that_rewrites_the_text_is_one_move(trail, run):
     assert "文件：records/2024/2024-11-20-T1-cccccc.yaml → records/2024/2024-11-22-T1-cccccc.yaml" in (
         run(trail, "history", moved).output
     )
+
+
+# 8. What export and build say about a closed-semester violation ------------
+
+
+def test_export_and_build_say_what_is_wrong_with_a_closed_semester_change_and_how_to_fix_it(trail, run, tmp_path):
+    shutil.copytree(PROJECT / "templates", trail / "templates")
+    shutil.copytree(PROJECT / "site", trail / "site")
+    (trail / ".gitignore").write_text(".cache/\n", encoding="utf-8")
+    commit(trail, "模板", when="2025-02-01T09:00:00+08:00")
+    git(trail, "tag", "closed/2024-2025-1")
+    put(trail, CLOSED_ID, content="关闭后改")
+    sneaky = commit(trail, "修改", when="2025-03-01T09:00:00+08:00")
+    told = (
+        f"注意：{record_path(CLOSED_ID)}: 这条记录属于已关闭的{TERM}（标签 closed/2024-2025-1），"
+        f"提交 {sneaky[:8]}（王老师 <wang@example.edu.cn>）在关闭之后修改了它，但提交说明里没有“Reopen-Reason: 理由”。"
+        "请在提交说明末尾另起一段写“Reopen-Reason: 理由”（如 git commit --amend），或撤回这次修改。"
+    )
+    exported = run(trail, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "out"))
+    assert exported.exit_code == 1 and told in exported.stderr
+    assert "未计入" not in exported.stderr and "1 份记录表已导出" in exported.stdout  # the record is still exported
+    built = run(trail, "build", "--out", str(tmp_path / "public"))
+    assert built.exit_code == 1 and told in built.stderr and "未放入网站" not in built.stderr
+    assert (tmp_path / "public" / "records" / f"{CLOSED_ID}.html").is_file()
+
+
+def test_export_with_only_from_says_it_runs_to_today(trail, run, tmp_path):
+    shutil.copytree(PROJECT / "templates", trail / "templates")
+    done = run(trail, "export", "--from", "2024-09-01", "--out", str(tmp_path / "out"))
+    assert done.exit_code == 0 and done.exception is None, done.output
+    assert "注意：只给了 --from，导出 2024-09-01 起到今天" in done.stderr and "请加 --to 日期" in done.stderr

@@ -14,13 +14,14 @@ import csv
 import datetime
 import io
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 from conftest import PROJECT, SCHEMA, record_data
+from test_audit import OFFICE
+from test_audit import run as git  # real git as a named person, at a given time
 
 from liaison.core.project import open_project
 from liaison.core.records import dump_record, record_path
@@ -37,30 +38,11 @@ leaders:
   - {id: T2016005, name: 张伟, department: 基础医学院, position: 党委书记, login: zhangwei2, email: zw2@example.edu.cn, active: true}
 """
 ZHAO = ("赵某", "zhao@example.edu.cn")
-OFFICE = ("王老师", "wang@example.edu.cn")
 FORM = ("liaison 表单服务", "liaison@localhost")
 ZHANG_1 = ("张伟", "zw1@example.edu.cn")
 ZHANG_2 = ("张伟", "zw2@example.edu.cn")
 CLOSED_ID = "2024-11-20-T1-cccccc"  # in 2024-2025-1
 TERM = "2024-2025学年第一学期"
-
-
-def git(root: Path, *args: str, who=OFFICE, committer=None, when: str | None = None) -> str:
-    committer = committer or who
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": who[0],
-        "GIT_AUTHOR_EMAIL": who[1],
-        "GIT_COMMITTER_NAME": committer[0],
-        "GIT_COMMITTER_EMAIL": committer[1],
-        "GIT_CONFIG_NOSYSTEM": "1",
-        "HOME": str(root),
-    }
-    if when:
-        env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
-    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    return done.stdout.strip()
 
 
 def put(root: Path, record_id: str, **fields) -> str:

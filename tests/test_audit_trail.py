@@ -220,6 +220,34 @@ def test_with_fast_forward_merges_the_audit_says_it_cannot_prove_a_merge_request
     assert rows[-1].flags == ("快进合并方式：Git 历史无法证明这次改动经过合并请求",)
 
 
+def test_semi_linear_merges_of_a_branch_not_rebased_are_flagged(trail):
+    with (trail / "config.yaml").open("a", encoding="utf-8") as config:
+        config.write("git:\n  merge_method: semi_linear\n")
+    commit(trail, "设置合并方式")
+    git(trail, "checkout", "-q", "-b", "record/stale")
+    put(trail, "2025-03-02-T1-111111")
+    commit(trail, "新增联系记录", who=ZHAO)
+    git(trail, "checkout", "-q", "main")
+    commit(trail, "主分支又前进了")
+    stale = merge(trail, "record/stale", 40)
+    git(trail, "checkout", "-q", "-b", "record/rebased")
+    put(trail, "2025-03-03-T1-222222")
+    commit(trail, "新增联系记录", who=ZHAO)
+    merge(trail, "record/rebased", 41)
+
+    project = open_project(trail)
+    history = read_history(trail, SCHEMA)
+    closed = closed_semesters(project, history)
+    rows = audit_rows(history, project.roster, project.config.calendar, closed, ALL_DATES, "UTC", "semi_linear")
+    flags = {r.record_id: r.flags for r in rows if r.record_id.endswith(("111111", "222222"))}
+    assert flags == {
+        "2025-03-02-T1-111111": (
+            f"半线性合并方式下，合并请求 school/liaison!40 的分支没有先变基到主分支上（合并提交 {stale[:12]}）",
+        ),
+        "2025-03-03-T1-222222": (),
+    }
+
+
 # 4. Namesakes ---------------------------------------------------------------
 
 

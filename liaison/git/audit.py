@@ -57,6 +57,10 @@ def provenance(change: Change, merge_method: str = "merge") -> str:
 def _request_flag(change: Change, merge_method: str) -> str | None:
     merge = change.merge
     if through_request(change, merge_method):
+        if merge_method == "semi_linear" and not merge.rebased:
+            return (
+                f"半线性合并方式下，合并请求 {merge.reference} 的分支没有先变基到主分支上（合并提交 {merge.sha[:12]}）"
+            )
         return None
     if merge_method == "ff":
         if change.in_merge or merge is not None:

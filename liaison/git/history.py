@@ -79,6 +79,7 @@ class Merge:
     merged_at: datetime.datetime
     sha: str = ""
     merged_by_email: str = ""
+    rebased: bool = True  # the merged branch contained the mainline before the merge (semi-linear history)
 
     @property
     def is_request(self) -> bool:
@@ -223,22 +224,35 @@ def read_mainline(repo: Repo, ref: str) -> Mainline:
     for line in repo.text("rev-list", "--parents", ref).splitlines():
         sha, *rest = line.split()
         parents[sha] = rest
-    entry: dict[str, str] = {}
-    for sha in commits:  # oldest first: what an earlier mainline commit has is already claimed
-        stack = [sha]
-        while stack:
-            current = stack.pop()
-            if current not in entry:
-                entry[current] = sha
-                stack.extend(parents.get(current, []))
+    entry, rebased = _claim(commits, parents)
     merges = {}
     for commit, _ in _log_commits(repo.run("log", "--first-parent", "--merges", f"--format=%x1e{_FIELDS}%x1d", ref)):
         match = _MR.search(commit.message)
         reference = f"{match[1]}!{match[2]}" if match else ""
         merges[commit.sha] = Merge(
-            reference, commit.author_name, commit.committer_time, commit.sha, commit.author_email
+            reference, commit.author_name, commit.committer_time, commit.sha, commit.author_email, commit.sha in rebased
         )
     return Mainline(commits, times, entry, merges)
+
+
+def _claim(commits: list[str], parents: dict[str, list[str]]) -> tuple[dict[str, str], set[str]]:
+    """Every commit -> the mainline commit that brought it in; and the merges whose branch contained the mainline
+    before them (rebased first: what GitLab's semi-linear method requires)."""
+    entry: dict[str, str] = {}
+    rebased = set()
+    for sha in commits:  # oldest first: what an earlier mainline commit has is already claimed
+        first = (parents.get(sha) or [None])[0]
+        reached = 0
+        stack = [sha]
+        while stack:
+            current = stack.pop()
+            reached += current == first
+            if current not in entry:
+                entry[current] = sha
+                stack.extend(parents.get(current, []))
+        if reached > 1:  # the first parent, and again through the merged branch
+            rebased.add(sha)
+    return entry, rebased
 
 
 # 2. Per-commit changes ------------------------------------------------------

@@ -288,6 +288,7 @@ def read_commits(repo: Repo, revisions: list[str]) -> list[tuple[Commit, list[Ra
         "log",
         "--reverse",
         "--topo-order",
+        "--no-show-signature",  # a user's log.showSignature would print into the parsed output
         "--full-history",
         "--no-renames",
         "-c",
@@ -377,6 +378,7 @@ def read_signatures(repo: Repo, ref: str, mainline: Mainline, shas: list[str]) -
                 f"gpg.ssh.allowedSignersFile={signers}",
                 "log",
                 "--no-walk=unsorted",
+                "--no-show-signature",
                 "--stdin",
                 "--format=%H%x1f%G?%x1f%GS%x1f%GK",
                 input="".join(f"{sha}\n" for sha in members).encode(),

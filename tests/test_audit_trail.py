@@ -179,6 +179,23 @@ def test_a_commit_made_before_the_closure_and_merged_after_it_is_flagged(trail, 
     assert [p.path for p in problems] == [record_path(CLOSED_ID)] and early[:8] in problems[0].message
 
 
+def test_removing_the_closure_from_config_in_the_same_merge_request_does_not_reopen_the_semester(trail, run):
+    config = (trail / "config.yaml").read_text(encoding="utf-8")
+    (trail / "config.yaml").write_text(config + "closed_semesters:\n  2024-2025-1: 2025-02-20\n", encoding="utf-8")
+    base = commit(trail, "关闭 2024-2025-1", when="2025-02-21T09:00:00+08:00")
+    git(trail, "checkout", "-q", "-b", "reopen-quietly")
+    (trail / "config.yaml").write_text(config, encoding="utf-8")
+    put(trail, CLOSED_ID, content="顺手删掉关闭设置再改")
+    sneaky = commit(trail, "修改", who=ZHAO, when="2025-03-01T09:00:00+08:00")
+
+    checked = run(trail, "check", "--changed-since", base)  # the merge request's pipeline
+    assert checked.exit_code == 1 and f"提交 {sneaky[:8]}" in checked.output
+    merge(trail, "reopen-quietly", 50)
+    problems = check_with_history(open_project(trail)).process_problems
+    assert [p.path for p in problems] == [record_path(CLOSED_ID)]
+    assert "config.yaml 的 closed_semesters（2025-02-20）" in problems[0].message
+
+
 def test_a_change_before_the_closing_commit_is_not_flagged(trail):
     put(trail, CLOSED_ID, content="关闭前的更正")
     commit(trail, "更正", when="2025-02-01T09:00:00+08:00")

@@ -18,18 +18,21 @@ it never stops a command.
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from liaison.core import dates
 from liaison.core.checks import CheckResult, check_repository
 from liaison.core.problems import Problem, sorted_problems
-from liaison.core.project import Project
+from liaison.core.project import CONFIG_FILE, Project
 from liaison.core.semesters import Calendar, RangeError, Semester, parse_semester_id
+from liaison.core.yamlio import YamlError, read_yaml_bytes, to_python
 from liaison.git.history import Change, History, read_history
-from liaison.git.repo import Repo, commits_since
+from liaison.git.repo import ZERO, Repo, commits_since
 
 REOPEN = "Reopen-Reason"
+_SEMESTER_KEY = re.compile(r"[0-9]{4}-[0-9]{4}-[12]")
 TAG_PREFIX = "closed/"
 
 
@@ -88,11 +91,45 @@ def tag_problem(tag: str, error: str) -> Problem:
     )
 
 
+def config_closures_in_history(repo: Repo, ref: str = "HEAD") -> dict[str, datetime.date]:
+    """Every ``closed_semesters`` entry config.yaml has had on ``ref``'s history (the earliest day of each).
+
+    A closure, once on main, stays: a merge request that deletes the line
+    from config.yaml and edits the semester's record in the same breath is
+    still judged against it.
+    """
+    found = repo.attempt("log", "--format=", "--raw", "--no-abbrev", "--no-renames", ref, "--", CONFIG_FILE)
+    blobs = {line.split()[3] for line in (found.text if found.ok else "").splitlines() if line.startswith(":")}
+    closed: dict[str, datetime.date] = {}
+    for raw in repo.objects(b for b in blobs if b != ZERO).values():
+        try:
+            data = to_python(read_yaml_bytes(raw or b""))
+        except (YamlError, ValueError):
+            continue  # a broken config of the past: check reported it when it was current
+        entries = data.get("closed_semesters") if isinstance(data, dict) else None
+        for key, day in (entries if isinstance(entries, dict) else {}).items():
+            if isinstance(day, datetime.date) and _SEMESTER_KEY.fullmatch(str(key)):
+                closed[str(key)] = min(day, closed.get(str(key), day))
+    return closed
+
+
 def read_closures(root: Path, config_closed: dict | None) -> tuple[list[Closure], list[Problem]]:
-    """Every closure, from config.yaml and the ``closed/`` tags; a tag that names no semester is a problem."""
-    closures = [Closure(parse_semester_id(str(key)), day=day) for key, day in (config_closed or {}).items()]
+    """Every closure, from config.yaml (now and in its history) and the ``closed/`` tags.
+
+    A tag that names no semester is a problem (path ``refs/tags/…``), never an exception.
+    """
+    repo = Repo(root)
+    days = config_closures_in_history(repo)
+    for key, day in (config_closed or {}).items():
+        days[str(key)] = min(day, days.get(str(key), day))
+    closures = []
+    for key, day in sorted(days.items()):
+        try:
+            closures.append(Closure(parse_semester_id(key), day=day))
+        except RangeError:
+            continue  # config.yaml's own check names it
     problems = []
-    found = Repo(root).attempt(
+    found = repo.attempt(
         "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", f"refs/tags/{TAG_PREFIX}"
     )
     for line in (found.text if found.ok else "").splitlines():

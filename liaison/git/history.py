@@ -399,12 +399,21 @@ def field_changes(old: dict, new: dict, schema: Schema) -> tuple[FieldChange, ..
     )
 
 
-def _record_data(contents: dict[str, bytes | None], schema: Schema, blob: str, path: str | None) -> dict:
+def _record_data(
+    contents: dict[str, bytes | None], schema: Schema, blob: str, path: str | None, parsed: dict | None = None
+) -> dict:
+    """A record version's data; ``parsed`` remembers (blob, path) so an edit's old side is not parsed twice."""
+    key = (blob, path)
+    if parsed is not None and key in parsed:
+        return parsed[key]
     raw = contents.get(blob) if blob != ZERO else None
-    if raw is None or path is None:
-        return {}
-    record, _ = parse_record(path, raw, schema, None)
-    return dict(record.data) if record else {}
+    data = {}
+    if raw is not None and path is not None:
+        record, _ = parse_record(path, raw, schema, None)
+        data = dict(record.data) if record else {}
+    if parsed is not None:
+        parsed[key] = data
+    return data
 
 
 def _record_key(current: dict[str, str], kind: str, old_path: str | None, new_path: str | None) -> str:
@@ -430,6 +439,7 @@ def assemble(
     contents = repo.objects(wanted)
     history = History(mainline=mainline.commits, mainline_times=mainline.times, entry=mainline.entry)
     current: dict[str, str] = {}
+    parsed: dict[tuple[str, str | None], dict] = {}
     for commit, changes in order:
         entered = mainline.entry.get(commit.sha, "")
         in_merge = len(commit.parents) > 1
@@ -448,8 +458,8 @@ def assemble(
                 if path:
                     history.aliases[path] = key
                     history.aliases[PurePosixPath(path).stem] = key
-            old = _record_data(contents, schema, old_blob, old_path)
-            new = _record_data(contents, schema, new_blob, new_path)
+            old = _record_data(contents, schema, old_blob, old_path, parsed)
+            new = _record_data(contents, schema, new_blob, new_path, parsed)
             history.changes.append(
                 Change(commit, kind, key, old_path, new_path, old, new, field_changes(old, new, schema), **common)
             )

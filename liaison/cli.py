@@ -307,6 +307,12 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
 
     if date_range.start is None and date_range.end is None:
         raise UserError("请用 --semester 学期 或 --from/--to 日期 指定导出范围，如 --semester 2025-2026-1。")
+    if date_range.start is not None and date_range.end is None:
+        click.echo(
+            f"注意：只给了 --from，导出 {date_range.start} 起到今天（{project.today()}）为止的全部记录；"
+            "如需别的截止日期，请加 --to 日期。",
+            err=True,
+        )
     records, bad = _usable_records(project, "导出")
     try:
         result = export_range(
@@ -356,7 +362,10 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
         raise UserError(str(err)) from None
     for warning in site.warnings:
         click.echo(warning, err=True)
-    bad = sorted({p.path for p in site.problems})
+    notes = [*site.process_problems, *(p for p in site.problems if p.path.startswith("refs/"))]
+    for problem in notes:  # the record is on the site; the message says what to fix
+        click.echo(f"注意：{problem.format()}", err=True)
+    bad = sorted({p.path for p in site.problems if p not in notes})
     if bad:
         click.echo(
             f"注意：以下 {len(bad)} 个文件存在问题，相关记录未放入网站。请运行 python build.py check 查看：", err=True
@@ -365,7 +374,7 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
             click.echo(f"  {path}", err=True)
     click.echo(f"网站已生成：{out}（{site.records} 条记录，{site.files} 个文件，新生成 PDF {site.pdfs_rendered} 份）")
     click.echo(f"  打开 {out / 'index.html'}，或运行 python -m http.server -d {out} 后访问 http://127.0.0.1:8000/")
-    if bad:
+    if bad or site.process_problems:
         ctx.exit(1)
 
 
@@ -497,10 +506,12 @@ def history(ctx: click.Context, record: str, fmt: str) -> None:
     help="写到哪个文件（默认 xlsx 为 export/审计日志-<范围>.xlsx；csv、json 不填则输出到屏幕）。",
 )
 def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
-    """审计日志：某段时间内（按提交时间）对联系记录的每一次改动，并标出值得核查的改动。
+    """审计日志：某段时间内（按进入主分支的时间）对联系记录的每一次改动，并标出值得核查的改动。
 
-    每次改动一行：时间、操作（新增/修改/删除/移动）、记录、领导、作者、提交者、合并人与合并请求。
-    提示列标出：作者不是该领导本人；未经合并请求直接进入主分支；修改已关闭学期的记录；删除记录。
+    每次改动一行：时间、操作（新增/修改/删除/移动）、记录、领导、作者、提交者、合并人与合并请求，
+    来源（表单签名 / 合并请求 / 两者都不是）。提示列标出：作者不是该领导本人（按邮箱或表单签名的登录名，
+    不按姓名）；未经合并请求；在合并提交中直接修改；签名问题；修改已关闭学期的记录；删除记录；
+    修改签名者名单 allowed_signers。详见 docs/audit.md。
 
     \b
     示例：
@@ -591,10 +602,13 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
 
 @cli.command()
 @click.argument("target", type=click.Path(exists=True, path_type=Path))
+@render_options
 @click.pass_context
-def verify(ctx: click.Context, target: Path) -> None:
-    """核对一份导出（文件夹或 .zip）：文件是否齐全、未被改动，记录是否与所依据的提交一致。
+def verify(ctx: click.Context, target: Path, cache: Path | None, jobs: int | None) -> None:
+    """核对一份导出（文件夹或 .zip）：按清单所写的提交重新生成每份 PDF 和汇总表，逐字节比较。
 
+    不只相信清单：清单可以和文件一起被改。每处差异写明文件、记录和哪里不同（PDF 中嵌入的记录数据、
+    页面或汇总表的单元格）；该范围内在那次提交之后才加入或修改的记录另作说明。
     全部一致时退出码为 0；否则逐条列出差异，退出码为 1。
 
     \b
@@ -602,11 +616,15 @@ def verify(ctx: click.Context, target: Path) -> None:
       python build.py verify export/2025-2026学年第一学期.zip
       python build.py verify export/2025-2026学年第一学期
     """
-    from liaison.outputs.export import verify_export
+    from liaison.outputs.verify import verify_report
 
-    differences = verify_export(target, _project(ctx))
+    project = _project(ctx)
+    report = verify_report(target, project, cache or default_cache_dir(project.root), jobs)
+    differences = report.differences
     for difference in differences:
         click.echo(difference)
+    for note in report.notes:
+        click.echo(f"说明：{note}")
     if differences:
         click.echo(f"核对未通过：共 {len(differences)} 处差异。")
         ctx.exit(1)
@@ -640,6 +658,8 @@ def _usable_records(project: Project, what: str, content_only: bool = False) -> 
         raise UserError("config.yaml 或 roster.yaml 有问题（见上），请先修改。")
     process = set(result.process_problems)
     bad = sorted({p.path for p in result.problems if p.path.startswith("records/") and p not in process})
+    for problem in (p for p in result.problems if p.path.startswith("refs/")):  # a bad closed/ tag: named, ignored
+        click.echo(f"注意：{problem.format()}", err=True)
     for problem in () if content_only else result.process_problems:
         click.echo(f"注意：{problem.format()}", err=True)
     if bad:

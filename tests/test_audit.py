@@ -167,16 +167,20 @@ def flags_by_commit_subject(rows) -> dict[str, tuple]:
 
 def test_audit_rows_and_flags(audited):
     project = open_project(audited)
-    closed = closed_semesters(audited, {}, project.config.closed_semesters)
-    rows = audit_rows(read_history(audited, SCHEMA), project.roster, project.config.calendar, closed, ALL_DATES)
+    history = read_history(audited, SCHEMA)
+    closed = closed_semesters(project, history)
+    rows = audit_rows(history, project.roster, project.config.calendar, closed, ALL_DATES)
     assert [row.when for row in rows] == sorted(row.when for row in rows)
     got = flags_by_commit_subject(rows)
-    assert got[(C, "初始")] == ("作者（测试）不是该记录的领导本人", "未经合并请求直接进入主分支")
+    not_zhao = "不是该记录的领导本人（赵某，工号 T1）"
+    assert got[(C, "初始")] == (f"作者（测试 <test@example.edu.cn>）{not_zhao}", "未经合并请求直接进入主分支")
     assert got[(A, "新增联系记录")] == ()
     assert got[(A2, "更正联系时间")] == ()
-    assert got[(B, "新增联系记录")] == ("作者（李四）不是该记录的领导本人",)
-    assert got[(B, "直接修改")] == ("作者（王老师）不是该记录的领导本人", "未经合并请求直接进入主分支")
-    assert got[(B, "删除重复记录")] == ("作者（王老师）不是该记录的领导本人", "记录被删除")
+    assert got[(B, "新增联系记录")] == (f"作者（李四 <lisi@example.edu.cn>）{not_zhao}",)
+    assert got[(B, "直接修改")] == (f"作者（王老师 <wang@example.edu.cn>）{not_zhao}", "未经合并请求直接进入主分支")
+    assert got[(B, "删除重复记录")] == (f"作者（王老师 <wang@example.edu.cn>）{not_zhao}", "记录被删除")
+    assert {row.source for row in rows if row.merge_request} == {"合并请求"}
+    assert {row.source for row in rows if not row.merge_request} == {"两者都不是"}
     closed_changes = [row.flags for row in rows if row.record_id == C and row.kind == "修改"]
     assert closed_changes == [
         ("修改已关闭的2024-2025学年第一学期，且没有重开理由",),

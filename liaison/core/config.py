@@ -36,6 +36,20 @@ class WebSettings:
         return cls(**data)
 
 
+MERGE_METHODS = ("merge", "semi_linear", "ff")
+
+
+@dataclass(frozen=True)
+class GitSettings:
+    """``git:``: how GitLab merges merge requests into main (docs/audit.md: what each lets the audit prove)."""
+
+    merge_method: str = "merge"  # merge | semi_linear | ff, as set in GitLab's project settings
+
+    @classmethod
+    def from_data(cls, data: dict | None) -> GitSettings:
+        return cls(**dict(data or {}))
+
+
 @dataclass(frozen=True)
 class EmailSettings:
     """``reminders.email``: the SMTP server (the password is LIAISON_SMTP_PASSWORD)."""
@@ -103,6 +117,7 @@ class Config:
     web: WebSettings = field(default_factory=WebSettings)
     closed_semesters: dict[str, datetime.date] = field(default_factory=dict)
     reminders: ReminderPolicy | None = None
+    git: GitSettings = field(default_factory=GitSettings)
 
     @property
     def calendar(self) -> Calendar:
@@ -147,5 +162,6 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
         web=WebSettings.from_data(data.get("web")),
         closed_semesters=dict(closed),
         reminders=ReminderPolicy.from_data(data.get("reminders")),
+        git=GitSettings.from_data(data.get("git")),
     )
     return config, []

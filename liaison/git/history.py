@@ -1,23 +1,30 @@
-"""The history of every record, read from Git in one pass: who added, changed, moved or removed it, and how.
+"""The history of every record, read from Git in a fixed handful of passes: who added, changed, moved or removed it.
 
-``read_history`` runs a fixed handful of git processes whatever the number of
-records (the log of ``records/`` with raw diffs and renames, the commit graph,
-the mainline's merge commits, and one ``cat-file --batch`` for the contents),
-then works out in Python:
+The clock that counts is the **mainline**, the first-parent chain of ``ref``:
+a change happened when it entered the mainline, whatever its author or
+committer dates say. ``read_history`` works in three steps, so an index can
+feed the middle one a range of commits:
 
-* which merge request brought each commit to the main line: GitLab's merge
-  commits say ``See merge request group/project!123``; every commit reachable
-  from a merge's second parent and not from the main line before it came
-  through that merge request;
-* which record each change belongs to, following renames (a record whose
-  date was corrected moves to a new path);
-* what changed, field by field, with the schema's Chinese labels.
+1. :func:`read_mainline`: the mainline in order, and for every commit the
+   mainline commit that brought it in (itself, or the merge whose second
+   parent reaches it) and that merge's GitLab merge request, if it names one
+   (``See merge request group/project!123``);
+2. :func:`read_commits`: per commit, the raw changes to ``records/`` and to
+   ``allowed_signers`` (merges included: a path that differs from every
+   parent was changed in the merge itself, git's combined diff);
+3. :func:`assemble`: the changes in mainline order, moves paired by the
+   record's identity (工号 and the 6-hex suffix, never git's similarity),
+   field by field with the schema's Chinese labels, each with its commit's
+   SSH signature checked against the ``allowed_signers`` the mainline had
+   just before the change entered it.
 """
 
 from __future__ import annotations
 
 import datetime
 import re
+import tempfile
+from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -27,8 +34,11 @@ from liaison.core.schema import Schema
 from liaison.git.repo import ZERO, Repo
 
 ADDED, CHANGED, DELETED, MOVED = "新增", "修改", "删除", "移动"
+SIGNERS_FILE = "allowed_signers"  # ssh-keygen ALLOWED SIGNERS: who may sign as the form
+SUBMITTED_BY = "Submitted-By"  # the form's trailer: the single-sign-on login that submitted
 _MR = re.compile(r"See merge request (\S+?)!(\d+)")
 _TRAILER = re.compile(r"^([A-Za-z][A-Za-z0-9-]*):\s*(.+)$")
+_IDENTITY = re.compile(r"^\d{4}-\d{2}-\d{2}-(.+)$")
 _FIELDS = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B"
 
 
@@ -62,11 +72,31 @@ class Commit:
 
 @dataclass(frozen=True)
 class Merge:
-    """How a commit reached the main line: the merge request, or None for a direct push."""
+    """The mainline merge that brought a commit in: its merge request, or an empty reference for a local merge."""
 
-    reference: str  # group/project!123
+    reference: str  # group/project!123; "" when the message names no merge request (merged outside GitLab)
     merged_by: str
     merged_at: datetime.datetime
+    sha: str = ""
+    merged_by_email: str = ""
+    rebased: bool = True  # the merged branch contained the mainline before the merge (semi-linear history)
+
+    @property
+    def is_request(self) -> bool:
+        return bool(self.reference)
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A commit's signature as git judged it (``%G?``): G is good and by an allowed signer."""
+
+    status: str  # G good, U good but the key is not an allowed signer, B bad, E cannot check, N none, X/Y/R expired
+    signer: str  # the allowed signer's principal (%GS), e.g. liaison@localhost
+    key: str  # the key's fingerprint (%GK)
+
+    @property
+    def valid(self) -> bool:
+        return self.status == "G"
 
 
 @dataclass(frozen=True)
@@ -81,14 +111,18 @@ class FieldChange:
 class Change:
     commit: Commit
     kind: str  # 新增 / 修改 / 删除 / 移动
-    record: str  # the record's id as first added; stable across renames
+    record: str  # the record's id as first added; stable across moves
     old_path: str | None
     new_path: str | None
     old_data: dict
     new_data: dict
     fields: tuple[FieldChange, ...]
-    merge: Merge | None  # None: not (yet) on the main line through a merge request
-    on_mainline: bool
+    merge: Merge | None  # the mainline merge that brought it in (for a change made in a merge: that merge)
+    on_mainline: bool  # the commit itself is on the mainline (a direct push, or a merge's own change)
+    entered: str = ""  # the mainline commit that brought this change to the mainline
+    position: int = -1  # that commit's place on the mainline, 0 for the first: the honest clock
+    in_merge: bool = False  # made in a merge commit itself (relative to its first parent), not by a branch commit
+    signature: Signature | None = None  # None: the commit is not signed
 
     @property
     def path(self) -> str:
@@ -103,16 +137,44 @@ class Change:
     def data(self) -> dict:
         return self.new_data or self.old_data
 
+    @property
+    def by_form(self) -> bool:
+        """Made by the form: signed by a signer that the mainline's ``allowed_signers`` named before it entered."""
+        return self.signature is not None and self.signature.valid
+
+    @property
+    def submitted_by(self) -> str:
+        """The login the form recorded (``Submitted-By:``); trusted only when ``by_form``."""
+        return self.commit.trailers.get(SUBMITTED_BY, "")
+
 
 @dataclass
 class History:
-    changes: list[Change] = field(default_factory=list)  # oldest first
+    changes: list[Change] = field(default_factory=list)  # in mainline order (oldest first)
     aliases: dict[str, str] = field(default_factory=dict)  # every id or path a record had -> its record key
+    mainline: list[str] = field(default_factory=list)  # the first-parent chain of ref, oldest first
+    mainline_times: dict[str, datetime.datetime] = field(default_factory=dict)  # committer time (settable!)
+    entry: dict[str, str] = field(default_factory=dict)  # every commit -> the mainline commit that brought it in
+    signer_changes: list[Change] = field(default_factory=list)  # changes to allowed_signers: who counts as the form
+    _positions: dict[str, int] = field(default_factory=dict, repr=False, compare=False)
 
     def of(self, record: str) -> list[Change]:
         """The changes of one record, given any id or path it ever had."""
         key = self.aliases.get(record) or self.aliases.get(PurePosixPath(record).stem)
         return [c for c in self.changes if c.record == key] if key else []
+
+    def position(self, sha: str) -> int | None:
+        """Where the commit ``sha`` entered the mainline (its mainline index), or None when ``ref`` lacks it."""
+        entered = self.entry.get(sha)
+        return None if entered is None else self.positions.get(entered)
+
+    @property
+    def positions(self) -> dict[str, int]:
+        """Mainline commit -> its index."""
+        if len(self._positions) != len(self.mainline):
+            self._positions.clear()
+            self._positions.update((sha, n) for n, sha in enumerate(self.mainline))
+        return self._positions
 
 
 def _commit(fields: list[str]) -> Commit:
@@ -130,37 +192,201 @@ def _commit(fields: list[str]) -> Commit:
     )
 
 
-def _mainline_merges(repo: Repo, ref: str) -> tuple[dict[str, Merge], set[str]]:
-    """Which merge request brought each commit to the main line, and the main line's own commits."""
-    mainline = repo.run("rev-list", "--first-parent", "--reverse", ref).decode().split()
+def _log_commits(raw: bytes) -> list[tuple[Commit, str]]:
+    """Split ``log --format=%x1e{_FIELDS}%x1d`` output into (commit, what followed it: raw diff lines)."""
+    found = []
+    for block in raw.decode("utf-8", "replace").split("\x1e"):
+        if block.strip():
+            head, _, diff = block.partition("\x1d")
+            found.append((_commit(head.strip("\n").split("\x1f")), diff))
+    return found
+
+
+# 1. The mainline ------------------------------------------------------------
+
+
+@dataclass
+class Mainline:
+    commits: list[str]  # oldest first
+    times: dict[str, datetime.datetime]
+    entry: dict[str, str]  # every commit reachable from ref -> the mainline commit that brought it in
+    merges: dict[str, Merge]  # mainline merge commit -> who merged it and the merge request it names
+
+
+def read_mainline(repo: Repo, ref: str) -> Mainline:
+    """The first-parent chain of ``ref`` and, for every commit, the mainline commit that brought it in."""
+    commits, times = [], {}
+    for line in repo.text("log", "--first-parent", "--reverse", "--format=%H %cI", ref).splitlines():
+        sha, when = line.split()
+        commits.append(sha)
+        times[sha] = datetime.datetime.fromisoformat(when)
     parents: dict[str, list[str]] = {}
-    for line in repo.run("rev-list", "--parents", ref).decode().splitlines():
+    for line in repo.text("rev-list", "--parents", ref).splitlines():
         sha, *rest = line.split()
         parents[sha] = rest
-    merges: dict[str, Commit] = {}
-    raw = repo.run("log", "--first-parent", "--merges", f"--format={_FIELDS}%x1e", ref).decode("utf-8", "replace")
-    for block in raw.split("\x1e"):
-        if block.strip():
-            commit = _commit(block.strip("\n").split("\x1f"))
-            merges[commit.sha] = commit
-    through: dict[str, Merge] = {}
-    seen: set[str] = set()
-    for sha in mainline:
-        seen.add(sha)
-        merge = merges.get(sha)
-        if merge is None or len(parents.get(sha, [])) < 2:
-            continue
-        match = _MR.search(merge.message)
-        info = Merge(f"{match[1]}!{match[2]}" if match else "", merge.author_name, merge.committer_time)
-        stack = list(parents[sha][1:])
-        while stack:  # everything the merge brought in, stopping at what the main line had
+    entry, rebased = _claim(commits, parents)
+    merges = {}
+    for commit, _ in _log_commits(repo.run("log", "--first-parent", "--merges", f"--format=%x1e{_FIELDS}%x1d", ref)):
+        match = _MR.search(commit.message)
+        reference = f"{match[1]}!{match[2]}" if match else ""
+        merges[commit.sha] = Merge(
+            reference, commit.author_name, commit.committer_time, commit.sha, commit.author_email, commit.sha in rebased
+        )
+    return Mainline(commits, times, entry, merges)
+
+
+def _claim(commits: list[str], parents: dict[str, list[str]]) -> tuple[dict[str, str], set[str]]:
+    """Every commit -> the mainline commit that brought it in; and the merges whose branch contained the mainline
+    before them (rebased first: what GitLab's semi-linear method requires)."""
+    entry: dict[str, str] = {}
+    rebased = set()
+    for sha in commits:  # oldest first: what an earlier mainline commit has is already claimed
+        first = (parents.get(sha) or [None])[0]
+        reached = 0
+        stack = [sha]
+        while stack:
             current = stack.pop()
-            if current in seen:
-                continue
-            seen.add(current)
-            through[current] = info
-            stack.extend(parents.get(current, []))
-    return through, set(mainline)
+            reached += current == first
+            if current not in entry:
+                entry[current] = sha
+                stack.extend(parents.get(current, []))
+        if reached > 1:  # the first parent, and again through the merged branch
+            rebased.add(sha)
+    return entry, rebased
+
+
+# 2. Per-commit changes ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawChange:
+    path: str
+    old_blob: str  # relative to the first parent; ZERO when absent
+    new_blob: str  # ZERO when removed
+
+
+def _raw_changes(diff: str) -> list[RawChange]:
+    """``--raw`` lines (``:`` one parent, ``::`` a merge's combined diff) as changes against the first parent."""
+    found = []
+    for line in diff.splitlines():
+        if not line.startswith(":"):
+            continue
+        meta, _, path = line.partition("\t")
+        parts = meta.lstrip(":").split()
+        blobs = parts[(len(parts) - 1) // 2 : -1]  # n+1 modes, then n+1 blobs (each parent's, then the result)
+        found.append(RawChange(path, blobs[0], blobs[-1]))
+    return found
+
+
+def read_commits(repo: Repo, revisions: list[str]) -> list[tuple[Commit, list[RawChange]]]:
+    """Every commit in ``revisions`` (rev-list arguments, e.g. ``[ref]`` or ``[old..new]``) that changes a record
+    or ``allowed_signers``, parents before children, with its raw changes against its first parent.
+
+    A merge is listed with the paths that differ from every parent: the changes made in the merge itself.
+    """
+    raw = repo.run(
+        "log",
+        "--reverse",
+        "--topo-order",
+        "--no-show-signature",  # a user's log.showSignature would print into the parsed output
+        "--full-history",
+        "--no-renames",
+        "-c",
+        "--raw",
+        "--no-abbrev",
+        f"--format=%x1e{_FIELDS}%x1d",
+        *revisions,
+        "--",
+        f"{RECORDS_DIR}/",
+        SIGNERS_FILE,
+    )
+    listed = [(commit, _raw_changes(diff)) for commit, diff in _log_commits(raw)]
+    return [(commit, changes) for commit, changes in listed if changes]
+
+
+def identity(path: str) -> str:
+    """What stays when a record's date is corrected: 工号 and the 6-hex suffix (the id without its date)."""
+    stem = PurePosixPath(path).stem
+    match = _IDENTITY.match(stem)
+    return match[1] if match else stem
+
+
+def pair_moves(changes: list[RawChange]) -> list[tuple[str, str | None, str | None, str, str]]:
+    """A commit's record changes as (kind, old path, new path, old blob, new blob), a removal and an addition
+    of the same identity (工号 + suffix) paired as one move, however much the text changed too."""
+    added = {identity(c.path): c for c in changes if c.old_blob == ZERO and c.new_blob != ZERO}
+    paired: set[str] = set()
+    found = []
+    for change in changes:
+        if change.old_blob != ZERO and change.new_blob == ZERO:
+            partner = added.get(identity(change.path))
+            if partner is not None and partner.path not in paired:
+                paired.add(partner.path)
+                found.append((MOVED, change.path, partner.path, change.old_blob, partner.new_blob))
+            else:
+                found.append((DELETED, change.path, None, change.old_blob, ZERO))
+        elif change.old_blob == ZERO:
+            if change.new_blob != ZERO:
+                found.append((ADDED, None, change.path, ZERO, change.new_blob))
+        else:
+            found.append((CHANGED, change.path, change.path, change.old_blob, change.new_blob))
+    return [item for item in found if not (item[0] == ADDED and item[2] in paired)]
+
+
+# 3. Signatures and assembly -------------------------------------------------
+
+
+def _signers_in_force(repo: Repo, ref: str, mainline: Mainline) -> dict[str, str | None]:
+    """Mainline commit -> the ``allowed_signers`` blob its first parent had (None: no such file).
+
+    A change is judged by the signers the mainline named *before* it entered,
+    so a merge request cannot vouch for itself by adding its own key.
+    """
+    raw = repo.run(
+        "log", "--first-parent", "-m", "--raw", "--no-abbrev", "--format=%x1e%H%x1d", ref, "--", SIGNERS_FILE
+    )
+    set_by: dict[str, str | None] = {}
+    for block in raw.decode("utf-8", "replace").split("\x1e"):
+        sha, _, diff = block.partition("\x1d")
+        for change in _raw_changes(diff):
+            set_by[sha.strip()] = None if change.new_blob == ZERO else change.new_blob
+    in_force, current = {}, None
+    for sha in mainline.commits:
+        in_force[sha] = current
+        current = set_by.get(sha, current)
+    return in_force
+
+
+def read_signatures(repo: Repo, ref: str, mainline: Mainline, shas: list[str]) -> dict[str, Signature]:
+    """The signature of each signed commit in ``shas``, checked with ssh-keygen through git (``%G?``)."""
+    headers = repo.objects(shas)
+    signed = [s for s in shas if b"\ngpgsig " in (headers.get(s) or b"").partition(b"\n\n")[0]]
+    if not signed:
+        return {}
+    in_force = _signers_in_force(repo, ref, mainline)
+    groups: dict[str | None, list[str]] = defaultdict(list)
+    for sha in signed:
+        groups[in_force.get(mainline.entry.get(sha, ""))].append(sha)
+    blobs = repo.objects(blob for blob in groups if blob)
+    found = {}
+    with tempfile.TemporaryDirectory(prefix="liaison-signers-") as folder:
+        for blob, members in groups.items():
+            signers = Path(folder) / f"{blob or 'none'}"
+            signers.write_bytes((blobs.get(blob) or b"") if blob else b"")
+            out = repo.text(
+                "-c",
+                f"gpg.ssh.allowedSignersFile={signers}",
+                "log",
+                "--no-walk=unsorted",
+                "--no-show-signature",
+                "--stdin",
+                "--format=%H%x1f%G?%x1f%GS%x1f%GK",
+                input="".join(f"{sha}\n" for sha in members).encode(),
+            )
+            for line in out.splitlines():
+                sha, status, signer, key = (line.split("\x1f") + ["", "", ""])[:4]
+                found[sha] = Signature(status, signer, key)
+    return found
 
 
 def field_changes(old: dict, new: dict, schema: Schema) -> tuple[FieldChange, ...]:
@@ -173,89 +399,84 @@ def field_changes(old: dict, new: dict, schema: Schema) -> tuple[FieldChange, ..
     )
 
 
-def read_history(root: Path, schema: Schema, ref: str = "HEAD") -> History:  # noqa: C901, PLR0912 - split pending (issue 19)
-    """Every change to ``records/`` reachable from ``ref``, oldest first."""
+def _record_data(
+    contents: dict[str, bytes | None], schema: Schema, blob: str, path: str | None, parsed: dict | None = None
+) -> dict:
+    """A record version's data; ``parsed`` remembers (blob, path) so an edit's old side is not parsed twice."""
+    key = (blob, path)
+    if parsed is not None and key in parsed:
+        return parsed[key]
+    raw = contents.get(blob) if blob != ZERO else None
+    data = {}
+    if raw is not None and path is not None:
+        record, _ = parse_record(path, raw, schema, None)
+        data = dict(record.data) if record else {}
+    if parsed is not None:
+        parsed[key] = data
+    return data
+
+
+def _record_key(current: dict[str, str], kind: str, old_path: str | None, new_path: str | None) -> str:
+    """The record a change belongs to (its id as first added), updating ``current`` (path now -> key)."""
+    if kind == MOVED:
+        key = current.pop(old_path, PurePosixPath(old_path).stem)
+        current[new_path] = key
+    elif kind == DELETED:
+        key = current.pop(old_path, PurePosixPath(old_path).stem)
+    else:
+        key = current.setdefault(new_path, PurePosixPath(new_path).stem)
+    return key
+
+
+def assemble(
+    repo: Repo, ref: str, schema: Schema, mainline: Mainline, commits: list[tuple[Commit, list[RawChange]]]
+) -> History:
+    """The history from the mainline and the per-commit changes: in mainline order, moves followed."""
+    positions = {sha: n for n, sha in enumerate(mainline.commits)}
+    order = sorted(commits, key=lambda item: positions.get(mainline.entry.get(item[0].sha, ""), -1))  # stable
+    signatures = read_signatures(repo, ref, mainline, [commit.sha for commit, _ in order])
+    wanted = {b for _, changes in order for c in changes for b in (c.old_blob, c.new_blob) if b != ZERO}
+    contents = repo.objects(wanted)
+    history = History(mainline=mainline.commits, mainline_times=mainline.times, entry=mainline.entry)
+    current: dict[str, str] = {}
+    parsed: dict[tuple[str, str | None], dict] = {}
+    for commit, changes in order:
+        entered = mainline.entry.get(commit.sha, "")
+        in_merge = len(commit.parents) > 1
+        common = {
+            "merge": mainline.merges.get(entered) if entered != commit.sha or in_merge else None,
+            "on_mainline": entered == commit.sha,
+            "entered": entered,
+            "position": positions.get(entered, -1),
+            "in_merge": in_merge,
+            "signature": signatures.get(commit.sha),
+        }
+        records = [c for c in changes if c.path.startswith(f"{RECORDS_DIR}/") and c.path.endswith(".yaml")]
+        for kind, old_path, new_path, old_blob, new_blob in pair_moves(records):
+            key = _record_key(current, kind, old_path, new_path)
+            for path in (old_path, new_path):
+                if path:
+                    history.aliases[path] = key
+                    history.aliases[PurePosixPath(path).stem] = key
+            old = _record_data(contents, schema, old_blob, old_path, parsed)
+            new = _record_data(contents, schema, new_blob, new_path, parsed)
+            history.changes.append(
+                Change(commit, kind, key, old_path, new_path, old, new, field_changes(old, new, schema), **common)
+            )
+        for change in (c for c in changes if c.path == SIGNERS_FILE):
+            kind = ADDED if change.old_blob == ZERO else DELETED if change.new_blob == ZERO else CHANGED
+            paths = (None if kind == ADDED else SIGNERS_FILE, None if kind == DELETED else SIGNERS_FILE)
+            history.signer_changes.append(Change(commit, kind, SIGNERS_FILE, *paths, {}, {}, (), **common))
+    return history
+
+
+def read_history(root: Path, schema: Schema, ref: str = "HEAD") -> History:
+    """Every change to ``records/`` (and to ``allowed_signers``) reachable from ``ref``, in mainline order."""
     repo = Repo(root)
     if repo.resolve(ref) is None:
         return History()
-    through, mainline = _mainline_merges(repo, ref)
-    raw = repo.run(
-        "log",
-        "--reverse",
-        "--full-history",
-        "--no-merges",
-        "-M",
-        "--raw",
-        "--no-abbrev",
-        f"--format=%x1e{_FIELDS}%x1d",
-        ref,
-        "--",
-        f"{RECORDS_DIR}/",
-    ).decode("utf-8", "replace")
-    entries = []
-    wanted: set[str] = set()
-    for block in raw.split("\x1e"):
-        if not block.strip():
-            continue
-        head, _, diff = block.partition("\x1d")
-        commit = _commit(head.split("\x1f"))
-        for line in diff.strip().splitlines():
-            if not line.startswith(":"):
-                continue
-            meta, *paths = line.split("\t")
-            _, _, old_blob, new_blob, status = meta.split()
-            entries.append((commit, status[0], paths, old_blob, new_blob))
-            wanted.update(b for b in (old_blob, new_blob) if b != ZERO)
-    contents = repo.objects(wanted)
-
-    def data_of(blob: str, path: str | None) -> dict:
-        raw = contents.get(blob) if blob != ZERO else None
-        if raw is None or path is None:
-            return {}
-        record, _ = parse_record(path, raw, schema, None)
-        return dict(record.data) if record else {}
-
-    history = History()
-    current: dict[str, str] = {}  # path now -> record key
-    for commit, status, paths, old_blob, new_blob in entries:
-        if not all(p.endswith(".yaml") for p in paths):
-            continue
-        if status == "R":
-            old_path, new_path = paths
-            key = current.pop(old_path, PurePosixPath(old_path).stem)
-            current[new_path], kind = key, MOVED
-        elif status == "A":
-            old_path, new_path = None, paths[0]
-            key = current.setdefault(new_path, PurePosixPath(new_path).stem)
-            kind = ADDED
-        elif status == "D":
-            old_path, new_path = paths[0], None
-            key = current.pop(old_path, PurePosixPath(old_path).stem)
-            kind = DELETED
-        else:
-            old_path = new_path = paths[-1]
-            key = current.setdefault(new_path, PurePosixPath(new_path).stem)
-            kind = CHANGED
-        for path in (old_path, new_path):
-            if path:
-                history.aliases[path] = key
-                history.aliases[PurePosixPath(path).stem] = key
-        old, new = data_of(old_blob, old_path), data_of(new_blob, new_path)
-        history.changes.append(
-            Change(
-                commit,
-                kind,
-                key,
-                old_path,
-                new_path,
-                old,
-                new,
-                field_changes(old, new, schema),
-                through.get(commit.sha),
-                commit.sha in mainline,
-            )
-        )
-    return history
+    mainline = read_mainline(repo, ref)
+    return assemble(repo, ref, schema, mainline, read_commits(repo, [ref]))
 
 
 def change_json(change: Change) -> dict:
@@ -277,7 +498,14 @@ def change_json(change: Change) -> dict:
         "merge_request": merge.reference if merge else None,
         "merged_by": merge.merged_by if merge else None,
         "merged_at": merge.merged_at.isoformat() if merge else None,
-        "direct_to_main": change.on_mainline,
+        "direct_to_main": change.on_mainline and change.merge is None,
+        "made_in_merge": change.in_merge,
+        "entered_mainline": change.entered,
+        "mainline_position": change.position,
+        "signature": change.signature.status if change.signature else "N",
+        "signed_by_form": change.by_form,
+        "signer": change.signature.signer if change.by_form else None,
+        "submitted_by": change.submitted_by or None,
         "fields": [
             {"key": f.key, "label": f.label, "old": plain_value(f.old), "new": plain_value(f.new)}
             for f in change.fields
@@ -285,18 +513,35 @@ def change_json(change: Change) -> dict:
     }
 
 
+def how_it_entered(change: Change) -> str:
+    """How the change reached the mainline, in words: the merge request, a local merge, a direct push, a merge's own edit."""
+    merge = change.merge
+    if merge is None:
+        return "直接提交到主分支，未经合并请求" if change.on_mainline else "尚未合并到主分支"
+    merged = f"{merge.merged_by} 于 {merge.merged_at:%Y-%m-%d %H:%M} 合并"
+    if not merge.is_request:
+        how = f"本地合并后推送到主分支（合并提交 {merge.sha[:12]}，{merged}），未经合并请求"
+    else:
+        how = f"合并请求 {merge.reference}，{merged}"
+    return f"在合并提交中直接修改（{how}）" if change.in_merge else how
+
+
 def change_text(number: int, change: Change) -> list[str]:
     """A change as lines for the terminal (``history --format table``)."""
-    commit, merge = change.commit, change.merge
-    how = (
-        f"合并请求 {merge.reference or '（未注明编号）'}，{merge.merged_by} 于 {merge.merged_at:%Y-%m-%d %H:%M} 合并"
-        if merge
-        else ("直接提交到主分支，未经合并请求" if change.on_mainline else "尚未合并")
-    )
+    commit = change.commit
+    how = how_it_entered(change)
     lines = [
         f"━━ {number}. {commit.committer_time:%Y-%m-%d %H:%M} · {change.kind} · {change.path}",
         f"   作者：{commit.author_name} <{commit.author_email}>　提交者：{commit.committer_name} <{commit.committer_email}>",
         f"   {how}",
+        *(
+            [
+                f"   由表单提交（签名有效：{change.signature.signer}）"
+                + (f"，登录名 {change.submitted_by}" if change.submitted_by else "")
+            ]
+            if change.by_form
+            else []
+        ),
         f"   提交 {commit.sha[:12]}：{commit.subject}",
     ]
     if change.kind == MOVED:

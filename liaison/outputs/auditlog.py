@@ -18,9 +18,11 @@ from liaison.outputs.workbook import Table, build_table_workbook
 def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow], bytes]:
     """The rows of the audit log for ``date_range`` and the file's bytes: xlsx, csv (UTF-8 with BOM) or json."""
     config = project.config
-    closed = closed_semesters(project.root, config.semester_starts, config.closed_semesters, config.timezone)
     history = read_history(project.root, project.schema)
-    rows = audit_rows(history, project.roster, config.calendar, closed, date_range, config.timezone)
+    closed = closed_semesters(project, history)
+    rows = audit_rows(
+        history, project.roster, config.calendar, closed, date_range, config.timezone, config.git.merge_method
+    )
     if fmt == "json":
         listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
         return rows, (json.dumps(listed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
@@ -36,7 +38,7 @@ def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow],
     return rows, build_table_workbook(
         "审计日志",
         f"{config.school}领导干部结对联系学生记录 审计日志",
-        f"范围（按提交时间）：{date_range.description}　共 {len(rows)} 次改动，{flagged} 次需要核查",
+        f"范围（按进入主分支的时间）：{date_range.description}　共 {len(rows)} 次改动，{flagged} 次需要核查",
         Table(AUDIT_HEADER, [tuple(row_values(row)) for row in rows]),
         config.office,
         stamp,

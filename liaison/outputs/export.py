@@ -1,26 +1,24 @@
 """The office's export (requirement 3.(2)): a folder per leader of PDFs, the workbook, a manifest, a zip.
 
 ``export_range`` writes ``<out>/<range title>/`` and ``<out>/<range title>.zip``;
-``verify_export`` re-checks a folder or zip against its manifest and against
-the repository at the commit it names.
+``liaison.outputs.verify`` rebuilds an export from the commit its manifest
+names and compares the bytes.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
 import json
 import shutil
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from liaison.core.filenames import safe_filename
 from liaison.core.project import Project
 from liaison.core.query import records_in_range
-from liaison.core.records import RECORDS_DIR, Record, parse_record
+from liaison.core.records import Record
 from liaison.core.semesters import DateRange
-from liaison.git.repo import CommitInfo, CommitNotFound, files_at, head_commit
+from liaison.git.repo import CommitInfo, head_commit
 from liaison.outputs.archive import write_stable_zip
 from liaison.outputs.pdf import OutputDirError, build_pdfs
 from liaison.outputs.workbook import WORKBOOK_NAME, build_workbook
@@ -122,78 +120,8 @@ def export_range(
     return ExportResult(folder, zip_path, chosen, commit, warnings)
 
 
-# Verifying ------------------------------------------------------------------
+def verify_export(target: Path, project: Project, cache_dir: Path | None = None) -> list[str]:
+    """``liaison.outputs.verify.verify_export``: kept importable here; verify is its own module (one per verb)."""
+    from liaison.outputs.verify import verify_export as verify
 
-
-def _read_export(target: Path) -> tuple[dict, dict[str, bytes]]:
-    """(manifest, every other file's bytes by path inside the export folder)."""
-    files: dict[str, bytes] = {}
-    if target.is_dir():
-        for path in target.rglob("*"):
-            if path.is_file():
-                files[path.relative_to(target).as_posix()] = path.read_bytes()
-    else:
-        with zipfile.ZipFile(target) as archive:
-            names = [n for n in archive.namelist() if not n.endswith("/")]
-            tops = {PurePosixPath(n).parts[0] for n in names}
-            if len(tops) != 1:
-                raise ValueError("压缩包里应只有一个导出文件夹。")
-            top = tops.pop()
-            for name in names:
-                files[name[len(top) + 1 :]] = archive.read(name)
-    if MANIFEST not in files:
-        raise ValueError(f"找不到 {MANIFEST}：这不是 liaison 的导出，或清单被删除了。")
-    manifest = json.loads(files.pop(MANIFEST).decode("utf-8"))
-    if manifest.get("format") != FORMAT:
-        raise ValueError(f"{MANIFEST} 的格式不是 {FORMAT}。")
-    return manifest, files
-
-
-def verify_export(target: Path, project: Project) -> list[str]:
-    """Every difference between an export and its manifest and the repository; empty when it checks out."""
-    try:
-        manifest, files = _read_export(target)
-    except (ValueError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError) as err:
-        return [f"无法读取导出：{err}"]
-    differences = []
-    listed = {entry["path"]: entry for entry in manifest["files"]}
-    for path, entry in sorted(listed.items()):
-        if path not in files:
-            differences.append(f"缺少文件：{path}")
-        elif len(files[path]) != entry["size"] or sha256(files[path]) != entry["sha256"]:
-            differences.append(f"文件内容已被改动：{path}（与清单中的 SHA-256 不符）")
-    differences.extend(f"多出文件（清单中没有）：{path}" for path in sorted(set(files) - set(listed)))
-
-    exported = {r["id"]: r for r in manifest["records"]}
-    with_files = {e["record"] for e in manifest["files"] if e.get("record")}
-    differences.extend(f"记录 {i} 在清单中，但没有对应的 PDF" for i in sorted(set(exported) - with_files))
-    differences.extend(f"PDF 对应的记录 {i} 不在清单的记录中" for i in sorted(with_files - set(exported)))
-
-    if not manifest.get("commit"):
-        differences.append("清单中没有提交编号（导出时不在 Git 仓库中），无法与历史核对。")
-        return differences
-    if manifest.get("dirty"):
-        differences.append(f"导出时有未提交的修改，内容可能与提交 {manifest['commit'][:8]} 不一致。")
-    try:
-        at_commit = files_at(project.root, manifest["commit"], RECORDS_DIR)
-    except CommitNotFound as err:
-        differences.append(str(err))
-        return differences
-    start, end = manifest["range"]["start"], manifest["range"]["end"]
-    expected = {}
-    for path, raw in at_commit.items():
-        record, _ = parse_record(path, raw, project.schema, None)
-        if record is None or not isinstance(record.data.get("date"), datetime.date):
-            continue
-        day = record.date.isoformat()
-        if (start is None or day >= start) and (end is None or day <= end):
-            expected[record.id] = sha256(raw)
-    commit = manifest["commit"][:8]
-    differences.extend(f"提交 {commit} 中有记录 {i}，导出中却没有" for i in sorted(set(expected) - set(exported)))
-    differences.extend(f"导出中的记录 {i} 不在提交 {commit} 的该范围内" for i in sorted(set(exported) - set(expected)))
-    differences.extend(
-        f"记录 {i} 与提交 {commit} 中的内容不同"
-        for i in sorted(set(expected) & set(exported))
-        if expected[i] != exported[i]["sha256"]
-    )
-    return differences
+    return verify(target, project, cache_dir)

@@ -51,6 +51,7 @@ class SiteBuild:
     pdfs_rendered: int
     problems: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    process_problems: list = field(default_factory=list)  # how a record was changed: it is still on the site
 
 
 def _js_data(call: str, key: str, payload: Any) -> bytes:
@@ -434,4 +435,12 @@ def build_site(project: Project, out_dir: Path, cache_dir: Path, jobs: int | Non
         mirror=False,
         layout={r.id: f"records/{r.id}.pdf" for r in records},
     )
-    return SiteBuild(out_dir, len(files) + len(records), len(records), pdfs.rendered, result.problems, pdfs.warnings)
+    return SiteBuild(
+        out_dir,
+        len(files) + len(records),
+        len(records),
+        pdfs.rendered,
+        result.problems,
+        pdfs.warnings,
+        result.process_problems,
+    )

@@ -1,0 +1,117 @@
+"""``verify`` rebuilds an export from its manifest's commit: a forged file with its hash updated is still caught.
+
+Forgeries are made the way someone with the export in hand would: a PDF of
+the same record with other content (rendered from an uncommitted edit), or a
+workbook cell changed in a spreadsheet program, with ``manifest.json``
+rewritten to the new hashes so the manifest alone vouches for them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import PROJECT, commit_all, record_data, write_record
+from openpyxl import load_workbook
+
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
+from liaison.core.semesters import resolve_range
+from liaison.outputs.export import MANIFEST, export_range
+from liaison.outputs.verify import verify_report
+from liaison.outputs.workbook import WORKBOOK_NAME
+
+PDF = "赵某/2024-10-10_国旗护卫队.pdf"
+RECORD = "2024-10-10-T1-000002"
+
+
+@pytest.fixture
+def exported(repo, tmp_path):
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    (repo / ".gitignore").write_text(".cache/\nexport/\n", encoding="utf-8")
+    write_record(repo, record_data(date=datetime.date(2024, 9, 10)), suffix="000001")
+    write_record(repo, record_data(date=datetime.date(2024, 10, 10), content="第二次"), suffix="000002")
+    commit_all(repo, "初始记录")
+    return repo, export(repo, tmp_path / "out", tmp_path / "cache")
+
+
+def export(root: Path, out: Path, cache: Path):
+    project = open_project(root)
+    records = check_repository(project).clean_records()
+    return export_range(project, records, resolve_range(project.config.calendar, "2024-2025-1"), out, cache)
+
+
+def vouch(folder: Path) -> None:
+    """Rewrite the manifest's sizes and hashes to match the files as they are now."""
+    manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    for entry in manifest["files"]:
+        data = (folder / entry["path"]).read_bytes()
+        entry["size"], entry["sha256"] = len(data), hashlib.sha256(data).hexdigest()
+    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def test_an_untouched_export_verifies(exported, tmp_path):
+    repo, result = exported
+    report = verify_report(result.folder, open_project(repo), tmp_path / "cache")
+    assert report.differences == [] and report.notes == []
+
+
+def test_a_forged_pdf_with_its_manifest_hash_updated_is_named(exported, tmp_path, run):
+    repo, result = exported
+    write_record(repo, record_data(date=datetime.date(2024, 10, 10), content="伪造的内容"), suffix="000002")
+    forged = export(repo, tmp_path / "forged", tmp_path / "cache")  # uncommitted: a PDF of other content
+    shutil.copyfile(forged.folder / PDF, result.folder / PDF)
+    vouch(result.folder)
+    commit = result.commit.sha[:8]
+
+    report = verify_report(result.folder, open_project(repo), tmp_path / "cache")
+    assert report.differences == [f"PDF {PDF}（记录 {RECORD}）中嵌入的记录数据与提交 {commit} 中的不同：联系内容。"]
+    outcome = run(repo, "verify", str(result.folder), "--cache", str(tmp_path / "cache"))
+    assert outcome.exit_code == 1 and "核对未通过：共 1 处差异。" in outcome.output
+
+
+def test_a_pdf_whose_page_was_changed_but_not_its_yaml_is_named(exported, tmp_path):
+    repo, result = exported
+    pdf = result.folder / PDF
+    pdf.write_bytes(pdf.read_bytes().replace(b"%%EOF", b"%%EOF\n% edited", 1))
+    vouch(result.folder)
+    report = verify_report(result.folder, open_project(repo), tmp_path / "cache")
+    assert report.differences == [
+        f"PDF {PDF}（记录 {RECORD}）中嵌入的记录数据与提交 {result.commit.sha[:8]} 一致，"
+        "但页面内容被改动或替换（与按提交重新生成的字节不同）。"
+    ]
+
+
+def test_a_workbook_cell_changed_with_its_hash_updated_is_named(exported, tmp_path):
+    repo, result = exported
+    book = load_workbook(result.folder / WORKBOOK_NAME)
+    sheet = book.worksheets[1]
+    cell = next(c for row in sheet.iter_rows() for c in row if c.value == "第二次")
+    cell.value = "第三次"
+    data = io.BytesIO()
+    book.save(data)
+    (result.folder / WORKBOOK_NAME).write_bytes(data.getvalue())
+    vouch(result.folder)
+    report = verify_report(result.folder, open_project(repo), tmp_path / "cache")
+    assert report.differences == [
+        f"汇总表 {WORKBOOK_NAME}「{sheet.title}」{cell.coordinate} 格：导出中为“第三次”，"
+        f"按提交 {result.commit.sha[:8]} 应为“第二次”。"
+    ]
+
+
+def test_records_added_after_the_manifest_s_commit_are_noted_not_failed(exported, tmp_path, run):
+    repo, result = exported
+    write_record(repo, record_data(date=datetime.date(2024, 12, 1), content="后来补录"), suffix="000009")
+    later = commit_all(repo, "补录")
+    report = verify_report(result.zip_path, open_project(repo), tmp_path / "cache")
+    assert report.differences == []
+    assert len(report.notes) == 1 and report.notes[0].startswith(
+        f"记录 2024-12-01-T1-000009（2024-12-01）在导出所依据的提交 {result.commit.sha[:8]} 之后新增：提交 {later[:8]}"
+    )
+    outcome = run(repo, "verify", str(result.zip_path), "--cache", str(tmp_path / "cache"))
+    assert outcome.exit_code == 0 and "说明：记录 2024-12-01-T1-000009" in outcome.output

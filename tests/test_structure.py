@@ -11,7 +11,6 @@ MAX_LINES = 60
 LONGER = {
     "liaison/core/yamlio.py:parse_yaml": "split pending (issue 19)",
     "liaison/git/history.py:read_history": "split pending (issue 19)",
-    "liaison/outputs/export.py:export_range": "split pending (issue 19)",
     "liaison/outputs/site.py:site_files": "split pending (issue 19)",
     "liaison/web/__init__.py:create_app": "split pending (issue 19)",
     "liaison/web/views.py:register": "split pending (issue 19)",

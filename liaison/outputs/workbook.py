@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
 from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
@@ -178,12 +178,32 @@ def _save(book: Workbook, creator: str, title: str, stamp: datetime.datetime) ->
     return out.getvalue()
 
 
+class _Carrier(Cell):
+    """A cell whose style index is known: openpyxl would hash the style array for every cell."""
+
+    __slots__ = ("sid",)
+
+    @property
+    def style_id(self) -> int:
+        return self.sid
+
+
 class _Cells:
-    """Write-only cells of one sheet, each sharing its kind's style array (a lookup, not a copy per cell)."""
+    """The cells of one write-only sheet, streamed through one reused cell object.
+
+    openpyxl's own write-only ``append`` binds each value twice, raises and
+    catches an exception for every ready-made cell, and makes a new cell
+    after each styled one; here a row is (value, style array) pairs and one
+    cell object carries each in turn to the writer, which serialises it
+    before the next is set. Every cell of a kind shares its style array.
+    """
 
     def __init__(self, sheet: WriteOnlyWorksheet):
         self.sheet = sheet
         self.styles: dict[tuple[str, bool], StyleArray] = {}
+        self.ids: dict[int, int] = {}  # style array -> its index in the workbook's cell styles
+        self.carrier = _Carrier(sheet, row=1, column=1)
+        sheet._values_to_row = self._to_row  # the sheet's rows are our (value, style) pairs
 
     def style(self, name: str, quoted: bool = False) -> StyleArray:
         key = (name, quoted)
@@ -192,19 +212,27 @@ class _Cells:
             proto.style = name
             proto.quotePrefix = quoted
             self.styles[key] = proto._style
+            self.ids[id(proto._style)] = self.sheet.parent._cell_styles.add(proto._style)
         return self.styles[key]
 
-    def cell(self, value: Any, name: str) -> WriteOnlyCell:
-        cell = WriteOnlyCell(self.sheet, value)
-        quoted = isinstance(value, str) and value.startswith(FORMULA_START)
-        if quoted:
-            # openpyxl would write "=…" as a formula; store it as text, and
-            # quotePrefix keeps Excel from turning it into one when edited.
-            cell.data_type = "s"
-        cell._style = self.style(name, quoted)
-        return cell
+    def _to_row(self, pairs, row_idx: int):
+        cell = self.carrier
+        for column, (value, style) in enumerate(pairs, 1):
+            # The style first: binding a date checks the cell's number format (ours is a date format).
+            cell._style = style
+            cell.sid = self.ids[id(style)]
+            cell.value = value
+            if style.quotePrefix:
+                # openpyxl would write "=…" as a formula; store it as text, and
+                # quotePrefix keeps Excel from turning it into one when edited.
+                cell.data_type = "s"
+            cell.column, cell.row = column, row_idx
+            yield cell
 
-    def body(self, value: Any, centered: bool) -> WriteOnlyCell:
+    def cell(self, value: Any, name: str) -> tuple[Any, StyleArray]:
+        return value, self.style(name, isinstance(value, str) and value.startswith(FORMULA_START))
+
+    def body(self, value: Any, centered: bool) -> tuple[Any, StyleArray]:
         if isinstance(value, datetime.datetime):
             return self.cell(value, "liaison-时间")
         if isinstance(value, datetime.date):
@@ -231,7 +259,7 @@ def _fill(sheet: WriteOnlyWorksheet, title: str, subtitle: str, table: Table, lo
     # Short values (names, dates, numbers) are centred; long ones read from the top left.
     centered = [index not in long_columns and width < SHORT_MAX for index, width in enumerate(layout.widths)]
     for number, row in enumerate(table.rows, start=4):
-        sheet.row_dimensions[number].height = row_height(row, layout.widths)
+        sheet.row_dimensions[number].height = row_height(row, layout.widths, layout.wraps)
         sheet.append([cells.body(value, centered[index]) for index, value in enumerate(row)])
     if table.total:
         sheet.row_dimensions[4 + len(table.rows)].height = row_height(table.total, layout.widths)

@@ -259,9 +259,9 @@ def test_every_mail_has_a_date_and_a_message_id(reminding, run, smtp):
     [
         # The address pattern already refuses this one; check names the entry either way.
         ("zw1@example.edu.cn", '"zw1@example.edu.cn\\r\\nBcc: evil@example.com"', "leaders.1.email"),
-        ("name: 钱某", 'name: "钱\\r\\n某"', "第 5 位领导（T5）的姓名含有换行或控制字符（U+000D、U+000A）"),
-        ("position: 书记", 'position: "书记\\u2028"', "第 5 位领导（钱某）的职务含有换行或控制字符（U+2028）"),
-        ("department: 团委", 'department: "团\\t委"', "第 5 位领导（钱某）的部门含有换行或控制字符（U+0009）"),
+        ("name: 钱某", 'name: "钱\\r\\n某"', "第 5 位领导（T5）的这一项含有换行或控制字符（U+000D、U+000A）"),
+        ("position: 书记", 'position: "书记\\u2028"', "第 5 位领导（钱某）的这一项含有换行或控制字符（U+2028）"),
+        ("department: 团委", 'department: "团\\t委"', "第 5 位领导（钱某）的这一项含有换行或控制字符（U+0009）"),
     ],
 )
 def test_control_characters_in_the_roster_fail_check_naming_the_entry(reminding, run, old, new, named):

@@ -65,17 +65,6 @@ def duplicate_problems(leaders: list[dict]) -> list[tuple[tuple, str]]:
     return problems
 
 
-_FIELD_NAMES = {
-    "id": "工号",
-    "name": "姓名",
-    "department": "部门",
-    "position": "职务",
-    "login": "统一身份认证账号",
-    "email": "电子邮箱",
-    "mobile": "手机号",
-}
-
-
 def _control_characters(text: str) -> list[str]:
     """Line breaks and other control or invisible format characters (Unicode Cc, Cf, Zl, Zp), as U+XXXX."""
     return [f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
@@ -87,15 +76,14 @@ def control_problems(leaders: list[dict]) -> list[tuple[tuple, str]]:
     invisible characters make two names look alike."""
     problems = []
     for index, entry in enumerate(leaders):
-        for key, label in _FIELD_NAMES.items():
-            value = entry.get(key)
+        for key, value in entry.items():
             found = _control_characters(value) if isinstance(value, str) else []
             if found:
                 who = entry.get("name") if key != "name" else entry.get("id")
                 problems.append(
                     (
                         ("leaders", index, key),
-                        f"第 {index + 1} 位领导（{who}）的{label}含有换行或控制字符（{'、'.join(found)}），"
+                        f"第 {index + 1} 位领导（{who}）的这一项含有换行或控制字符（{'、'.join(found)}），"
                         "请删除这些字符后重新保存。",
                     )
                 )

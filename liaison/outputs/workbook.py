@@ -30,7 +30,6 @@ from liaison.outputs.archive import stamped_zip
 from liaison.outputs.sheetlayout import (
     BODY_PT,
     MARGIN_SIDE_IN,
-    SHORT_MAX,
     Layout,
     plan_layout,
     row_height,
@@ -257,7 +256,7 @@ def _fill(sheet: WriteOnlyWorksheet, title: str, subtitle: str, table: Table, lo
     sheet.row_dimensions[3].height = row_height(table.header, layout.widths)
     sheet.append([cells.cell(label, "liaison-表头") for label in table.header])
     # Short values (names, dates, numbers) are centred; long ones read from the top left.
-    centered = [index not in long_columns and width < SHORT_MAX for index, width in enumerate(layout.widths)]
+    centered = [index not in long_columns for index in range(len(layout.widths))]
     for number, row in enumerate(table.rows, start=4):
         sheet.row_dimensions[number].height = row_height(row, layout.widths, layout.wraps)
         sheet.append([cells.body(value, centered[index]) for index, value in enumerate(row)])

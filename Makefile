@@ -27,6 +27,7 @@ bench: setup
 	$(PY) bench/check.py
 	$(PY) bench/pdf.py
 	$(PY) bench/export.py
+	$(PY) bench/workbook.py
 	$(PY) bench/site.py
 	$(PY) bench/submit.py
 	$(PY) bench/audit.py

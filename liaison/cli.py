@@ -195,7 +195,15 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
     show_default=True,
     help="table：逐条列出全部内容；json、csv：供其他程序或 Excel 使用。",
 )
-def query(project: Project, date_range, name: str | None, leader_id: str | None, order: str, fmt: str) -> None:
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="写到这个文件而不是屏幕。csv 文件以 UTF-8 BOM 开头，Excel、WPS 直接打开不乱码；"
+    "输出到屏幕（标准输出）时不带 BOM，供管道中的程序读取。",
+)
+def query(
+    project: Project, date_range, name: str | None, leader_id: str | None, order: str, fmt: str, out: Path | None
+) -> None:
     """查询联系记录：某位领导干部或全部领导干部，在某段时间内的全部记录。
 
     \b
@@ -203,20 +211,25 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
       python build.py query --leader 赵敏 --semester 2025-2026-1
       python build.py query --from 2025-09-01 --to 2025-12-31 --order desc
       python build.py query --leader 张伟 --leader-id T2015004 --format json
+      python build.py query --semester 2025-2026-1 --format csv --out 联系记录.csv
     """
     records, bad = _usable_records(project, "查询结果")
     leaders = _leaders(project, name, leader_id)
     chosen = select_records(records, date_range, leaders, newest_first=order == "desc")
     if fmt == "json":
-        click.echo(formats.as_json(chosen, project.schema), nl=False)
+        text = formats.as_json(chosen, project.schema)
     elif fmt == "csv":
-        click.echo(formats.as_csv(chosen, project.schema), nl=False)
+        text = formats.as_csv(chosen, project.schema)
     else:
         who = leaders[0].display if leaders else "全部领导干部"
-        when = date_range.description
         direction = "从晚到早" if order == "desc" else "从早到晚"
-        heading = f"{who} · {when} · 共 {len(chosen)} 条记录 · 按日期{direction}"
-        click.echo(formats.as_text(chosen, project.schema, heading))
+        heading = f"{who} · {date_range.description} · 共 {len(chosen)} 条记录 · 按日期{direction}"
+        text = formats.as_text(chosen, project.schema, heading) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        write_atomic(out, formats.file_bytes(text, fmt))
+        click.echo(f"已写出 {out}（{len(chosen)} 条记录）。")
     _exit_if_problems(bad)
 
 
@@ -314,6 +327,9 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
             err=True,
         )
     records, bad = _usable_records(project, "导出")
+    if bad:
+        # A record that fails check may belong to the range: an export without it would look whole.
+        raise UserError("有记录文件未通过检查（见上），未导出，也未改动以前的导出。请修改后重新导出。")
     try:
         result = export_range(
             project, records, date_range, out or project.root / "export", cache or default_cache_dir(project.root), jobs

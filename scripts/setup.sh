@@ -11,11 +11,11 @@ mode=${1:-all}
 # git for the repository; pango and fontconfig for WeasyPrint; libharfbuzz-subset0
 # so WeasyPrint subsets fonts with HarfBuzz (fontTools is ~30x slower per page);
 # the PDF's fonts (宋体-style AR PL UMing, 黑体-style WenQuanYi Micro Hei, HanaMin for
-# rare characters).
+# rare characters, Symbola for emoji and symbols in record text).
 DEBIAN_PACKAGES=(
     git make
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
-    fonts-arphic-uming fonts-wqy-microhei fonts-hanazono
+    fonts-arphic-uming fonts-wqy-microhei fonts-hanazono fonts-symbola
 )
 # ssh-keygen signs the web form's commits (LIAISON_SIGNING_KEY) and verifies them.
 DEBIAN_PACKAGES+=(openssh-client)
@@ -23,6 +23,9 @@ DEBIAN_PACKAGES+=(openssh-client)
 # (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local.
 if [ "$mode" != runtime ]; then
     DEBIAN_PACKAGES+=(poppler-utils chromium rsync)
+    # LibreOffice prints the workbooks in the tests as 思政科's Excel/WPS would; Carlito has
+    # Calibri's metrics, so column widths measure as in Excel.
+    DEBIAN_PACKAGES+=(libreoffice-calc fonts-crosextra-carlito)
     command -v npm >/dev/null 2>&1 || DEBIAN_PACKAGES+=(nodejs npm)
 fi
 

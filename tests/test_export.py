@@ -182,3 +182,49 @@ def test_export_refuses_a_folder_it_did_not_write(repo_git, run, tmp_path):
     outcome = run(repo_git, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "out"))
     assert outcome.exit_code != 0 and "为免误删" in outcome.output
     assert (tmp_path / "out" / TITLE / "重要.docx").exists()
+
+
+def test_a_broken_record_leaves_no_export_and_keeps_the_earlier_one(repo_git, run, tmp_path):
+    out = tmp_path / "out"
+    assert run(repo_git, "export", "--semester", "2024-2025-1", "--out", str(out)).exit_code == 0
+    before = (out / f"{TITLE}.zip").read_bytes()
+    broken = next((repo_git / "records").rglob("*.yaml"))
+    broken.write_text(broken.read_text(encoding="utf-8").replace("size: ", "size: 很多"), encoding="utf-8")
+    outcome = run(repo_git, "export", "--semester", "2024-2025-1", "--out", str(out))
+    assert outcome.exit_code == 1 and "未导出" in outcome.output
+    assert (out / f"{TITLE}.zip").read_bytes() == before
+    fresh = tmp_path / "fresh"
+    assert run(repo_git, "export", "--semester", "2024-2025-1", "--out", str(fresh)).exit_code == 1
+    assert not fresh.exists() or not any(fresh.iterdir())
+
+
+def test_a_failure_midway_leaves_the_earlier_export_whole(repo_git, tmp_path, monkeypatch):
+    from liaison.outputs import export as export_module
+
+    out = tmp_path / "out"
+    first = do_export(repo_git, out)
+    files_before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    zip_before = first.zip_path.read_bytes()
+
+    def fail(*args, **kwargs):
+        raise OSError("磁盘已满")
+
+    monkeypatch.setattr(export_module, "build_workbook", fail)
+    with pytest.raises(OSError):
+        do_export(repo_git, out)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == files_before  # nothing half-built left
+    assert first.zip_path.read_bytes() == zip_before
+    with pytest.raises(OSError):
+        do_export(repo_git, tmp_path / "new")
+    assert not any((tmp_path / "new").iterdir())
+
+
+def test_zip_entry_times_are_the_configured_zones_wall_clock(repo_git, tmp_path):
+    result = do_export(repo_git, tmp_path / "out")
+    project = open_project(repo_git)
+    local = project.config.local(result.commit.time)
+    expected = (local.year, local.month, local.day, local.hour, local.minute, local.second - local.second % 2)
+    with zipfile.ZipFile(result.zip_path) as archive:
+        assert {info.date_time for info in archive.infolist()} == {expected}
+    with zipfile.ZipFile(result.folder / WORKBOOK_NAME) as workbook:
+        assert {info.date_time for info in workbook.infolist()} == {expected}

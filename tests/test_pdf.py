@@ -9,12 +9,14 @@ import shutil
 
 import pytest
 from conftest import PROJECT, SCHEMA, record_data, write_record
+from pdfboxes import printed_pages
 from pypdf import PdfReader
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
 from liaison.core.records import parse_record
 from liaison.outputs import pdf as pdfmod
+from liaison.outputs.pdf.form import MIN_FIT_PT
 
 TEMPLATES = PROJECT / "templates"
 
@@ -135,7 +137,9 @@ def test_a_5000_character_content_flows_onto_more_pages_without_loss(project, re
     pages = [squeeze(page.extract_text()) for page in reader.pages]
     # What repeats on every page (the running record id, the continuation title,
     # the page number) interrupts the flowing text; take it out, then nothing may be missing.
-    furniture = re.compile(rf"第\d+页/共\d+页|记录编号{record.id}|测试大学领导干部结对联系学生工作情况记录表（续）")
+    furniture = re.compile(
+        rf"第\d+页/共\d+页|记录编号{record.id}|测试大学领导干部结对联系学生工作情况记录表（续）|联系内容（续）"
+    )
     body = "".join(furniture.sub("", page) for page in pages)
     assert squeeze(content) in body and "结尾备注" in body
     last = pages[-1]
@@ -228,3 +232,71 @@ def test_a_missing_harfbuzz_subset_library_is_warned_about(monkeypatch):
     monkeypatch.setattr(pdfmod.fonts.ctypes.util, "find_library", lambda name: None if "subset" in name else real(name))
     warnings = pdfmod.font_warnings(TEMPLATES)
     assert any("libharfbuzz-subset0" in w for w in warnings)
+
+
+def _page_lines(data: bytes, tmp_path) -> list[list[str]]:
+    path = tmp_path / "form.pdf"
+    path.write_bytes(data)
+    return [["".join(w[0] for w in line[4]) for line in page] for page in printed_pages(path)]
+
+
+LONG_NAME = "阿依古丽·买买提江艾力克"  # 12 characters with a middle dot
+
+
+def test_a_long_name_prints_on_one_line_in_its_cell(project, renderer, tmp_path):
+    roster = (project / "roster.yaml").read_text(encoding="utf-8")
+    roster += f"  - {{id: T9, name: {LONG_NAME}, department: 护理学院, position: 副院长, login: ayili, active: true}}\n"
+    (project / "roster.yaml").write_text(roster, encoding="utf-8")
+    write_record(
+        project,
+        record_data(
+            leader_id="T9", leader=LONG_NAME, department="护理学院", position="副院长", place="第一临床医学院示教室东侧"
+        ),
+    )
+    project_obj, records = load(project)
+    html = pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+    lines = _page_lines(renderer.render(records[0], html), tmp_path)[0]
+    assert any(LONG_NAME in line for line in lines), lines
+    assert any("第一临床医学院示教室东侧" in line for line in lines), lines
+    cells = {c.key: c for row in pdfmod.form_rows(records[0], project_obj.schema) for c in row.cells}
+    assert cells["leader"].font_pt and cells["leader"].font_pt >= MIN_FIT_PT
+    assert cells["department"].font_pt is None  # what fits keeps the body size
+
+
+def test_continuation_pages_name_the_continued_field(project, renderer, tmp_path):
+    content = "与同学们座谈交流学习生活情况，听取意见建议并逐一回应。\n" * 80
+    write_record(project, record_data(content=content, feedback="短的意见。"))
+    project_obj, records = load(project)
+    html = pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+    pages = _page_lines(renderer.render(records[0], html), tmp_path)
+    assert len(pages) >= 2
+    assert not any("（续）" in line and "联系内容" in line for line in pages[0])
+    assert "联系内容（续）" in pages[1][:2], pages[1][:3]  # at the top, beside the title
+
+
+def test_a_short_record_has_no_continuation_label(project, renderer, tmp_path):
+    write_record(project, record_data())
+    project_obj, records = load(project)
+    html = pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+    pages = _page_lines(renderer.render(records[0], html), tmp_path)
+    assert not any("（续）" in line for page in pages for line in page)
+
+
+def test_the_attachment_is_listed_once_as_yaml_dated_in_the_configured_zone(project, renderer):
+    _, record, reader = render(project, renderer)
+    catalog = reader.trailer["/Root"]
+    assert len(catalog["/AF"]) == 1
+    spec = catalog["/AF"][0].get_object()
+    assert spec["/UF"] == f"{record.id}.yaml" and spec["/AFRelationship"] == "/Source"
+    stream = spec["/EF"]["/F"].get_object()
+    assert stream["/Subtype"] == "/application/yaml"
+    day = record.date.strftime("%Y%m%d")
+    assert stream["/Params"]["/CreationDate"] == f"D:{day}000000+08'00'"
+    assert stream["/Params"]["/ModDate"] == f"D:{day}000000+08'00'"
+
+
+def test_emoji_are_drawn_with_an_emoji_font(project, renderer):
+    _, _, reader = render(project, renderer, content="气氛热烈👍😀", feedback="好🎉")
+    assert any("Symbola" in name for name in embedded_fonts(reader))
+    text = pdf_text(reader)
+    assert "气氛热烈👍😀" in text and "好🎉" in text

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import dataclasses
 import datetime
 import email
 import email.policy
@@ -10,8 +12,11 @@ import hashlib
 import hmac
 import http.server
 import json
+import re
 import socket
 import threading
+import time
+import urllib.parse
 
 import pytest
 from conftest import CONFIG, record_data, write_record
@@ -233,3 +238,240 @@ def test_a_leader_with_a_broken_record_is_held_back_and_the_round_fails(remindin
     assert "暂不提醒 张伟（学生工作处，工号 T2）" in done.output
     assert {tuple(rcpt) for rcpt, _ in smtp.messages} == {("zw2@example.edu.cn",), ("sizhengke@example.edu.cn",)}
     assert [json.loads(body)["userId"] for _, body in webhook.calls] == ["zhangwei2"]
+
+
+# Headers, control characters and failing recipients --------------------------------------------
+
+
+def test_every_mail_has_a_date_and_a_message_id(reminding, run, smtp):
+    assert run(reminding, "remind", "--send").exit_code == 0
+    assert len(smtp.messages) == 3
+    ids = set()
+    for _, message in smtp.messages:
+        assert message["Date"].datetime.utcoffset() == datetime.timedelta(hours=8)  # the configured zone
+        assert re.fullmatch(r"<[^<>@\s]+@example\.edu\.cn>", message["Message-ID"])
+        ids.add(message["Message-ID"])
+    assert len(ids) == 3
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "named"),
+    [
+        # The address pattern already refuses this one; check names the entry either way.
+        ("zw1@example.edu.cn", '"zw1@example.edu.cn\\r\\nBcc: evil@example.com"', "leaders.1.email"),
+        ("name: 钱某", 'name: "钱\\r\\n某"', "第 5 位领导（T5）的这一项含有换行或控制字符（U+000D、U+000A）"),
+        ("position: 书记", 'position: "书记\\u2028"', "第 5 位领导（钱某）的这一项含有换行或控制字符（U+2028）"),
+        ("department: 团委", 'department: "团\\t委"', "第 5 位领导（钱某）的这一项含有换行或控制字符（U+0009）"),
+    ],
+)
+def test_control_characters_in_the_roster_fail_check_naming_the_entry(reminding, run, old, new, named):
+    roster = (reminding / "roster.yaml").read_text(encoding="utf-8")
+    assert old in roster
+    (reminding / "roster.yaml").write_text(roster.replace(old, new, 1), encoding="utf-8")
+    done = run(reminding, "check")
+    assert done.exit_code == 1
+    assert named in done.output and "roster.yaml" in done.output
+
+
+def _forced_round(root, **changes):
+    """A round planned from a roster whose T2 entry was changed after check (as if check were skipped)."""
+    from liaison.core.checks import check_repository
+    from liaison.core.project import open_project
+    from liaison.core.roster import Roster
+    from liaison.notify.plan import plan_round
+
+    project = open_project(root)
+    leaders = [dataclasses.replace(x, **changes) if x.id == "T2" else x for x in project.roster.leaders]
+    config = project.config
+    semester = config.calendar.semester_of(datetime.date(2025, 12, 1))
+    records = check_repository(project).clean_records()
+    return plan_round(records, Roster(leaders), config, semester, datetime.date(2025, 12, 1)), config
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"email": "zw1@example.edu.cn\r\nBcc: evil@example.com"}, {"name": "张\r\n伟"}, {"email": "不是地址"}],
+)
+def test_a_bad_roster_entry_forced_into_a_round_fails_only_its_own_mail(reminding, smtp, tmp_path, changes):
+    from liaison.notify.ledger import Ledger
+    from liaison.notify.send import send_round
+
+    plan, config = _forced_round(reminding, **changes)
+    report = send_round(plan, config, Ledger(tmp_path / "ledger.json"))
+    assert len(report.failures) == 1 and report.failures[0].startswith("邮件发送给")
+    rcpts = sorted(tuple(r) for r, _ in smtp.messages)
+    assert rcpts == [("sizhengke@example.edu.cn",), ("zw2@example.edu.cn",)]
+    assert all("evil" not in str(m) for _, m in smtp.messages)
+    assert not report.ok
+
+
+def test_a_recipient_the_server_refuses_fails_alone_and_the_round_exits_1(reminding, run, smtp):
+    async def refuse_zw1(server, session, envelope, address, rcpt_options):
+        if address == "zw1@example.edu.cn":
+            return "550 5.1.1 没有这个邮箱"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    smtp.handle_RCPT = refuse_zw1
+    done = run(reminding, "remind", "--send")
+    assert done.exit_code == 1 and "邮件发送给张伟失败" in done.output
+    assert sorted(tuple(r) for r, _ in smtp.messages) == [("sizhengke@example.edu.cn",), ("zw2@example.edu.cn",)]
+
+
+# 企业微信 and 钉钉 group robots -------------------------------------------------------------------
+
+DINGTALK_SECRET = "SEC0123456789abcdef-test-secret"
+
+
+@pytest.fixture
+def robot():
+    """A loopback stand-in for the robot services: records each call, answers what ``reply`` says."""
+    calls = []
+    reply = {"body": {"errcode": 0, "errmsg": "ok"}}
+
+    class Robot(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            path, _, query = self.path.partition("?")
+            calls.append({"path": path, "query": query, "headers": dict(self.headers), "body": body})
+            answer = json.dumps(reply["body"]).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Robot)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.calls, server.reply = calls, reply
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def use_robot(root, robot, kind: str, path: str) -> None:
+    config = (root / "config.yaml").read_text(encoding="utf-8")
+    start = config.index("  webhook:")
+    config = (
+        config[:start] + f"  webhook:\n    kind: {kind}\n    url: http://127.0.0.1:{robot.server_address[1]}{path}\n"
+    )
+    (root / "config.yaml").write_text(config, encoding="utf-8")
+
+
+def test_wecom_group_robot_gets_its_documented_text_message(reminding, run, robot, monkeypatch):
+    use_robot(reminding, robot, "wecom", "/cgi-bin/webhook/send")
+    monkeypatch.setenv("LIAISON_WEBHOOK_TOKEN", "wecom-key-123")
+    done = run(reminding, "remind", "--send")
+    assert done.exit_code == 0, done.output
+    assert len(robot.calls) == 1
+    call = robot.calls[0]
+    assert call["path"] == "/cgi-bin/webhook/send"
+    assert urllib.parse.parse_qs(call["query"]) == {"key": ["wecom-key-123"]}
+    assert call["headers"]["Content-Type"].startswith("application/json")
+    message = json.loads(call["body"].decode("utf-8"))
+    assert set(message) == {"msgtype", "text"} and message["msgtype"] == "text"
+    assert set(message["text"]) == {"content", "mentioned_mobile_list"}
+    content = message["text"]["content"]
+    assert len(content.encode("utf-8")) <= 2048
+    assert "张伟老师（学生工作处）：已记录 1 次，要求 2 次" in content and "https://xg.example.edu.cn/lx" in content
+    assert sorted(message["text"]["mentioned_mobile_list"]) == ["13800000002", "13800000003"]
+    again = run(reminding, "remind", "--send")  # the ledger: nobody twice
+    assert again.exit_code == 0 and len(robot.calls) == 1
+
+
+def _dingtalk_signature_ok(query: dict) -> bool:
+    """The check 钉钉 documents: timestamp in ms within an hour, sign = base64(HMAC-SHA256(secret, ts\\nsecret))."""
+    timestamp = int(query["timestamp"][0])
+    if abs(timestamp - time.time() * 1000) > 3600 * 1000:
+        return False
+    expected = base64.b64encode(
+        hmac.new(DINGTALK_SECRET.encode(), f"{timestamp}\n{DINGTALK_SECRET}".encode(), hashlib.sha256).digest()
+    ).decode()
+    return hmac.compare_digest(query["sign"][0], expected)
+
+
+def test_dingtalk_robot_gets_a_signed_text_message_with_mentions(reminding, run, robot, monkeypatch):
+    use_robot(reminding, robot, "dingtalk", "/robot/send")
+    monkeypatch.setenv("LIAISON_WEBHOOK_TOKEN", "ding-access-token")
+    monkeypatch.setenv("LIAISON_DINGTALK_SECRET", DINGTALK_SECRET)
+    done = run(reminding, "remind", "--send")
+    assert done.exit_code == 0, done.output
+    assert len(robot.calls) == 1
+    call = robot.calls[0]
+    assert call["path"] == "/robot/send"
+    raw_sign = call["query"].split("sign=")[1].split("&")[0]
+    assert raw_sign and not set("+/=") & set(raw_sign)  # base64 URL-encoded, as documented
+    query = urllib.parse.parse_qs(call["query"])
+    assert query["access_token"] == ["ding-access-token"] and _dingtalk_signature_ok(query)
+    message = json.loads(call["body"].decode("utf-8"))
+    assert message["msgtype"] == "text" and set(message) == {"msgtype", "text", "at"}
+    assert sorted(message["at"]["atMobiles"]) == ["13800000002", "13800000003"]
+    assert message["at"]["isAtAll"] is False
+    content = message["text"]["content"]
+    assert "@13800000002" in content and "@13800000003" in content  # 钉钉 shows a mention only with @mobile
+
+
+def test_a_robot_refusal_is_a_failure_with_its_reason(reminding, run, robot, monkeypatch):
+    use_robot(reminding, robot, "dingtalk", "/robot/send")
+    monkeypatch.setenv("LIAISON_WEBHOOK_TOKEN", "ding-access-token")
+    robot.reply["body"] = {"errcode": 310000, "errmsg": "sign not match"}
+    done = run(reminding, "remind", "--send")
+    assert done.exit_code == 1 and "钉钉群机器人拒绝了消息：errcode 310000" in done.output
+    robot.reply["body"] = {"errcode": 0, "errmsg": "ok"}
+    assert run(reminding, "remind", "--send").exit_code == 0  # the retry reaches them
+    assert len(robot.calls) == 2
+
+
+def test_long_rounds_are_split_under_the_robots_limit():
+    from liaison.core.roster import Leader
+    from liaison.notify.plan import Due
+    from liaison.notify.robots import CONTENT_LIMIT, robot_messages
+
+    due = [
+        Due(Leader(f"T{n}", f"领导{n}", "某学院" * 5, "副院长", f"l{n}", mobile=f"138{n:08d}"), 0, 2, "", "", "")
+        for n in range(120)
+    ]
+    messages = robot_messages("wecom", "【测试大学】提醒", "请及时填写", due)
+    assert len(messages) > 1
+    assert all(len(m.content.encode("utf-8")) <= CONTENT_LIMIT for m in messages)
+    assert [d for m in messages for d in m.due] == due
+
+
+def test_a_robot_without_its_token_fails_clearly(reminding, run, robot, monkeypatch):
+    use_robot(reminding, robot, "wecom", "/cgi-bin/webhook/send")
+    monkeypatch.delenv("LIAISON_WEBHOOK_TOKEN")
+    done = run(reminding, "remind", "--send")
+    assert done.exit_code == 1 and "LIAISON_WEBHOOK_TOKEN" in done.output and robot.calls == []
+
+
+def test_a_robot_that_never_answers_times_out_and_the_round_goes_on(reminding, run, monkeypatch, smtp):
+    from liaison.notify import robots
+
+    release = threading.Event()
+
+    class Silent(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            release.wait(30)  # holds the connection open until the test is over
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Silent)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        use_robot(reminding, server, "wecom", "/cgi-bin/webhook/send")
+        monkeypatch.setattr(robots, "TIMEOUT", 0.5)
+        done = run(reminding, "remind", "--send")
+        assert done.exit_code == 1 and "企业微信群机器人发送给" in done.output and "timed out" in done.output
+        assert len(smtp.messages) == 3  # the mails went out regardless
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        thread.join()

@@ -64,11 +64,17 @@ class EmailSettings:
 
 @dataclass(frozen=True)
 class WebhookSettings:
-    """``reminders.webhook``: the campus app's or SMS gateway's endpoint (the token is LIAISON_WEBHOOK_TOKEN)."""
+    """``reminders.webhook``: the campus app's or SMS gateway's endpoint (the token is LIAISON_WEBHOOK_TOKEN).
+
+    ``kind`` picks the format: ``generic`` posts ``payload`` (a template) per
+    leader; ``wecom`` (企业微信群机器人) and ``dingtalk`` (钉钉自定义机器人) post
+    the services' own message format (liaison.notify.robots).
+    """
 
     url: str
-    payload: str
+    payload: str = ""
     token_header: str = "Authorization"
+    kind: str = "generic"  # generic | wecom | dingtalk
 
 
 @dataclass(frozen=True)
@@ -152,6 +158,15 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
             parse_semester_id(str(key))
         except RangeError as err:
             problems.append((("closed_semesters", key), str(err)))
+    webhook = (data.get("reminders") or {}).get("webhook") or {}
+    if webhook and webhook.get("kind", "generic") == "generic" and not webhook.get("payload"):
+        problems.append(
+            (
+                ("reminders", "webhook", "payload"),
+                "自定义消息接口（kind: generic）须填写 payload 请求体模板；"
+                "企业微信或钉钉群机器人请写 kind: wecom 或 kind: dingtalk。",
+            )
+        )
     if problems:
         return None, problems
     config = Config(

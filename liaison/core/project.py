@@ -14,7 +14,7 @@ from liaison.core import dates, yamlio
 from liaison.core.config import Config, config_from_data
 from liaison.core.problems import Problem
 from liaison.core.records import Record, list_record_files, parse_record
-from liaison.core.roster import Roster, duplicate_problems, roster_from_data
+from liaison.core.roster import Roster, control_problems, duplicate_problems, roster_from_data
 from liaison.core.schema import Schema
 
 CONFIG_FILE = "config.yaml"
@@ -67,7 +67,7 @@ def open_project(root: Path) -> Project:
     roster_schema = Schema.load(root / SCHEMA_DIR / "roster.yaml")
     roster_data = _load_checked(root, ROSTER_FILE, roster_schema, problems)
     if roster_data is not None:
-        duplicates = duplicate_problems(roster_data[0]["leaders"])
+        duplicates = duplicate_problems(roster_data[0]["leaders"]) + control_problems(roster_data[0]["leaders"])
         problems.extend(_located(ROSTER_FILE, roster_data[1], roster_schema, duplicates))
         if not duplicates:
             roster = roster_from_data(roster_data[0])

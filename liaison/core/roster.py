@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import unicodedata
 from dataclasses import dataclass
 
 
@@ -61,6 +62,31 @@ def duplicate_problems(leaders: list[dict]) -> list[tuple[tuple, str]]:
                 )
             else:
                 seen[value] = index
+    return problems
+
+
+def _control_characters(text: str) -> list[str]:
+    """Line breaks and other control or invisible format characters (Unicode Cc, Cf, Zl, Zp), as U+XXXX."""
+    return [f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")]
+
+
+def control_problems(leaders: list[dict]) -> list[tuple[tuple, str]]:
+    """(path, message) for every roster value with a control character: in a mail header a line
+    break ends the header and starts another (the next leader's mail could be forged), and
+    invisible characters make two names look alike."""
+    problems = []
+    for index, entry in enumerate(leaders):
+        for key, value in entry.items():
+            found = _control_characters(value) if isinstance(value, str) else []
+            if found:
+                who = entry.get("name") if key != "name" else entry.get("id")
+                problems.append(
+                    (
+                        ("leaders", index, key),
+                        f"第 {index + 1} 位领导（{who}）的这一项含有换行或控制字符（{'、'.join(found)}），"
+                        "请删除这些字符后重新保存。",
+                    )
+                )
     return problems
 
 

@@ -1,13 +1,12 @@
 """Zip files that are the same bytes every time: fixed entry times, sorted entries, UTF-8 names.
 
-Used for the export's zip and to normalise the workbook (an .xlsx is a zip
-whose writer stamps the clock into every entry).
+Used for the export's zip and for the workbook (an .xlsx is a zip whose
+writer would stamp the clock into every entry).
 """
 
 from __future__ import annotations
 
 import datetime
-import re
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +17,8 @@ _STORED_SUFFIXES = (".pdf", ".xlsx", ".zip", ".png", ".jpg")
 
 
 def _zip_time(stamp: datetime.datetime) -> tuple[int, int, int, int, int, int]:
+    """Zip's entry time: wall-clock fields with no zone, so callers pass the configured zone's time
+    (``config.local``); Windows Explorer shows them as written."""
     stamp = max(stamp, datetime.datetime(1980, 1, 1, tzinfo=stamp.tzinfo))  # zip's epoch
     return (stamp.year, stamp.month, stamp.day, stamp.hour, stamp.minute, stamp.second - stamp.second % 2)
 
@@ -42,27 +43,24 @@ def write_stable_zip(
             archive.writestr(info, data, compresslevel=None if stored else 6)
 
 
-_CORE_DATES = re.compile(rb"(<dcterms:(created|modified)[^>]*>)[^<]*(</dcterms:\2>)")
+class _StampedZip(zipfile.ZipFile):
+    """A zip whose every entry is dated ``stamp``, whatever the writer (openpyxl) asks for."""
+
+    def __init__(self, target, stamp: datetime.datetime):
+        super().__init__(target, "w", zipfile.ZIP_DEFLATED, allowZip64=True)
+        self.when = _zip_time(stamp)
+
+    def writestr(self, zinfo_or_arcname, data, compress_type=None, compresslevel=None):
+        name = zinfo_or_arcname.filename if isinstance(zinfo_or_arcname, zipfile.ZipInfo) else zinfo_or_arcname
+        info = zipfile.ZipInfo(name, date_time=self.when)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        super().writestr(info, data, compresslevel=6)
+
+    def write(self, filename, arcname=None, compress_type=None, compresslevel=None):
+        self.writestr(arcname or Path(filename).name, Path(filename).read_bytes())
 
 
-def normalize_office_file(data: bytes, stamp: datetime.datetime) -> bytes:
-    """An .xlsx with the clock taken out: entry times and the document's created/modified set to ``stamp``."""
-    iso = stamp.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ").encode()
-    import io
-
-    entries = []
-    with zipfile.ZipFile(io.BytesIO(data)) as source:
-        for info in source.infolist():
-            content = source.read(info)
-            if info.filename == "docProps/core.xml":
-                content = _CORE_DATES.sub(lambda m: m.group(1) + iso + m.group(3), content)
-            entries.append((info.filename, content))
-    out = io.BytesIO()
-    # Keep the writer's entry order: [Content_Types].xml must come first for some readers.
-    when = _zip_time(stamp)
-    with zipfile.ZipFile(out, "w") as archive:
-        for name, content in entries:
-            info = zipfile.ZipInfo(name, date_time=when)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            archive.writestr(info, content, compresslevel=6)
-    return out.getvalue()
+def stamped_zip(target: BinaryIO, stamp: datetime.datetime) -> zipfile.ZipFile:
+    """An open zip for openpyxl's ExcelWriter: entries in the writer's order ([Content_Types].xml
+    first, which some readers need), each dated ``stamp`` (wall-clock time, as zip has no zone)."""
+    return _StampedZip(target, stamp)

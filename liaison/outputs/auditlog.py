@@ -39,7 +39,13 @@ def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow],
         "审计日志",
         f"{config.school}领导干部结对联系学生记录 审计日志",
         f"范围（按进入主分支的时间）：{date_range.description}　共 {len(rows)} 次改动，{flagged} 次需要核查",
-        Table(AUDIT_HEADER, [tuple(row_values(row)) for row in rows]),
+        Table(AUDIT_HEADER, [_typed(row, config) for row in rows]),
         config.office,
-        stamp,
+        config.local(stamp),
+        long_columns={AUDIT_HEADER.index("说明"), AUDIT_HEADER.index("提示")},
     )
+
+
+def _typed(row: AuditRow, config) -> tuple:
+    """The workbook's cells: 时间 a real date-time (the configured zone's wall clock; Excel has no zones)."""
+    return (config.local(row.when).replace(tzinfo=None), *row_values(row)[1:])

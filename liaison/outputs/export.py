@@ -7,9 +7,12 @@ names and compares the bytes.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import json
+import os
 import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from liaison.core.records import Record
 from liaison.core.semesters import DateRange
 from liaison.git.repo import CommitInfo, head_commit
 from liaison.outputs.archive import write_stable_zip
+from liaison.outputs.files import replace_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
 from liaison.outputs.workbook import WORKBOOK_NAME, build_workbook
 
@@ -60,41 +64,63 @@ def export_range(
     """Export the records in ``date_range``; ``records`` must have passed ``check``.
 
     Everything dated inside comes from the commit (not the clock), so the
-    same commit exports to the same bytes. A folder left by an earlier export
-    of the same range is replaced; any other existing folder is refused.
+    same commit exports to the same bytes. The export is whole or absent: it
+    is built in a hidden folder beside the target and moved into place (the
+    zip likewise) only when everything was written; a failure leaves the
+    earlier export, if any, as it was. A folder left by an earlier export of
+    the same range is replaced; any other existing folder is refused.
     """
     chosen = sorted(records_in_range(records, date_range), key=lambda r: (r.date, r.id))
-    commit = head_commit(project.root)
-    warnings = []
-    if commit is None:
-        warnings.append("注意：仓库不是 Git 仓库（或还没有提交），清单中没有提交编号，日后无法与历史核对。")
-        stamp = project.config.now()
-        source = "工作目录（未提交）"
-    else:
-        stamp = commit.time
-        source = f"提交 {commit.short}"
-        if commit.dirty:
-            warnings.append(
-                f"注意：记录、名单或配置有未提交的修改，导出内容与提交 {commit.short} 不完全一致；verify 会报告差异。"
-            )
-            source += "（含未提交的修改）"
-
+    commit, stamp, source, warnings = _provenance(project)
     title = safe_filename(date_range.title)
-    folder = out_dir / title
-    if folder.exists():
-        if not (folder / MANIFEST).is_file():
-            raise OutputDirError(f"{folder} 已存在且不是以前的导出，为免误删，请换一个输出目录（--out）。")
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder, zip_path = out_dir / title, out_dir / f"{title}.zip"
+    if folder.exists() and not (folder / MANIFEST).is_file():
+        raise OutputDirError(f"{folder} 已存在且不是以前的导出，为免误删，请换一个输出目录（--out）。")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{title}.building-", dir=out_dir))
+    zip_staging = Path(f"{staging}.zip")
+    try:
+        content = staging / title
+        content.mkdir()
+        build = build_pdfs(
+            project.root, project.schema, project.config, project.roster, chosen, content, cache_dir, jobs, mirror=False
+        )
+        workbook = build_workbook(chosen, project.roster, project.schema, project.config, date_range, stamp, source)
+        (content / WORKBOOK_NAME).write_bytes(workbook)
+        _write_manifest(content, project, date_range, chosen, build.paths, commit, stamp)
+        entries = [(f"{title}/{p.relative_to(content).as_posix()}", p) for p in content.rglob("*") if p.is_file()]
+        # Zip entry times have no zone: the configured zone's wall clock, as Windows Explorer shows them.
+        write_stable_zip(zip_staging, entries, project.config.local(stamp))
+        replace_dir(content, folder)
+        os.replace(zip_staging, zip_path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        zip_staging.unlink(missing_ok=True)
+    return ExportResult(folder, zip_path, chosen, commit, build.warnings + warnings)
 
-    build = build_pdfs(
-        project.root, project.schema, project.config, project.roster, chosen, folder, cache_dir, jobs, mirror=False
-    )
-    warnings = build.warnings + warnings
-    workbook = build_workbook(chosen, project.roster, project.schema, project.config, date_range, stamp, source)
-    (folder / WORKBOOK_NAME).write_bytes(workbook)
 
-    record_of_file = {path.relative_to(folder).as_posix(): record_id for record_id, path in build.paths.items()}
+def _provenance(project: Project) -> tuple[CommitInfo | None, datetime.datetime, str, list[str]]:
+    """(commit, the time that dates the export, where it came from, warnings about that)."""
+    commit = head_commit(project.root)
+    if commit is None:
+        warning = "注意：仓库不是 Git 仓库（或还没有提交），清单中没有提交编号，日后无法与历史核对。"
+        return None, project.config.now(), "工作目录（未提交）", [warning]
+    if not commit.dirty:
+        return commit, commit.time, f"提交 {commit.short}", []
+    warning = f"注意：记录、名单或配置有未提交的修改，导出内容与提交 {commit.short} 不完全一致；verify 会报告差异。"
+    return commit, commit.time, f"提交 {commit.short}（含未提交的修改）", [warning]
+
+
+def _write_manifest(
+    folder: Path,
+    project: Project,
+    date_range: DateRange,
+    chosen: list[Record],
+    pdf_paths: dict[str, Path],
+    commit: CommitInfo | None,
+    stamp: datetime.datetime,
+) -> None:
+    record_of_file = {path.relative_to(folder).as_posix(): record_id for record_id, path in pdf_paths.items()}
     files = []
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
@@ -113,11 +139,6 @@ def export_range(
         "files": files,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-    zip_path = out_dir / f"{title}.zip"
-    entries = [(f"{title}/{p.relative_to(folder).as_posix()}", p) for p in folder.rglob("*") if p.is_file()]
-    write_stable_zip(zip_path, entries, stamp)
-    return ExportResult(folder, zip_path, chosen, commit, warnings)
 
 
 def verify_export(target: Path, project: Project, cache_dir: Path | None = None) -> list[str]:

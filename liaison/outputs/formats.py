@@ -42,6 +42,12 @@ def as_csv(records: list[Record], schema: Schema) -> str:
     return out.getvalue()
 
 
+def file_bytes(text: str, fmt: str) -> bytes:
+    """What a file of ``fmt`` holds: UTF-8, and a CSV starts with the BOM (Excel on Windows
+    reads UTF-8 CSV only with it; without, every Chinese character is mojibake)."""
+    return (("\ufeff" if fmt == "csv" else "") + text).encode("utf-8")
+
+
 def as_text(records: list[Record], schema: Schema, heading: str) -> str:
     """Every field of every record, one block a record, for reading in a terminal."""
     lines = [heading, ""]

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import datetime
 import io
-import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
 from openpyxl import Workbook
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Border, Font, NamedStyle, PatternFill, Side
+from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from openpyxl.writer.excel import ExcelWriter
 
 from liaison.core.config import Config
 from liaison.core.records import Record
@@ -24,7 +26,14 @@ from liaison.core.roster import Roster
 from liaison.core.schema import Schema
 from liaison.core.semesters import DateRange
 from liaison.core.summary import contact_counts, records_by_leader
-from liaison.outputs.archive import normalize_office_file
+from liaison.outputs.archive import stamped_zip
+from liaison.outputs.sheetlayout import (
+    BODY_PT,
+    MARGIN_SIDE_IN,
+    Layout,
+    plan_layout,
+    row_height,
+)
 
 WORKBOOK_NAME = "联系情况汇总表.xlsx"
 COUNT_SHEET = "表1 联系次数汇总"
@@ -74,40 +83,38 @@ def content_table(records: list[Record], roster: Roster, schema: Schema) -> Tabl
     return Table(header, rows)
 
 
-def display_width(text: str) -> int:
-    """Columns a text needs: CJK characters are two wide."""
-    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
-
-
 _THIN = Side(style="thin", color="808080")
 _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _FONT = "宋体"
 _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
+_TOP = Alignment(vertical="top", wrap_text=True)
+# Chinese date-time format for real date-time cells (the audit log's 时间): sorts and filters as time.
+DATETIME_FORMAT = 'yyyy"年"m"月"d"日" hh:mm:ss'
 
 
 def _named_styles() -> list[NamedStyle]:
-    """The cell styles, registered once per workbook: assigning a named style to a
-    cell is a lookup, while setting font, border and alignment one by one costs
-    a hash of each style object per cell (minutes for 10,000 records)."""
-    body = {"font": Font(name=_FONT, size=10.5), "border": _BORDER}
+    """The cell styles, registered once per workbook; every cell of one kind shares one style array."""
+    body = {"font": Font(name=_FONT, size=BODY_PT), "border": _BORDER}
     return [
+        NamedStyle("liaison-标题", font=Font(name=_FONT, size=14, bold=True), alignment=_CENTER),
+        NamedStyle(
+            "liaison-副标题",
+            font=Font(name=_FONT, size=BODY_PT, color="555555"),
+            alignment=Alignment(vertical="center", wrap_text=True),
+        ),
         NamedStyle(
             "liaison-表头",
-            font=Font(name=_FONT, size=10.5, bold=True),
+            font=Font(name=_FONT, size=BODY_PT, bold=True),
             border=_BORDER,
             fill=PatternFill("solid", fgColor="D9E1F2"),
             alignment=_CENTER,
         ),
-        NamedStyle("liaison-文字", alignment=Alignment(vertical="top"), **body),
-        NamedStyle("liaison-长文字", alignment=Alignment(wrap_text=True, vertical="top"), **body),
+        NamedStyle("liaison-文字", alignment=_TOP, **body),
         NamedStyle("liaison-居中", alignment=_CENTER, **body),
         NamedStyle("liaison-日期", alignment=_CENTER, number_format=DATE_FORMAT, **body),
-        NamedStyle("liaison-合计", font=Font(name=_FONT, size=10.5, bold=True), border=_BORDER),
+        NamedStyle("liaison-时间", alignment=_CENTER, number_format=DATETIME_FORMAT, **body),
+        NamedStyle("liaison-合计", font=Font(name=_FONT, size=BODY_PT, bold=True), border=_BORDER, alignment=_TOP),
     ]
-
-
-LONG_TEXT_WIDTH = 60
-MAX_WIDTH = 40
 
 
 def build_workbook(
@@ -119,45 +126,41 @@ def build_workbook(
     stamp: datetime.datetime,
     source: str,
 ) -> bytes:
-    """The workbook's bytes; the same inputs always give the same bytes.
+    """The workbook's bytes; the same inputs always give the same bytes (entries dated in the configured zone).
 
     ``stamp`` (the commit's time, not the clock) dates the document, and
     ``source`` says what it was built from (e.g. 提交 1a2b3c4).
     """
     book = _new_book()
     subtitle = f"统计范围：{date_range.description}　数据来源：{source}（{config.local(stamp):%Y-%m-%d %H:%M}）"
-    counts = book.active
-    counts.title = COUNT_SHEET
-    _fill(
-        counts,
-        f"{config.school}领导干部结对联系学生情况 {COUNT_SHEET}",
-        subtitle,
-        count_table(records, roster, schema),
-        set(),
-    )
     long_columns = {n + 1 for n, f in enumerate(schema.fields) if f.widget == "textarea"}  # +1: 序号 comes first
-    _fill(
-        book.create_sheet(CONTENT_SHEET),
-        f"{config.school}领导干部结对联系学生情况 {CONTENT_SHEET}",
-        subtitle,
-        content_table(records, roster, schema),
-        long_columns,
-    )
-    return _save(book, config.office, f"联系情况汇总表 {date_range.title}", stamp)
+    for sheet, table, long in (
+        (COUNT_SHEET, count_table(records, roster, schema), set()),
+        (CONTENT_SHEET, content_table(records, roster, schema), long_columns),
+    ):
+        _fill(book.create_sheet(sheet), f"{config.school}领导干部结对联系学生情况 {sheet}", subtitle, table, long)
+    return _save(book, config.office, f"联系情况汇总表 {date_range.title}", config.local(stamp))
 
 
 def build_table_workbook(
-    sheet: str, title: str, subtitle: str, table: Table, creator: str, stamp: datetime.datetime
+    sheet: str,
+    title: str,
+    subtitle: str,
+    table: Table,
+    creator: str,
+    stamp: datetime.datetime,
+    long_columns: set[int] = frozenset(),
 ) -> bytes:
-    """A one-sheet workbook of any table (the audit log), laid out like 表1 and 表2."""
+    """A one-sheet workbook of any table (the audit log), laid out and printed like 表1 and 表2."""
     book = _new_book()
-    book.active.title = sheet
-    _fill(book.active, title, subtitle, table, set())
+    _fill(book.create_sheet(sheet), title, subtitle, table, set(long_columns))
     return _save(book, creator, title, stamp)
 
 
 def _new_book() -> Workbook:
-    book = Workbook()
+    # Write-only: rows stream to the file as they come, with no cell objects kept;
+    # it needs every width and height decided first (liaison.outputs.sheetlayout).
+    book = Workbook(write_only=True)
     for style in _named_styles():
         book.add_named_style(style)
     return book
@@ -166,79 +169,118 @@ def _new_book() -> Workbook:
 def _save(book: Workbook, creator: str, title: str, stamp: datetime.datetime) -> bytes:
     book.properties.creator = creator
     book.properties.title = title
-    book.properties.created = stamp.astimezone(datetime.UTC).replace(tzinfo=None)
+    moment = stamp.astimezone(datetime.UTC).replace(tzinfo=None)
+    book.properties.created = book.properties.modified = moment
     out = io.BytesIO()
-    book.save(out)
-    return normalize_office_file(out.getvalue(), stamp)
+    # Every entry dated ``stamp``, not the clock: the same inputs give the same bytes.
+    ExcelWriter(book, stamped_zip(out, stamp)).save()
+    return out.getvalue()
 
 
-def _fill(sheet: Worksheet, title: str, subtitle: str, table: Table, long_columns: set[int]) -> None:
-    columns = len(table.header)
-    last = get_column_letter(columns)
-    sheet.append([title])
-    sheet.append([subtitle])
-    sheet.merge_cells(f"A1:{last}1")
-    sheet.merge_cells(f"A2:{last}2")
-    sheet["A1"].font = Font(name=_FONT, size=14, bold=True)
-    sheet["A1"].alignment = Alignment(horizontal="center", vertical="center")
-    sheet["A2"].font = Font(name=_FONT, size=9, color="555555")
+class _Carrier(Cell):
+    """A cell whose style index is known: openpyxl would hash the style array for every cell."""
+
+    __slots__ = ("sid",)
+
+    @property
+    def style_id(self) -> int:
+        return self.sid
+
+
+class _Cells:
+    """The cells of one write-only sheet, streamed through one reused cell object.
+
+    openpyxl's own write-only ``append`` binds each value twice, raises and
+    catches an exception for every ready-made cell, and makes a new cell
+    after each styled one; here a row is (value, style array) pairs and one
+    cell object carries each in turn to the writer, which serialises it
+    before the next is set. Every cell of a kind shares its style array.
+    """
+
+    def __init__(self, sheet: WriteOnlyWorksheet):
+        self.sheet = sheet
+        self.styles: dict[tuple[str, bool], StyleArray] = {}
+        self.ids: dict[int, int] = {}  # style array -> its index in the workbook's cell styles
+        self.carrier = _Carrier(sheet, row=1, column=1)
+        sheet._values_to_row = self._to_row  # the sheet's rows are our (value, style) pairs
+
+    def style(self, name: str, quoted: bool = False) -> StyleArray:
+        key = (name, quoted)
+        if key not in self.styles:
+            proto = WriteOnlyCell(self.sheet)
+            proto.style = name
+            proto.quotePrefix = quoted
+            self.styles[key] = proto._style
+            self.ids[id(proto._style)] = self.sheet.parent._cell_styles.add(proto._style)
+        return self.styles[key]
+
+    def _to_row(self, pairs, row_idx: int):
+        cell = self.carrier
+        for column, (value, style) in enumerate(pairs, 1):
+            # The style first: binding a date checks the cell's number format (ours is a date format).
+            cell._style = style
+            cell.sid = self.ids[id(style)]
+            cell.value = value
+            if style.quotePrefix:
+                # openpyxl would write "=…" as a formula; store it as text, and
+                # quotePrefix keeps Excel from turning it into one when edited.
+                cell.data_type = "s"
+            cell.column, cell.row = column, row_idx
+            yield cell
+
+    def cell(self, value: Any, name: str) -> tuple[Any, StyleArray]:
+        return value, self.style(name, isinstance(value, str) and value.startswith(FORMULA_START))
+
+    def body(self, value: Any, centered: bool) -> tuple[Any, StyleArray]:
+        if isinstance(value, datetime.datetime):
+            return self.cell(value, "liaison-时间")
+        if isinstance(value, datetime.date):
+            return self.cell(value, "liaison-日期")
+        if isinstance(value, str):
+            return self.cell(value, "liaison-居中" if centered and "\n" not in value else "liaison-文字")
+        return self.cell(value, "liaison-居中")
+
+
+def _fill(sheet: WriteOnlyWorksheet, title: str, subtitle: str, table: Table, long_columns: set[int]) -> None:
+    """Lay the table out for reading (frozen header, filter) and for printing (sheetlayout's plan)."""
+    layout = plan_layout(table.header, [*table.rows, *([table.total] if table.total else [])], long_columns)
+    _page_setup(sheet, title, table, layout)
+    cells = _Cells(sheet)
+    last = get_column_letter(len(table.header))
+    sheet.merged_cells.add(f"A1:{last}1")
+    sheet.merged_cells.add(f"A2:{last}2")
     sheet.row_dimensions[1].height = 26
-
-    sheet.append(list(table.header))
-    for cell in sheet[3]:
-        cell.style = "liaison-表头"
-
-    widths = [display_width(str(h)) for h in table.header]
-    # Row numbers are counted here: openpyxl's max_row scans every cell, which
-    # made a 10,000-record sheet take minutes.
+    sheet.row_dimensions[2].height = row_height([subtitle], [sum(layout.widths)])
+    sheet.append([cells.cell(title, "liaison-标题")])
+    sheet.append([cells.cell(subtitle, "liaison-副标题")])
+    sheet.row_dimensions[3].height = row_height(table.header, layout.widths)
+    sheet.append([cells.cell(label, "liaison-表头") for label in table.header])
+    # Short values (names, dates, numbers) are centred; long ones read from the top left.
+    centered = [index not in long_columns for index in range(len(layout.widths))]
     for number, row in enumerate(table.rows, start=4):
-        sheet.append([_cell_value(v) for v in row])
-        for index, value in enumerate(row):
-            cell = sheet.cell(row=number, column=index + 1)
-            _style_value(cell, value, index in long_columns)
-            if index not in long_columns:
-                widths[index] = max(
-                    widths[index], max((display_width(part) for part in _text(value).split("\n")), default=0)
-                )
-    first_data, last_data = 4, 3 + len(table.rows)
+        sheet.row_dimensions[number].height = row_height(row, layout.widths, layout.wraps)
+        sheet.append([cells.body(value, centered[index]) for index, value in enumerate(row)])
     if table.total:
-        sheet.append(list(table.total))
-        for cell in sheet[last_data + 1]:
-            cell.style = "liaison-合计"
+        sheet.row_dimensions[4 + len(table.rows)].height = row_height(table.total, layout.widths)
+        sheet.append([cells.cell(value, "liaison-合计") for value in table.total])
 
-    for index, width in enumerate(widths):
-        letter = get_column_letter(index + 1)
-        sheet.column_dimensions[letter].width = LONG_TEXT_WIDTH if index in long_columns else min(width + 2, MAX_WIDTH)
 
+def _page_setup(sheet: WriteOnlyWorksheet, title: str, table: Table, layout: Layout) -> None:
+    for index, width in enumerate(layout.widths):
+        sheet.column_dimensions[get_column_letter(index + 1)].width = width
+    last = get_column_letter(len(table.header))
     sheet.freeze_panes = "A4"
-    sheet.auto_filter.ref = f"A3:{last}{max(last_data, first_data - 1)}"
-    sheet.print_title_rows = "3:3"
+    sheet.auto_filter.ref = f"A3:{last}{3 + max(len(table.rows), 1)}"
+    sheet.print_title_rows = "3:3"  # the header row on every printed page
     sheet.page_setup.orientation = "landscape"
-    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.page_setup.paperSize = layout.paper.code
     sheet.page_setup.fitToWidth = 1
     sheet.page_setup.fitToHeight = 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_margins.left = sheet.page_margins.right = MARGIN_SIDE_IN
+    sheet.page_margins.top = sheet.page_margins.bottom = 0.75
     sheet.print_options.horizontalCentered = True
+    sheet.oddHeader.center.text = title.replace("&", "&&")
+    sheet.oddHeader.center.size = 11
     sheet.oddFooter.center.text = "第 &P 页，共 &N 页"
-
-
-def _cell_value(value: Any) -> Any:
-    return value  # dates stay dates (real Excel dates), numbers numbers, text text
-
-
-def _text(value: Any) -> str:
-    return value.isoformat() if isinstance(value, datetime.date) else str(value)
-
-
-def _style_value(cell, value: Any, long_text: bool) -> None:
-    if isinstance(value, datetime.date):
-        cell.style = "liaison-日期"
-    elif isinstance(value, str):
-        cell.style = "liaison-长文字" if long_text or "\n" in value else "liaison-文字"
-        if value.startswith(FORMULA_START):
-            # openpyxl would write "=…" as a formula; store it as text, and
-            # quotePrefix keeps Excel from turning it into one when edited.
-            cell.data_type = "s"
-            cell.quotePrefix = True
-    else:
-        cell.style = "liaison-居中"
+    sheet.oddFooter.center.size = 11

@@ -8,6 +8,8 @@ environment (autoescaped).
 from __future__ import annotations
 
 import datetime
+import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +24,43 @@ TEMPLATE = "record.html"
 STYLESHEET = "record.css"
 
 
+# The form's geometry (templates/record.css): A4 less 18 mm margins, label
+# columns 13.5 %, value columns 19.83 %, 1.8 mm padding each side.
+TABLE_MM = 210 - 2 * 18
+LABEL_PCT, VALUE_PCT = 13.5, (100 - 3 * 13.5) / 3
+PADDING_MM = 2 * 1.8
+BODY_PT = 10.5
+MIN_FIT_PT = 6.5
+_PT_PER_MM = 72 / 25.4
+
+
 @dataclass(frozen=True)
 class FormCell:
     key: str
     label: str
     value: str
     span: int = 1
+    font_pt: float | None = None  # a short value shrunk to stay on one line (names never break)
+
+
+def cell_room_pt(span: int) -> float:
+    """Points of text a value cell spanning ``span`` columns holds on one line."""
+    values = (span + 1) // 2
+    labels = span - values
+    return (TABLE_MM * (values * VALUE_PCT + labels * LABEL_PCT) / 100 - PADDING_MM) * _PT_PER_MM
+
+
+def text_ems(text: str) -> float:
+    """Width in ems: CJK characters (and the middle dot of names, drawn wide by CJK fonts) one, others a half."""
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WFA" else 0.55 for ch in text)
+
+
+def fitted_size(text: str, span: int) -> float | None:
+    """The font size that keeps a short value on one line in its cell; None when 10.5 pt fits."""
+    ems = text_ems(text)
+    if ems * BODY_PT <= cell_room_pt(span):
+        return None
+    return max(MIN_FIT_PT, math.floor(10 * cell_room_pt(span) / ems) / 10)
 
 
 @dataclass(frozen=True)
@@ -54,7 +87,7 @@ def form_rows(record: Record, schema: Schema) -> list[FormRow]:
         if spec.print == "cell":
             pending.append(cell)
             if len(pending) == 3:
-                rows.append(FormRow("cell", tuple(pending)))
+                rows.append(_short_row(pending))
                 pending = []
             continue
         if pending:
@@ -68,9 +101,12 @@ def form_rows(record: Record, schema: Schema) -> list[FormRow]:
 
 def _short_row(cells: list[FormCell]) -> FormRow:
     # A row of fewer than three cells lets its last value span the remaining columns.
-    last = cells[-1]
     span = 1 + 2 * (3 - len(cells))
-    return FormRow("cell", (*cells[:-1], FormCell(last.key, last.label, last.value, span)))
+    spans = [1] * (len(cells) - 1) + [span]
+    return FormRow(
+        "cell",
+        tuple(FormCell(c.key, c.label, c.value, n, fitted_size(c.value, n)) for c, n in zip(cells, spans, strict=True)),
+    )
 
 
 def form_title(config: Config) -> str:

@@ -68,6 +68,39 @@ def _use_faster_deflate() -> None:
         pydyf.zlib = _Flate6()
 
 
+YAML_MIME = "application/yaml"  # RFC 9512
+
+
+class _AttachmentFixer:
+    """WeasyPrint 70's embedded file, put right before the PDF is written.
+
+    It lists the file twice in the catalog's ``/AF`` (once from the name tree,
+    once from the file specification), gives it no MIME type for ``.yaml``
+    (Python's table has none) and writes its dates as local time marked ``Z``.
+    Here ``/AF`` lists it once, its ``/Subtype`` is application/yaml and its
+    dates carry the configured zone's offset (+08'00').
+    """
+
+    def __init__(self, stamp):
+        offset = stamp.strftime("%z")
+        self.date = f"D:{stamp:%Y%m%d%H%M%S}{offset[:3]}'{offset[3:]}'"
+
+    def __call__(self, document, pdf) -> None:
+        import pydyf
+
+        catalog = pdf.catalog
+        if "AF" in catalog:
+            # Entries are references ("11 0 R", as str or bytes): keep each object once.
+            unique = {bytes(e, "ascii") if isinstance(e, str) else bytes(e): e for e in catalog["AF"]}
+            catalog["AF"] = pydyf.Array(unique.values())
+        for item in pdf.objects:
+            extra = getattr(item, "extra", None)
+            if isinstance(extra, dict) and extra.get("Type") == "/EmbeddedFile":
+                extra["Subtype"] = "/" + YAML_MIME.replace("/", "#2f")
+                extra["Params"]["CreationDate"] = pydyf.String(self.date)
+                extra["Params"]["ModDate"] = pydyf.String(self.date)
+
+
 class Renderer:
     """Everything WeasyPrint needs that does not change between records, made once per process.
 
@@ -107,6 +140,7 @@ class Renderer:
         )
         document = HTML(string=html, base_url=self.templates_dir.as_uri() + "/", url_fetcher=self.fetcher.fetcher)
         return document.write_pdf(
+            finisher=_AttachmentFixer(record_timestamp(record, timezone)),
             stylesheets=[self.stylesheet],
             pdf_variant=PDF_VARIANT,
             attachments=[attachment],

@@ -163,6 +163,22 @@ def _mainline_merges(repo: Repo, ref: str) -> tuple[dict[str, Merge], set[str]]:
     return through, set(mainline)
 
 
+def log_commits(repo: Repo, revisions: str, paths: list[str]) -> dict[str, list[Commit]]:
+    """The non-merge commits in ``revisions`` (e.g. ``base..HEAD``) that touch ``paths``: path -> commits."""
+    raw = repo.run(
+        "log", "--no-merges", "--no-renames", "--name-only", f"--format=%x1e{_FIELDS}%x1d", revisions, "--", *paths
+    ).decode("utf-8", "replace")
+    found: dict[str, list[Commit]] = {}
+    for block in raw.split("\x1e"):
+        if not block.strip():
+            continue
+        head, _, names = block.partition("\x1d")
+        commit = _commit(head.split("\x1f"))
+        for name in names.strip().splitlines():
+            found.setdefault(name, []).append(commit)
+    return found
+
+
 def field_changes(old: dict, new: dict, schema: Schema) -> tuple[FieldChange, ...]:
     """What differs between two versions of a record, in the schema's order with its labels."""
     keys = [f.key for f in schema.fields] + sorted((set(old) | set(new)) - {f.key for f in schema.fields})

@@ -337,7 +337,8 @@ def gather_review(project: Project, base: str, ref: str = "HEAD") -> Review:
     repo = Repo(project.root)
     review = Review(base=repo.text("rev-parse", base), head=repo.text("rev-parse", ref))
     changes = branch_changes(project.root, base, ref)
-    paths = [c.new_path for c in changes if c.new_path]
+    # check resolves relative paths against the working directory, so it gets absolute ones.
+    paths = [str(project.root / c.new_path) for c in changes if c.new_path]
     result = check_with_history(project, paths, since=base)
     closed = closed_semesters(project.root, project.config.semester_starts, project.config.closed_semesters)
     review.items = [review_item(change, project, result, closed) for change in changes]

@@ -347,3 +347,45 @@ def test_a_second_review_replaces_the_first_whole(branch, pdf_cache):
     assert list(items(page)) == ["2024-09-15-T1-cccccc"]
     assert sorted(p.name for p in (branch / "review").glob("*.pdf")) == ["2024-09-15-T1-cccccc.pdf"]
     assert not [p for p in branch.iterdir() if p.name.startswith(".review")]
+
+
+# In a browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def busy_review(branch, pdf_cache) -> Path:
+    """A review with a correction, a deletion and a new record with two hints."""
+    write_record(branch, record_data(target="研究生会", content=CONTENT), suffix="cccccc")
+    commit(branch, "第二条")
+    git_at(branch, "2024-09-16T10:00:00+08:00", "branch", "-f", "main")
+    write_record(branch, record_data(content=CONTENT.replace("座谈会", "班会"), size=50), suffix="aaaaaa")
+    (branch / "records/2024/2024-09-15-T1-cccccc.yaml").unlink()
+    new = record_data(
+        target="新生代表", content="座谈。", place="学生处办公室", size=60, date=datetime.date(2024, 9, 3)
+    )
+    write_record(branch, new, suffix="eeeeee")
+    commit(branch, "审核的分支", "2024-09-20T10:00:00+08:00")
+    run_review(branch, pdf_cache)
+    return branch / "review"
+
+
+def test_the_review_reads_well_on_a_phone_and_a_desktop_and_loads_nothing_from_outside(busy_review, serve, browser):
+    base = serve(busy_review)
+    origin = base.split("/group/")[0]
+    shots = PROJECT / "docs" if os.environ.get("LIAISON_UPDATE_SCREENSHOTS") else busy_review.parent
+    for name, viewport in (("phone", {"width": 390, "height": 844}), ("desktop", {"width": 1280, "height": 900})):
+        context = browser.new_context(viewport=viewport, is_mobile=name == "phone")
+        page = context.new_page()
+        requests: list[str] = []
+        page.on("request", lambda r, seen=requests: seen.append(r.url))
+        page.goto(base + "index.html")
+        page.wait_for_load_state("networkidle")
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], name
+        assert page.locator("section.item").count() == 3
+        assert page.locator("li.hint").count() >= 2 and page.locator("del").first.is_visible()
+        page.screenshot(path=str(shots / f"review-{name}.png"), full_page=True)
+        # Chromium's own PDF viewer (chrome:// and chrome-extension://) draws the embedded PDFs.
+        web = [u for u in requests if u.split(":", 1)[0] in ("http", "https", "ws", "wss", "ftp")]
+        assert web and all(u.startswith(base) for u in web), [u for u in web if not u.startswith(origin)]
+        assert {u[len(base) :] for u in web} <= {"index.html"} | {p.name for p in busy_review.glob("*.pdf")}
+        context.close()

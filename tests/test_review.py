@@ -389,3 +389,12 @@ def test_the_review_reads_well_on_a_phone_and_a_desktop_and_loads_nothing_from_o
         assert web and all(u.startswith(base) for u in web), [u for u in web if not u.startswith(origin)]
         assert {u[len(base) :] for u in web} <= {"index.html"} | {p.name for p in busy_review.glob("*.pdf")}
         context.close()
+
+
+def test_the_office_s_guide_states_the_default_limits():
+    guide = (PROJECT / "docs" / "review.md").read_text(encoding="utf-8")
+    defaults = ReviewSettings()
+    assert f"| `late_days` | {defaults.late_days} |" in guide
+    assert f"| `min_content_chars` | {defaults.min_content_chars} |" in guide
+    places = "、".join(f"{k} {v}" for k, v in defaults.size_by_place.items())
+    assert f"| {places}；其他 {defaults.max_size} |" in guide

@@ -268,6 +268,17 @@ def test_a_config_without_a_review_section_uses_the_defaults(repo):
     assert open_project(repo).config.review == ReviewSettings()
 
 
+def test_changing_a_hint_setting_keeps_the_pdf_cache():
+    import dataclasses
+
+    from liaison.outputs.pdf import renderer_identity
+
+    config = open_project(PROJECT).config
+    stricter = dataclasses.replace(config, review=ReviewSettings(late_days=1, size_by_place={}))
+    schema = PROJECT / "schema" / "record.yaml"
+    assert renderer_identity(PROJECT, schema, stricter) == renderer_identity(PROJECT, schema, config)
+
+
 def test_a_misspelt_review_setting_fails_check(repo, run):
     with (repo / "config.yaml").open("a", encoding="utf-8") as config:
         config.write("review:\n  late_day: 30\n")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -163,17 +164,21 @@ def _mainline_merges(repo: Repo, ref: str) -> tuple[dict[str, Merge], set[str]]:
     return through, set(mainline)
 
 
+def _log_entries(raw: str) -> Iterator[tuple[Commit, str]]:
+    """Each commit of a ``log --format=%x1e{_FIELDS}%x1d`` output, with what git printed after it."""
+    for block in raw.split("\x1e"):
+        if block.strip():
+            head, _, rest = block.partition("\x1d")
+            yield _commit(head.split("\x1f")), rest
+
+
 def log_commits(repo: Repo, revisions: str, paths: list[str]) -> dict[str, list[Commit]]:
     """The non-merge commits in ``revisions`` (e.g. ``base..HEAD``) that touch ``paths``: path -> commits."""
     raw = repo.run(
         "log", "--no-merges", "--no-renames", "--name-only", f"--format=%x1e{_FIELDS}%x1d", revisions, "--", *paths
     ).decode("utf-8", "replace")
     found: dict[str, list[Commit]] = {}
-    for block in raw.split("\x1e"):
-        if not block.strip():
-            continue
-        head, _, names = block.partition("\x1d")
-        commit = _commit(head.split("\x1f"))
+    for commit, names in _log_entries(raw):
         for name in names.strip().splitlines():
             found.setdefault(name, []).append(commit)
     return found
@@ -210,11 +215,7 @@ def read_history(root: Path, schema: Schema, ref: str = "HEAD") -> History:  # n
     ).decode("utf-8", "replace")
     entries = []
     wanted: set[str] = set()
-    for block in raw.split("\x1e"):
-        if not block.strip():
-            continue
-        head, _, diff = block.partition("\x1d")
-        commit = _commit(head.split("\x1f"))
+    for commit, diff in _log_entries(raw):
         for line in diff.strip().splitlines():
             if not line.startswith(":"):
                 continue

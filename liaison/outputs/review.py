@@ -31,7 +31,7 @@ from liaison.core.records import Record, parse_record
 from liaison.core.semesters import Semester
 from liaison.git.branch import FileChange, branch_changes
 from liaison.git.closed import REOPEN, check_with_history, closed_semesters
-from liaison.git.history import DELETED, MOVED, Commit, field_changes
+from liaison.git.history import ADDED, DELETED, MOVED, Commit, field_changes
 from liaison.git.repo import Repo
 from liaison.outputs.pdf import FormRow, OutputDirError, build_pdfs, display_value, form_rows, form_title
 from liaison.outputs.templating import environment
@@ -93,7 +93,7 @@ class ReviewItem:
     def summary(self) -> str:
         """One line for the job log."""
         who = self.heading
-        changed = f"；改动：{'、'.join(d.label for d in self.diffs)}" if self.kind not in ("新增", DELETED) else ""
+        changed = f"；改动：{'、'.join(d.label for d in self.diffs)}" if self.kind not in (ADDED, DELETED) else ""
         verdict = f"错误 {len(self.problems)} 处" if self.problems else "检查通过"
         hints = f"，审核提示：{'、'.join(h.title for h in self.hints)}" if self.hints else ""
         return f"【{self.kind}】{self.record_id} {who}{changed}；{verdict}{hints}"
@@ -169,7 +169,7 @@ def _day(value) -> datetime.date | None:
     return value if isinstance(value, datetime.date) else None
 
 
-def date_hints(record: Record, submitted: datetime.date, settings: ReviewSettings) -> list[Hint]:
+def date_hints(record: Record, submitted: datetime.date, settings: ReviewSettings, labels: dict) -> list[Hint]:
     """A contact dated after it was submitted, or long before."""
     day = _day(record.data.get("date"))
     if day is None:
@@ -180,7 +180,7 @@ def date_hints(record: Record, submitted: datetime.date, settings: ReviewSetting
             Hint(
                 "future",
                 "日期在提交之后",
-                f"联系时间 {shown} 晚于提交日期 {display_value(None, submitted)}：记录的联系尚未发生，请核实日期。",
+                f"{labels['date']} {shown} 晚于提交日期 {display_value(None, submitted)}：记录的联系尚未发生，请核实日期。",
             )
         ]
     late = (submitted - day).days
@@ -189,13 +189,13 @@ def date_hints(record: Record, submitted: datetime.date, settings: ReviewSetting
             Hint(
                 "late",
                 "补填较晚",
-                f"联系时间 {shown} 比提交日期早 {late} 天（超过 {settings.late_days} 天），属于补填，请核实日期与内容。",
+                f"{labels['date']} {shown} 比提交日期早 {late} 天（超过 {settings.late_days} 天），属于补填，请核实日期与内容。",
             )
         ]
     return []
 
 
-def content_hints(record: Record, settings: ReviewSettings, label: str) -> list[Hint]:
+def content_hints(record: Record, settings: ReviewSettings, labels: dict) -> list[Hint]:
     content = record.data.get("content")
     if not isinstance(content, str) or not settings.min_content_chars:
         return []
@@ -206,20 +206,20 @@ def content_hints(record: Record, settings: ReviewSettings, label: str) -> list[
         Hint(
             "short",
             "内容简略",
-            f"{label}只有 {length} 字（少于 {settings.min_content_chars} 字），可能过于简略，请确认是否需要补充。",
+            f"{labels['content']}只有 {length} 字（少于 {settings.min_content_chars} 字），可能过于简略，请确认是否需要补充。",
         )
     ]
 
 
-def size_hints(record: Record, settings: ReviewSettings) -> list[Hint]:
+def size_hints(record: Record, settings: ReviewSettings, labels: dict) -> list[Hint]:
     size, place = record.data.get("size"), record.data.get("place")
     if not isinstance(size, int) or not isinstance(place, str):
         return []
     keyword, most = settings.size_limit(place)
     if not most or size <= most:
         return []
-    where = f"联系地点含“{keyword}”，通常不超过 {most} 人" if keyword else f"一般不超过 {most} 人"
-    return [Hint("size", "人数偏多", f"人员规模 {size} 人，{where}（地点：{place}），请核实人数或地点。")]
+    where = f"{labels['place']}含“{keyword}”，通常不超过 {most} 人" if keyword else f"一般不超过 {most} 人"
+    return [Hint("size", "人数偏多", f"{labels['size']} {size} 人，{where}（{labels['place']}：{place}），请核实。")]
 
 
 def leader_hints(record: Record, project: Project) -> list[Hint]:
@@ -235,7 +235,7 @@ def leader_hints(record: Record, project: Project) -> list[Hint]:
     ]
 
 
-def duplicate_hints(record: Record, project: Project) -> list[Hint]:
+def duplicate_hints(record: Record, project: Project, labels: dict) -> list[Hint]:
     """Another record of the same leader on the same day with the same 联系对象 (by the id's date and 工号)."""
     day, leader_id, target = _day(record.data.get("date")), record.data.get("leader_id"), record.data.get("target")
     if day is None or not isinstance(leader_id, str) or not isinstance(target, str):
@@ -255,7 +255,7 @@ def duplicate_hints(record: Record, project: Project) -> list[Hint]:
         Hint(
             "duplicate",
             "可能重复",
-            f"同一领导同一天还有联系对象同为“{target}”的记录：{'、'.join(same)}。请确认不是同一次联系提交了两次。",
+            f"同一领导同一天还有{labels['target']}同为“{target}”的记录：{'、'.join(same)}。请确认不是同一次联系提交了两次。",
         )
     ]
 
@@ -275,12 +275,12 @@ def closed_hints(records: list[Record], closed: dict[Semester, datetime.datetime
 def record_hints(record: Record, submitted: datetime.date, project: Project) -> list[Hint]:
     """Every hint about a record's content (not about how it was changed)."""
     settings = project.config.review
-    label = project.schema.label(("content",)) or "content"
+    labels = {spec.key: spec.label for spec in project.schema.fields}
     return (
-        date_hints(record, submitted, settings)
-        + content_hints(record, settings, label)
-        + duplicate_hints(record, project)
-        + size_hints(record, settings)
+        date_hints(record, submitted, settings, labels)
+        + content_hints(record, settings, labels)
+        + duplicate_hints(record, project, labels)
+        + size_hints(record, settings, labels)
         + leader_hints(record, project)
     )
 

@@ -336,9 +336,10 @@ def test_a_folder_that_is_not_a_review_is_never_replaced(branch, pdf_cache, run)
     assert (branch / "review" / "笔记.txt").is_file()
 
 
-def test_a_base_that_names_no_commit_is_an_error_in_chinese(branch, run):
-    done = run(branch, "review", "--base", "0" * 40)
-    assert done.exit_code == 1 and "找不到提交" in done.output
+@pytest.mark.parametrize("base", ["0" * 40, "no-such-branch"])
+def test_a_base_that_names_no_commit_is_an_error_in_chinese(branch, run, base):
+    done = run(branch, "review", "--base", base)
+    assert done.exit_code == 1 and "找不到提交" in done.output and not (branch / "review").exists()
 
 
 def test_char_diff_marks_only_what_changed():

@@ -334,9 +334,9 @@ def gather_review(project: Project, base: str, ref: str = "HEAD") -> Review:
     """Everything the page shows, without writing anything; ``base`` must name a commit (CommitNotFound)."""
     if project.config is None:
         raise ValueError("config.yaml is not valid")  # the CLI checks first and says so in Chinese
+    changes = branch_changes(project.root, base, ref)  # first: it turns a bad base into a CommitNotFound
     repo = Repo(project.root)
-    review = Review(base=repo.text("rev-parse", base), head=repo.text("rev-parse", ref))
-    changes = branch_changes(project.root, base, ref)
+    review = Review(base=repo.resolve(base) or base, head=repo.resolve(ref) or ref)
     # check resolves relative paths against the working directory, so it gets absolute ones.
     paths = [str(project.root / c.new_path) for c in changes if c.new_path]
     result = check_with_history(project, paths, since=base)

@@ -358,17 +358,16 @@ def review(ctx: click.Context, base: str, out: Path | None, cache: Path | None, 
     project = _project(ctx)
     if project.config is None:
         raise UserError("config.yaml 有问题，无法生成审核预览。请先运行 python build.py check 查看。")
+    out = out or project.root / "review"
     try:
-        result = build_review(
-            project, base, out or project.root / "review", cache or project.root / ".cache" / "pdf", jobs
-        )
+        result = build_review(project, base, out, cache or default_cache_dir(project.root), jobs)
     except (CommitNotFound, OutputDirError) as err:
         raise UserError(str(err)) from None
     for warning in result.warnings:
         click.echo(warning, err=True)
     for line in result.summary_lines():
         click.echo(line)
-    click.echo(f"审核预览已写到 {out or project.root / 'review'}（新生成 PDF {result.rendered} 份）。")
+    click.echo(f"审核预览已写到 {out}（新生成 PDF {result.rendered} 份）。")
 
 
 @cli.command()

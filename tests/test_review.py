@@ -408,5 +408,5 @@ def test_the_office_s_guide_states_the_default_limits():
     defaults = ReviewSettings()
     assert f"| `late_days` | {defaults.late_days} |" in guide
     assert f"| `min_content_chars` | {defaults.min_content_chars} |" in guide
-    places = "、".join(f"{k} {v}" for k, v in defaults.size_by_place.items())
+    places = "、".join(f"{k} {v}" for k, v in defaults.size_by_place)
     assert f"| {places}；其他 {defaults.max_size} |" in guide

@@ -33,12 +33,13 @@ from liaison.git.branch import FileChange, branch_changes
 from liaison.git.closed import REOPEN, check_with_history, closed_semesters
 from liaison.git.history import ADDED, DELETED, MOVED, Commit, field_changes
 from liaison.git.repo import Repo
-from liaison.outputs.pdf import FormRow, OutputDirError, build_pdfs, display_value, form_rows, form_title
+from liaison.outputs.files import claim_output_dir, replace_dir
+from liaison.outputs.pdf import FormRow, build_pdfs, display_value, form_rows, form_title
 from liaison.outputs.templating import environment
 
 TEMPLATE = "review/index.html"
 REVIEW_MARKER = ".liaison-review"
-CHINA = datetime.timezone(datetime.timedelta(hours=8))
+REVIEW_NOTE = "由 liaison 生成的审核预览目录，每次整体替换。"
 
 
 # The review, as data ---------------------------------------------------------
@@ -294,11 +295,11 @@ def _parse(path: str | None, raw: bytes | None, project: Project) -> tuple[Recor
     return parse_record(path, raw, project.schema, None)
 
 
-def _submitted(change: FileChange, today: datetime.date) -> datetime.date:
-    """The day the branch last touched the file (its author's time, in China), or today."""
+def _submitted(change: FileChange, project: Project) -> datetime.date:
+    """The day the branch last touched the file (its author's time, where the university is), or today."""
     if not change.commits:
-        return today
-    return change.commits[-1].author_time.astimezone(CHINA).date()
+        return project.today()
+    return project.config.local(change.commits[-1].author_time).date()
 
 
 def review_item(change: FileChange, project: Project, result: CheckResult, closed: dict) -> ReviewItem:
@@ -311,7 +312,7 @@ def review_item(change: FileChange, project: Project, result: CheckResult, close
     # A closed semester reopened without a reason fails check, but the record itself is sound.
     content = [p for p in problems if p not in result.process_problems] if new else old_problems
     diffs = field_diffs(old, new, project) if old and new else []
-    hints = [] if new is None else record_hints(new, _submitted(change, project.today()), project)
+    hints = [] if new is None else record_hints(new, _submitted(change, project), project)
     hints += closed_hints([r for r in (old, new) if r], closed, change, project)
     return ReviewItem(
         kind=change.kind,
@@ -367,11 +368,12 @@ def review_html(review: Review, project: Project) -> str:
 def write_review(project: Project, review: Review, out_dir: Path, cache_dir: Path, jobs: int | None = None) -> None:
     """Write ``out_dir/index.html`` and ``out_dir/<id>.pdf``, replacing ``out_dir`` whole or leaving it as it was."""
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / REVIEW_MARKER).exists():
-        raise OutputDirError(f"{out_dir} 已有其他文件。为免误删，请指定一个新的或空的目录（--out）。")
+    if out_dir.exists():  # refuses a folder that is not an earlier review; never creates one
+        claim_output_dir(out_dir, REVIEW_MARKER, REVIEW_NOTE)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
+        claim_output_dir(staging, REVIEW_MARKER, REVIEW_NOTE)
         records = [item.shown for item in review.items if item.valid and item.shown]
         pdfs = build_pdfs(
             project.root,
@@ -389,22 +391,10 @@ def write_review(project: Project, review: Review, out_dir: Path, cache_dir: Pat
         for item in review.items:
             item.pdf = f"{item.shown.id}.pdf" if item.shown and item.shown.id in pdfs.paths else ""
         (staging / "index.html").write_text(review_html(review, project), encoding="utf-8")
-        (staging / REVIEW_MARKER).write_text("由 liaison 生成的审核预览目录，每次整体替换。\n", encoding="utf-8")
-        _swap_into_place(staging, out_dir)
+        os.chmod(staging, 0o755)  # mkdtemp's 0700 would hide the page from a web server's user
+        replace_dir(staging, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by ``staging``: a reader sees the old folder or the new one, never half of either."""
-    os.chmod(staging, 0o755)
-    if not out_dir.exists():
-        staging.rename(out_dir)
-        return
-    old = out_dir.with_name(f".{out_dir.name}-old-{os.getpid()}")
-    out_dir.rename(old)
-    staging.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def build_review(project: Project, base: str, out_dir: Path, cache_dir: Path, jobs: int | None = None) -> Review:

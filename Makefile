@@ -31,6 +31,7 @@ bench: setup
 	$(PY) bench/site.py
 	$(PY) bench/submit.py
 	$(PY) bench/audit.py
+	$(PY) bench/review.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -352,6 +352,48 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
 
 @cli.command()
 @click.option(
+    "--base",
+    metavar="REV",
+    required=True,
+    help="合并请求的基准提交（CI 中用 $CI_MERGE_REQUEST_DIFF_BASE_SHA，本地可用 main）。",
+)
+@click.option(
+    "--out", type=click.Path(file_okay=False, path_type=Path), help="写到哪个目录（默认为仓库中的 review/）。"
+)
+@render_options
+@click.pass_context
+def review(ctx: click.Context, base: str, out: Path | None, cache: Path | None, jobs: int | None) -> None:
+    """审核预览：本分支相对 --base 新增、修改、移动或删除的每条记录，供思政科在合并请求中审核。
+
+    生成 review/index.html（一个独立的网页，手机上也能看）和每条记录的 PDF：按附表排版的记录、
+    逐项对比（改动的文字已标出）、检查发现的错误和审核提示（规则见 config.yaml 的 review 一节）。
+    每条记录在日志中打印一行小结。审核提示不影响退出码；检查是否通过由 check 决定。
+
+    \b
+    示例：
+      python build.py review --base main
+      python build.py review --base "$CI_MERGE_REQUEST_DIFF_BASE_SHA" --out review
+    """
+    from liaison.git.repo import CommitNotFound
+    from liaison.outputs.review import build_review
+
+    project = _project(ctx)
+    if project.config is None:
+        raise UserError("config.yaml 有问题，无法生成审核预览。请先运行 python build.py check 查看。")
+    out = out or project.root / "review"
+    try:
+        result = build_review(project, base, out, cache or default_cache_dir(project.root), jobs)
+    except (CommitNotFound, OutputDirError) as err:
+        raise UserError(str(err)) from None
+    for warning in result.warnings:
+        click.echo(warning, err=True)
+    for line in result.summary_lines():
+        click.echo(line)
+    click.echo(f"审核预览已写到 {out}（新生成 PDF {result.rendered} 份）。")
+
+
+@cli.command()
+@click.option(
     "--out", type=click.Path(file_okay=False, path_type=Path), help="站点输出目录（默认为仓库中的 public/）。"
 )
 @render_options

@@ -109,7 +109,8 @@ def test_a_merge_request_with_a_broken_record_fails_in_check_naming_the_file(pip
     path = commit_on_branch(pipeline_repo, "record/broken")  # leader T1 is not on the demo roster
     done = run_pipeline(pipeline_repo, CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_DIFF_BASE_SHA=base)
     assert done.returncode != 0
-    assert done.jobs == {"check"}
+    assert done.jobs == {"check", "review"}  # review passes: check is the one that fails
+    assert set(re.findall(r"^ FAIL +(.+?)\s*$", done.stdout, re.M)) == {"check"}
     assert "本次改动的记录与名单文件 1 个：1 个有问题" in done.stdout
     assert f"{path}:" in done.stdout and "工号(leader_id)" in done.stdout
     report = ElementTree.parse(pipeline_repo / ".gitlab-ci-local" / "builds" / "check" / "check-report.xml")
@@ -122,7 +123,7 @@ def test_a_merge_request_with_a_good_record_passes(pipeline_repo):
     commit_on_branch(pipeline_repo, "record/good", leader_id="T2012003", leader="赵敏", department="学生工作处")
     done = run_pipeline(pipeline_repo, CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_DIFF_BASE_SHA=base)
     assert done.returncode == 0, done.stdout[-3000:]
-    assert done.jobs == {"check"} and "本次改动的记录与名单文件 1 个：全部通过" in done.stdout
+    assert done.jobs == {"check", "review"} and "本次改动的记录与名单文件 1 个：全部通过" in done.stdout
 
 
 def test_a_branch_push_without_a_merge_request_runs_nothing(pipeline_repo):
@@ -184,3 +185,41 @@ def test_a_reminder_pipeline_runs_only_the_remind_job(pipeline_repo):
     done = run_pipeline(pipeline_repo, CI_PIPELINE_SOURCE="schedule", REMIND="1", LIAISON_TODAY="2026-09-01")
     assert done.returncode == 0, done.stdout[-3000:]
     assert done.jobs == {"remind"} and "提醒轮次还没有开始" in done.stdout
+
+
+def test_a_merge_request_s_review_job_leaves_the_page_and_the_pdf_as_exposed_artifacts(pipeline_repo):
+    base = git(pipeline_repo, "rev-parse", "main")
+    path = commit_on_branch(
+        pipeline_repo, "record/review", leader_id="T2012003", leader="赵敏", department="学生工作处"
+    )
+    done = run_pipeline(
+        pipeline_repo, "review", CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_DIFF_BASE_SHA=base
+    )
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert done.jobs == {"review"}
+    record_id = Path(path).stem
+    assert f"【新增】{record_id} 赵敏" in done.stdout
+    artifacts = pipeline_repo / ".gitlab-ci-local" / "artifacts" / "review" / "review"
+    assert (artifacts / "index.html").is_file() and (artifacts / f"{record_id}.pdf").is_file()
+    assert f'data-record="{record_id}"' in (artifacts / "index.html").read_text(encoding="utf-8")
+
+
+def exposed_artifacts(pipeline: dict) -> dict[str, dict]:
+    return {
+        name: job["artifacts"]
+        for name, job in pipeline.items()
+        if isinstance(job, dict) and "expose_as" in (job.get("artifacts") or {})
+    }
+
+
+def test_exposed_artifacts_follow_gitlab_s_own_rules():
+    """What GitLab checks and GitLab's published schema does not (Gitlab::Ci::Config::Entry::Artifacts)."""
+    exposed = exposed_artifacts(yaml.safe_load((PROJECT / ".gitlab-ci.yml").read_text(encoding="utf-8")))
+    assert "review" in exposed and exposed["review"]["paths"] == ["review/"]
+    assert len(exposed) <= 10  # at most 10 exposed artifacts in a merge request
+    for artifacts in exposed.values():
+        # Ruby's \w is ASCII: a Chinese name is refused and the whole pipeline with it.
+        assert re.fullmatch(r"[A-Za-z0-9_][-A-Za-z0-9_ ]*", artifacts["expose_as"]), artifacts["expose_as"]
+        for path in artifacts["paths"]:
+            assert not path.startswith("./") and "$" not in path and "*" not in path
+            assert "." in Path(path).name or path.endswith("/"), f"a directory must end with /: {path}"

@@ -114,6 +114,44 @@ class ReminderPolicy:
         return cls(**data)
 
 
+DEFAULT_SIZE_BY_PLACE = (
+    ("宿舍", 12),
+    ("寝室", 12),
+    ("办公室", 20),
+    ("会议室", 80),
+    ("教室", 200),
+    ("报告厅", 800),
+    ("礼堂", 1500),
+)
+
+
+@dataclass(frozen=True)
+class ReviewSettings:
+    """``review:``: 审核提示, soft hints for 思政科 on the merge request's review page; never a failed pipeline.
+
+    A limit of 0 turns its hint off.
+    """
+
+    late_days: int = 60  # 联系时间 more than this many days before the record was submitted
+    min_content_chars: int = 30  # 联系内容 shorter than this (spaces not counted)
+    max_size: int = 500  # 人员规模 above this, where no keyword of size_by_place is in the place
+    size_by_place: tuple[tuple[str, int], ...] = DEFAULT_SIZE_BY_PLACE  # 联系地点 keyword -> most; first match wins
+
+    @classmethod
+    def from_data(cls, data: dict | None) -> ReviewSettings:
+        data = dict(data or {})
+        if "size_by_place" in data:
+            data["size_by_place"] = tuple((data["size_by_place"] or {}).items())
+        return cls(**data)
+
+    def size_limit(self, place: str) -> tuple[str, int]:
+        """The keyword of ``place`` that sets its limit ('' for the general one) and that limit."""
+        for keyword, most in self.size_by_place:
+            if keyword in place:
+                return keyword, most
+        return "", self.max_size
+
+
 @dataclass(frozen=True)
 class Config:
     school: str
@@ -124,6 +162,8 @@ class Config:
     closed_semesters: dict[str, datetime.date] = field(default_factory=dict)
     reminders: ReminderPolicy | None = None
     git: GitSettings = field(default_factory=GitSettings)
+    # Not in repr: the PDF cache is keyed by repr(config), and the hints never change a PDF.
+    review: ReviewSettings = field(default_factory=ReviewSettings, repr=False)
 
     @property
     def calendar(self) -> Calendar:
@@ -178,5 +218,6 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
         closed_semesters=dict(closed),
         reminders=ReminderPolicy.from_data(data.get("reminders")),
         git=GitSettings.from_data(data.get("git")),
+        review=ReviewSettings.from_data(data.get("review")),
     )
     return config, []

@@ -202,6 +202,18 @@ def _log_commits(raw: bytes) -> list[tuple[Commit, str]]:
     return found
 
 
+def log_commits(repo: Repo, revisions: str, paths: list[str]) -> dict[str, list[Commit]]:
+    """The non-merge commits in ``revisions`` (e.g. ``base..HEAD``) that touch ``paths``: path -> commits."""
+    raw = repo.run(
+        "log", "--no-merges", "--no-renames", "--name-only", f"--format=%x1e{_FIELDS}%x1d", revisions, "--", *paths
+    )
+    found: dict[str, list[Commit]] = {}
+    for commit, names in _log_commits(raw):
+        for name in names.strip().splitlines():
+            found.setdefault(name, []).append(commit)
+    return found
+
+
 # 1. The mainline ------------------------------------------------------------
 
 

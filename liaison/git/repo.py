@@ -192,6 +192,10 @@ def _commit_or_raise(repo: Repo, revision: str, purpose: str) -> str:
     return sha
 
 
+# The other git modules' name for it: a revision that must name a commit, or a Chinese CommitNotFound.
+require_commit = _commit_or_raise
+
+
 def files_at(root: Path, sha: str, folder: str) -> dict[str, bytes]:
     """Every file under ``folder`` as it was at commit ``sha``: path -> bytes."""
     repo = Repo(root)

@@ -1,0 +1,82 @@
+"""What a branch does to ``records/`` relative to its base: the files it adds, changes, moves or removes.
+
+A merge request's review reads this: the diff from the merge base (``base...ref``,
+as GitLab shows a merge request), both versions of each file in one batch read,
+and the branch's own commits that touched each file (their authors, times and
+``Reopen-Reason:`` trailers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from liaison.core.records import RECORDS_DIR
+from liaison.git.history import ADDED, CHANGED, DELETED, MOVED, Commit, log_commits
+from liaison.git.repo import ZERO, Repo, require_commit
+
+_KINDS = {"A": ADDED, "M": CHANGED, "T": CHANGED, "D": DELETED, "R": MOVED}
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One record file the branch touches; raw bytes are None on the side where it does not exist."""
+
+    kind: str  # 新增 / 修改 / 删除 / 移动 (liaison.git.history's words)
+    old_path: str | None
+    new_path: str | None
+    old_raw: bytes | None
+    new_raw: bytes | None
+    commits: tuple[Commit, ...] = field(default=())  # the branch's commits touching either path, oldest first
+
+    @property
+    def path(self) -> str:
+        return self.new_path or self.old_path or ""
+
+
+def _raw_diff(repo: Repo, base: str, ref: str) -> list[tuple[str, str, str, list[str]]]:
+    """(status letter, old blob, new blob, paths) of each record file in ``base...ref``."""
+    out = repo.run("diff", "--raw", "-z", "-M", "--no-abbrev", f"{base}...{ref}", "--", f"{RECORDS_DIR}/").decode(
+        "utf-8", "replace"
+    )
+    parts = out.split("\0")
+    entries = []
+    position = 0
+    while position < len(parts) and parts[position].startswith(":"):
+        _, _, old_blob, new_blob, status = parts[position][1:].split()
+        count = 2 if status[0] in "RC" else 1
+        paths = parts[position + 1 : position + 1 + count]
+        position += 1 + count
+        if all(p.endswith(".yaml") for p in paths):
+            entries.append((status[0], old_blob, new_blob, paths))
+    return entries
+
+
+def branch_changes(root: Path, base: str, ref: str = "HEAD") -> list[FileChange]:
+    """Every record file ``ref`` adds, changes, moves or removes since its merge base with ``base``, by path.
+
+    ``base`` that names no commit is a CommitNotFound (e.g. a shallow clone), never "no changes".
+    """
+    repo = Repo(root)
+    base_sha = require_commit(repo, base, "找出合并请求改动的记录")
+    entries = _raw_diff(repo, base_sha, ref)
+    blobs = repo.objects(b for _, old, new, _ in entries for b in (old, new) if b != ZERO)
+    touched = [p for *_, paths in entries for p in paths]
+    commits = log_commits(repo, f"{base_sha}..{ref}", touched) if touched else {}
+    changes = []
+    for status, old_blob, new_blob, paths in entries:
+        kind = _KINDS.get(status, CHANGED)
+        old_path = None if kind == ADDED else paths[0]
+        new_path = None if kind == DELETED else paths[-1]
+        mine = {c.sha: c for p in paths for c in commits.get(p, [])}
+        changes.append(
+            FileChange(
+                kind,
+                old_path,
+                new_path,
+                blobs.get(old_blob) if old_blob != ZERO else None,
+                blobs.get(new_blob) if new_blob != ZERO else None,
+                tuple(sorted(mine.values(), key=lambda c: c.committer_time)),
+            )
+        )
+    return sorted(changes, key=lambda c: c.path)

@@ -476,7 +476,9 @@ def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> boo
         )
         return True
     used = {c.index for c in report.columns}
-    for number, cells in enumerate(itertools.chain(head[report.header_row :], rows), report.header_row + 1):
+    # Read to the end first: a file over the row limit is refused before any row is worked on.
+    body = head[report.header_row :] + list(rows)
+    for number, cells in enumerate(body, report.header_row + 1):
         if is_empty_row(cells):
             report.rows.append(RowResult(number, EMPTY))
             continue

@@ -30,6 +30,7 @@ bench: setup
 	$(PY) bench/site.py
 	$(PY) bench/submit.py
 	$(PY) bench/audit.py
+	$(PY) bench/import.py
 
 lint: setup
 	$(PY) -m ruff check .

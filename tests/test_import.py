@@ -16,7 +16,19 @@ from liaison.core.project import open_project, read_records
 from liaison.core.semesters import resolve_range
 from liaison.outputs.workbook import build_workbook
 
-HEADER = ["序号", "姓名", "部  门\n（可选项）", "日期", "地点", "人数", "对象", "学生联系人", "内容", "意见建议", "备注"]
+HEADER = [
+    "序号",
+    "姓名",
+    "部  门\n（可选项）",
+    "日期",
+    "地点",
+    "人数",
+    "对象",
+    "学生联系人",
+    "内容",
+    "意见建议",
+    "备注",
+]
 LONG = "座谈" * 5000  # a 10,000-character cell
 
 
@@ -108,7 +120,10 @@ def test_messy_sheet_report_names_file_row_column_and_what_to_do(repo, tmp_path,
     out = result.output
     name = str(sheet)
     assert f"{name}:第8行: C列“部  门\n（可选项）”(部门)" not in out  # the fault is the name, not the 部门 column
-    assert f"{name}:第8行: B列“姓名”(领导姓名): 名单中有 2 位“张伟”：张伟（学生工作处，工号 T2）、张伟（基础医学院，工号 T3）" in out
+    assert (
+        f"{name}:第8行: B列“姓名”(领导姓名): 名单中有 2 位“张伟”：张伟（学生工作处，工号 T2）、张伟（基础医学院，工号 T3）"
+        in out
+    )
     assert "请在“部门”列写明与名单一致的部门，或加一列“工号”。" in out
     assert f"{name}:第9行: B列“姓名”(领导姓名): “王五”不在领导干部名单（roster.yaml）中。" in out
     assert f"{name}:第10行: D列“日期”(联系时间): 2099-01-01 晚于今天" in out
@@ -132,7 +147,7 @@ def test_json_and_csv_reports_list_every_row(repo, tmp_path, run):
 
 CSV_ROWS = [
     "姓名,部门,联系时间,联系地点,人员规模,联系对象,学生联系人,联系内容,学生反馈的意见建议,备注",
-    "赵某,学生工作处,2023/9/1,图书馆101,50人,国旗护卫队,刘某,\"座谈交流，\n了解情况。\",希望延长开放时间。,",
+    '赵某,学生工作处,2023/9/1,图书馆101,50人,国旗护卫队,刘某,"座谈交流，\n了解情况。",希望延长开放时间。,',
     "张伟,基础医学院,2023年9月2日,示教室,约20,2023级临床1班,王某,谈学业规划,,无",
 ]
 
@@ -286,7 +301,11 @@ SEMESTER_RECORDS = [
     record_data(date=datetime.date(2023, 9, 10), content="第一段。\n第二段：  缩进保留。", feedback=""),
     record_data(date=datetime.date(2023, 10, 1), target="no", student_contact="0123", remarks="2020-06-20"),
     record_data(
-        leader_id="T3", leader="张伟", department="基础医学院", position="党委书记（时任）", date=datetime.date(2023, 11, 5)
+        leader_id="T3",
+        leader="张伟",
+        department="基础医学院",
+        position="党委书记（时任）",
+        date=datetime.date(2023, 11, 5),
     ),
     record_data(date=datetime.date(2023, 12, 1), content="=SUM(A1:A2) 不是公式", feedback="- 建议一\n- 建议二"),
     record_data(leader_id="T4", leader="阿依古丽·买买提", department="护理学院", date=datetime.date(2024, 1, 2)),
@@ -341,8 +360,22 @@ def test_aliases_come_from_the_schema():
     assert "姓名" in leader.aliases and "意见建议" in SCHEMA.field("feedback").aliases
 
 
-def test_the_shipped_sample_imports_into_the_demo_data(tmp_path, run):
+def test_the_shipped_sample_imports_into_the_demo_data(run):
     sample = PROJECT / "docs" / "import-sample.xlsx"
     result = run(PROJECT, "import", str(sample), "--dry-run", "--format", "json")
     data = json.loads(result.stdout)
     assert data["files"][0]["counts"] == {"new": 6, "present": 0, "duplicate": 0, "refused": 2, "empty": 0}
+
+
+def test_the_import_guide_lists_the_schemas_aliases():
+    guide = (PROJECT / "docs" / "import.md").read_text(encoding="utf-8")
+    for f in SCHEMA.fields:
+        assert f"| {f.label} | {'、'.join(f.aliases)} |" in guide
+
+
+def test_the_import_guide_shows_the_commands_real_output(run, monkeypatch):
+    monkeypatch.chdir(PROJECT)  # the guide runs it from the repository root
+    guide = (PROJECT / "docs" / "import.md").read_text(encoding="utf-8")
+    shown = guide.split("输出：\n\n```\n", 1)[1].split("```", 1)[0]
+    result = run(PROJECT, "import", "docs/import-sample.xlsx", "--dry-run")
+    assert result.output == shown

@@ -377,9 +377,9 @@ def build_row(number: int, cells: tuple, columns: list[Column], epoch, context: 
         data["leader"] = data.get("leader") or leader.name
         data["department"] = data.get("department") or leader.department
         data["position"] = data.get("position") or leader.position
-    record_id = _record_id(data, values.get(RECORD_ID_KEY, ""), schema)
-    path = record_path(record_id) if record_id else "records/0000/import.yaml"
     raw = dump_record(data, schema).encode("utf-8")
+    record_id = _record_id(data, values.get(RECORD_ID_KEY, ""), raw)
+    path = record_path(record_id) if record_id else "records/0000/import.yaml"
     record, problems = parse_record(path, raw, schema, context.today)
     if leader is not None and record is not None:
         problems += roster_problems(record, context.roster, schema)
@@ -394,15 +394,18 @@ def build_row(number: int, cells: tuple, columns: list[Column], epoch, context: 
     return result
 
 
-def _record_id(data: dict, given: str, schema: Schema) -> str:
-    """表2's 记录编号 when it agrees with the date and 工号; else one derived from the content ('' without both)."""
+def _record_id(data: dict, given: str, raw: bytes) -> str:
+    """表2's 记录编号 when it agrees with the date and 工号; else one derived from the file's bytes ('' without both).
+
+    The id is not part of the file, so the same row always gives the same id.
+    """
     day, leader_id = data.get("date"), data.get("leader_id")
     if not isinstance(day, datetime.date) or not leader_id:
         return ""
     match = RECORD_ID.fullmatch(given)
     if match and given[:10] == day.isoformat() and match[4] == leader_id:
         return given
-    digest = hashlib.sha256(dump_record(data, schema).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256(raw).hexdigest()
     return new_record_id(day, leader_id, digest[:6])
 
 

@@ -251,7 +251,27 @@ def test_a_row_like_an_existing_record_is_a_likely_duplicate(repo, tmp_path):
     rows = plan.files[0].rows
     assert [r.status for r in rows] == [DUPLICATE, NEW, DUPLICATE]
     assert rows[0].same_as.startswith("records/2023/2023-09-01-T1-")
-    assert rows[2].same_as == "a.csv 第 3 行" or rows[2].same_as.startswith("records/")
+    assert rows[2].same_as == rows[0].same_as
+
+
+def test_every_sheet_with_a_header_is_imported_and_repeats_across_sheets_are_caught(repo, tmp_path):
+    book = openpyxl.Workbook()
+    book.active.title = "说明"
+    book.active.append(["本工作簿按学期分表"])
+    for title, rows in (("2023秋", CSV_ROWS[1:]), ("2024春", CSV_ROWS[2:])):
+        sheet = book.create_sheet(title)
+        sheet.append(CSV_ROWS[0].split(","))
+        for line in rows:
+            sheet.append(next(__import__("csv").reader([line.replace("\n", " ")])))
+    path = tmp_path / "分学期.xlsx"
+    book.save(path)
+    plan = plan_import([(path.name, path.read_bytes())], context(repo))
+    assert [(r.sheet, [row.status for row in r.rows]) for r in plan.files] == [
+        ("2023秋", [NEW, NEW]),
+        ("2024春", [DUPLICATE]),
+    ]
+    assert plan.files[1].rows[0].same_as == "分学期.xlsx 工作表“2023秋” 第 3 行"
+    assert plan.files[0].skipped_sheets == ["说明"]
 
 
 def test_a_closed_semester_needs_a_reopen_reason(repo, tmp_path, run):
@@ -325,6 +345,7 @@ def test_round_trip_exported_table2_imports_as_the_same_records(repo, tmp_path, 
     result = run(repo, "import", str(workbook), "--branch", "import/round-trip")
     assert result.exit_code == 0, result.output
     assert "工作表“表2 联系内容汇总”" in result.output and "新增 5 条" in result.output
+    assert "未读取的工作表：“表1 联系次数汇总”" in result.output
     git(repo, "merge", "-q", "--ff-only", "import/round-trip")
     expected = {p.relative_to(source): p.read_bytes() for p in (source / "records").rglob("*.yaml")}
     got = {p.relative_to(repo): p.read_bytes() for p in (repo / "records").rglob("*.yaml")}

@@ -100,7 +100,8 @@ class FileReport:
     header_row: int = 0
     columns: list[Column] = field(default_factory=list)
     rows: list[RowResult] = field(default_factory=list)
-    error: str = ""  # the file as a whole could not be imported; then rows is empty
+    error: str = ""  # the file (or this sheet) could not be imported at all; then rows is empty
+    skipped_sheets: list[str] = field(default_factory=list)  # sheets without a header, not read
 
     def count(self, status: str) -> int:
         return sum(1 for row in self.rows if row.status == status)
@@ -113,6 +114,8 @@ class FileReport:
 @dataclass
 class ImportPlan:
     files: list[FileReport]
+    labels: dict[str, str] = field(default_factory=dict)  # record key -> label, for the report's wording
+    header_needs: str = ""  # what a header row must name, for the report
 
     @property
     def new_rows(self) -> list[RowResult]:
@@ -205,6 +208,12 @@ def find_header(rows: list[tuple], schema: Schema) -> tuple[int, list[Column]] |
         if "date" in keys and keys & {"leader", "leader_id"} and len(keys) >= 3:
             return number, columns
     return None
+
+
+def header_needs(schema: Schema) -> str:
+    """What a header row must name, in words: the leader (by name or id) and the date."""
+    name, leader_id, day = (schema.label((key,)) for key in ("leader", "leader_id", "date"))
+    return f"“{name}”（或“{leader_id}”）和“{day}”两列"
 
 
 def missing_columns(columns: list[Column], schema: Schema) -> list[str]:
@@ -322,23 +331,24 @@ def is_empty_row(cells: tuple) -> bool:
     return all(cell is None or (isinstance(cell, str) and not cell.strip(_BLANKS)) for cell in cells)
 
 
-def resolve_leader(values: dict, roster: Roster) -> tuple[Leader | None, str, str]:
+def resolve_leader(values: dict, roster: Roster, schema: Schema) -> tuple[Leader | None, str, str]:
     """(the leader, '' , '') or (None, the key at fault, why): by 工号 if given, else by name and 部门."""
     leader_id, name = values.get("leader_id", ""), values.get("leader", "")
+    id_label, name_label, department_label = (schema.label((key,)) for key in ("leader_id", "leader", "department"))
     if leader_id:
         leader = roster.by_id.get(leader_id)
         if leader is None:
             return (
                 None,
                 "leader_id",
-                f"工号“{leader_id}”不在领导干部名单（{ROSTER_FILE}）中。请核对工号；新任领导请先由思政科加入名单。",
+                f"{id_label}“{leader_id}”不在领导干部名单（{ROSTER_FILE}）中。请核对{id_label}；新任领导请先由思政科加入名单。",
             )
         return leader, "", ""
     if not name:
         return (
             None,
             "leader",
-            ("没有填写领导姓名。若这一行在合并单元格的下方，请在 Excel 中取消合并，并把姓名填到每一行后再导入。"),
+            (f"没有填写{name_label}。若这一行在合并单元格的下方，请在 Excel 中取消合并，并把姓名填到每一行后再导入。"),
         )
     candidates = roster.named(name)
     if len(candidates) == 1:
@@ -356,11 +366,18 @@ def resolve_leader(values: dict, roster: Roster) -> tuple[Leader | None, str, st
     if len(chosen) == 1:
         return chosen[0], "", ""
     who = "、".join(c.display for c in candidates)
-    why = f"“部门”列的“{values['department']}”与他们都不一致" if department else "这一行没有填写部门"
+    why = (
+        f"“{department_label}”列的“{values['department']}”与他们都不一致"
+        if department
+        else f"这一行没有填写{department_label}"
+    )
     return (
         None,
         "leader",
-        (f"名单中有 {len(candidates)} 位“{name}”：{who}；{why}。请在“部门”列写明与名单一致的部门，或加一列“工号”。"),
+        (
+            f"名单中有 {len(candidates)} 位“{name}”：{who}；{why}。"
+            f"请在“{department_label}”列写明与名单一致的{department_label}，或加一列“{id_label}”。"
+        ),
     )
 
 
@@ -368,7 +385,7 @@ def build_row(number: int, cells: tuple, columns: list[Column], epoch, context: 
     """One row as a record checked like ``check`` does; its problems name the columns."""
     schema = context.schema
     values, errors = read_row(cells, columns, schema, epoch)
-    leader, fault, why = resolve_leader(values, context.roster)
+    leader, fault, why = resolve_leader(values, context.roster, schema)
     if fault and fault not in errors:
         errors[fault] = why
     data = {key: value for key, value in values.items() if key != RECORD_ID_KEY}
@@ -437,30 +454,40 @@ def _row_problem(key: str, message: str, columns: list[Column], schema: Schema) 
 def plan_import(sources: Iterable[tuple[str, bytes]], context: ImportContext, sheet: str | None = None) -> ImportPlan:
     """What importing these files would do, row by row; nothing is written.
 
-    ``sources`` are (name as given, bytes). Rows are compared with the
-    existing records and with the rows before them, across all files.
+    ``sources`` are (name as given, bytes). Every sheet with a header is read
+    (one report each), or only ``sheet``. Rows are compared with the existing
+    records and with the rows before them, across all files.
     """
-    reports = [read_file(name, data, context, sheet) for name, data in sources]
+    reports = [report for name, data in sources for report in read_file(name, data, context, sheet)]
     classify(reports, context)
-    return ImportPlan(reports)
+    labels = {f.key: f.label for f in context.schema.fields}
+    return ImportPlan(reports, labels, header_needs(context.schema))
 
 
-def read_file(name: str, data: bytes, context: ImportContext, wanted: str | None) -> FileReport:
-    report = FileReport(name, hashlib.sha256(data).hexdigest())
+def read_file(name: str, data: bytes, context: ImportContext, wanted: str | None) -> list[FileReport]:
+    """One report per sheet that has a header; or one report whose ``error`` says why the file cannot be read."""
+    digest = hashlib.sha256(data).hexdigest()
+    reports: list[FileReport] = []
+    skipped: list[str] = []
     try:
         sheets = read_sheets(name, data, wanted)
         for sheet in sheets:
+            report = FileReport(name, digest)
             if _read_sheet(sheet, report, context):
-                break
-        else:
-            report.error = _no_header_message(sheets, wanted, context.schema)
+                reports.append(report)
+            else:
+                skipped.append(sheet.name)
+        if not reports:
+            return [FileReport(name, digest, error=_no_header_message(sheets, wanted, context.schema))]
     except SheetError as err:
-        report.error = str(err)
-    if report.error:
-        report.rows = []
-    elif not any(row.status != EMPTY for row in report.rows):
-        report.error = f"工作表“{report.sheet}”第 {report.header_row} 行的表头下面没有数据行，没有可导入的记录。"
-    return report
+        return [FileReport(name, digest, error=str(err))]
+    for report in reports:
+        if not report.error and all(row.status == EMPTY for row in report.rows):
+            report.error = f"工作表“{report.sheet}”第 {report.header_row} 行的表头下面没有数据行，没有可导入的记录。"
+        if report.error:
+            report.rows = []
+    reports[0].skipped_sheets = skipped
+    return reports
 
 
 def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> bool:
@@ -475,7 +502,7 @@ def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> boo
     if missing:
         report.error = (
             f"工作表“{sheet.name}”第 {report.header_row} 行的表头中找不到这些列：{'、'.join(missing)}。"
-            "请补上这些列（表头用记录表中的名称，如“联系地点”），再导入。"
+            "请补上这些列（表头用记录表中的名称），再导入。"
         )
         return True
     used = {c.index for c in report.columns}
@@ -498,7 +525,7 @@ def _no_header_message(sheets: list[Sheet], wanted: str | None, schema: Schema) 
     where = f"工作表“{wanted}”" if wanted else ("各工作表" if len(sheets) > 1 else "表格")
     labels = "、".join(f.label for f in schema.fields if f.key not in ("leader_id",))
     return (
-        f"{where}的前 {HEADER_SCAN_ROWS} 行中找不到表头：表头行至少要有“领导姓名”（或“工号”）和“联系时间”两列。"
+        f"{where}的前 {HEADER_SCAN_ROWS} 行中找不到表头：表头行至少要有{header_needs(schema)}。"
         f"请把表头改为记录表中的名称（{labels}），或用 --sheet 指定工作表。"
     )
 
@@ -526,6 +553,7 @@ class _Seen:
     content: dict[tuple, str]  # fingerprint -> the record's path, or "<file> 第 N 行"
     contact: dict[tuple, str]
     paths: dict[str, Record]
+    earlier_rows: set[str] = field(default_factory=set)  # the values above that name a row of this import
 
 
 def _classify_row(report: FileReport, row: RowResult, seen: _Seen) -> None:
@@ -537,12 +565,13 @@ def _classify_row(report: FileReport, row: RowResult, seen: _Seen) -> None:
         message = f"记录编号 {row.record_id} 已被 {row.path} 使用，内容却不同。请删除“记录编号”列后再导入。"
         row.problems.append(RowProblem("", "", "", "", message))
     elif same is not None:
-        row.status, row.same_as = (PRESENT if same.startswith("records/") else DUPLICATE), same
+        row.status, row.same_as = (DUPLICATE if same in seen.earlier_rows else PRESENT), same
     elif contact in seen.contact:
         row.status, row.same_as = DUPLICATE, seen.contact[contact]
     else:
-        here = f"{report.name} 第 {row.row} 行"
+        here = f"{report.name}" + (f" 工作表“{report.sheet}”" if report.sheet else "") + f" 第 {row.row} 行"
         seen.content[fingerprint] = seen.contact[contact] = here
+        seen.earlier_rows.add(here)
 
 
 def _check_together(reports: list[FileReport], context: ImportContext) -> None:

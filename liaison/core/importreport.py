@@ -50,13 +50,13 @@ def problem_line(report: FileReport, row: RowResult, problem: RowProblem) -> str
     return f"{where}: {problem.message}"
 
 
-def row_line(report: FileReport, row: RowResult) -> str:
+def row_line(report: FileReport, row: RowResult, labels: dict[str, str]) -> str:
     where = f"{report.name}:第{row.row}行"
     if row.status == PRESENT:
         return f"{where}: 已存在（与 {row.same_as} 内容相同），不再导入。"
     return (
-        f"{where}: 疑似重复：与 {row.same_as} 的领导、联系时间、联系对象相同，未导入。"
-        "若确是另一次联系，请在“联系对象”中写明区别后重新导入；若是同一次，无需处理。"
+        f"{where}: 疑似重复：与 {row.same_as} 的{labels['leader']}、{labels['date']}、{labels['target']}相同，未导入。"
+        f"若确是另一次联系，请在“{labels['target']}”中写明区别后重新导入；若是同一次，无需处理。"
     )
 
 
@@ -67,18 +67,23 @@ def report_text(plan: ImportPlan, ending: list[str]) -> str:
         if report.error:
             lines.append(f"  {report.error}")
             continue
-        unused = [c for c in report.unused_columns]
+        if report.skipped_sheets:
+            names = "、".join(f"“{name}”" for name in report.skipped_sheets)
+            lines.append(f"  未读取的工作表：{names}（前 10 行中没有含{plan.header_needs}的表头）。")
+        unused = report.unused_columns
         if unused:
             listed = "、".join(
                 f"{c.letter}列“{c.header}”（{c.note}）" if c.header else f"{c.letter}列（{c.note}）" for c in unused
             )
-            lines.append(f"  未导入的列：{listed}。这些列的内容不会写入记录；如需保留，请并入“备注”列后重新导入。")
+            lines.append(
+                f"  未导入的列：{listed}。这些列的内容不会写入记录；如需保留，请并入“{plan.labels['remarks']}”列后重新导入。"
+            )
         present = report.count(PRESENT)
         for row in report.rows:
             if row.status == REFUSED:
                 lines.extend(f"  {problem_line(report, row, p)}" for p in row.problems)
             elif row.status == DUPLICATE or (row.status == PRESENT and present <= LIST_PRESENT_UP_TO):
-                lines.append(f"  {row_line(report, row)}")
+                lines.append(f"  {row_line(report, row, plan.labels)}")
         lines.append(f"  小计：{file_summary(report).split('：', 1)[1]}")
     lines.extend(ending)
     return "\n".join(lines) + "\n"
@@ -101,6 +106,7 @@ def report_json(plan: ImportPlan, extra: dict[str, Any]) -> str:
                 "sheet": report.sheet,
                 "header_row": report.header_row,
                 "error": report.error,
+                "skipped_sheets": report.skipped_sheets,
                 "columns": [
                     {"column": c.letter, "header": c.header, "field": c.key, "note": c.note} for c in report.columns
                 ],
@@ -141,7 +147,16 @@ def report_csv(plan: ImportPlan) -> str:
                     writer.writerow((report.name, row.row, label, "", p.column, p.header, p.label, p.message))
             elif row.status in (PRESENT, DUPLICATE):
                 writer.writerow(
-                    (report.name, row.row, label, row.record_id, "", "", "", row_line(report, row).split(": ", 1)[1])
+                    (
+                        report.name,
+                        row.row,
+                        label,
+                        row.record_id,
+                        "",
+                        "",
+                        "",
+                        row_line(report, row, plan.labels).split(": ", 1)[1],
+                    )
                 )
             else:
                 writer.writerow(

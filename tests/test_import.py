@@ -141,7 +141,7 @@ def test_json_and_csv_reports_list_every_row(repo, tmp_path, run):
     assert rows[9]["result"] == "未导入" and rows[9]["problems"][0]["column"] == "B"
     assert data["files"][0]["counts"] == {"new": 6, "present": 0, "duplicate": 0, "refused": 4, "empty": 1}
     text = run(repo, "import", str(sheet), "--dry-run", "--format", "csv").stdout
-    assert text.splitlines()[0] == "文件,行,结果,记录编号,列,表头,项目,说明"
+    assert text.splitlines()[0] == "\ufeff文件,行,结果,记录编号,列,表头,项目,说明"  # BOM: Excel reads it as UTF-8
     assert f"{sheet},10,未导入,,D,日期,联系时间,2099-01-01 晚于今天" in text
 
 
@@ -413,3 +413,11 @@ def test_blank_rows_below_the_table_are_not_rows_and_a_long_blank_run_ends_it(re
     book.save(path)
     plan = plan_import([(path.name, path.read_bytes())], context(repo))
     assert [(r.row, r.status) for r in plan.files[0].rows] == [(2, NEW), (3, NEW)]
+
+
+def test_the_record_id_column_is_the_one_the_exports_write():
+    from liaison.core.importing import RECORD_ID_HEADERS
+    from liaison.outputs.formats import ID_LABEL
+    from liaison.outputs.workbook import ID_HEADER
+
+    assert ID_HEADER in RECORD_ID_HEADERS and ID_LABEL in RECORD_ID_HEADERS

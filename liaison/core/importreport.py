@@ -133,8 +133,12 @@ CSV_HEADER = ("文件", "行", "结果", "记录编号", "列", "表头", "项�
 
 
 def report_csv(plan: ImportPlan) -> str:
-    """One line per row (one per problem for a refused row); a whole-file error is one line with 行 empty."""
+    """One line per row (one per problem for a refused row); a whole-file error is one line with 行 empty.
+
+    Starts with a byte-order mark: Excel on Chinese Windows reads a CSV without one as GBK.
+    """
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for report in plan.files:

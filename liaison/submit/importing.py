@@ -17,6 +17,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from liaison.core.config import WebSettings
 from liaison.core.importing import ImportContext, ImportPlan, plan_import
 from liaison.core.project import Project, read_records
 from liaison.git.closed import REOPEN, closed_semesters
@@ -54,8 +55,8 @@ def import_files(
     """
     repo = Repo(project.root)
     plan = plan_import(_sources(files), _context(project, reopen_reason), sheet)
-    web = project.config.web if project.config else {}
-    outcome = ImportOutcome(plan, target=web.get("target_branch", "main"))
+    web = project.config.web if project.config else WebSettings()
+    outcome = ImportOutcome(plan, target=web.target_branch)
     if dry_run or plan.file_errors or not plan.new_rows:
         return outcome
     head = _clean_head(repo)
@@ -69,7 +70,7 @@ def import_files(
             f"提交失败，没有写入任何内容：{err.stderr or err}。若提示“Please tell me who you are”，"
             "请先用 git config user.name 和 git config user.email 设置姓名和邮箱（会作为作者记入审计）。"
         ) from None
-    outcome.push_options = push_options(plan, outcome.target, tuple(web.get("labels", ())))
+    outcome.push_options = push_options(plan, outcome.target, web.labels)
     if push:
         _push(repo, outcome.branch, outcome.push_options)
         outcome.pushed = True

@@ -421,3 +421,16 @@ def test_the_record_id_column_is_the_one_the_exports_write():
     from liaison.outputs.workbook import ID_HEADER
 
     assert ID_HEADER in RECORD_ID_HEADERS and ID_LABEL in RECORD_ID_HEADERS
+
+
+def test_a_rows_record_id_is_derived_from_its_content(repo, tmp_path):
+    """Two imports of one file, even before either is merged, name each record the same."""
+    import hashlib
+
+    path = tmp_path / "a.csv"
+    path.write_text("\n".join(CSV_ROWS), encoding="utf-8")
+    first, second = (plan_import([(path.name, path.read_bytes())], context(repo)) for _ in range(2))
+    assert [r.record_id for r in first.new_rows] == [r.record_id for r in second.new_rows]
+    for row in first.new_rows:
+        assert row.record_id.endswith("-" + hashlib.sha256(row.raw).hexdigest()[:6])
+        assert row.path == f"records/{row.record_id[:4]}/{row.record_id}.yaml"

@@ -32,6 +32,7 @@ bench: setup
 	$(PY) bench/submit.py
 	$(PY) bench/audit.py
 	$(PY) bench/review.py
+	$(PY) bench/import.py
 
 lint: setup
 	$(PY) -m ruff check .

@@ -93,6 +93,7 @@ class Field:
     internal: bool
     print: str  # cell, row or block: its place on the PDF form; '' when not printed
     rules: dict
+    aliases: tuple[str, ...] = ()  # other headers meaning this field, for importing spreadsheets
 
     @property
     def is_text(self) -> bool:
@@ -232,6 +233,7 @@ def _fields(rules: dict) -> list[Field]:
                 internal=bool(meta.get("internal", False)),
                 print=meta.get("print", ""),
                 rules=field_rules,
+                aliases=tuple(str(alias) for alias in meta.get("aliases", ())),
             )
         )
     return sorted(out, key=lambda f: (f.order, f.key))

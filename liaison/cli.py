@@ -31,7 +31,6 @@ from liaison.outputs.junit import junit_xml
 from liaison.outputs.pdf import OutputDirError, build_pdfs, default_cache_dir, shard_of
 from liaison.outputs.pdf import prune_cache as prune_pdf_cache
 
-
 clickzh.install()  # before the commands below are declared: their help and type names are read then
 
 
@@ -181,7 +180,9 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
 
 
 @cli.command()
-@click.option("--leader", "name", metavar="姓名", help="领导干部的姓名、拼音或拼音首字母（如 zm）；不填则查询全部领导干部。")
+@click.option(
+    "--leader", "name", metavar="姓名", help="领导干部的姓名、拼音或拼音首字母（如 zm）；不填则查询全部领导干部。"
+)
 @click.option("--leader-id", metavar="工号", help="工号；两位领导同名时用它指定。")
 @range_options
 @click.option(
@@ -229,7 +230,9 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
 
 
 @cli.command()
-@click.option("--leader", "name", metavar="姓名", help="只生成这位领导干部的记录（姓名、拼音或拼音首字母）；不填则为全部。")
+@click.option(
+    "--leader", "name", metavar="姓名", help="只生成这位领导干部的记录（姓名、拼音或拼音首字母）；不填则为全部。"
+)
 @click.option("--leader-id", metavar="工号", help="工号；两位领导同名时用它指定。")
 @range_options
 @click.option(
@@ -238,7 +241,9 @@ def query(project: Project, date_range, name: str | None, leader_id: str | None,
     help="输出目录（默认为仓库中的 export/pdf）；其中每位领导干部一个文件夹。",
 )
 @render_options
-@click.option("--shard", metavar="第几份/共几份", help="只生成第 I 份（共 N 份，按记录编号的哈希分配），供 CI 多个作业并行。")
+@click.option(
+    "--shard", metavar="第几份/共几份", help="只生成第 I 份（共 N 份，按记录编号的哈希分配），供 CI 多个作业并行。"
+)
 @click.option("--prune-cache", is_flag=True, help="从缓存中删除本次未用到的 PDF（CI 缓存不再增长）。")
 def pdf(
     project: Project,

@@ -10,15 +10,15 @@ from __future__ import annotations
 import re
 
 # Names people know as they are, and values typed in a command (choices, examples).
-ALLOWED = set(
-    # products and formats
-    "PDF GitLab Git CI CPU JUnit XML YAML JSON CSV Excel APP SSH Tab UTF GBK KB MB SMTP URL HTTP HTTPS ID "
-    "Ctrl WPS SHA Pages xlsx zip "
-    # the command line: the program, its commands, option values shown in help, make's targets,
-    # environment variables and config.yaml's keys a person types
-    "python check query pdf export build serve history audit remind verify text junit table brief json csv "
-    "asc desc current previous zm zhaomin make run test PORT reminders web".split()
-)
+_ALLOWED_WORDS = """
+PDF GitLab Git CI CPU JUnit XML YAML JSON CSV Excel APP SSH Tab UTF GBK KB MB SMTP URL HTTP HTTPS ID
+Ctrl WPS SHA Pages xlsx zip
+python check query pdf export build serve history audit remind verify text junit table brief json csv
+asc desc current previous zm zhaomin make run test PORT reminders web
+"""
+# Products and formats; then the command line: the program, its commands, option values shown in help,
+# make's targets, environment variables and config.yaml's keys a person types.
+ALLOWED = set(re.findall(r"\S+", _ALLOWED_WORDS))
 # Code-shaped tokens: options, paths and file names, dotted names, identifiers with digits or underscores.
 CODE = re.compile(
     r"--?[A-Za-z][\w-]*(=\S*)?"  # options

@@ -183,9 +183,9 @@ def test_my_records_show_merged_review_and_pending(form_repo, make_app, live):
     app.config["LIAISON_SUBMITTER"].flush()
     waiting = submit(client, content="还没同步的", date="2024-10-09")
     page = client.get("/mine")
-    statuses = dict(re.findall(r'data-id="([^"]+)">.*?status-tag">([^<]+)<', page.text, flags=re.S))
-    assert statuses[reviewed] == "待审核" and statuses[waiting] == "待同步"
-    assert "已合并" in statuses.values()
+    statuses = dict(re.findall(r'data-id="([^"]+)"[^>]*>.*?class="status-tag[^"]*">([^<]+)<', page.text, flags=re.S))
+    assert statuses[reviewed] == "审核中" and statuses[waiting] == "已提交 · 正在同步"
+    assert "已通过" in statuses.values()
     pdf = client.get(f"/records/{waiting}.pdf")
     assert pdf.status == 200 and pdf.body.startswith(b"%PDF")
 

@@ -17,7 +17,7 @@ from liaison.core.project import open_project
 from liaison.outputs.pdf import OnDemand, default_cache_dir
 from liaison.submit.outbox import Settings, Submitter, init_local_remote
 
-from . import auth, chinese, csrf, views
+from . import auth, chinese, csrf, status, views
 
 MAX_BODY = 256 * 1024  # a record file is at most 256 KB; a form post a little less
 
@@ -110,6 +110,7 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     )
     views.register(app)
     chinese.install(app)
+    status.install(app)
 
     for code in ERRORS:
         app.register_error_handler(code, _error_page(code))

@@ -15,6 +15,7 @@ from liaison.git.repo import GitError
 from liaison.submit.outbox import Entry, Submitter, new_token, now_iso
 
 from .forms import form_fields, initial_values, record_from_form, values_of
+from .progress import semester_progress
 
 PENDING, REVIEW, MERGED = "待同步", "待审核", "已合并"
 FETCH_EVERY = 10.0  # seconds: how stale the view of GitLab may be
@@ -159,6 +160,7 @@ def register(app: Flask) -> None:  # noqa: C901 - split pending (issue 19)
         except ValueError:
             abort(400, description="表单已失效，请刷新页面后重新填写。")
         session["just_submitted"] = entry.record_id
+        session["just_corrected"] = record_id is not None
         return redirect(url_for("show_record", record_id=entry.record_id), code=303)
 
     @app.get("/records/<record_id>")
@@ -167,7 +169,8 @@ def register(app: Flask) -> None:  # noqa: C901 - split pending (issue 19)
         project = _project()
         just = session.pop("just_submitted", None) == record_id
         fields = [(f.label, mine.record.data.get(f.key, "")) for f in project.schema.fields if not f.internal]
-        return render_template("web/record.html", mine=mine, fields=fields, just_submitted=just)
+        corrected = session.pop("just_corrected", False)
+        return render_template("web/record.html", mine=mine, fields=fields, just_submitted=just, corrected=corrected)
 
     @app.get("/records/<record_id>.pdf")
     def record_pdf(record_id):
@@ -193,6 +196,7 @@ def register(app: Flask) -> None:  # noqa: C901 - split pending (issue 19)
             leader=g.leader,
             stale=bool(state.get("error")),
             pending=sum(m.status == PENDING for m in records),
+            progress=semester_progress([m.record for m in records], g.leader, _project().config, _project().today()),
         )
 
     @app.route("/dev-login", methods=["GET", "POST"])

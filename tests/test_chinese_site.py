@@ -113,3 +113,17 @@ def test_no_english_word_on_the_site(site, serve, browser):
             found[path] = words
     context.close()
     assert found == {}
+
+
+def test_no_english_word_in_a_pdf_or_the_workbook(site):
+    import openpyxl
+    from pypdf import PdfReader
+
+    pdf = next((site / "records").glob("*.pdf"))
+    text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
+    assert "联系内容" in text and english_words(text) == []
+    workbook = openpyxl.load_workbook(next((site / "downloads").glob("*.xlsx")), read_only=True)
+    cells = [str(c) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c]
+    workbook.close()
+    assert "联系学生次数" in " ".join(cells) or "表1" in " ".join(workbook.sheetnames)
+    assert english_words("\n".join(cells), {"Seed", "maintainers"}) == []

@@ -93,6 +93,7 @@ def test_a_leader_sees_every_error_progress_states_and_the_reviewers_comment(
     for key, message in errors.items():  # the hint stays below the field, not inside the error
         hint = page.inner_text(f"#h-{key}")
         assert hint not in message
+    assert english_words(page.inner_text("body")) == []
     _shot(page, f"form-errors-{width}")
 
     # An impossible date names itself.

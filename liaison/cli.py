@@ -198,7 +198,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
     type=click.Choice(["table", "brief", "json", "csv"]),
     default="table",
     show_default=True,
-    help="table：逐条列出全部内容；brief：每条一行（日期、姓名、联系对象、地点）；json、csv：供其他程序或 Excel 使用。",
+    help="table：逐条列出全部内容；brief：每条记录一行的简表；json、csv：供其他程序或 Excel 使用。",
 )
 def query(project: Project, date_range, name: str | None, leader_id: str | None, order: str, fmt: str) -> None:
     """查询联系记录：某位领导干部或全部领导干部，在某段时间内的全部记录。

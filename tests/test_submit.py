@@ -167,7 +167,7 @@ def test_with_the_remote_gone_submissions_are_kept_and_arrive_after_a_restart(fo
     time.sleep(0.5)
     assert len(submitter.pending()) == 10 and submitter.last_error
     mine = client.get("/mine")
-    assert mine.text.count("待同步") >= 10
+    assert mine.text.count("正在同步") >= 10
     submitter.stop()  # the service is restarted while GitLab is still away
 
     shutil.move(away, remote)
@@ -205,7 +205,7 @@ def test_a_corrected_date_moves_the_record_on_its_branch(form_repo, make_app, li
     reply = client.post(f"/records/{first}/edit", fields)
     moved = reply.headers["Location"].rsplit("/", 1)[1]
     assert moved == "2024-10-09-" + first.split("-", 3)[3]  # same leader and random part, new date
-    assert "待同步" in client.get("/mine").text and first not in client.get("/mine").text
+    assert "正在同步" in client.get("/mine").text and first not in client.get("/mine").text
     assert submitter.flush(), submitter.last_error
     remote = remote_of(form_repo, tmp_path)
     branch = f"record/{first}"  # the merge request keeps its branch
@@ -215,5 +215,5 @@ def test_a_corrected_date_moves_the_record_on_its_branch(form_repo, make_app, li
     assert check_branch(remote, branch, tmp_path) == []
     app.config["LIAISON_FETCHED"] = {"at": 0.0, "error": ""}  # look at GitLab again now
     mine = client.get("/mine").text
-    assert moved in mine and first not in mine and "待审核" in mine
+    assert moved in mine and first not in mine and "审核中" in mine
     assert client.get(f"/records/{moved}.pdf").status == 200

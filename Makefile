@@ -10,10 +10,10 @@ setup:
 # Set up, then run the main job on the demo data.
 run: setup
 	$(PY) build.py check
-	$(PY) build.py query --leader 赵敏 --semester 2025-2026-1
+	$(PY) build.py query --leader 赵敏 --semester 2025-2026-1 --format brief
 	$(PY) build.py pdf
 	$(PY) build.py export --semester 2026-2027-1
-	$(PY) build.py build
+	PORT=$(PORT) $(PY) build.py build
 	@echo "站点已生成，正在 http://127.0.0.1:$(PORT)/ 提供（仅本机可访问），按 Ctrl-C 停止。"
 	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
 
@@ -49,7 +49,7 @@ demo: setup
 
 # The web form with the development login, on loopback only.
 serve: setup
-	$(PY) build.py serve --dev-login
+	$(PY) build.py serve --dev-login $(if $(filter-out file,$(origin PORT)),--port $(PORT))
 
 # An occasional check (minutes): one-line mutations of core logic the tests must catch (docs/mutation.md).
 mutants: setup

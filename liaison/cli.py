@@ -15,6 +15,7 @@ from pathlib import Path
 
 import click
 
+from liaison import clickzh
 from liaison.core.filenames import safe_filename
 from liaison.core.files import write_atomic
 from liaison.core.logs import configure_logging
@@ -30,6 +31,8 @@ from liaison.outputs.junit import junit_xml
 from liaison.outputs.pdf import OutputDirError, build_pdfs, default_cache_dir, shard_of
 from liaison.outputs.pdf import prune_cache as prune_pdf_cache
 
+clickzh.install()  # before the commands below are declared: their help and type names are read then
+
 
 class UserError(click.ClickException):
     """An error the person can fix, printed in Chinese without a traceback."""
@@ -38,7 +41,7 @@ class UserError(click.ClickException):
         click.echo(f"错误：{self.format_message()}", err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=clickzh.Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -72,11 +75,11 @@ def range_options(command):
 
     @click.option(
         "--semester",
-        metavar="ID",
+        metavar="学期",
         help="学期，如 2024-2025-1（第一学期）、2024-2025-2（第二学期）；current 为本学期，previous 为上学期。",
     )
-    @click.option("--from", "start", metavar="DATE", help="起始日期（含），如 2024-09-01。")
-    @click.option("--to", "end", metavar="DATE", help="截止日期（含），如 2025-01-31。")
+    @click.option("--from", "start", metavar="日期", help="起始日期（含），如 2024-09-01。")
+    @click.option("--to", "end", metavar="日期", help="截止日期（含），如 2025-01-31。")
     @functools.wraps(command)
     def wrapper(*args, semester, start, end, **kwargs):
         ctx = click.get_current_context()
@@ -106,7 +109,7 @@ def render_options(command):
 
 
 @cli.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=str))
+@click.argument("paths", nargs=-1, metavar="[文件]...", type=click.Path(path_type=str))
 @click.option(
     "--format",
     "fmt",
@@ -123,14 +126,14 @@ def render_options(command):
 )
 @click.option(
     "--changed-since",
-    metavar="REV",
+    metavar="提交",
     help="把自该提交以来改动过的文件排在最前，并单独小结（合并请求中用 $CI_MERGE_REQUEST_DIFF_BASE_SHA）。",
 )
 @click.pass_context
 def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | None, changed_since: str | None) -> None:
     """检查记录、领导干部名单和配置是否符合要求。
 
-    不带 PATHS 时检查全部记录；带上文件或文件夹时只检查它们（同时与其余记录比对是否重复）。
+    不带文件时检查全部记录；带上文件或文件夹时只检查它们（同时与其余记录比对是否重复）。
     每处问题按“文件:行: 项目(字段): 说明”列出；全部通过时退出码为 0，否则为 1。
 
     \b
@@ -177,8 +180,10 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
 
 
 @cli.command()
-@click.option("--leader", "name", metavar="NAME", help="领导干部的姓名；不填则查询全部领导干部。")
-@click.option("--leader-id", metavar="ID", help="工号；两位领导同名时用它指定。")
+@click.option(
+    "--leader", "name", metavar="姓名", help="领导干部的姓名、拼音或拼音首字母（如 zm）；不填则查询全部领导干部。"
+)
+@click.option("--leader-id", metavar="工号", help="工号；两位领导同名时用它指定。")
 @range_options
 @click.option(
     "--order",
@@ -190,10 +195,10 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "brief", "json", "csv"]),
     default="table",
     show_default=True,
-    help="table：逐条列出全部内容；json、csv：供其他程序或 Excel 使用。",
+    help="table：逐条列出全部内容；brief：每条记录一行的简表；json、csv：供其他程序或 Excel 使用。",
 )
 @click.option(
     "--out",
@@ -224,7 +229,11 @@ def query(
         who = leaders[0].display if leaders else "全部领导干部"
         direction = "从晚到早" if order == "desc" else "从早到晚"
         heading = f"{who} · {date_range.description} · 共 {len(chosen)} 条记录 · 按日期{direction}"
-        text = formats.as_text(chosen, project.schema, heading) + "\n"
+        if fmt == "brief":
+            how = "要看每条记录的全部内容，去掉 --format brief 再运行一次。"
+            text = formats.as_brief(chosen, heading, how)
+        else:
+            text = formats.as_text(chosen, project.schema, heading) + "\n"
     if out is None:
         click.echo(text, nl=False)
     else:
@@ -234,8 +243,10 @@ def query(
 
 
 @cli.command()
-@click.option("--leader", "name", metavar="NAME", help="只生成这位领导干部的记录；不填则为全部。")
-@click.option("--leader-id", metavar="ID", help="工号；两位领导同名时用它指定。")
+@click.option(
+    "--leader", "name", metavar="姓名", help="只生成这位领导干部的记录（姓名、拼音或拼音首字母）；不填则为全部。"
+)
+@click.option("--leader-id", metavar="工号", help="工号；两位领导同名时用它指定。")
 @range_options
 @click.option(
     "--out",
@@ -243,7 +254,9 @@ def query(
     help="输出目录（默认为仓库中的 export/pdf）；其中每位领导干部一个文件夹。",
 )
 @render_options
-@click.option("--shard", metavar="I/N", help="只生成第 I 份（共 N 份，按记录编号的哈希分配），供 CI 多个作业并行。")
+@click.option(
+    "--shard", metavar="第几份/共几份", help="只生成第 I 份（共 N 份，按记录编号的哈希分配），供 CI 多个作业并行。"
+)
 @click.option("--prune-cache", is_flag=True, help="从缓存中删除本次未用到的 PDF（CI 缓存不再增长）。")
 def pdf(
     project: Project,
@@ -397,8 +410,16 @@ def review(ctx: click.Context, base: str, out: Path | None, cache: Path | None, 
     "--out", type=click.Path(file_okay=False, path_type=Path), help="站点输出目录（默认为仓库中的 public/）。"
 )
 @render_options
+@click.option(
+    "--port",
+    envvar="PORT",
+    default=8000,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help="结束时提示的本机预览端口（make run 用环境变量 PORT 传入）。",
+)
 @click.pass_context
-def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | None) -> None:
+def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | None, port: int) -> None:
     """生成站内查询网站（public/）：按领导干部、日期、部门和关键词查询全部记录，含 PDF 与汇总表下载。
 
     网站是静态文件，可由 GitLab Pages 发布，也可直接用浏览器打开 public/index.html。
@@ -431,7 +452,10 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
         for path in bad:
             click.echo(f"  {path}", err=True)
     click.echo(f"网站已生成：{out}（{site.records} 条记录，{site.files} 个文件，新生成 PDF {site.pdfs_rendered} 份）")
-    click.echo(f"  打开 {out / 'index.html'}，或运行 python -m http.server -d {out} 后访问 http://127.0.0.1:8000/")
+    click.echo(
+        f"  打开 {out / 'index.html'}，或运行 python -m http.server --bind 127.0.0.1 -d {out} {port}"
+        f" 后访问 http://127.0.0.1:{port}/"
+    )
     if bad or site.process_problems:
         ctx.exit(1)
 
@@ -515,7 +539,7 @@ def outbox(ctx: click.Context, data: Path | None, retry: str | None, export_to, 
 
 
 @cli.command()
-@click.argument("record")
+@click.argument("record", metavar="记录")
 @click.option(
     "--format",
     "fmt",
@@ -528,7 +552,7 @@ def outbox(ctx: click.Context, data: Path | None, retry: str | None, export_to, 
 def history(ctx: click.Context, record: str, fmt: str) -> None:
     """一条记录的全部历史：谁在何时新增、修改、移动或删除了它，经哪个合并请求，改了哪些项目。
 
-    RECORD 为记录编号或文件路径（改过日期而移动过的记录也能找到）。按时间从早到晚列出。
+    记录：记录编号或文件路径（改过日期而移动过的记录也能找到）。按时间从早到晚列出。
 
     \b
     示例：
@@ -596,10 +620,10 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
     "--semester",
     default="current",
     show_default=True,
-    metavar="ID",
+    metavar="学期",
     help="哪个学期：如 2025-2026-1，或 current（本学期）、previous（上学期）。",
 )
-@click.option("--round", "round_name", metavar="NAME", help="按哪一轮提醒（默认为日期已到的最近一轮）。")
+@click.option("--round", "round_name", metavar="轮次", help="按哪一轮提醒（默认为日期已到的最近一轮）。")
 @click.option("--send", is_flag=True, help="真正发送；不加则只列出将要发送的内容（试运行）。")
 @click.option(
     "--ledger",
@@ -748,7 +772,7 @@ def _import_ending(outcome, dry_run: bool, push_command) -> list[str]:
 
 
 @cli.command()
-@click.argument("target", type=click.Path(exists=True, path_type=Path))
+@click.argument("target", metavar="导出目录", type=click.Path(exists=True, path_type=Path))
 @render_options
 @click.pass_context
 def verify(ctx: click.Context, target: Path, cache: Path | None, jobs: int | None) -> None:

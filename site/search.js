@@ -58,8 +58,16 @@
     var leaders = state.meta.leaders;
     var exact = leaders.filter(function (l) { return l.label === text || l.id === text; });
     if (exact.length === 1) return [exact[0].id];
-    return leaders.filter(function (l) { return l.name.indexOf(text) !== -1 || l.label === text; })
-      .map(function (l) { return l.id; });
+    var named = leaders.filter(function (l) { return l.name.indexOf(text) !== -1 || l.label === text; });
+    if (!named.length) named = byPinyin(leaders, text);
+    return named.map(function (l) { return l.id; });
+  }
+
+  /* zm, zhaomin, "Zhao Min": a name's initials or full pinyin (liaison/core/pinyin.py's rule). */
+  function byPinyin(leaders, text) {
+    var typed = text.toLowerCase().replace(/[\s'’]+/g, "");
+    if (!/^[a-z]+$/.test(typed)) return [];
+    return leaders.filter(function (l) { return l.pinyin && l.pinyin.indexOf(typed) !== -1; });
   }
 
   function sources(p, ids) {
@@ -85,6 +93,7 @@
     var ids = leaderIds(p.leader);
     syncUrl(p);
     markSemester(p);
+    summarize(p);
     if (ids && ids.length === 0) {
       show([], p, "没有找到姓名中含“" + p.leader + "”的领导干部，请从下拉列表中选择。");
       return;
@@ -94,6 +103,7 @@
     Promise.all(wanted.map(function (s) { return load(s[0], s[1]); })).then(function () {
       if (run !== state.runs) return; // a newer search has started
       var terms = p.q.toLowerCase().split(/\s+/).filter(Boolean);
+      state.terms = terms;
       var idSet = ids ? new Set(ids) : null, seen = new Set(), out = [];
       wanted.forEach(function (s) {
         state.chunks[s[0]].forEach(function (row) {
@@ -163,7 +173,7 @@
       item.appendChild(el("dt", "", f.label));
       var dd = el("dd");
       if (value === "" || value === null || value === undefined) dd.appendChild(el("span", "empty", "（无）"));
-      else dd.textContent = String(value);
+      else highlight(dd, String(value), state.terms || []);
       item.appendChild(dd);
       dl.appendChild(item);
     });
@@ -177,6 +187,32 @@
     links.appendChild(page);
     article.appendChild(links);
     return article;
+  }
+
+  /* The text with every match of the search terms in <mark>, built as text nodes (never as HTML). */
+  function highlight(node, text, terms) {
+    var lower = text.toLowerCase(), at = 0;
+    while (terms.length) {
+      var best = -1, length = 0;
+      terms.forEach(function (t) {
+        var i = lower.indexOf(t, at);
+        if (i !== -1 && (best === -1 || i < best)) { best = i; length = t.length; }
+      });
+      if (best === -1) break;
+      if (best > at) node.appendChild(document.createTextNode(text.slice(at, best)));
+      node.appendChild(el("mark", "", text.slice(best, best + length)));
+      at = best + length;
+    }
+    if (at < text.length) node.appendChild(document.createTextNode(text.slice(at)));
+  }
+
+  /* On a phone the filters fold into one line that says what they are set to. */
+  function summarize(p) {
+    var summary = document.getElementById("filters-summary");
+    if (!summary) return;
+    var parts = [p.leader || "全部领导干部", p.dept || "全部部门", describe(p)];
+    if (p.q) parts.push("关键词“" + p.q + "”");
+    summary.textContent = parts.join(" · ");
   }
 
   function syncUrl(p) {
@@ -210,6 +246,8 @@
     resultsEl = document.getElementById("results");
     moreEl = document.getElementById("more");
     fill();
+    var filters = document.getElementById("filters");
+    if (filters && window.matchMedia && window.matchMedia("(max-width: 640px)").matches) filters.open = false;
     form.addEventListener("input", search);
     form.addEventListener("change", search);
     form.addEventListener("submit", function (event) { event.preventDefault(); search(); });

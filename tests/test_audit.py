@@ -253,8 +253,8 @@ def test_two_clones_build_the_same_bytes_on_different_days(audited, tmp_path, mo
 def test_the_record_page_shows_its_history(audited, tmp_path):
     build_site(open_project(audited), tmp_path / "public", tmp_path / "cache")
     page = (tmp_path / "public" / "records" / f"{A2}.html").read_text(encoding="utf-8")
-    assert "经合并请求 school/liaison!12，由 王老师 合并" in page and "移动" in page
-    assert "经合并请求 school/liaison!13" in page
+    assert "王老师 审核通过（合并请求 !12）" in page and "改了日期" in page
+    assert "（合并请求 !13）" in page
 
 
 def test_audit_with_a_broken_record_still_writes_the_log_and_exits_1(audited, run):

@@ -170,7 +170,7 @@ def test_with_the_remote_gone_submissions_are_kept_and_arrive_after_a_restart(fo
     wait_until(lambda: submitter.last_error)  # the worker tried and failed: nothing was lost
     assert len(submitter.pending()) == 10
     mine = client.get("/mine")
-    assert mine.text.count("待同步") >= 10
+    assert mine.text.count("正在同步") >= 10
     submitter.stop()  # the service is restarted while GitLab is still away
 
     shutil.move(away, remote)
@@ -186,9 +186,9 @@ def test_my_records_show_merged_review_and_pending(form_repo, make_app, live):
     app.config["LIAISON_SUBMITTER"].flush()
     waiting = submit(client, content="还没同步的", date="2024-10-09")
     page = client.get("/mine")
-    statuses = dict(re.findall(r'data-id="([^"]+)">.*?status-tag">([^<]+)<', page.text, flags=re.S))
-    assert statuses[reviewed] == "待审核" and statuses[waiting] == "待同步"
-    assert "已合并" in statuses.values()
+    statuses = dict(re.findall(r'data-id="([^"]+)"[^>]*>.*?class="status-tag[^"]*">([^<]+)<', page.text, flags=re.S))
+    assert statuses[reviewed] == "审核中" and statuses[waiting] == "已提交 · 正在同步"
+    assert "已通过" in statuses.values()
     pdf = client.get(f"/records/{waiting}.pdf")
     assert pdf.status == 200 and pdf.body.startswith(b"%PDF")
 
@@ -208,7 +208,7 @@ def test_a_corrected_date_moves_the_record_on_its_branch(form_repo, make_app, li
     reply = client.post(f"/records/{first}/edit", fields)
     moved = reply.headers["Location"].rsplit("/", 1)[1]
     assert moved == "2024-10-09-" + first.split("-", 3)[3]  # same leader and random part, new date
-    assert "待同步" in client.get("/mine").text and first not in client.get("/mine").text
+    assert "正在同步" in client.get("/mine").text and first not in client.get("/mine").text
     assert submitter.flush(), submitter.last_error
     remote = remote_of(form_repo, tmp_path)
     branch = f"record/{first}"  # the merge request keeps its branch
@@ -218,7 +218,7 @@ def test_a_corrected_date_moves_the_record_on_its_branch(form_repo, make_app, li
     assert check_branch(remote, branch, tmp_path) == []
     submitter.refresh()  # look at GitLab again now
     mine = client.get("/mine").text
-    assert moved in mine and first not in mine and "待审核" in mine
+    assert moved in mine and first not in mine and "审核中" in mine
     assert client.get(f"/records/{moved}.pdf").status == 200
 
 

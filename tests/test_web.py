@@ -120,7 +120,7 @@ def test_a_phone_user_fixes_an_error_submits_downloads_the_pdf_and_finds_it(form
     page.fill("#f-content", "   ")  # only spaces: the browser lets it through, the server does not
     page.click("button[type=submit]")
     error = page.locator(".form-field.has-error .error")
-    assert error.count() == 1 and "不能为空" in error.inner_text()
+    assert error.count() == 1 and "请填写联系内容" in error.inner_text()
     assert page.locator(".form-field.has-error #f-content").count() == 1  # beside its own field
     assert page.input_value("#f-place") == "图书馆101"  # what was typed is kept
     page.fill("#f-content", "与国旗护卫队队员座谈，了解训练情况。")

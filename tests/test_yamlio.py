@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liaison.core import yamlio
+
+_RECORD_WITH_UNCLOSED_QUOTE = (
+    "leader_id: T1\nleader: 赵敏\ndepartment: 学工处\nposition: 处长\ndate: 2024-09-15\n"
+    'place: "图书馆\nsize: 3\ntarget: 班级\nstudent_contact: 李\ncontent: |\n  第一段\n  第二段\n'
+    "feedback: 无\nremarks: 无\n"
+)
 
 HOSTILE = [
     # (case, text, expected line, a word the message must contain)
@@ -18,8 +26,24 @@ HOSTILE = [
     ("custom tag", "a: !foo bar\n", 1, "标签"),
     ("standard tag", "a: !!str 12\n", 1, "标签"),
     ("two documents", "a: 1\n---\nb: 2\n", 2, "一个 YAML 文档"),
-    ("syntax error", "a: 1\nb: [unclosed\nc: 3\n", 3, "格式错误"),
+    ("syntax error", "a: 1\nb: [unclosed\nc: 3\n", 2, "括号"),
     ("bad indentation", "a:\n  b: 1\n c: 2\n", 3, "格式错误"),
+    # Mistakes people make by hand: the line where the mistake is, and its likely cause.
+    ("unclosed quote, reported at the end by the parser", _RECORD_WITH_UNCLOSED_QUOTE, 6, "引号没有配对"),
+    (
+        "unclosed quote closed by a later quote",
+        'a: 1\nplace: "图书馆\nsize: 3\ncontent: "abc"\nx: 1\n',
+        2,
+        "引号没有配对",
+    ),
+    ("unclosed single quote", "a: 'abc\nb: 2\n", 1, "引号没有配对"),
+    ("full-width colon", "leader_id: T1\nplace：图书馆\nsize: 3\n", 2, "全角"),
+    ("full-width colon on the last line", "leader_id: T1\nplace：图书馆\n", 2, "全角"),
+    ("tab indentation", "a:\n  b: 1\n\tc: 2\n", 3, "Tab"),
+    ("tab before a nested key", "a:\n\tb: 1\n", 2, "Tab"),
+    ("key without colon", "a: 1\nb\nc: 2\n", 2, "缺少冒号"),
+    ("colon and space inside a value", "place: 会议室: 101\n", 1, "加上引号"),
+    ("backslash in double quotes", 'a: "c:\\d"\n', 1, "反斜杠"),
     ("empty file", "", 1, "空"),
     ("only a comment", "# nothing\n", 1, "空"),
 ]
@@ -31,6 +55,8 @@ def test_hostile_yaml_is_an_error_naming_the_line(case, text, line, word):
         yamlio.read_yaml_bytes(text.encode("utf-8"))
     assert info.value.line == line
     assert word in info.value.message
+    parser_english = re.compile(r"\b(found|expected|while|scanning|parsing|could not|stream|token|allowed)\b")
+    assert not parser_english.search(info.value.message), "the parser's English must not reach the user"
 
 
 def test_non_utf8_bytes_name_the_line():

@@ -17,6 +17,17 @@ from liaison.core.semesters import Calendar, RangeError, parse_semester_id
 
 
 @dataclass(frozen=True)
+class GitLabApiSettings:
+    """``web.gitlab_api``: where to read merge requests' states and comments (the read-only token is LIAISON_GITLAB_TOKEN)."""
+
+    url: str
+    project: str
+    returned_label: str = "退回"
+    every: int = 60  # seconds between background reads
+    timeout: int = 10  # seconds per request
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """``web:``: the form behind the single sign-on proxy (secrets are environment variables, never here)."""
 
@@ -27,12 +38,15 @@ class WebSettings:
     labels: tuple[str, ...] = ()
     contact: str = ""  # empty: the office's name
     committer_email: str = "liaison@localhost"  # the form's commits; the principal in allowed_signers
+    gitlab_api: GitLabApiSettings | None = None  # None: 我的记录 says what Git knows
 
     @classmethod
     def from_data(cls, data: dict | None) -> WebSettings:
         data = dict(data or {})
         if "labels" in data:
             data["labels"] = tuple(data["labels"] or ())
+        if data.get("gitlab_api"):
+            data["gitlab_api"] = GitLabApiSettings(**data["gitlab_api"])
         return cls(**data)
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from liaison.core.yamlsyntax import syntax_error
+
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -77,70 +79,81 @@ def decode_yaml_bytes(data: bytes) -> str:
         ) from None
 
 
-def parse_yaml(text: str) -> Node:  # noqa: C901, PLR0915 - split pending (issue 19)
+def parse_yaml(text: str) -> Node:
     """Parse one YAML document into a node tree, refusing anything but plain data."""
-    events = _events(text)
-    stack: list[Any] = []  # open Mapping/Sequence nodes, plus pending keys
-    root: Node | None = None
-    documents = 0
+    builder = _TreeBuilder()
+    for event in _events(text):
+        builder.add(event)
+    if builder.root is None:
+        raise YamlError("文件是空的。", 1)
+    return builder.root
 
-    def attach(node: Node, line: int) -> None:
-        nonlocal root
-        if not stack:
-            root = node
+
+class _TreeBuilder:
+    """Turns PyYAML's events into Scalar/Sequence/Mapping nodes, refusing what is not plain data."""
+
+    def __init__(self) -> None:
+        self.stack: list[Any] = []  # open Sequence nodes, and (Mapping, pending key) pairs
+        self.root: Node | None = None
+        self.documents = 0
+
+    def add(self, event: yaml.Event) -> None:
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.DocumentStartEvent):
+            self.documents += 1
+            if self.documents > 1:
+                raise YamlError("一个文件只能包含一个 YAML 文档，请删除“---”分隔的其他部分。", line)
             return
-        parent = stack[-1]
+        _refuse_non_data(event, line)
+        if isinstance(event, yaml.ScalarEvent):
+            self.attach(Scalar(event.value, bool(event.implicit[0]) and not event.style, line), line)
+        elif isinstance(event, yaml.MappingStartEvent):
+            node = Mapping({}, line)
+            self.attach(node, line)
+            self.stack.append((node, None))
+        elif isinstance(event, yaml.SequenceStartEvent):
+            node = Sequence([], line)
+            self.attach(node, line)
+            self.stack.append(node)
+        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            self.stack.pop()
+
+    def attach(self, node: Node, line: int) -> None:
+        if not self.stack:
+            self.root = node
+            return
+        parent = self.stack[-1]
         if isinstance(parent, Sequence):
             parent.items.append(node)
             return
-        # Mapping: alternate key, value; a pending key is kept as a tuple.
+        # Mapping: alternate key, value; a pending key is kept in the pair.
         mapping, pending = parent
-        if pending is None:
-            if not isinstance(node, Scalar):
-                raise YamlError("键必须是简单的文本，不能是列表或映射。", line)
-            key = node.value
-            if key in mapping.key_lines:
-                first = mapping.key_lines[key]
-                raise YamlError(
-                    f"键“{key}”重复出现（第一次在第 {first} 行）。每个键只能写一次，请删除多余的一处。",
-                    line,
-                )
-            mapping.key_lines[key] = line
-            stack[-1] = (mapping, key)
-        else:
+        if pending is not None:
             mapping.items[pending] = node
-            stack[-1] = (mapping, None)
+            self.stack[-1] = (mapping, None)
+            return
+        if not isinstance(node, Scalar):
+            raise YamlError("键必须是简单的文本，不能是列表或映射。", line)
+        key = node.value
+        if key in mapping.key_lines:
+            first = mapping.key_lines[key]
+            raise YamlError(
+                f"键“{key}”重复出现（第一次在第 {first} 行）。每个键只能写一次，请删除多余的一处。",
+                line,
+            )
+        mapping.key_lines[key] = line
+        self.stack[-1] = (mapping, key)
 
-    for event in events:
-        line = event.start_mark.line + 1
-        if isinstance(event, yaml.DocumentStartEvent):
-            documents += 1
-            if documents > 1:
-                raise YamlError("一个文件只能包含一个 YAML 文档，请删除“---”分隔的其他部分。", line)
-            continue
-        if isinstance(event, yaml.AliasEvent):
-            raise YamlError(f"不允许使用别名（*{event.anchor}）。请把内容直接写出来。", line)
-        anchor = getattr(event, "anchor", None)
-        if anchor is not None:
-            raise YamlError(f"不允许使用锚点（&{anchor}）。请删除它。", line)
-        tag = getattr(event, "tag", None)
-        if tag is not None:
-            raise YamlError(f"不允许使用标签 {tag}。请删除它，直接写值。", line)
-        if isinstance(event, yaml.ScalarEvent):
-            attach(Scalar(event.value, bool(event.implicit[0]) and not event.style, line), line)
-        elif isinstance(event, yaml.MappingStartEvent):
-            node = Mapping({}, line)
-            attach(node, line)
-            stack.append((node, None))
-        elif isinstance(event, yaml.SequenceStartEvent):
-            node = Sequence([], line)
-            attach(node, line)
-            stack.append(node)
-        elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
-            stack.pop()
-    if root is None:
-        raise YamlError("文件是空的。", 1)
-    return root
+
+def _refuse_non_data(event: yaml.Event, line: int) -> None:
+    if isinstance(event, yaml.AliasEvent):
+        raise YamlError(f"不允许使用别名（*{event.anchor}）。请把内容直接写出来。", line)
+    anchor = getattr(event, "anchor", None)
+    if anchor is not None:
+        raise YamlError(f"不允许使用锚点（&{anchor}）。请删除它。", line)
+    tag = getattr(event, "tag", None)
+    if tag is not None:
+        raise YamlError(f"不允许使用标签 {tag}。请删除它，直接写值。", line)
 
 
 def _events(text: str):
@@ -148,14 +161,10 @@ def _events(text: str):
         # Materialise so that syntax errors surface here, with their line.
         return list(yaml.parse(text, Loader=_Loader))
     except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        detail = err.problem or err.context or ""
-        raise YamlError(
-            f"YAML 格式错误（{detail}）。请检查这一行及上一行的缩进、冒号和引号是否成对。",
-            mark.line + 1 if mark else None,
-        ) from None
-    except yaml.YAMLError as err:
-        raise YamlError(f"YAML 格式错误（{err}）。") from None
+        message, line = syntax_error(text, err)
+        raise YamlError(message, line) from None
+    except yaml.YAMLError:
+        raise YamlError("YAML 格式错误：文件无法解析，请检查缩进、冒号和引号。") from None
 
 
 def read_yaml_bytes(data: bytes) -> Node:

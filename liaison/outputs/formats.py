@@ -64,3 +64,18 @@ def as_text(records: list[Record], schema: Schema, heading: str) -> str:
                 lines.append(f"  {field.label}：{text}")
         lines.append("")
     return "\n".join(lines)
+
+
+def as_brief(records: list[Record], heading: str, how_to_see_all: str) -> str:
+    """One short line a record (date, leader, 联系对象, 联系地点), then how to see every field."""
+    lines = [heading, ""]
+    for record in records:
+        target = _short(str(record.data.get("target", "")), 16)
+        place = _short(str(record.data.get("place", "")), 14)
+        lines.append(f"  {record.date.isoformat()}  {record.leader}  {target}  {place}")
+    lines += ["", how_to_see_all]
+    return "\n".join(lines) + "\n"
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

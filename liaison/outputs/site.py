@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shutil
 import statistics
 from collections import Counter, defaultdict
@@ -22,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pypinyin import Style, lazy_pinyin
-
 from liaison.core import dates
+from liaison.core.pinyin import pinyin_keys
 from liaison.core.project import Project
 from liaison.core.records import Record, plain_value
 from liaison.core.roster import Leader, Roster
@@ -35,6 +35,7 @@ from liaison.git.closed import check_with_history
 from liaison.git.history import Change, History, read_history
 from liaison.git.repo import head_commit
 from liaison.outputs.charts import horizontal_bars, vertical_bars
+from liaison.outputs.formats import as_csv
 from liaison.outputs.pdf import OutputDirError, build_pdfs, display_value
 from liaison.outputs.templating import environment
 from liaison.outputs.workbook import build_workbook
@@ -66,8 +67,7 @@ def _row(record: Record, schema: Schema) -> list:
 
 def _pinyin_hint(name: str) -> str:
     """What a person may type for a name: full pinyin and initials, e.g. 'zhaomin zm'."""
-    full = "".join(lazy_pinyin(name))
-    initials = "".join(lazy_pinyin(name, style=Style.FIRST_LETTER))
+    full, initials = pinyin_keys(name)
     return f"{full} {initials}"
 
 
@@ -80,6 +80,28 @@ def semesters_of(records: list[Record], calendar: Calendar, today: datetime.date
     """Semesters with records, plus the current one, newest first."""
     found = {calendar.semester_of(r.date) for r in records} | {calendar.semester_of(today)}
     return sorted(found, reverse=True)
+
+
+def download_items(semesters: list[Semester], calendar: Calendar) -> list[dict]:
+    """The 下载 page: every semester's workbook (表1、表2) and CSV export, newest first, then all records."""
+    items = [
+        {
+            "title": semester.title,
+            "path": f"downloads/联系情况汇总表-{semester.title}.xlsx",
+            "csv": f"downloads/联系记录-{semester.title}.csv",
+            "range": DateRange(calendar.start(semester), calendar.end(semester), semester.title, semester),
+        }
+        for semester in semesters
+    ]
+    items.append(
+        {
+            "title": "全部记录",
+            "path": "downloads/联系情况汇总表-全部记录.xlsx",
+            "csv": "downloads/联系记录-全部记录.csv",
+            "range": ALL_DATES,
+        }
+    )
+    return items
 
 
 def search_data(
@@ -104,6 +126,7 @@ def search_data(
                 "position": p.position,
                 "active": p.active,
                 "count": len(by_leader.get(p.id, [])),
+                "pinyin": list(pinyin_keys(p.name)),  # what the leader box accepts besides the name: zhaomin, zm
             }
             for p in leaders
         ],
@@ -195,30 +218,49 @@ def semester_comparison(
     return rows
 
 
+FORM_COMMITTER = "liaison@localhost"  # the form service commits as this address (liaison/submit/outbox.py)
+VERBS = {"新增": "提交", "修改": "修改", "删除": "删除", "移动": "改了日期"}
+
+
 def history_items(changes: list[Change], timezone: str = dates.DEFAULT_ZONE) -> list[dict]:
-    """A record's changes for its page, oldest first: when, what, who, and through which merge request."""
+    """A record's changes for its page, oldest first, said in words.
+
+    「赵敏 通过表单提交 · 思政科 审核通过（合并请求 !12）」; the commit id stays
+    as a small link (to GitLab when the build knows the project's address,
+    CI_PROJECT_URL) for auditors.
+    """
+    project_url = os.environ.get("CI_PROJECT_URL", "").rstrip("/")
     items = []
     for change in changes:
-        merge = change.merge
-        if merge:
-            how = (
-                f"经合并请求 {merge.reference}，由 {merge.merged_by} 合并"
-                if merge.reference
-                else f"由 {merge.merged_by} 合并"
-            )
-        else:
-            how = "直接提交" if change.on_mainline else "尚未合并"
+        commit = change.commit
+        by_form = getattr(change, "by_form", None)
+        if by_form is None:
+            by_form = commit.committer_email == FORM_COMMITTER
+        verb = VERBS.get(change.kind, change.kind)
+        fields = "、".join(f.label for f in change.fields) if change.kind == "修改" else ""
         items.append(
             {
-                "when": dates.local(change.commit.committer_time, timezone).strftime("%Y-%m-%d %H:%M"),
+                "when": dates.local(commit.committer_time, timezone).strftime("%Y-%m-%d %H:%M"),
                 "kind": change.kind,
-                "author": change.commit.author_name,
-                "how": how,
-                "commit": change.commit.sha[:12],
-                "fields": "、".join(f.label for f in change.fields) if change.kind == "修改" else "",
+                "author": commit.author_name,
+                "did": f"{commit.author_name} {'通过表单' if by_form else '直接'}{verb}"
+                + (f"（{fields}）" if fields else ""),
+                "how": _review_words(change),
+                "commit": commit.sha[:8],
+                "commit_url": f"{project_url}/-/commit/{commit.sha}" if project_url else "",
+                "fields": fields,
             }
         )
     return items
+
+
+def _review_words(change: Change) -> str:
+    merge = change.merge
+    if merge:
+        number = merge.reference.rsplit("!", 1)[1] if "!" in merge.reference else ""
+        request = f"（合并请求 !{number}）" if number else ""
+        return f"{merge.merged_by} 审核通过{request}"
+    return "未经合并请求，直接写入" if change.on_mainline else "等待审核"
 
 
 def site_files(
@@ -316,17 +358,11 @@ def site_files(
         ]
     )
 
-    downloads = [
-        (
-            f"downloads/联系情况汇总表-{current.title}.xlsx",
-            f"联系情况汇总表（{current.title}）",
-            DateRange(calendar.start(current), calendar.end(current), current.title, current),
-        ),
-        ("downloads/联系情况汇总表-全部记录.xlsx", "联系情况汇总表（全部记录）", ALL_DATES),
-    ]
-    for path, _, date_range in downloads:
-        chosen = [r for r in records if r.date in date_range]
-        files[path] = build_workbook(chosen, roster, schema, config, date_range, stamp, source)
+    downloads = download_items(semesters, calendar)
+    for item in downloads:
+        chosen = [r for r in records if r.date in item["range"]]
+        files[item["path"]] = build_workbook(chosen, roster, schema, config, item["range"], stamp, source)
+        files[item["csv"]] = as_csv(chosen, schema).encode("utf-8-sig")  # the BOM lets Excel read it as UTF-8
     files.update(
         [
             page(
@@ -334,9 +370,7 @@ def site_files(
                 "downloads.html",
                 page_title="下载",
                 nav="downloads",
-                downloads=[
-                    {"path": p, "title": t, "note": "表1 联系次数汇总、表2 联系内容汇总"} for p, t, _ in downloads
-                ],
+                downloads=downloads,
             )
         ]
     )
@@ -406,10 +440,10 @@ def build_site(project: Project, out_dir: Path, cache_dir: Path, jobs: int | Non
     commit = head_commit(project.root)
     if commit:
         # The commit, not the clock, dates everything: the same commit builds the same site on any day.
-        stamp, source = commit.time, f"提交 {commit.short}" + ("（含未提交的修改）" if commit.dirty else "")
+        stamp, source = commit.time, f"版本 {commit.short}" + ("（含未提交的修改）" if commit.dirty else "")
         today = project.config.local(commit.time).date()
     else:
-        stamp, source = project.config.now(), "工作目录（未提交）"
+        stamp, source = project.config.now(), "本机文件（尚未提交）"
         today = project.today()
     files = site_files(project, records, source, stamp, today, history)
 

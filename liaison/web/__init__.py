@@ -18,7 +18,7 @@ from liaison.core.project import open_project
 from liaison.outputs.pdf import OnDemand, default_cache_dir
 from liaison.submit.worker import open_submitter
 
-from . import auth, csrf, views
+from . import auth, chinese, csrf, status, views
 
 MAX_BODY = 256 * 1024  # a record file is at most 256 KB; a form post a little less
 
@@ -115,6 +115,8 @@ def _install(app: Flask, dev_login: bool) -> None:
 
     app.context_processor(context)
     views.register(app)
+    chinese.install(app)
+    status.install(app)
     for code in ERRORS:
         app.register_error_handler(code, _error_page(code))
 

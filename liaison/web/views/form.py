@@ -71,6 +71,7 @@ def _submitted(record_id, mine: MyRecord | None = None):
         return form_page(values, errors, token, record_id, status=422)
     entry, _ = submitter().submit(_entry(token, record_id, new_id, text, mine))
     session["just_submitted"] = entry.record_id
+    session["just_corrected"] = record_id is not None
     session["submitted_token"] = token
     return redirect(url_for("show_record", record_id=entry.record_id), code=303)
 

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from flask import Response, current_app, g, render_template, session
 
+from ..progress import semester_progress
 from .mine import PENDING, freshness, my_records, own, project
 
 
@@ -18,6 +19,7 @@ def show_record(record_id):
         mine=mine,
         fields=fields,
         just_submitted=just,
+        corrected=session.pop("just_corrected", False),
         draft_submitted=session.pop("submitted_token", ""),
         **freshness(),
     )
@@ -41,6 +43,7 @@ def mine():
         records=records,
         leader=g.leader,
         pending=sum(m.status == PENDING for m in records),
+        progress=semester_progress([m.record for m in records], g.leader, project().config, project().today()),
         **freshness(),
     )
 

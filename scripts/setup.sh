@@ -2,6 +2,7 @@
 # Set up a Debian machine for liaison: the system packages (needs root), .venv/, and the test tools.
 #   bash scripts/setup.sh            everything, for development and the tests
 #   bash scripts/setup.sh runtime    only what building needs (CI jobs of .gitlab-ci.yml)
+#   bash scripts/setup.sh packages   print the Debian packages building needs (deploy/Containerfile)
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,10 +18,15 @@ DEBIAN_PACKAGES=(
     libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig
     fonts-arphic-uming fonts-wqy-microhei fonts-hanazono
 )
+if [ "$mode" = packages ]; then
+    echo "${DEBIAN_PACKAGES[*]}"
+    exit 0
+fi
 # For the tests only: poppler-utils to look at PDFs; chromium for the browser tests
-# (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local.
+# (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local;
+# nginx to test deploy/nginx in front of the form (its own prefix, never the system service).
 if [ "$mode" != runtime ]; then
-    DEBIAN_PACKAGES+=(poppler-utils chromium rsync)
+    DEBIAN_PACKAGES+=(poppler-utils chromium rsync nginx)
     command -v npm >/dev/null 2>&1 || DEBIAN_PACKAGES+=(nodejs npm)
 fi
 
@@ -40,6 +46,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "安装系统软件包：${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # The tests run nginx under their own prefix on loopback; the package's own
+    # service (port 80 on every address) is not wanted on a development machine.
+    if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
 fi
 
 # The virtual environment, reinstalled only when pyproject.toml or the mode changes.

@@ -24,9 +24,10 @@ if [ "$mode" = packages ]; then
 fi
 # For the tests only: poppler-utils to look at PDFs; chromium for the browser tests
 # (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local;
-# nginx to test deploy/nginx in front of the form (its own prefix, never the system service).
+# nginx (and openssl for its test certificate) to test deploy/nginx in front of the form
+# (its own prefix, never the system service).
 if [ "$mode" != runtime ]; then
-    DEBIAN_PACKAGES+=(poppler-utils chromium rsync nginx)
+    DEBIAN_PACKAGES+=(poppler-utils chromium rsync nginx openssl)
     command -v npm >/dev/null 2>&1 || DEBIAN_PACKAGES+=(nodejs npm)
 fi
 

@@ -66,7 +66,7 @@ fi
 if [ -n "$(git status --porcelain)" ]; then
     echo "注意：工作区有未提交的改动，镜像只包含已提交的内容。" >&2
 fi
-git clone -q --depth 1 "file://$PWD" "$work/context"
+git clone -q --no-hardlinks "$PWD" "$work/context"
 # A build host behind a TLS-inspecting proxy lends its CA bundle to pip, for the build only.
 ca=(--volume /etc/ssl/certs/ca-certificates.crt:/run/build-ca.crt:ro --build-arg BUILD_CA=/run/build-ca.crt)
 for target in ci form; do

@@ -84,7 +84,9 @@ def test_the_unit_is_hardened_and_keeps_its_secrets_outside_the_repository():
     assert command[command.index("--host") + 1] == "127.0.0.1"
 
 
-@pytest.mark.skipif(not shutil.which("systemd-analyze"), reason="systemd-analyze 不在本机（非 systemd 系统），跳过单元检查")
+@pytest.mark.skipif(
+    not shutil.which("systemd-analyze"), reason="systemd-analyze 不在本机（非 systemd 系统），跳过单元检查"
+)
 @pytest.mark.parametrize("broken", [None, ("ProtectSystem=strict", "ProtectSystem=stric")])
 def test_systemd_analyze_verify_accepts_the_unit_and_notices_a_typo(tmp_path, broken):
     text = (DEPLOY / "liaison-form.service").read_text(encoding="utf-8")
@@ -159,7 +161,9 @@ def nginx_config(tmp_path: Path, ports: dict) -> Path:
         + "events { worker_connections 64; }\n"
         + "http {\n"
         + f"  access_log {prefix / 'access.log'};\n"
-        + "".join(f"  {kind}_temp_path {temp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        + "".join(
+            f"  {kind}_temp_path {temp / kind};\n" for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
         + f"  include {prefix / 'liaison.conf'};\n"
         + "}\n",
         encoding="utf-8",
@@ -272,9 +276,7 @@ def test_a_leader_with_a_cas_session_reaches_the_form_as_themself_and_submits(pr
     fields["csrf_token"] = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
     fields["token"] = page.split('name="token" value="', 1)[1].split('"', 1)[0]
     body = urllib.parse.urlencode(fields).encode()
-    status, headers, _ = browser.request(
-        "POST", "/new", body, {"Content-Type": "application/x-www-form-urlencoded"}
-    )
+    status, headers, _ = browser.request("POST", "/new", body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert status in (302, 303) and "/records/" in headers["Location"]
     assert seen and set(seen) == {"zhao"}
 
@@ -315,3 +317,47 @@ def test_plain_http_only_sends_the_browser_to_https(proxy):
     assert response.status == 301 and response.getheader("Location") == "https://form.example.edu.cn/new"
     connection.close()
     assert seen == []
+
+
+# ---------------------------------------------------------------- Apache with mod_auth_cas
+
+APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
+MODULES = Path("/usr/lib/apache2/modules")
+
+
+@pytest.mark.skipif(
+    not (Path(APACHE).exists() and (MODULES / "mod_auth_cas.so").exists()),
+    reason="没有安装 apache2 与 libapache2-mod-auth-cas（scripts/setup.sh 不装它们），跳过 Apache 配置检查",
+)
+def test_apache_with_mod_auth_cas_accepts_the_configuration(tmp_path):
+    """`apache2 -t` on deploy/apache/liaison.conf, with this test's certificate and secret files."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=form.example.edu.cn"]
+        + ["-keyout", str(tmp_path / "form.key"), "-out", str(tmp_path / "form.pem")],
+        check=True,
+        capture_output=True,
+    )
+    (tmp_path / "secret.conf").write_text(f'RequestHeader set X-Liaison-Proxy-Secret "{PROXY_SECRET}"\n')
+    (tmp_path / "cas").mkdir()
+    site = (DEPLOY / "apache" / "liaison.conf").read_text(encoding="utf-8")
+    replacements = {
+        "/etc/ssl/certs/form.example.edu.cn.pem": str(tmp_path / "form.pem"),
+        "/etc/ssl/private/form.example.edu.cn.key": str(tmp_path / "form.key"),
+        "/etc/apache2/liaison-secret.conf": str(tmp_path / "secret.conf"),
+        "/var/cache/apache2/mod_auth_cas/": f"{tmp_path / 'cas'}/",
+    }
+    for old, new in replacements.items():
+        assert old in site, f"deploy/apache/liaison.conf no longer has {old!r}: update this test"
+        site = site.replace(old, new)
+    (tmp_path / "liaison.conf").write_text(site, encoding="utf-8")
+    modules = ["mpm_event", "authn_core", "authz_core", "authz_user", "alias", "headers", "ssl", "proxy", "proxy_http"]
+    main = tmp_path / "httpd.conf"
+    main.write_text(
+        "".join(f"LoadModule {name}_module {MODULES / f'mod_{name}.so'}\n" for name in modules)
+        + f"LoadModule auth_cas_module {MODULES / 'mod_auth_cas.so'}\n"
+        + f"ServerName localhost\nPidFile {tmp_path / 'httpd.pid'}\nErrorLog {tmp_path / 'error.log'}\n"
+        + f"Include {tmp_path / 'liaison.conf'}\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([APACHE, "-t", "-f", str(main)], capture_output=True, text=True)
+    assert done.returncode == 0 and "Syntax OK" in done.stderr, done.stderr

@@ -127,16 +127,21 @@ def wait_for_port(port: int, process: subprocess.Popen, error_log: Path, timeout
     raise AssertionError(f"nginx did not listen on {port}: {error_log.read_text(errors='replace')}")
 
 
+def self_signed_certificate(directory: Path) -> None:
+    """form.pem and form.key in directory: a throwaway certificate for form.example.edu.cn."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=form.example.edu.cn"]
+        + ["-keyout", str(directory / "form.key"), "-out", str(directory / "form.pem")],
+        check=True,
+        capture_output=True,
+    )
+
+
 def nginx_config(tmp_path: Path, ports: dict) -> Path:
     """deploy/nginx/liaison.conf with this test's ports and files, inside an nginx.conf of its own."""
     prefix = tmp_path / "nginx"
     (prefix / "temp").mkdir(parents=True)
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=form.example.edu.cn"]
-        + ["-keyout", str(prefix / "form.key"), "-out", str(prefix / "form.pem")],
-        check=True,
-        capture_output=True,
-    )
+    self_signed_certificate(prefix)
     (prefix / "liaison-secret.conf").write_text(f'proxy_set_header X-Liaison-Proxy-Secret "{PROXY_SECRET}";\n')
     site = (DEPLOY / "nginx" / "liaison.conf").read_text(encoding="utf-8")
     replacements = {
@@ -331,12 +336,7 @@ MODULES = Path("/usr/lib/apache2/modules")
 )
 def test_apache_with_mod_auth_cas_accepts_the_configuration(tmp_path):
     """`apache2 -t` on deploy/apache/liaison.conf, with this test's certificate and secret files."""
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=form.example.edu.cn"]
-        + ["-keyout", str(tmp_path / "form.key"), "-out", str(tmp_path / "form.pem")],
-        check=True,
-        capture_output=True,
-    )
+    self_signed_certificate(tmp_path)
     (tmp_path / "secret.conf").write_text(f'RequestHeader set X-Liaison-Proxy-Secret "{PROXY_SECRET}"\n')
     (tmp_path / "cas").mkdir()
     site = (DEPLOY / "apache" / "liaison.conf").read_text(encoding="utf-8")

@@ -25,8 +25,9 @@ import urllib.parse
 from pathlib import Path
 
 import pytest
+import test_pipeline
 import yaml
-from conftest import PROJECT, PROXY_SECRET, good_form
+from conftest import PROJECT, PROXY_SECRET, git, good_form
 
 DEPLOY = PROJECT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -60,6 +61,48 @@ def test_the_image_installs_setup_sh_s_own_package_list():
     ).stdout.split()
     assert {"libharfbuzz-subset0", "fonts-arphic-uming", "fonts-wqy-microhei", "fonts-hanazono", "git"} <= set(listed)
     assert "$(bash scripts/setup.sh packages)" in (DEPLOY / "Containerfile").read_text(encoding="utf-8")
+
+
+pipeline_repo = test_pipeline.pipeline_repo  # a clone of the project with a bare origin
+
+
+def jobs_listed(repo: Path, **variables: str) -> set[str]:
+    """The jobs gitlab-ci-local would run (rules evaluated, changes against origin/main), without running them."""
+    command = [str(test_pipeline.GITLAB_CI_LOCAL), "--list-csv", "--ignore-predefined-vars", ",".join(variables)]
+    for key, value in variables.items():
+        command += ["--variable", f"{key}={value}"]
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, check=True)
+    table = done.stdout.split("name;description;stage;when;allowFailure;needs\n", 1)[1]  # after any warnings
+    return {line.split(";", 1)[0] for line in table.splitlines() if line}
+
+
+@pytest.mark.parametrize(
+    "changed, source, registry, built",
+    [
+        ("deploy/Containerfile", "merge_request_event", True, True),
+        ("pyproject.toml", "push", True, True),
+        ("records", "merge_request_event", True, False),
+        ("deploy/Containerfile", "merge_request_event", False, False),
+        ("deploy/Containerfile", "schedule", True, False),
+    ],
+)
+def test_the_image_job_runs_only_when_its_inputs_change_and_there_is_a_registry(
+    pipeline_repo, changed, source, registry, built
+):
+    if changed == "records":
+        test_pipeline.commit_on_branch(pipeline_repo, "record/one", leader_id="T2012003", leader="赵敏")
+    else:
+        if source != "push":  # a push pipeline runs on main only
+            git(pipeline_repo, "checkout", "-q", "-b", "change")
+        with (pipeline_repo / changed).open("a", encoding="utf-8") as file:
+            file.write("\n# changed\n")
+        git(pipeline_repo, "commit", "-q", "-am", "改动")
+    variables = {"CI_PIPELINE_SOURCE": source, "SEMESTER": "current"}
+    if not registry:
+        variables["CI_REGISTRY_IMAGE"] = ""
+    jobs = jobs_listed(pipeline_repo, **variables)
+    assert ("ci-image" in jobs) == built, jobs
+    assert jobs - {"ci-image"}, "the pipeline's other jobs still run"
 
 
 # ---------------------------------------------------------------- the systemd unit

@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test bench lint format demo serve mutants
+.PHONY: setup run test bench lint format demo serve mutants image
 
 setup:
 	bash scripts/setup.sh
@@ -54,3 +54,7 @@ serve: setup
 # An occasional check (minutes): one-line mutations of core logic the tests must catch (docs/mutation.md).
 mutants: setup
 	$(PY) scripts/mutants.py
+
+# The CI and form images, built from a debootstrapped Debian (root, minutes; not in make test).
+image:
+	bash scripts/build-image.sh

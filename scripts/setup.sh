@@ -2,6 +2,7 @@
 # Set up a Debian machine for liaison: the system packages (needs root), .venv/, and the test tools.
 #   bash scripts/setup.sh            everything, for development and the tests
 #   bash scripts/setup.sh runtime    only what building needs (CI jobs of .gitlab-ci.yml)
+#   bash scripts/setup.sh packages   print the Debian packages building needs (deploy/Containerfile)
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,10 +20,16 @@ DEBIAN_PACKAGES=(
 )
 # ssh-keygen signs the web form's commits (LIAISON_SIGNING_KEY) and verifies them.
 DEBIAN_PACKAGES+=(openssh-client)
+if [ "$mode" = packages ]; then
+    echo "${DEBIAN_PACKAGES[*]}"
+    exit 0
+fi
 # For the tests only: poppler-utils to look at PDFs; chromium for the browser tests
-# (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local.
+# (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local;
+# nginx (and openssl for its test certificate) to test deploy/nginx in front of the form
+# (its own prefix, never the system service).
 if [ "$mode" != runtime ]; then
-    DEBIAN_PACKAGES+=(poppler-utils chromium rsync)
+    DEBIAN_PACKAGES+=(poppler-utils chromium rsync nginx openssl)
     # LibreOffice prints the workbooks in the tests as 思政科's Excel/WPS would; Carlito has
     # Calibri's metrics, so column widths measure as in Excel.
     DEBIAN_PACKAGES+=(libreoffice-calc fonts-crosextra-carlito)
@@ -45,6 +52,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "安装系统软件包：${missing[*]}"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+    # The tests run nginx under their own prefix on loopback; the package's own
+    # service (port 80 on every address) is not wanted on a development machine.
+    if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --now nginx >/dev/null 2>&1 || true
+    fi
 fi
 
 # The virtual environment, reinstalled only when pyproject.toml or the mode changes.

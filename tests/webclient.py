@@ -88,9 +88,13 @@ class LiveServer:
             channel.close()
 
     def stop(self) -> None:
+        # Workers first, while the loop still runs: a worker that finishes a request wakes
+        # the loop by writing b"x" to its trigger, and after the loop has closed that pipe
+        # the write lands at the start of whatever file a later test opens under the
+        # reused descriptor (seen as a schema copy beginning "x#" in test_web).
+        self.server.task_dispatcher.shutdown()
         self._stop.set()
         self._thread.join(timeout=10)
-        self.server.task_dispatcher.shutdown()
 
 
 class HangingServer:

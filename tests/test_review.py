@@ -393,7 +393,7 @@ def test_the_review_reads_well_on_a_phone_and_a_desktop_and_loads_nothing_from_o
         page.goto(base + "index.html")
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"], name
-        assert page.locator("section.item").count() == 3
+        assert page.locator("section.item").count() == 3, page.locator("main").inner_text()[:3000]
         assert page.locator("li.hint").count() >= 2 and page.locator("del").first.is_visible()
         page.screenshot(path=str(shots / f"review-{name}.png"), full_page=True)
         # Chromium's own PDF viewer (chrome:// and chrome-extension://) draws the embedded PDFs.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from liaison.core.records import RECORDS_DIR
-from liaison.git.history import ADDED, CHANGED, DELETED, MOVED, Commit, log_commits
+from liaison.git.history import ADDED, CHANGED, DELETED, MOVED, Commit, identity, log_commits
 from liaison.git.repo import ZERO, Repo, require_commit
 
 _KINDS = {"A": ADDED, "M": CHANGED, "T": CHANGED, "D": DELETED, "R": MOVED}
@@ -36,9 +36,11 @@ class FileChange:
 
 def _raw_diff(repo: Repo, base: str, ref: str) -> list[tuple[str, str, str, list[str]]]:
     """(status letter, old blob, new blob, paths) of each record file in ``base...ref``."""
-    out = repo.run("diff", "--raw", "-z", "-M", "--no-abbrev", f"{base}...{ref}", "--", f"{RECORDS_DIR}/").decode(
-        "utf-8", "replace"
-    )
+    # --no-renames: a move is paired by identity (工号 + suffix) below, never by git's similarity score, which
+    # would pair two different records whose YAML happens to look alike.
+    out = repo.run(
+        "diff", "--raw", "-z", "--no-renames", "--no-abbrev", f"{base}...{ref}", "--", f"{RECORDS_DIR}/"
+    ).decode("utf-8", "replace")
     parts = out.split("\0")
     entries = []
     position = 0
@@ -49,7 +51,20 @@ def _raw_diff(repo: Repo, base: str, ref: str) -> list[tuple[str, str, str, list
         position += 1 + count
         if all(p.endswith(".yaml") for p in paths):
             entries.append((status[0], old_blob, new_blob, paths))
-    return entries
+    return _paired(entries)
+
+
+def _paired(entries: list[tuple[str, str, str, list[str]]]) -> list[tuple[str, str, str, list[str]]]:
+    """A removal and an addition of the same identity (a corrected date) become one move."""
+    added = {identity(paths[0]): n for n, (status, _, _, paths) in enumerate(entries) if status == "A"}
+    moved: dict[int, tuple[str, str, str, list[str]]] = {}
+    for n, (status, old_blob, _, paths) in enumerate(entries):
+        other = added.get(identity(paths[0])) if status == "D" else None
+        if other is not None and other not in moved:
+            new_blob, new_path = entries[other][2], entries[other][3][0]
+            moved[other] = ("R", old_blob, new_blob, [paths[0], new_path])
+            moved[n] = ("", "", "", [])
+    return [moved.get(n, entry) for n, entry in enumerate(entries) if moved.get(n, entry)[0]]
 
 
 def branch_changes(root: Path, base: str, ref: str = "HEAD") -> list[FileChange]:

@@ -31,7 +31,7 @@ from liaison.core.records import Record, parse_record
 from liaison.core.semesters import Semester
 from liaison.git.branch import FileChange, branch_changes
 from liaison.git.closed import REOPEN, check_with_history, closed_semesters
-from liaison.git.history import ADDED, DELETED, MOVED, Commit, field_changes
+from liaison.git.history import ADDED, DELETED, MOVED, Commit, field_changes, read_history
 from liaison.git.repo import Repo
 from liaison.outputs.files import claim_output_dir, replace_dir
 from liaison.outputs.pdf import FormRow, build_pdfs, display_value, form_rows, form_title
@@ -261,7 +261,7 @@ def duplicate_hints(record: Record, project: Project, labels: dict) -> list[Hint
     ]
 
 
-def closed_hints(records: list[Record], closed: dict[Semester, datetime.datetime], change: FileChange, project):
+def closed_hints(records: list[Record], closed: set[Semester], change: FileChange, project):
     """A change reaching into a closed semester, with the Reopen-Reason its commits give."""
     calendar = project.config.calendar
     touched = sorted({calendar.semester_of(d) for r in records if (d := _day(r.data.get("date")))} & set(closed))
@@ -302,7 +302,7 @@ def _submitted(change: FileChange, project: Project) -> datetime.date:
     return project.config.local(change.commits[-1].author_time).date()
 
 
-def review_item(change: FileChange, project: Project, result: CheckResult, closed: dict) -> ReviewItem:
+def review_item(change: FileChange, project: Project, result: CheckResult, closed: set) -> ReviewItem:
     (old, old_problems), (new, _) = (
         _parse(change.old_path, change.old_raw, project),
         _parse(change.new_path, change.new_raw, project),
@@ -341,7 +341,8 @@ def gather_review(project: Project, base: str, ref: str = "HEAD") -> Review:
     # check resolves relative paths against the working directory, so it gets absolute ones.
     paths = [str(project.root / c.new_path) for c in changes if c.new_path]
     result = check_with_history(project, paths, since=base)
-    closed = closed_semesters(project.root, project.config.semester_starts, project.config.closed_semesters)
+    # Closed now (a closed/ tag, or the configured day has come): a change to one needs its Reopen-Reason.
+    closed = closed_semesters(project, read_history(project.root, project.schema)).in_force
     review.items = [review_item(change, project, result, closed) for change in changes]
     listed = {p for item in review.items for p in item.problems}
     review.other_problems = [p for p in result.problems if p not in listed]

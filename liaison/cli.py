@@ -340,7 +340,7 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
             err=True,
         )
     records, bad = _usable_records(project, "导出")
-    if bad:
+    if _usable_records.content_problems:
         # A record that fails check may belong to the range: an export without it would look whole.
         raise UserError("有记录文件未通过检查（见上），未导出，也未改动以前的导出。请修改后重新导出。")
     try:
@@ -366,7 +366,7 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
 @cli.command()
 @click.option(
     "--base",
-    metavar="REV",
+    metavar="提交",
     required=True,
     help="合并请求的基准提交（CI 中用 $CI_MERGE_REQUEST_DIFF_BASE_SHA，本地可用 main）。",
 )
@@ -507,7 +507,7 @@ def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path 
     type=click.Path(file_okay=False, path_type=Path),
     help="表单服务的数据目录（默认为仓库中的 .liaison/）。",
 )
-@click.option("--retry", "retry", metavar="TOKEN", help="把这一条重新设为待同步并立即尝试提交一次。")
+@click.option("--retry", "retry", metavar="令牌", help="把这一条重新设为待同步并立即尝试提交一次。")
 @click.option(
     "--export", "export_to", type=click.Path(dir_okay=False, path_type=Path), help="把未送达的记录导出到文件。"
 )
@@ -684,9 +684,9 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
 
 @cli.command(name="import")
 @click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--sheet", metavar="NAME", help="只读这个工作表（默认：每一张找得到表头的工作表）。")
+@click.option("--sheet", metavar="工作表", help="只读这个工作表（默认：每一张找得到表头的工作表）。")
 @click.option("--dry-run", is_flag=True, help="只检查并报告每一行的结果，不写入任何内容。")
-@click.option("--branch", metavar="NAME", help="新记录提交到哪个新分支（默认 import/<日期>-<文件哈希>）。")
+@click.option("--branch", metavar="分支", help="新记录提交到哪个新分支（默认 import/<日期>-<文件哈希>）。")
 @click.option(
     "--format",
     "fmt",
@@ -695,7 +695,7 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
     show_default=True,
     help="报告的格式：text 供阅读；json、csv 逐行列出结果，可用 Excel 打开。",
 )
-@click.option("--reopen-reason", metavar="TEXT", default="", help="导入已关闭学期的记录时必填：写入提交说明的理由。")
+@click.option("--reopen-reason", metavar="理由", default="", help="导入已关闭学期的记录时必填：写入提交说明的理由。")
 @click.option("--push", is_flag=True, help="提交后推送到 origin，并按表单同样的方式创建合并请求。")
 @click.pass_context
 def import_(
@@ -840,6 +840,7 @@ def _usable_records(project: Project, what: str, content_only: bool = False) -> 
         )
         for path in bad:
             click.echo(f"  {path}", err=True)
+    _usable_records.content_problems = bad  # for export, which refuses to run with these (and only these)
     if not content_only:
         bad = sorted({*bad, *(p.path for p in process)})
     return result.clean_records(), bad

@@ -287,7 +287,7 @@ def test_a_refused_push_needs_attention_and_holds_back_no_one(form_repo, make_ap
     attempts = [r.getMessage() for r in caplog.records if refused in r.getMessage()]
     assert len(attempts) == 3 and all(f"branch=record/{refused}" in a and "分支受保护" in a for a in attempts)
     mine = zhao.get("/mine").text
-    assert "待人工处理" in mine and "分支受保护" in mine and "不需要重新填写" in mine
+    assert "需要处理" in mine and "分支受保护" in mine and "不需要重新填写" in mine
     health = zhao.get("/healthz")
     assert health.status == 503 and '"needs_attention":1' in health.text.replace(" ", "") and "zhao" not in health.text
 

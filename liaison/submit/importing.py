@@ -21,6 +21,7 @@ from liaison.core.config import WebSettings
 from liaison.core.importing import ImportContext, ImportPlan, plan_import
 from liaison.core.project import Project, read_records
 from liaison.git.closed import REOPEN, closed_semesters
+from liaison.git.history import read_history
 from liaison.git.repo import GitError, Repo
 
 IMPORT_TRAILER = "Import-Source"
@@ -94,7 +95,8 @@ def _context(project: Project, reopen_reason: str) -> ImportContext:
         raise ImportRefused("config.yaml 或 roster.yaml 有问题，无法导入。请先运行 python build.py check 查看并修改。")
     existing, _ = read_records(project)
     calendar = project.config.calendar
-    closed = closed_semesters(project.root, project.config.semester_starts, project.config.closed_semesters)
+    # Closed now (a closed/ tag, or the configured day has come): an imported row there needs a reason.
+    closed = closed_semesters(project, read_history(project.root, project.schema)).in_force
     titles = {semester: semester.title for semester in closed}
 
     def closed_title(day):

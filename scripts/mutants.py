@@ -97,9 +97,9 @@ MUTANTS = [
     Mutant(
         "author-is-leader-or",
         "liaison/git/audit.py",
-        "same_mail = bool(leader.email) and leader.email.lower() == commit.author_email.lower()",
-        "same_mail = bool(leader.email) or leader.email.lower() == commit.author_email.lower()",
-        ("tests/test_audit.py",),
+        "return change.by_form and bool(leader.login) and change.submitted_by == leader.login",
+        "return change.by_form or bool(leader.login) and change.submitted_by == leader.login",
+        ("tests/test_audit.py", "tests/test_audit_trail.py"),
     ),
     Mutant(
         "token-prefix-match",

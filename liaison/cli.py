@@ -339,10 +339,9 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
             "如需别的截止日期，请加 --to 日期。",
             err=True,
         )
-    records, bad = _usable_records(project, "导出")
-    if _usable_records.content_problems:
-        # A record that fails check may belong to the range: an export without it would look whole.
-        raise UserError("有记录文件未通过检查（见上），未导出，也未改动以前的导出。请修改后重新导出。")
+    # A record that fails check may belong to the range: an export without it would look whole.
+    refusal = "有记录文件未通过检查（见上），未导出，也未改动以前的导出。请修改后重新导出。"
+    records, bad = _usable_records(project, "导出", refuse_with=refusal)
     try:
         result = export_range(
             project, records, date_range, out or project.root / "export", cache or default_cache_dir(project.root), jobs
@@ -812,7 +811,9 @@ def _parse_shard(text: str) -> tuple[int, int]:
     return index, total
 
 
-def _usable_records(project: Project, what: str, content_only: bool = False) -> tuple[list, list[str]]:
+def _usable_records(
+    project: Project, what: str, content_only: bool = False, refuse_with: str = ""
+) -> tuple[list, list[str]]:
     """Records that pass check, and the paths of those with problems (named on stderr, never silently dropped).
 
     The rule for every command: a problem ``check`` reports makes the exit
@@ -820,7 +821,8 @@ def _usable_records(project: Project, what: str, content_only: bool = False) -> 
     that is safe. A change to a closed semester without a reason is a problem
     of how the record was changed, not of its content: the record stays in
     the outputs. ``audit`` reports those changes itself, so it asks for the
-    content problems only (``content_only``).
+    content problems only (``content_only``). ``refuse_with``: the command
+    does not run at all when a record's content fails (export), with this message.
     """
     result = check_with_history(project)
     if project.roster is None or project.config is None:
@@ -840,7 +842,8 @@ def _usable_records(project: Project, what: str, content_only: bool = False) -> 
         )
         for path in bad:
             click.echo(f"  {path}", err=True)
-    _usable_records.content_problems = bad  # for export, which refuses to run with these (and only these)
+    if bad and refuse_with:
+        raise UserError(refuse_with)
     if not content_only:
         bad = sorted({*bad, *(p.path for p in process)})
     return result.clean_records(), bad

@@ -35,86 +35,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.bigrepo import fast_import_stream  # noqa: E402
 from bench.synth import commit_repository, make_leaders, make_record, synthetic, write_repo  # noqa: E402
-from liaison.core.records import dump_record, new_record_id, record_path  # noqa: E402
 from liaison.core.schema import Schema  # noqa: E402
 from liaison.git.history import read_history  # noqa: E402
-
-
-def fast_import_stream(
-    records: list[dict], leaders: list[dict], schema: Schema, rng: random.Random
-) -> tuple[bytes, int]:
-    """A fast-import stream: adds on main, merge requests every tenth record, edits every tenth. (stream, commits)"""
-    out: list[bytes] = []
-    mark = 0
-    commits = 0
-    clock = int(datetime.datetime(2006, 9, 1, tzinfo=datetime.UTC).timestamp())
-    main_tip = None
-    ids = []
-
-    def blob(text: str) -> int:
-        nonlocal mark
-        mark += 1
-        data = text.encode("utf-8")
-        out.append(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(data), data))
-        return mark
-
-    def commit(ref: str, who: dict, message: str, parents: list[int], changes: list[tuple[int, str]]) -> int:
-        nonlocal mark, clock, commits
-        mark += 1
-        commits += 1
-        clock += 3600
-        msg = message.encode("utf-8")
-        ident = f"{who['name']} <{who['email']}> {clock} +0800".encode()
-        lines = [
-            b"commit %s\nmark :%d\nauthor %s\ncommitter %s\ndata %d\n%s\n"
-            % (ref.encode(), mark, ident, ident, len(msg), msg)
-        ]
-        if parents:
-            lines.append(b"from :%d\n" % parents[0])
-        lines.extend(b"merge :%d\n" % p for p in parents[1:])
-        lines.extend(b"M 100644 :%d %s\n" % (b, p.encode()) for b, p in changes)
-        out.append(b"".join(lines) + b"\n")
-        return mark
-
-    office = {"name": "思政科 王老师", "email": "wang@example.edu.cn"}
-    by_id = {leader["id"]: leader for leader in leaders}
-    for n, data in enumerate(records):
-        record_id = new_record_id(data["date"], data["leader_id"], f"{rng.getrandbits(24):06x}")
-        ids.append((record_id, data))
-        path = record_path(record_id)
-        content = blob(dump_record(data, schema))
-        leader = by_id[data["leader_id"]]
-        if n % 10 == 9 and main_tip:
-            side = commit(
-                f"refs/heads/record/{record_id}", leader, f"新增联系记录 {record_id}", [main_tip], [(content, path)]
-            )
-            main_tip = commit(
-                "refs/heads/main",
-                office,
-                f"Merge branch 'record/{record_id}' into 'main'\n\nSee merge request school/liaison!{n}",
-                [main_tip, side],
-                [(content, path)],
-            )
-        else:
-            main_tip = commit(
-                "refs/heads/main",
-                leader,
-                f"新增联系记录 {record_id}",
-                [main_tip] if main_tip else [],
-                [(content, path)],
-            )
-        if n % 10 == 5:
-            old_id, old = ids[rng.randrange(len(ids))]
-            edited = dict(old, remarks=f"补充说明 {n}")
-            main_tip = commit(
-                "refs/heads/main",
-                by_id[old["leader_id"]],
-                f"修改联系记录 {old_id}",
-                [main_tip],
-                [(blob(dump_record(edited, schema)), record_path(old_id))],
-            )
-    return b"".join(out), commits
 
 
 def verify_semester(tmp: Path, n_records: int) -> tuple[float, float, float]:

@@ -96,3 +96,46 @@ def test_the_field_list_check_would_catch_a_hard_coded_list(tmp_path):
 def test_schema_file_is_plain_yaml_with_meta_for_every_field():
     raw = yaml.safe_load(Path(PROJECT / "schema" / "record.yaml").read_text(encoding="utf-8"))
     assert all("label" in rules["meta"] and "order" in rules["meta"] for rules in raw.values())
+
+
+def test_validation_is_safe_from_many_threads_at_once():
+    """The form serves requests on several threads: one Schema must give each caller its own verdict.
+
+    cerberus keeps the document and its errors on the validator, so a shared one
+    mixed two requests' errors up (or raised IndexError) under load.
+    """
+    import datetime
+    import sys
+    import threading
+
+    from conftest import record_data
+
+    good = record_data()
+    bad = dict(record_data(), size="五十", place="")
+    expected = {id(good): SCHEMA.validate(good, datetime.date(2030, 1, 1)), id(bad): SCHEMA.validate(bad)}
+    assert expected[id(good)] == [] and expected[id(bad)]
+    wrong: list = []
+    start = threading.Barrier(8)
+
+    def work(n: int) -> None:
+        start.wait()
+        for i in range(300):
+            data = good if (n + i) % 2 else bad
+            try:
+                got = SCHEMA.validate(data, datetime.date(2030, 1, 1) if data is good else None)
+            except Exception as error:  # noqa: BLE001 - a crash is a wrong verdict too
+                got = repr(error)
+            if got != expected[id(data)]:
+                wrong.append(got)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible, so a shared state shows
+    try:
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,9 +158,24 @@ class Schema:
     def __init__(self, rules: dict, path: Path | None = None):
         self.path = path
         self.rules = rules
-        self._validator = _Validator(rules, error_handler=_KeepErrors, allow_unknown=False)
         self.fields = _fields(rules)
         self._by_key = {f.key: f for f in self.fields}
+        self._local = threading.local()
+
+    # cerberus keeps the document and its errors on the validator object, so
+    # each thread (the form serves requests on several) gets its own.
+    def _validator(self) -> _Validator:
+        validator = getattr(self._local, "validator", None)
+        if validator is None:
+            validator = self._local.validator = _Validator(self.rules, error_handler=_KeepErrors, allow_unknown=False)
+        return validator
+
+    def __getstate__(self) -> dict:  # for the PDF workers: the per-thread validators stay behind
+        return {k: v for k, v in self.__dict__.items() if k != "_local"}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     @classmethod
     def load(cls, path: Path) -> Schema:
@@ -178,7 +194,7 @@ class Schema:
 
     def validate(self, data: dict, today: datetime.date | None = None) -> list[FieldError]:
         """Every failure of ``data`` against the schema, in Chinese, never only the first."""
-        validator = self._validator
+        validator = self._validator()
         validator.today = today
         # normalize=False: we never want cerberus to change a document, and
         # skipping normalisation makes validation about six times faster.

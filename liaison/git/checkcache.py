@@ -70,7 +70,7 @@ CREATE TABLE entries (
     latest TEXT NOT NULL,   -- the latest date among the values, '' when none
     checksum BLOB NOT NULL, -- of all the above: a damaged row is detected, never used
     PRIMARY KEY (path, blob)
-) WITHOUT ROWID;
+);
 """
 
 
@@ -269,7 +269,9 @@ def _entry(
         parsed_json = _json_bytes(parsed)
     except (_Unstorable, ValueError):
         return None
-    problems_json = _json_bytes([[p.path, p.line, p.field, p.label, p.message] for p in problems])
+    problems_json = (
+        _json_bytes([[p.path, p.line, p.field, p.label, p.message] for p in problems]) if problems else b"[]"
+    )
     latest = max(days).isoformat() if days else ""
     row = (path, blob, raw, parsed_json, problems_json, today.isoformat() if today else "", latest)
     return (*row, _checksum(row))
@@ -295,6 +297,9 @@ def _checksum(row: tuple) -> bytes:
     return digest.digest()
 
 
+_PLAIN = (str, int, bool, float)
+
+
 class _Unstorable(Exception):
     """A value JSON would not give back exactly as it was."""
 
@@ -302,7 +307,7 @@ class _Unstorable(Exception):
 def _encode(value: Any, days: list[datetime.date]) -> Any:
     """``value`` as JSON data that ``_decode_object`` turns back into an equal value of the same types."""
     kind = type(value)
-    if value is None or kind in (str, int, bool, float):
+    if value is None or kind in _PLAIN:
         return value
     if kind is datetime.date:
         days.append(value)
@@ -313,7 +318,7 @@ def _encode(value: Any, days: list[datetime.date]) -> Any:
     if kind is list:
         return [_encode(item, days) for item in value]
     if kind is dict and _TAG not in value and all(type(key) is str for key in value):
-        return {key: _encode(item, days) for key, item in value.items()}
+        return {key: item if type(item) in _PLAIN else _encode(item, days) for key, item in value.items()}
     raise _Unstorable(kind.__name__)
 
 

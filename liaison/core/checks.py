@@ -8,6 +8,7 @@ all over a repository or over the files a merge request changes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,10 @@ from liaison.core.project import CONFIG_FILE, ROSTER_FILE, Project, read_records
 from liaison.core.records import RECORDS_DIR, Record, list_record_files
 from liaison.core.roster import Roster
 from liaison.core.schema import Schema
+
+# Reads record files as ``read_records`` does, with the same result: the
+# check cache (``liaison.git.checkcache``) is one that remembers by content.
+RecordReader = Callable[[Project, list[str]], tuple[list[Record], list[Problem]]]
 
 
 @dataclass
@@ -111,20 +116,23 @@ def duplicate_content_problems(records: list[Record], schema: Schema) -> list[Pr
     return problems
 
 
-def check_repository(project: Project, paths: list[str] | None = None) -> CheckResult:
+def check_repository(
+    project: Project, paths: list[str] | None = None, reader: RecordReader = read_records
+) -> CheckResult:
     """Check the config, the roster and the records (all, or ``paths`` against all the others).
 
     ``paths`` are relative to the repository root; directories stand for the
     record files below them. Every problem in every file is returned. The
     rules that read the history (closed semesters) are added by
-    ``liaison.git.closed.check_with_history``.
+    ``liaison.git.closed.check_with_history``. ``reader`` reads the record
+    files; any reader must return exactly what ``read_records`` would.
     """
     all_paths, stray = list_record_files(project.root)
     if paths is None:
         wanted, problems = all_paths, list(stray)
     else:
         wanted, problems = _expand(project.root, paths, all_paths, stray)
-    records, found = read_records(project, wanted)
+    records, found = reader(project, wanted)
     problems.extend(found)
     problems.extend(project.problems)
 
@@ -137,7 +145,7 @@ def check_repository(project: Project, paths: list[str] | None = None) -> CheckR
     everything = records
     if paths is not None:
         others = [p for p in all_paths if p not in asked]
-        everything = records + read_records(project, others)[0]
+        everything = records + reader(project, others)[0]
     cross = duplicate_id_problems(sorted(set(all_paths) | asked)) + duplicate_content_problems(
         everything, project.schema
     )

@@ -115,16 +115,22 @@ def read_records(project: Project, paths: list[str] | None = None) -> tuple[list
     today = project.today()
     records = []
     for rel in paths:
-        try:
-            raw = (project.root / rel).read_bytes()
-        except FileNotFoundError:
-            problems.append(Problem(rel, None, "", "", "文件不存在，请检查路径。"))
-            continue
-        except IsADirectoryError:
-            problems.append(Problem(rel, None, "", "", "这是一个文件夹，不是记录文件。"))
+        raw, unreadable = read_record_bytes(project.root, rel)
+        if raw is None:
+            problems.extend(unreadable)
             continue
         record, found = parse_record(rel, raw, project.schema, today)
         problems.extend(found)
         if record is not None:
             records.append(record)
     return records, problems
+
+
+def read_record_bytes(root: Path, rel: str) -> tuple[bytes | None, list[Problem]]:
+    """The bytes of the file ``rel``, or None and the problem saying why there are none."""
+    try:
+        return (root / rel).read_bytes(), []
+    except FileNotFoundError:
+        return None, [Problem(rel, None, "", "", "文件不存在，请检查路径。")]
+    except IsADirectoryError:
+        return None, [Problem(rel, None, "", "", "这是一个文件夹，不是记录文件。")]

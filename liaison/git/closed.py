@@ -28,6 +28,7 @@ from liaison.core.problems import Problem, sorted_problems
 from liaison.core.project import CONFIG_FILE, Project
 from liaison.core.semesters import Calendar, RangeError, Semester, parse_semester_id
 from liaison.core.yamlio import YamlError, read_yaml_bytes, to_python
+from liaison.git.checkcache import cached_reader
 from liaison.git.history import Change, History, read_history
 from liaison.git.repo import ZERO, Repo, commits_since
 
@@ -211,8 +212,11 @@ def check_with_history(
     (a ``since`` naming no commit is a CommitNotFound, never "everything");
     a caller that has read the history already passes it as ``history``.
     A malformed ``closed/`` tag is a problem of its own (path ``refs/tags/…``).
+    Record files are read through the check cache (``.cache/check.sqlite``,
+    see ``liaison.git.checkcache``), which gives exactly what reading them would.
     """
-    result = check_repository(project, paths)
+    with cached_reader(project) as reader:
+        result = check_repository(project, paths, reader)
     if project.config is None:
         return result
     config = project.config

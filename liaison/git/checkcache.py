@@ -1,0 +1,478 @@
+"""The check cache: each record file's parsed values and problems, remembered by the file's content.
+
+``check`` reads, parses and validates every record file, and most of them
+have not changed since the last run. This cache keeps, per record file, what
+:func:`liaison.core.records.parse_record` made of it (the Record's id, data,
+lines and bytes, and the file's own problems) in ``.cache/check.sqlite``,
+keyed by the file's path and git blob id. The blob ids of files that git can
+vouch for come from ``git ls-files -s`` without reading the files; every
+other file (modified, untracked, outside git) is read and hashed as git would.
+
+An entry holds only what depends on the file alone; the roster rule and the
+cross-record rules run every time, on the cached values. Everything else a
+file's verdict depends on is in the cache's *salt* (the record schema,
+liaison's core code, the YAML and cerberus libraries, Python's version), and
+a new salt empties the cache. The one rule that reads the clock, 联系时间 not
+in the future, is judged per entry (``_still_true``).
+
+The cache is never wrong, or it is not used: a file that cannot be read
+(corrupt, truncated, another version, a row failing its checksum) is
+discarded with a log line; one that cannot be written (a read-only checkout)
+means running uncached. A run killed while writing leaves SQLite's last
+committed state. See docs/cache.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import logging
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cerberus
+import yaml
+
+import liaison.core
+from liaison.core.checks import RecordReader
+from liaison.core.files import write_atomic
+from liaison.core.problems import Problem
+from liaison.core.project import Project, read_record_bytes, read_records
+from liaison.core.records import RECORDS_DIR, Record, parse_record
+from liaison.git.repo import GitError, Repo
+
+log = logging.getLogger("liaison.git.checkcache")
+
+CACHE_VERSION = 1  # raise it when what an entry holds, or how it is keyed, changes
+CACHE_FILE = (".cache", "check.sqlite")
+SWITCH = "LIAISON_CHECK_CACHE"  # "off": read every file, as if there were no cache
+# Attributes under which a checkout may write other bytes than the blob's, while git calls the file unchanged.
+_CONVERTING = ("text", "eol", "filter", "ident", "working-tree-encoding")
+_REGULAR = ("100644", "100755")
+# SQLite errors that say "not now" (locked, read-only, disk full), not "this file is broken".
+_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_FULL")
+_TAG = "\x00"  # marks a date inside stored JSON; a record key holding it is never stored
+_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE entries (
+    path TEXT NOT NULL,
+    blob TEXT NOT NULL,
+    raw BLOB NOT NULL,      -- the file's bytes (Record.raw)
+    parsed BLOB NOT NULL,   -- JSON [id, data, lines], or null when the file is no mapping
+    problems BLOB NOT NULL, -- JSON [[path, line, field, label, message], ...]
+    day TEXT NOT NULL,      -- the day ("today") the verdict was reached on
+    latest TEXT NOT NULL,   -- the latest date among the values, '' when none
+    checksum BLOB NOT NULL, -- of all the above: a damaged row is detected, never used
+    PRIMARY KEY (path, blob)
+);
+"""
+
+
+@contextlib.contextmanager
+def cached_reader(project: Project) -> Iterator[RecordReader]:
+    """A record reader for ``check_repository`` that remembers by content; ``read_records`` when it cannot.
+
+    ``LIAISON_CHECK_CACHE=off`` turns the cache off (the benchmark's cold runs).
+    """
+    if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "no", "false"):
+        yield read_records
+        return
+    store = Store.open(Path(project.root).joinpath(*CACHE_FILE), cache_salt(project))
+    if store is None:
+        yield read_records
+        return
+    try:
+        yield CheckCache(project.root, store)
+    finally:
+        store.close()
+
+
+def cache_salt(project: Project) -> str:
+    """Everything besides a file's path and bytes that its verdict depends on, as one hash."""
+    digest = hashlib.sha256()
+    versions = (CACHE_VERSION, sys.version, yaml.__version__, yaml.__with_libyaml__, cerberus.__version__)
+    digest.update(repr(versions).encode())
+    digest.update(repr(project.schema.rules).encode())
+    for source in sorted(Path(liaison.core.__file__).parent.glob("*.py")) + [Path(__file__)]:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+def git_blob_id(raw: bytes, length: int = 40) -> str:
+    """Git's object id of a blob with these bytes (SHA-1, or SHA-256 in a repository that uses it)."""
+    digest = hashlib.sha1() if length == 40 else hashlib.sha256()
+    digest.update(b"blob %d\0" % len(raw))
+    digest.update(raw)
+    return digest.hexdigest()
+
+
+def clean_blobs(root: Path) -> dict[str, str]:
+    """Path -> blob id of each record file whose working copy git vouches for without reading it.
+
+    Left out, and so read and hashed by the caller: files ``git ls-files -m``
+    names (changed since staged, by git's own stat-and-content test, as
+    ``git status`` decides), untracked and conflicted files, files
+    flagged assume-unchanged or skip-worktree (git no longer looks at
+    them), symlinks, and files a checkout may convert (``core.autocrlf``,
+    the attributes in ``_CONVERTING``). Not a git repository: nothing.
+    """
+    try:
+        repo = Repo(root)
+        # -v tags each entry (H: git watches it; lowercase: assume-unchanged; S: skip-worktree);
+        # -m lists changed files again, tagged C, and -d deleted ones, tagged R.
+        listed = repo.attempt("ls-files", "-s", "-v", "-m", "-d", "-z", "--", f"{RECORDS_DIR}/")
+        if not listed.ok:
+            return {}
+        autocrlf = repo.attempt("config", "--get", "core.autocrlf")
+        if autocrlf.ok and autocrlf.text.lower() not in ("false", "no", "off", "0", ""):
+            return {}
+        blobs, changed = {}, set()
+        for entry in os.fsdecode(listed.stdout).split("\0"):
+            info, _, path = entry.partition("\t")
+            tag, mode, blob, stage = (info.split(" ") + ["", "", "", ""])[:4]
+            if tag == "H" and mode in _REGULAR and stage == "0":
+                blobs[path] = blob
+            else:
+                changed.add(path)
+        for path in changed:
+            blobs.pop(path, None)
+        if not blobs:
+            return {}
+        asked = "".join(f"{path}\0" for path in blobs).encode("utf-8", "surrogateescape")
+        fields = os.fsdecode(repo.run("check-attr", "-z", "--stdin", *_CONVERTING, input=asked)).split("\0")
+    except GitError as error:
+        log.info("check cache: git could not list the record files' blobs, reading them all: %s", error)
+        return {}
+    for path, value in zip(fields[0::3], fields[2::3], strict=False):
+        if value not in ("unspecified", "unset"):
+            blobs.pop(path, None)
+    return blobs
+
+
+class CheckCache:
+    """A ``RecordReader`` over one :class:`Store`, for one run of ``check``."""
+
+    def __init__(self, root: Path, store: Store):
+        self.root = Path(root)
+        self.store = store
+        self._clean: dict[str, str] | None = None
+        self._stored: dict[tuple[str, str], tuple] = {}
+        self._used: set[tuple[str, str]] = set()
+        self._broken = False
+
+    def __call__(self, project: Project, paths: list[str]) -> tuple[list[Record], list[Problem]]:
+        if self._broken:
+            return read_records(project, paths)
+        if self._clean is None:
+            self._clean = clean_blobs(self.root)
+            self._stored = self.store.load()
+        try:
+            records, problems, fresh = self._read(project, paths)
+        except DamagedEntry as damage:
+            log.warning("检查缓存 %s 已损坏（%s），已丢弃，本次全部重新检查。", self.store.path, damage)
+            self.store.discard()
+            self._broken = True
+            return read_records(project, paths)
+        stale = self._stale()
+        if fresh or stale:
+            self.store.save(fresh, stale)
+            self._stored.update({(row[0], row[1]): row for row in fresh})
+        return records, problems
+
+    def _read(self, project: Project, paths: list[str]) -> tuple[list[Record], list[Problem], list[tuple]]:
+        today = project.today()
+        length = len(next(iter(self._clean.values()), "0" * 40))
+        records: list[Record] = []
+        problems: list[Problem] = []
+        fresh: list[tuple] = []
+        for rel in paths:
+            raw = None
+            blob = self._clean.get(rel)
+            if blob is None:
+                raw, unreadable = read_record_bytes(self.root, rel)
+                if raw is None:
+                    problems.extend(unreadable)
+                    continue
+                blob = git_blob_id(raw, length)
+            remembered = self._recall(rel, blob, today)
+            if remembered is None:
+                if raw is None:
+                    raw, unreadable = read_record_bytes(self.root, rel)
+                    if raw is None:
+                        problems.extend(unreadable)
+                        continue
+                    blob = git_blob_id(raw, length)  # what was read is what is remembered
+                remembered = parse_record(rel, raw, project.schema, today)
+                fresh.extend(entry for entry in [_entry(rel, blob, raw, *remembered, today)] if entry)
+            self._used.add((rel, blob))
+            record, found = remembered
+            problems.extend(found)
+            if record is not None:
+                records.append(record)
+        return records, problems, fresh
+
+    def _recall(self, path: str, blob: str, today: datetime.date) -> tuple[Record | None, list[Problem]] | None:
+        row = self._stored.get((path, blob))
+        if row is None:
+            return None
+        if row[7] != _checksum(row[:7]):
+            raise DamagedEntry(f"{path} 的条目校验和不符")
+        if not _still_true(row[5], row[6], today):
+            return None
+        try:
+            return _decode(row)
+        except (ValueError, TypeError, IndexError, KeyError) as error:
+            raise DamagedEntry(f"{path} 的条目无法读出：{error}") from None
+
+    def _stale(self) -> list[tuple[str, str]]:
+        """Entries no run will ask for again: of a committed file's earlier content, or of a file now gone."""
+        clean = self._clean or {}
+        stale = []
+        for path, blob in self._stored:
+            if (path, blob) in self._used:
+                continue
+            if clean.get(path, blob) != blob or (path not in clean and not (self.root / path).is_file()):
+                stale.append((path, blob))
+        return stale
+
+
+class DamagedEntry(Exception):
+    """A stored entry is not what was written: the whole cache is discarded."""
+
+
+def _still_true(day: str, latest: str, today: datetime.date | None) -> bool:
+    """Whether a verdict reached on ``day`` holds ``today``.
+
+    Only "not in the future" reads the clock (``Schema.validate``'s ``today``):
+    its verdict, and its message, which names the day, are the same on both
+    days when the day is the same or no date in the record lies after the
+    earlier of the two. A record dated tomorrow is judged afresh tomorrow.
+    """
+    now = today.isoformat() if today else ""
+    return day == now or not latest or bool(day and now and latest <= min(day, now))
+
+
+def _entry(
+    path: str, blob: str, raw: bytes, record: Record | None, problems: list[Problem], today: datetime.date | None
+) -> tuple | None:
+    """The row remembering one file's verdict; None when a value cannot be stored exactly (then it is re-read)."""
+    days: list[datetime.date] = []
+    try:
+        path.encode("utf-8")  # a file name that is not UTF-8 cannot be a key
+        parsed = None if record is None else [record.id, _encode(record.data, days), record.lines]
+        parsed_json = _json_bytes(parsed)
+    except (_Unstorable, ValueError):
+        return None
+    problems_json = (
+        _json_bytes([[p.path, p.line, p.field, p.label, p.message] for p in problems]) if problems else b"[]"
+    )
+    latest = max(days).isoformat() if days else ""
+    row = (path, blob, raw, parsed_json, problems_json, today.isoformat() if today else "", latest)
+    return (*row, _checksum(row))
+
+
+def _json_bytes(value: Any) -> bytes:
+    # surrogatepass: YAML's "\ud800" escape gives text with a lone surrogate, which must come back as it was.
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _json_value(data: bytes) -> Any:
+    return _DECODER.decode(data.decode("utf-8", "surrogatepass"))
+
+
+def _checksum(row: tuple) -> bytes:
+    path, blob, raw, parsed, problems, day, latest = row
+    digest = hashlib.blake2b(raw, digest_size=16)
+    digest.update(parsed)
+    digest.update(problems)
+    names = f"{len(raw)} {len(parsed)} {len(problems)}\0{path}\0{blob}\0{day}\0{latest}"
+    digest.update(names.encode("utf-8", "surrogatepass"))
+    return digest.digest()
+
+
+_PLAIN = (str, int, bool, float)
+
+
+class _Unstorable(Exception):
+    """A value JSON would not give back exactly as it was."""
+
+
+def _encode(value: Any, days: list[datetime.date]) -> Any:
+    """``value`` as JSON data that ``_decode_object`` turns back into an equal value of the same types."""
+    kind = type(value)
+    if value is None or kind in _PLAIN:
+        return value
+    if kind is datetime.date:
+        days.append(value)
+        return {_TAG: "date", "v": value.isoformat()}
+    if kind is datetime.datetime:
+        days.append(value.date())
+        return {_TAG: "datetime", "v": value.isoformat()}
+    if kind is list:
+        return [_encode(item, days) for item in value]
+    if kind is dict and _TAG not in value and all(type(key) is str for key in value):
+        return {key: item if type(item) in _PLAIN else _encode(item, days) for key, item in value.items()}
+    raise _Unstorable(kind.__name__)
+
+
+def _decode_object(obj: dict) -> Any:
+    if _TAG not in obj:
+        return obj
+    if obj[_TAG] == "date":
+        return datetime.date.fromisoformat(obj["v"])
+    return datetime.datetime.fromisoformat(obj["v"])
+
+
+_DECODER = json.JSONDecoder(object_hook=_decode_object)
+
+
+def _decode(row: tuple) -> tuple[Record | None, list[Problem]]:
+    path, _blob, raw, parsed_json, problems_json = row[:5]
+    parsed = _json_value(parsed_json)
+    problems = [] if problems_json == b"[]" else [Problem(*fields) for fields in _json_value(problems_json)]
+    if parsed is None:
+        return None, problems
+    record_id, data, lines = parsed
+    return Record(record_id, path, data, lines, raw), problems
+
+
+class Store:
+    """The SQLite file: open (or discard and recreate), load every entry, save new ones in one transaction."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, salt: str):
+        self.path = path
+        self.connection: sqlite3.Connection | None = connection
+        self.salt = salt
+
+    @classmethod
+    def open(cls, path: Path, salt: str) -> Store | None:
+        """The store at ``path`` for this salt (emptied if it held another's); None when it cannot be used."""
+        for attempt in (1, 2):
+            try:
+                _ignore_in_git(path.parent)
+                return cls(path, _connect(path, salt), salt)
+            except OSError as error:
+                log.warning("检查缓存 %s 无法使用（%s），本次不用缓存，结果不受影响。", path, error)
+                return None
+            except sqlite3.Error as error:
+                if attempt == 2 or not _damaged(error):
+                    log.warning("检查缓存 %s 无法使用（%s），本次不用缓存，结果不受影响。", path, error)
+                    return None
+                log.warning("检查缓存 %s 已损坏或不是本版本的（%s），已丢弃，重新建立。", path, error)
+                _remove(path)
+        return None
+
+    def load(self) -> dict[tuple[str, str], tuple]:
+        """Every stored entry by (path, blob); a file that fails to read is discarded and gives none."""
+        try:
+            rows = self.connection.execute(
+                "SELECT path, blob, raw, parsed, problems, day, latest, checksum FROM entries"
+            ).fetchall()
+        except sqlite3.Error as error:
+            log.warning("检查缓存 %s 读取失败（%s），已丢弃，本次全部重新检查。", self.path, error)
+            self.discard()
+            try:
+                self.connection = _connect(self.path, self.salt)
+            except sqlite3.Error:
+                self.connection = None
+            return {}
+        return {(row[0], row[1]): row for row in rows}
+
+    def save(self, fresh: list[tuple], stale: list[tuple[str, str]]) -> None:
+        """Add ``fresh`` entries and drop ``stale`` ones, all or nothing; a failure costs only the saving."""
+        connection = self.connection
+        if connection is None:
+            return
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            found = connection.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            if found is None or found[0] != self.salt:  # another version's run emptied it meanwhile
+                connection.execute("ROLLBACK")
+                return
+            write_entries(connection, fresh)
+            connection.executemany("DELETE FROM entries WHERE path = ? AND blob = ?", stale)
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            log.warning("检查缓存 %s 无法写入（%s），本次结果不受影响，下次仍会重新检查这些文件。", self.path, error)
+
+    def discard(self) -> None:
+        """Close and remove the file; the next run starts a new one."""
+        self.close()
+        _remove(self.path)
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+def write_entries(connection: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Insert rows inside the caller's transaction (a function of its own, so a test can stop a run mid-write)."""
+    connection.executemany("INSERT OR REPLACE INTO entries VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+
+
+def _connect(path: Path, salt: str) -> sqlite3.Connection:
+    """Open the file, make its tables if new (or of another format), and empty it if its salt is not ``salt``."""
+    connection = sqlite3.connect(path, timeout=10, isolation_level=None)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        found = None
+        if version == CACHE_VERSION:
+            found = connection.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+        if found is None or found[0] != salt:
+            connection.execute("BEGIN IMMEDIATE")
+            if version != CACHE_VERSION:
+                connection.execute("DROP TABLE IF EXISTS entries")
+                connection.execute("DROP TABLE IF EXISTS meta")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        connection.execute(statement)
+                connection.execute(f"PRAGMA user_version = {CACHE_VERSION}")
+            else:
+                connection.execute("DELETE FROM entries")
+            connection.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (salt,))
+            connection.execute("COMMIT")
+            if found is not None:
+                log.info("check cache %s emptied: the schema, liaison's code or a library changed", path)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def _damaged(error: sqlite3.Error) -> bool:
+    """Whether ``error`` says the file is broken or foreign (then it is discarded), not merely busy or read-only."""
+    name = getattr(error, "sqlite_errorname", None) or ""
+    if name == "SQLITE_IOERR_SHORT_READ":
+        return True
+    return not name.startswith(_TRANSIENT)
+
+
+def _remove(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            os.unlink(f"{path}{suffix}")
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            log.warning("无法删除损坏的检查缓存 %s%s（%s），请手动删除：rm -rf .cache", path, suffix, error)
+
+
+def _ignore_in_git(folder: Path) -> None:
+    """Make ``folder`` (``.cache/``), and a ``.gitignore`` in it that keeps its contents out of any commit."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore = folder / ".gitignore"
+    if not ignore.exists():
+        write_atomic(ignore, b"# made by liaison: caches, never committed\n*\n")
+        ignore.chmod(0o644)

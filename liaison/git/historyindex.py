@@ -495,7 +495,8 @@ class HistoryIndex:
                 unstored.append(blob)
             else:
                 versions[blob] = _decode(text)
-        versions.update(record_versions(self.repo, self.schema, unstored))
+        if unstored:  # git starts only when a version's values could not be stored
+            versions.update(record_versions(self.repo, self.schema, unstored))
         return build_history(self.schema, mainline, in_mainline_order(mainline, commits), signatures, versions)
 
 

@@ -434,3 +434,10 @@ def test_two_runs_at_once_both_give_the_cold_history(project, tmp_path, first_ru
     assert second.returncode == 0, err
     assert out == expected
     assert_same_as_cold(project)
+
+
+def test_the_index_leaves_the_working_tree_clean_without_a_gitignore(project):
+    (project / ".gitignore").unlink()
+    commit(project, "没有 .gitignore")
+    assert_same_as_cold(project)
+    assert git(project, "status", "--porcelain") == ""

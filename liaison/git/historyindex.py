@@ -50,6 +50,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from liaison.core import dates, records, yamlio
+from liaison.core.files import write_atomic
 from liaison.core.schema import Schema
 from liaison.git import history
 from liaison.git.history import (
@@ -159,6 +160,9 @@ def _answer(root: Path, schema: Schema, ref: str, question: Callable[[HistoryInd
 def _exclusive(path: Path) -> Iterator[None]:
     """Hold ``<index>.lock``: one run at a time reads or writes the index (a killed run's lock is released)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    ignore = path.parent / ".gitignore"
+    if not ignore.exists():  # the cache is never committed, whatever the repository's own .gitignore says
+        write_atomic(ignore, b"*\n")
     with open(path.with_name(path.name + ".lock"), "a+b") as handle:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)

@@ -25,7 +25,7 @@ from liaison.core.query import QueryError, leaders_for_query, select_records
 from liaison.core.records import leaders_of
 from liaison.core.semesters import RangeError, resolve_range
 from liaison.git.closed import check_with_history
-from liaison.git.history import change_json, change_text, read_history
+from liaison.git.history import change_json, change_text, record_history
 from liaison.outputs import formats
 from liaison.outputs.junit import junit_xml
 from liaison.outputs.pdf import OutputDirError, build_pdfs, default_cache_dir, shard_of
@@ -559,7 +559,7 @@ def history(ctx: click.Context, record: str, fmt: str) -> None:
       python build.py history records/2025/2025-11-12-T2012003-403e34.yaml --format json
     """
     project = _project(ctx)
-    changes = read_history(project.root, project.schema).of(record.strip())
+    changes = record_history(project.root, project.schema, record.strip())
     if not changes:
         raise UserError(f"Git 历史中找不到记录“{record}”。请核对记录编号或路径（如 records/2025/…yaml）。")
     if fmt == "json":

@@ -120,6 +120,35 @@ def parse_record(
     if not isinstance(node, yamlio.Mapping):
         return None, [Problem(path, node.line, "", "", "记录文件的内容应是“字段: 值”的形式，每行一项。")]
 
+    data, problems = _converted(path, node, schema)
+    lines = dict(node.key_lines)
+    for error in schema.validate(data, today):
+        key = error.path[0] if error.path else ""
+        if any(p.field == key for p in problems):
+            continue  # already explained by the conversion above
+        problems.append(Problem(path, lines.get(key, node.line), key, schema.label(error.path), error.message))
+    _fill_optional_text(data, schema)
+    problems.extend(path_problems(path, data, lines, schema))
+    stem = Path(path).stem
+    return Record(stem, path, data, lines, raw), problems
+
+
+def record_values(raw: bytes, schema: Schema) -> dict[str, Any] | None:
+    """The typed values ``parse_record`` gives a file's bytes (``Record.data``), without checking them; None when
+    the bytes are no YAML mapping. For the history, where every past version counts only by its values."""
+    try:
+        node = yamlio.read_yaml_bytes(raw)
+    except yamlio.YamlError:
+        return None
+    if not isinstance(node, yamlio.Mapping):
+        return None
+    data, _ = _converted("", node, schema)
+    _fill_optional_text(data, schema)
+    return data
+
+
+def _converted(path: str, node: yamlio.Mapping, schema: Schema) -> tuple[dict[str, Any], list[Problem]]:
+    """Each field's typed value, and a problem for each value that cannot be converted (left out of the data)."""
     problems: list[Problem] = []
     data: dict[str, Any] = {}
     for key, value_node in node.items.items():
@@ -129,18 +158,14 @@ def parse_record(
             problems.append(Problem(path, node.key_lines[key], key, field.label if field else "", message))
         else:
             data[key] = value
-    lines = dict(node.key_lines)
-    for error in schema.validate(data, today):
-        key = error.path[0] if error.path else ""
-        if any(p.field == key for p in problems):
-            continue  # already explained by the conversion above
-        problems.append(Problem(path, lines.get(key, node.line), key, schema.label(error.path), error.message))
+    return data, problems
+
+
+def _fill_optional_text(data: dict[str, Any], schema: Schema) -> None:
+    """Optional text fields that are absent read as empty text (after validation: absent is not an error)."""
     for field in schema.fields:
         if field.is_text and not field.required:
             data.setdefault(field.key, "")
-    problems.extend(path_problems(path, data, lines, schema))
-    stem = Path(path).stem
-    return Record(stem, path, data, lines, raw), problems
 
 
 def _field_value(kind: str | None, node: yamlio.Node) -> tuple[Any, str | None]:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
+import os
+import re
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -156,6 +158,33 @@ class Repo:
             found[name] = raw[position : position + size]
             position += size + 1
         return found
+
+
+_HEX40 = re.compile(r"[0-9a-f]{40}")
+_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_NAMESPACE")
+
+
+def head_from_files(root: Path) -> tuple[str, bytes] | None:
+    """The commit ``HEAD`` names at ``root`` and the clone's shallow list, read from ``.git`` without running git;
+    None whenever that is not certain (a linked worktree, a symbolic ref chain, a packed or reftable ref, a
+    ``GIT_DIR`` in the environment): then ask git. Starting GitPython and a process costs more than the
+    history index's whole answer for one record, which is the one caller.
+    """
+    git_dir = Path(root) / ".git"
+    if any(os.environ.get(name) for name in _REPOSITORY_VARIABLES) or not git_dir.is_dir():
+        return None
+    try:
+        head = (git_dir / "HEAD").read_text("ascii").strip()
+        if head.startswith("ref: refs/heads/"):
+            name = head.removeprefix("ref: ")
+            if ".." in name or name.endswith("/"):
+                return None
+            head = (git_dir / name).read_text("ascii").strip()  # a loose ref wins over packed-refs
+        shallow = git_dir / "shallow"
+        listed = shallow.read_bytes() if shallow.is_file() else b""
+    except (OSError, UnicodeDecodeError):
+        return None
+    return (head, listed) if _HEX40.fullmatch(head) else None
 
 
 @dataclass(frozen=True)

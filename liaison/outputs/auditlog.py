@@ -12,7 +12,6 @@ from liaison.git.closed import closed_semesters
 from liaison.git.history import read_history
 from liaison.git.repo import head_commit
 from liaison.outputs.formats import spreadsheet_safe
-from liaison.outputs.workbook import Table, build_table_workbook
 
 
 def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow], bytes]:
@@ -25,13 +24,15 @@ def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow],
     )
     if fmt == "json":
         listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
-        return rows, (json.dumps(listed, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+        return rows, (flat_json(listed) + "\n").encode("utf-8")
     if fmt == "csv":
         table = io.StringIO()
         writer = csv.writer(table, lineterminator="\r\n")
         writer.writerow(AUDIT_HEADER)
         writer.writerows([spreadsheet_safe(v) for v in row_values(row)] for row in rows)
         return rows, table.getvalue().encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
+    from liaison.outputs.workbook import Table, build_table_workbook  # openpyxl loads only for a workbook
+
     commit = head_commit(project.root)
     stamp = commit.time if commit else config.now()
     flagged = sum(1 for row in rows if row.flags)
@@ -49,3 +50,22 @@ def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow],
 def _typed(row: AuditRow, config) -> tuple:
     """The workbook's cells: 时间 a real date-time (the configured zone's wall clock; Excel has no zones)."""
     return (config.local(row.when).replace(tzinfo=None), *row_values(row)[1:])
+
+
+def flat_json(listed: list[dict]) -> str:
+    """``json.dumps(listed, ensure_ascii=False, indent=2)`` for a list of flat rows, the same text about five
+    times faster (``indent`` makes json take its pure-Python path; the audit of 20 years has 13,000 rows)."""
+    scalars = (str, int, float, bool, type(None))
+    flat = all(type(k) is str and type(v) in scalars for row in listed for k, v in row.items())
+    if not listed or not flat:
+        return json.dumps(listed, ensure_ascii=False, indent=2)
+    text = json.encoder.encode_basestring  # what json uses for text when ensure_ascii is off
+
+    def value(item: object) -> str:
+        return text(item) if type(item) is str else json.dumps(item)
+
+    rows = [
+        "{\n" + ",\n".join(f"    {text(k)}: {value(v)}" for k, v in row.items()) + "\n  }" if row else "{}"
+        for row in listed
+    ]
+    return "[\n  " + ",\n  ".join(rows) + "\n]"

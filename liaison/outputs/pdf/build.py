@@ -109,7 +109,7 @@ def build_pdfs(
         name, key = relative[record.id], keys[record.id]
         now_placed[name] = _place(cache, key, out_dir, name, placed.get(name))
         build.paths[record.id] = out_dir / name
-    if mirror:
+    if mirror and now_placed != placed:
         write_atomic(out_dir / PLACED, json.dumps(now_placed, sort_keys=True, separators=(",", ":")).encode())
     return build
 

@@ -89,7 +89,8 @@ def build_pdfs(
     asked for are removed, so it always mirrors the selection; without it the
     caller owns the folder (the export builds into a fresh one). ``layout``
     (record id -> path under ``out_dir``) replaces the leaders' folders; the
-    site uses ``records/<record id>.pdf``.
+    site uses ``records/<record id>.pdf``. Every PDF placed is a copy of the
+    cache's, never the cache's own file (``_place``).
     """
     build = PdfBuild(warnings=font_warnings(root / "templates"))
     identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
@@ -118,9 +119,9 @@ def _render_missing(
     root: Path, schema: Schema, config: Config, missing: list[Record], keys: dict[str, str], cache_dir: Path, jobs
 ) -> None:
     """Render ``missing`` into the cache: in this process for a few, else in a process pool."""
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(missing)))
     if not missing:
         return
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(missing)))
     if workers == 1 or len(missing) < 4:
         _init_worker(root, schema, config, tune_gc=False)
         for record in missing:

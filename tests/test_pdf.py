@@ -197,6 +197,47 @@ def test_same_record_gives_the_same_bytes(project, renderer):
     assert first == fresh
 
 
+UNTUNED_RENDER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
+from liaison.outputs.pdf import record_html, render
+render._use_typed_arrays = render._serialise_streams_once = lambda: None  # WeasyPrint and pydyf as shipped
+root, out = Path(sys.argv[2]), Path(sys.argv[3])
+project = open_project(root)
+renderer = render.Renderer(root / "templates")
+for record in check_repository(project).records:
+    html = record_html(record, project.schema, project.config, root / "templates")
+    (out / f"{record.id}.pdf").write_bytes(renderer.render(record, html))
+"""
+
+
+def test_the_renderer_s_speed_ups_leave_the_bytes_as_weasyprint_writes_them(project, renderer, tmp_path):
+    """Arrays made without C parsing and streams deflated once: the same files, record for record."""
+    import subprocess
+    import sys
+
+    for n, overrides in enumerate(
+        [{}, {"content": "长文本，跨页。" * 700, "remarks": "罕见字𪛖"}, {"target": "团委·学生会" * 3, "size": 7}]
+    ):
+        write_record(project, record_data(**overrides), suffix=f"{n:06d}")
+    project_obj, records = load(project)
+    out = tmp_path / "untuned"
+    out.mkdir()
+    subprocess.run(
+        [sys.executable, "-c", UNTUNED_RENDER, str(PROJECT), str(project), str(out)], check=True, timeout=300
+    )
+    import pydyf
+    import weasyprint.pdf.fonts
+
+    assert isinstance(weasyprint.pdf.fonts.ffi, pdfmod.render._ArrayFFI) and pydyf.PDF.write._liaison_once
+    for record in records:
+        html = pdfmod.record_html(record, project_obj.schema, project_obj.config, TEMPLATES)
+        assert renderer.render(record, html) == (out / f"{record.id}.pdf").read_bytes(), record.id
+
+
 def test_record_html_escapes_and_is_deterministic(project):
     write_record(project, record_data(content="<b>粗体</b> & 'x'"))
     project_obj, records = load(project)

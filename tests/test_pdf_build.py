@@ -11,7 +11,7 @@ from pypdf import PdfReader
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
-from liaison.outputs.pdf import OutputDirError, build_pdfs
+from liaison.outputs.pdf import OutputDirError, PdfCache, build_pdfs
 
 
 @pytest.fixture
@@ -123,3 +123,32 @@ def test_a_renamed_record_gets_a_pdf_of_its_new_id_not_the_cached_old_one(projec
     assert again.rendered == 1
     reader = PdfReader(again.paths["2024-09-11-T1-00000f"])
     assert list(reader.attachments) == ["2024-09-11-T1-00000f.yaml"]
+
+
+def test_a_pdf_edited_in_place_in_the_output_never_reaches_the_cache(project, tmp_path):
+    """Someone opens an exported PDF and saves it over itself: the cache, and every later build, stay clean."""
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = build(project, out, cache)
+    target = first.paths["2024-09-10-T1-000000"]
+    original = target.read_bytes()
+    with open(target, "r+b") as pdf:  # the same file, not a new one beside it
+        pdf.seek(len(original) // 2)
+        pdf.write(b"edited in place")
+    assert PdfCache(cache).get(first.keys["2024-09-10-T1-000000"]) == original
+
+    elsewhere = build(project, tmp_path / "elsewhere", cache)
+    assert (elsewhere.rendered, elsewhere.paths["2024-09-10-T1-000000"].read_bytes()) == (0, original)
+    again = build(project, out, cache)
+    assert (again.rendered, target.read_bytes()) == (0, original)  # the edited copy was put right
+
+
+def test_a_rebuild_leaves_untouched_pdfs_as_they_are(project, tmp_path):
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(project, out, cache)
+    before = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*.pdf")}
+    changed = project / "records/2024/2024-09-12-T1-000002.yaml"
+    changed.write_text(changed.read_text(encoding="utf-8").replace("第2次联系", "第2次联系（改）"), encoding="utf-8")
+    build(project, out, cache)
+    after = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*.pdf")}
+    assert [p.name for p in before if before[p] != after[p]] == ["2024-09-12_国旗护卫队.pdf"]
+    assert all(p.stat().st_nlink == 1 for p in out.rglob("*.pdf"))

@@ -223,3 +223,23 @@ def test_exposed_artifacts_follow_gitlab_s_own_rules():
         for path in artifacts["paths"]:
             assert not path.startswith("./") and "$" not in path and "*" not in path
             assert "." in Path(path).name or path.endswith("/"), f"a directory must end with /: {path}"
+
+
+def runs_in_merge_requests(job: dict) -> bool:
+    return any("merge_request_event" in rule.get("if", "") for rule in job.get("rules", []))
+
+
+def test_no_merge_request_job_reads_or_writes_a_record_cache():
+    """Only the default branch's jobs keep .cache/ (protected caches); a merge request may edit the pipeline
+    and write every unprotected cache, so a cache shared by merge requests could reach another's check or review."""
+    pipeline = yaml.safe_load((PROJECT / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+    jobs = {name: job for name, job in pipeline.items() if isinstance(job, dict) and "script" in job}
+    kept = {}
+    for name, job in jobs.items():
+        caches = job.get("cache", pipeline["default"]["cache"])
+        caches = caches if isinstance(caches, list) else [caches]
+        kept[name] = sorted({path for cache in caches for path in cache.get("paths", [])} - {".cache/pip"})
+    in_merge_requests = {name for name, job in jobs.items() if runs_in_merge_requests(job)}
+    assert in_merge_requests >= {"check", "review"}
+    assert {name: kept[name] for name in in_merge_requests} == {name: [] for name in in_merge_requests}
+    assert kept["render"] == [".cache/*.sqlite", ".cache/pdf"] and kept["pages"] == [".cache/*.sqlite", ".cache/site"]

@@ -87,6 +87,24 @@ def test_a_pdf_whose_page_was_changed_but_not_its_yaml_is_named(exported, tmp_pa
     ]
 
 
+def test_a_pdf_saved_over_itself_is_named_and_the_next_export_is_clean(exported, tmp_path):
+    """An exported PDF edited in place (the same file, as a PDF editor saves it): the cache it came from
+    is not touched, so the next export of the range has the true PDF and verify names the edited one."""
+    repo, result = exported
+    pdf = result.folder / PDF
+    original = pdf.read_bytes()
+    with open(pdf, "r+b") as edited:
+        edited.write(original.replace(b"%%EOF", b"%%EOF\n% edited", 1))
+    vouch(result.folder)
+    again = export(repo, tmp_path / "again", tmp_path / "cache")
+    assert (again.folder / PDF).read_bytes() == original
+    report = verify_report(result.folder, open_project(repo), tmp_path / "cache")
+    assert report.differences == [
+        f"PDF {PDF}（记录 {RECORD}）中嵌入的记录数据与提交 {result.commit.sha[:8]} 一致，"
+        "但页面内容被改动或替换（与按提交重新生成的字节不同）。"
+    ]
+
+
 def test_a_workbook_cell_changed_with_its_hash_updated_is_named(exported, tmp_path):
     repo, result = exported
     book = load_workbook(result.folder / WORKBOOK_NAME)

@@ -107,10 +107,12 @@ class Rebuilt:
 def unshare_cache(cache_dir: Path, target: Path) -> int:
     """Drop cached PDFs that are the very files of the export being verified; returns how many.
 
-    Builds place cached PDFs by hard link, so an export folder made on this
-    machine shares its PDFs' bytes with the cache: editing one in place edits
-    the cache too, and a rebuild from that cache would agree with the forgery.
-    Those records are rendered again (the cache is never wrong, only slower).
+    Builds now place copies of cached PDFs, but earlier versions placed hard
+    links, so an export folder they made shares its PDFs' bytes with the
+    cache: editing one in place edited the cache too, and a rebuild from that
+    cache would agree with the forgery. Those records are rendered again (the
+    cache is never wrong, only slower); for a folder of copies this costs one
+    stat a PDF.
     """
     if not target.is_dir():
         return 0

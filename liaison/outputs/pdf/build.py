@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import gc
 import hashlib
+import json
 import multiprocessing
 import os
 import shutil
+import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +18,7 @@ from typing import Any
 
 from liaison.core.config import Config
 from liaison.core.filenames import record_pdf_paths
+from liaison.core.files import write_atomic
 from liaison.core.records import Record
 from liaison.core.roster import Roster
 from liaison.core.schema import Schema
@@ -85,70 +89,137 @@ def build_pdfs(
     asked for are removed, so it always mirrors the selection; without it the
     caller owns the folder (the export builds into a fresh one). ``layout``
     (record id -> path under ``out_dir``) replaces the leaders' folders; the
-    site uses ``records/<record id>.pdf``.
+    site uses ``records/<record id>.pdf``. Every PDF placed is a copy of the
+    cache's, never the cache's own file (``_place``).
     """
     build = PdfBuild(warnings=font_warnings(root / "templates"))
     identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
     keys = {record.id: cache_key(identity, record) for record in records}
     build.keys = keys
     cache = PdfCache(cache_dir)
-    cached = {key for key in keys.values() if cache.has(key)}
-    missing = [record for record in records if keys[record.id] not in cached]
+    missing = [record for record in records if not cache.has(keys[record.id])]
     build.rendered, build.cached = len(missing), len(records) - len(missing)
+    _render_missing(root, schema, config, missing, keys, cache_dir, jobs)
 
+    relative = layout if layout is not None else record_pdf_paths(records, roster)
+    if mirror:
+        _prepare_output(out_dir, set(relative.values()))
+    placed = _read_placed(out_dir) if mirror else {}
+    now_placed = {}
+    for record in records:
+        name, key = relative[record.id], keys[record.id]
+        now_placed[name] = _place(cache, key, out_dir, name, placed.get(name))
+        build.paths[record.id] = out_dir / name
+    if mirror and now_placed != placed:
+        write_atomic(out_dir / PLACED, json.dumps(now_placed, sort_keys=True, separators=(",", ":")).encode())
+    return build
+
+
+def _render_missing(
+    root: Path, schema: Schema, config: Config, missing: list[Record], keys: dict[str, str], cache_dir: Path, jobs
+) -> None:
+    """Render ``missing`` into the cache: in this process for a few, else in a process pool."""
+    if not missing:
+        return
     workers = max(1, min(jobs or os.cpu_count() or 1, len(missing)))
     if workers == 1 or len(missing) < 4:
         _init_worker(root, schema, config, tune_gc=False)
         for record in missing:
             _render_into_cache(record, keys[record.id], cache_dir)
-    else:
-        context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
-        with ProcessPoolExecutor(
-            workers, context, initializer=_init_worker, initargs=(root, schema, config, True)
-        ) as pool:
-            chunk = max(1, min(16, len(missing) // (workers * 4)))
-            list(
-                pool.map(
-                    _render_into_cache,
-                    missing,
-                    [keys[r.id] for r in missing],
-                    [cache_dir] * len(missing),
-                    chunksize=chunk,
-                )
+        return
+    context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
+    with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(root, schema, config, True)) as pool:
+        chunk = max(1, min(16, len(missing) // (workers * 4)))
+        list(
+            pool.map(
+                _render_into_cache,
+                missing,
+                [keys[r.id] for r in missing],
+                [cache_dir] * len(missing),
+                chunksize=chunk,
             )
-
-    relative = layout if layout is not None else record_pdf_paths(records, roster)
-    if mirror:
-        _prepare_output(out_dir, set(relative.values()))
-    for record in records:
-        target = out_dir / relative[record.id]
-        _place(cache.path(keys[record.id]), target)
-        build.paths[record.id] = target
-    return build
+        )
 
 
 def _prepare_output(out_dir: Path, keep: set[str]) -> None:
-    """Make ``out_dir`` ours and remove PDFs not in ``keep`` (relative paths)."""
+    """Make ``out_dir`` ours and remove PDFs not in ``keep`` (relative paths) and temporary files of a killed run."""
     claim_output_dir(out_dir, OUTPUT_MARKER, "由 liaison 管理的 PDF 输出目录，其中的 PDF 会随记录更新。")
-    for path in sorted(out_dir.rglob("*.pdf"), reverse=True):
-        if path.relative_to(out_dir).as_posix() not in keep:
-            path.unlink()
-    for folder in sorted((p for p in out_dir.rglob("*") if p.is_dir()), reverse=True):
-        if not any(folder.iterdir()):
-            folder.rmdir()
+    for folder, _subfolders, files in os.walk(out_dir, topdown=False):
+        relative = os.path.relpath(folder, out_dir)
+        for name in files:
+            path = name if relative == "." else f"{relative}/{name}".replace(os.sep, "/")
+            if (name.endswith(".pdf") and path not in keep) or name.startswith(_TEMPORARY):
+                os.unlink(os.path.join(folder, name))
+        if relative != "." and not os.listdir(folder):
+            os.rmdir(folder)
 
 
-def _place(source: Path, target: Path) -> None:
-    """Put the cached PDF at ``target``: a hard link when possible (no copy of the bytes)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if target.exists():
-        if target.samefile(source):
-            return
-        target.unlink()
+# Beside the PDFs of a managed output folder: for each PDF placed, its cache key and the
+# file's inode, size, mtime and ctime then. A file whose stat still agrees is the copy
+# placed (any write changes its mtime and ctime) and is left untouched; any other is
+# copied again from the cache.
+PLACED = ".liaison-pdf-placed.json"
+_TEMPORARY = ".tmp-liaison-"
+
+
+def _read_placed(out_dir: Path) -> dict[str, list]:
     try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
+        placed = json.loads((out_dir / PLACED).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return placed if isinstance(placed, dict) else {}
+
+
+def _stamp(stat: os.stat_result) -> list[int]:
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
+
+
+def _place(cache: PdfCache, key: str, out_dir: Path, name: str, placed: list | None) -> list:
+    """Put a copy of the cached PDF at ``out_dir/name`` unless the copy placed last time is there untouched.
+
+    Always a copy (a reflink where the file system has them), never a hard
+    link: an output opened and saved in place, or edited on purpose, must not
+    change the cache entry that later exports, the site and ``verify`` use.
+    Returns what the placed index records for the file.
+    """
+    target = os.path.join(out_dir, name)
+    if placed and placed[0] == key:
+        try:
+            if _stamp(os.stat(target)) == placed[1:]:
+                return placed
+        except FileNotFoundError:
+            pass
+    folder = os.path.dirname(target)
+    os.makedirs(folder, exist_ok=True)
+    temporary = os.path.join(folder, f"{_TEMPORARY}{os.getpid()}-{threading.get_ident()}.pdf")
+    try:
+        _copy(cache.path(key), temporary)
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return [key, *_stamp(os.stat(target))]
+
+
+_FICLONE = 0x40049409  # linux/fs.h: share the source's blocks copy-on-write (btrfs, XFS)
+_NO_REFLINK = {errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.ENOSYS, errno.EBADF}
+_reflinks = [sys.platform == "linux"]
+
+
+def _copy(source: Path, target: str) -> None:
+    """``target`` (new; permissions from the umask) with the bytes of ``source``."""
+    with open(source, "rb") as src, open(target, "xb") as dst:
+        if _reflinks[0]:
+            import fcntl
+
+            try:
+                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+                return
+            except OSError as err:
+                if err.errno not in _NO_REFLINK:
+                    raise
+                _reflinks[0] = False  # this file system has none: plain copies from now on
+        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 class OnDemand:

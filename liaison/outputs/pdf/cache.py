@@ -9,6 +9,7 @@ is in the key because the embedded attachment is named by its id.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import os
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class PdfCache:
         return self.folder / key[:2] / f"{key}.pdf"
 
     def has(self, key: str) -> bool:
-        return self.path(key).is_file()
+        return os.path.isfile(os.path.join(self.folder, key[:2], f"{key}.pdf"))
 
     def get(self, key: str) -> bytes | None:
         try:
@@ -66,14 +67,12 @@ def _package_code() -> str:
 
 def renderer_identity(root: Path, schema_path: Path, config: Config) -> str:
     """A hash of everything besides the record that shapes a PDF: a new one invalidates the cache."""
-    import pydyf
-    import weasyprint
-
     templates_dir = root / "templates"
     digest = hashlib.sha256()
     for part in (
-        weasyprint.__version__,
-        pydyf.__version__,
+        # From the installed metadata: importing WeasyPrint takes half a second.
+        importlib.metadata.version("weasyprint"),
+        importlib.metadata.version("pydyf"),
         PDF_VARIANT,
         _package_code(),
         (templates_dir / TEMPLATE).read_text(encoding="utf-8"),

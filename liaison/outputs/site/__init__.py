@@ -44,7 +44,7 @@ class SiteBuild:
     problems: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     process_problems: list = field(default_factory=list)  # how a record was changed: it is still on the site
-    made: list[str] = field(default_factory=list)  # the files (not PDFs) made anew; the others came from the store
+    made: list[str] = field(default_factory=list)  # the files (not PDFs) with new bytes; the others are kept as they were
 
 
 def build_site(
@@ -78,7 +78,7 @@ def build_site(
     store = SiteStore(site_cache or default_site_cache(project.root))
     try:
         (staging / SITE_MARKER).write_text("由 liaison 生成的站点目录，每次构建会整体替换。\n", encoding="utf-8")
-        placed = store.place(outputs, staging)
+        placed = store.place(outputs, staging, previous=out_dir if out_dir.exists() else None)
         phases.mark("files")
         pdfs = build_pdfs(
             project.root,
@@ -99,7 +99,13 @@ def build_site(
         raise
     store.prune({output.key for output in outputs})
     phases.mark("swap")
-    log.info("site build: %d files made, %d kept; %s", len(placed.made), placed.reused, phases)
+    log.info(
+        "site build: %d files rendered (%d with new bytes), %d kept; %s",
+        placed.rendered,
+        len(placed.made),
+        placed.reused,
+        phases,
+    )
     return SiteBuild(
         out_dir,
         len(outputs) + len(records),

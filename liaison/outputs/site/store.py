@@ -83,9 +83,10 @@ def site_fingerprint(project: Project) -> str:
 
 @dataclass
 class Placed:
-    """What a build did: how many outputs it made anew and how many it took from the store."""
+    """What a build did: the files with new bytes, how many it rendered, how many it took from the store."""
 
     made: list[str] = field(default_factory=list)
+    rendered: int = 0
     reused: int = 0
 
 
@@ -108,8 +109,14 @@ class SiteStore:
         os.replace(temporary, path)
         return path
 
-    def place(self, outputs: list[Output], tree: Path) -> Placed:
-        """Link every output into ``tree`` (a new folder), making those the store lacks."""
+    def place(self, outputs: list[Output], tree: Path, previous: Path | None = None) -> Placed:
+        """Link every output into ``tree`` (a new folder), making those the store lacks.
+
+        A file made anew whose bytes equal the one at the same path in
+        ``previous`` (the site being replaced) is that file: after a change
+        of template or config, the pages it did not alter keep their inode
+        and mtime too.
+        """
         placed = Placed()
         made_dirs: set[str] = set()
         tree_text, objects = os.fspath(tree), os.fspath(self.objects)
@@ -122,10 +129,27 @@ class SiteStore:
             try:
                 _link(f"{objects}/{output.key[:2]}/{output.key}", target)
                 placed.reused += 1
+                continue
             except FileNotFoundError:
-                _link(self.put(output.key, output.make()), target)
+                pass
+            data = output.make()
+            placed.rendered += 1
+            old = previous / output.path if previous else None
+            if old and _same_bytes(old, data):
+                _link(old, target)
+                self.adopt(output.key, old)
+            else:
+                _link(self.put(output.key, data), target)
                 placed.made.append(output.path)
         return placed
+
+    def adopt(self, key: str, existing: Path) -> None:
+        """Store an existing file under ``key`` by linking it (no copy); a copy where links fail."""
+        path = self.path(key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_name(f".tmp-{os.getpid()}-{key}")
+        _link(existing, os.fspath(temporary))
+        os.replace(temporary, path)
 
     def prune(self, keep: set[str]) -> int:
         """Delete objects (and leftovers of killed writes) not in ``keep``; returns how many."""
@@ -140,6 +164,13 @@ class SiteStore:
                     os.unlink(entry.path)
                     removed += 1
         return removed
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _link(source: str | Path, target: str) -> None:

@@ -44,7 +44,7 @@ class SiteBuild:
     problems: list = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     process_problems: list = field(default_factory=list)  # how a record was changed: it is still on the site
-    made: list[str] = field(default_factory=list)  # the files (not PDFs) with new bytes; the others are kept as they were
+    made: list[str] = field(default_factory=list)  # files (not PDFs) with new bytes; the others kept as they were
 
 
 def build_site(

@@ -359,6 +359,7 @@ def site_outputs(
     ``history`` (read once for all records) adds each record's changes to its page.
     """
     schema, roster, config = project.schema, project.roster, project.config
+    calendar = versions.calendar  # one Calendar for the whole build: it remembers each date's semester
     pages = Pages(
         env=environment(project.root / "templates"),
         common={
@@ -366,9 +367,9 @@ def site_outputs(
             "office": config.office,
             "labels": {f.key: f.label for f in schema.fields},
         },
-        calendar=config.calendar,
+        calendar=calendar,
         today=today,
-        semesters=semesters_of(records, config.calendar, today),
+        semesters=semesters_of(records, calendar, today),
         leaders=sorted(roster.leaders, key=leader_sort_key(roster)),
         timezone=config.timezone,
         fingerprint=fingerprint,
@@ -379,7 +380,7 @@ def site_outputs(
     files += download_files(pages, records, project, versions, digests)
     files += leader_pages(pages, records, project)
     files += record_pages(pages, records, project, versions, history, digests)
-    files += search_data(records, roster, schema, config.calendar, today, fingerprint, digests)
+    files += search_data(records, roster, schema, calendar, today, fingerprint, digests)
     for asset in ASSETS:
         files.append(Output.of_bytes(f"assets/{asset}", (project.root / "site" / asset).read_bytes()))
     return files

@@ -118,7 +118,7 @@ class Versions:
     def record_text(self, record_path: str, changes: list[Change], history: History) -> str:
         """本记录版本 1a2b3c4d (its last change), or 本记录尚未提交."""
         if not changes:
-            return "本记录尚未提交" if self.head.sha else f"本记录为{UNCOMMITTED}"
+            return "本记录尚未提交"
         version = self.mainline_version(history, changes[-1])
         return f"本记录版本 {version.sha[:8]}" + (DIRTY if record_path in self.dirty_paths else "")
 

@@ -72,10 +72,32 @@ def build_site(
     out_dir = Path(out_dir)
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / SITE_MARKER).exists():
         raise OutputDirError(f"{out_dir} 已有其他文件。为免误删，请指定一个新的或空的目录（--out）。")
+    store = SiteStore(site_cache or default_site_cache(project.root))
+    placed, pdfs = _assemble(project, records, outputs, out_dir, store, cache_dir, jobs, phases)
+    log.info(
+        "site build: %d files rendered (%d with new bytes), %d kept; %s",
+        placed.rendered,
+        len(placed.made),
+        placed.reused,
+        phases,
+    )
+    return SiteBuild(
+        out_dir,
+        len(outputs) + len(records),
+        len(records),
+        pdfs.rendered,
+        result.problems,
+        pdfs.warnings,
+        result.process_problems,
+        placed.made,
+    )
+
+
+def _assemble(project, records, outputs, out_dir: Path, store: SiteStore, cache_dir: Path, jobs, phases):
+    """Build the new tree beside ``out_dir`` from the store (making what it lacks) and the PDF cache, swap it in."""
     _remove_leftovers(out_dir)
     staging = out_dir.with_name(f"{out_dir.name}.new-{os.getpid()}")
     staging.mkdir(parents=True)
-    store = SiteStore(site_cache or default_site_cache(project.root))
     try:
         (staging / SITE_MARKER).write_text("由 liaison 生成的站点目录，每次构建会整体替换。\n", encoding="utf-8")
         placed = store.place(outputs, staging, previous=out_dir if out_dir.exists() else None)
@@ -99,23 +121,7 @@ def build_site(
         raise
     store.prune({output.key for output in outputs})
     phases.mark("swap")
-    log.info(
-        "site build: %d files rendered (%d with new bytes), %d kept; %s",
-        placed.rendered,
-        len(placed.made),
-        placed.reused,
-        phases,
-    )
-    return SiteBuild(
-        out_dir,
-        len(outputs) + len(records),
-        len(records),
-        pdfs.rendered,
-        result.problems,
-        pdfs.warnings,
-        result.process_problems,
-        placed.made,
-    )
+    return placed, pdfs
 
 
 class _Phases:

@@ -450,7 +450,10 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
         )
         for path in bad:
             click.echo(f"  {path}", err=True)
-    click.echo(f"网站已生成：{out}（{site.records} 条记录，{site.files} 个文件，新生成 PDF {site.pdfs_rendered} 份）")
+    click.echo(
+        f"网站已生成：{out}（{site.records} 条记录，{site.files} 个文件，其中有变化的 {len(site.made)} 个，"
+        f"新生成 PDF {site.pdfs_rendered} 份）"
+    )
     click.echo(
         f"  打开 {out / 'index.html'}，或运行 python -m http.server --bind 127.0.0.1 -d {out} {port}"
         f" 后访问 http://127.0.0.1:{port}/"

@@ -24,7 +24,9 @@ HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 @pytest.fixture(scope="module")
 def demo_site(tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "public"
-    build_site(open_project(PROJECT), out, tmp_path_factory.mktemp("cache"))
+    build_site(
+        open_project(PROJECT), out, tmp_path_factory.mktemp("cache"), site_cache=tmp_path_factory.mktemp("store")
+    )
     return out
 
 

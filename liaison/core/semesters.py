@@ -81,6 +81,7 @@ class Calendar:
 
     def __init__(self, starts: dict[str, datetime.date] | None = None):
         self._starts = {parse_semester_id(k): v for k, v in (starts or {}).items()}
+        self._semester_of: dict[datetime.date, Semester] = {}  # the site asks for 10,000 records, many times
 
     @staticmethod
     def problems(starts: dict) -> list[tuple[str, str]]:
@@ -112,6 +113,12 @@ class Calendar:
 
     def semester_of(self, day: datetime.date) -> Semester:
         """The semester a date belongs to."""
+        known = self._semester_of.get(day)
+        if known is None:
+            known = self._semester_of[day] = self._find_semester(day)
+        return known
+
+    def _find_semester(self, day: datetime.date) -> Semester:
         semester = (
             Semester(day.year, 1)
             if day.month >= 8

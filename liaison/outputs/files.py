@@ -33,3 +33,33 @@ def replace_dir(staging: Path, target: Path) -> None:
     os.replace(staging, target)
     if old.exists():
         shutil.rmtree(old)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two paths' names in one step (Linux ``renameat2(RENAME_EXCHANGE)``); False where it is not offered."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    return renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0
+
+
+def swap_dir(staging: Path, target: Path) -> None:
+    """Put a fully built ``staging`` folder at ``target`` so that ``target`` is never missing nor partial.
+
+    Where the system can exchange two names atomically, ``target`` is the old
+    whole output until the instant it is the new one; elsewhere this is
+    ``replace_dir`` (an instant without ``target`` between two renames).
+    The old output ends at ``staging``'s name and is removed last.
+    """
+    staging, target = Path(staging), Path(target)
+    if not target.exists():
+        os.replace(staging, target)
+    elif _exchange(staging, target):
+        shutil.rmtree(staging)
+    else:
+        replace_dir(staging, target)

@@ -1,8 +1,17 @@
-"""The site's HTML pages and downloads: path under public/ -> bytes, computed before anything is written."""
+"""The site's HTML pages and downloads: each an ``Output`` (path, input key, how to make it), made only when new.
+
+A page's key names everything its bytes depend on besides ``Pages.fingerprint``
+(code, templates, assets, schema, config, roster): a record page its record's
+bytes, its leader's label, its history and version; a leader page its whole
+context; a download the records it holds and the version it is stamped with.
+The front pages carry the build's version and are made every time.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
+import functools
 import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -21,6 +30,8 @@ from liaison.outputs.formats import as_csv
 from liaison.outputs.pdf import display_value
 from liaison.outputs.site.charts import SemesterCounts, overview_charts, semester_comparison
 from liaison.outputs.site.search import _pinyin_hint, leader_label, search_data, semesters_of
+from liaison.outputs.site.store import Output, input_key
+from liaison.outputs.site.versions import Version, Versions
 from liaison.outputs.templating import environment
 from liaison.outputs.workbook import build_workbook
 
@@ -28,7 +39,14 @@ ASSETS = ("site.css", "search.js")
 
 
 def download_items(semesters: list[Semester], calendar: Calendar) -> list[dict]:
-    """The 下载 page: every semester's workbook (表1、表2) and CSV export, newest first, then all records."""
+    """The 下载 page: every semester's workbook (表1、表2) and CSV export, newest first, then all records' CSV.
+
+    All records come as CSV only: a workbook of every record would be the one
+    download that grows with the whole collection and changes with every
+    record, so every build would pay for it (2.5 s at 10,000 records); the
+    office works by semester, and any other range is an export
+    (``build.py export --from … --to …``).
+    """
     items = [
         {
             "title": semester.title,
@@ -38,14 +56,7 @@ def download_items(semesters: list[Semester], calendar: Calendar) -> list[dict]:
         }
         for semester in semesters
     ]
-    items.append(
-        {
-            "title": "全部记录",
-            "path": "downloads/联系情况汇总表-全部记录.xlsx",
-            "csv": "downloads/联系记录-全部记录.csv",
-            "range": ALL_DATES,
-        }
-    )
+    items.append({"title": "全部记录", "path": "", "csv": "downloads/联系记录-全部记录.csv", "range": ALL_DATES})
     return items
 
 
@@ -117,18 +128,31 @@ class Pages:
     semesters: list[Semester]
     leaders: list[Leader]  # in the roster's order (leader_sort_key)
     timezone: str
+    fingerprint: str = ""  # site_fingerprint: what every page depends on (common included)
     namesakes: Counter = field(default_factory=Counter)
 
-    def page(self, template: str, path: str, **context) -> tuple[str, bytes]:
+    def render(self, template: str, path: str, context: dict) -> bytes:
         root = "../" * path.count("/")
         html = self.env.get_template(f"site/{template}").render(root=root, **self.common, **context)
-        return path, html.encode("utf-8")
+        return html.encode("utf-8")
+
+    def page(self, template: str, path: str, **context) -> Output:
+        """A page made now (the front pages: they change with every build)."""
+        return Output.of_bytes(path, self.render(template, path, context))
+
+    def lazy(self, template: str, path: str, key: tuple, context: functools.partial) -> Output:
+        """A page made only when ``key`` (with the template and the fingerprint) is new; ``context()`` gives it."""
+        return Output(
+            path,
+            input_key(self.fingerprint, template, path, *key),
+            lambda: self.render(template, path, context()),
+        )
 
     def label(self, leader: Leader) -> str:
         return leader_label(leader, self.namesakes[leader.name] > 1)
 
 
-def front_pages(pages: Pages, records: list[Record], project: Project) -> dict[str, bytes]:
+def front_pages(pages: Pages, records: list[Record], project: Project, head: Version) -> list[Output]:
     """查询 (index.html), 领导干部 and 概览: the pages every change of any record touches."""
     roster, calendar = project.roster, pages.calendar
     current = calendar.semester_of(pages.today)
@@ -142,73 +166,116 @@ def front_pages(pages: Pages, records: list[Record], project: Project) -> dict[s
     ]
     active_rows = [row for row in rows if row["leader"].active]
     zero_count = sum(1 for row in active_rows if row["current"] == 0)
-    return dict(
-        [
-            pages.page(
-                "search.html",
-                "index.html",
-                page_title="查询",
-                nav="search",
-                leaders=[
-                    {"label": pages.label(person), "hint": f"{person.department} {_pinyin_hint(person.name)}"}
-                    for person in pages.leaders
-                ],
-                departments=list(dict.fromkeys(person.department for person in pages.leaders)),
-                semesters=[
-                    {"title": s.title, "start": calendar.start(s).isoformat(), "end": calendar.end(s).isoformat()}
-                    for s in pages.semesters
-                ],
-            ),
-            pages.page(
-                "leaders.html",
-                "leaders.html",
-                page_title="领导干部",
-                nav="leaders",
-                rows=rows,
-                current_title=current.title,
-                zero_count=zero_count,
-            ),
-            pages.page(
-                "overview.html",
-                "overview.html",
-                page_title="概览",
-                nav="overview",
-                charts=overview_charts(records, roster, calendar, pages.today),
-                current_title=current.title,
-                current_records=len(this_term),
-                active_leaders=len(active_rows),
-                zero_count=zero_count,
-            ),
-        ]
-    )
+    site = {"source": head.source, "total_records": len(records)}  # the whole site's version: front pages only
+    return [
+        pages.page(
+            "search.html",
+            "index.html",
+            page_title="查询",
+            nav="search",
+            leaders=[
+                {"label": pages.label(person), "hint": f"{person.department} {_pinyin_hint(person.name)}"}
+                for person in pages.leaders
+            ],
+            departments=list(dict.fromkeys(person.department for person in pages.leaders)),
+            semesters=[
+                {"title": s.title, "start": calendar.start(s).isoformat(), "end": calendar.end(s).isoformat()}
+                for s in pages.semesters
+            ],
+            **site,
+        ),
+        pages.page(
+            "leaders.html",
+            "leaders.html",
+            page_title="领导干部",
+            nav="leaders",
+            rows=rows,
+            current_title=current.title,
+            zero_count=zero_count,
+            **site,
+        ),
+        pages.page(
+            "overview.html",
+            "overview.html",
+            page_title="概览",
+            nav="overview",
+            charts=overview_charts(records, roster, calendar, pages.today),
+            current_title=current.title,
+            current_records=len(this_term),
+            active_leaders=len(active_rows),
+            zero_count=zero_count,
+            **site,
+        ),
+    ]
 
 
 def download_files(
-    pages: Pages, records: list[Record], project: Project, stamp: datetime.datetime, source: str
-) -> dict[str, bytes]:
-    """下载: every semester's workbook and CSV, all records', and the page that lists them."""
-    files: dict[str, bytes] = {}
+    pages: Pages, records: list[Record], project: Project, versions: Versions, digests: dict[str, str]
+) -> list[Output]:
+    """下载: every semester's workbook and CSV, all records' CSV, and the page that lists them.
+
+    A semester's workbook is stamped with that semester's own version, so it
+    is made again only when one of its records (or the roster, config or
+    schema) changed.
+    """
+    by_semester: dict[Semester, list[Record]] = defaultdict(list)
+    for record in records:
+        by_semester[pages.calendar.semester_of(record.date)].append(record)
     downloads = download_items(pages.semesters, pages.calendar)
+    files = []
     for item in downloads:
-        chosen = [r for r in records if r.date in item["range"]]
-        files[item["path"]] = build_workbook(
-            chosen, project.roster, project.schema, project.config, item["range"], stamp, source
+        semester = item["range"].semester
+        chosen = records if semester is None else by_semester.get(semester, [])
+        held = [(r.path, digests[r.path]) for r in chosen]
+        if item["path"]:
+            version = versions.of_semester(semester)
+            stamp = version.time
+            files.append(
+                Output(
+                    item["path"],
+                    input_key(pages.fingerprint, "workbook", item["path"], version.source, stamp.isoformat(), held),
+                    functools.partial(
+                        build_workbook,
+                        chosen,
+                        project.roster,
+                        project.schema,
+                        project.config,
+                        item["range"],
+                        stamp,
+                        version.source,
+                    ),
+                )
+            )
+        files.append(
+            Output(
+                item["csv"],
+                input_key(pages.fingerprint, "csv", item["csv"], held),
+                # the BOM lets Excel read it as UTF-8
+                functools.partial(lambda chosen: as_csv(chosen, project.schema).encode("utf-8-sig"), chosen),
+            )
         )
-        files[item["csv"]] = as_csv(chosen, project.schema).encode("utf-8-sig")  # the BOM lets Excel read it as UTF-8
-    files.update(
-        [pages.page("downloads.html", "downloads.html", page_title="下载", nav="downloads", downloads=downloads)]
+    files.append(
+        pages.page(
+            "downloads.html",
+            "downloads.html",
+            page_title="下载",
+            nav="downloads",
+            downloads=downloads,
+            source=versions.head.source,
+            total_records=len(records),
+        )
     )
     return files
 
 
-def leader_pages(pages: Pages, records: list[Record], project: Project) -> dict[str, bytes]:
+def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[Output]:
     """leaders/<工号>.html: a leader's records by semester, and how their count compares with the others'."""
     calendar = pages.calendar
     counts = SemesterCounts.of(records, project.roster, calendar)
     by_leader: dict[str, list[Record]] = defaultdict(list)
     for record in sorted(records, key=lambda r: (r.date, r.id)):
         by_leader[record.leader_id].append(record)
-    files = {}
+    files = []
     for leader in project.roster.leaders:
         groups = defaultdict(list)
         for record in reversed(by_leader.get(leader.id, [])):
@@ -222,78 +289,98 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> dict[
                 }
             )
         shown = sorted(set(pages.semesters) | set(groups), reverse=True)
-        path, html = pages.page(
-            "leader.html",
-            f"leaders/{leader.id}.html",
-            page_title=leader.name,
-            nav="leaders",
-            leader=leader,
-            semester_rows=semester_comparison(leader, counts, shown),
-            groups=[{"title": s.title, "records": groups[s]} for s in sorted(groups, reverse=True)],
-        )
-        files[path] = html
+        context = {
+            "page_title": leader.name,
+            "nav": "leaders",
+            "leader": leader,
+            "semester_rows": semester_comparison(leader, counts, shown),
+            "groups": [{"title": s.title, "records": groups[s]} for s in sorted(groups, reverse=True)],
+        }
+        path = f"leaders/{leader.id}.html"
+        # The context is small (one leader's list): it is its own key.
+        key = (dataclasses.asdict(leader), context)
+        files.append(pages.lazy("leader.html", path, key, functools.partial(dict, context)))
     return files
 
 
 def record_page(
-    pages: Pages, record: Record, schema: Schema, leader: Leader | None, changes: list[Change]
-) -> tuple[str, bytes]:
-    """records/<id>.html: the record's fields and, when the history was read, its changes."""
+    pages: Pages, record: Record, schema: Schema, leader_display: str, version: str, history: list[dict]
+) -> dict:
+    """The context of records/<id>.html: the record's fields and, when the history was read, its changes."""
     date_text = display_value(schema.field("date"), record.date)
-    return pages.page(
-        "record.html",
-        f"records/{record.id}.html",
-        page_title=f"{record.leader} {record.date.isoformat()}",
-        nav="search",
-        record_id=record.id,
-        record_path=record.path,
-        leader_id=record.leader_id,
-        leader_display=pages.label(leader) if leader else record.leader,
-        date_text=date_text,
-        heading=f"{record.leader} · {date_text} · {record['target']}",
-        fields=record_fields(record, schema),
-        history=history_items(changes, pages.timezone) if changes else [],
-    )
+    return {
+        "page_title": f"{record.leader} {record.date.isoformat()}",
+        "nav": "search",
+        "record_id": record.id,
+        "record_path": record.path,
+        "leader_id": record.leader_id,
+        "leader_display": leader_display,
+        "date_text": date_text,
+        "heading": f"{record.leader} · {date_text} · {record['target']}",
+        "fields": record_fields(record, schema),
+        "history": history,
+        "record_version": version,
+    }
 
 
-def site_files(
+def record_pages(
+    pages: Pages,
+    records: list[Record],
+    project: Project,
+    versions: Versions,
+    history: History | None,
+    digests: dict[str, str],
+) -> list[Output]:
+    """records/<id>.html, each keyed by its record's bytes, its leader's label, its history and its version."""
+    by_id = {leader.id: leader for leader in project.roster.leaders}
+    files = []
+    for record in records:
+        changes = versions.changes_of(record.id) if history else []
+        items = history_items(changes, pages.timezone) if changes else []
+        version = versions.record_text(record.path, changes, history) if history else versions.head.source
+        leader = by_id.get(record.leader_id)
+        label = pages.label(leader) if leader else record.leader
+        context = functools.partial(record_page, pages, record, project.schema, label, version, items)
+        key = (record.path, digests[record.path], label, version, items)
+        files.append(pages.lazy("record.html", f"records/{record.id}.html", key, context))
+    return files
+
+
+def site_outputs(
     project: Project,
     records: list[Record],
-    source: str,
-    stamp: datetime.datetime,
+    versions: Versions,
     today: datetime.date,
     history: History | None = None,
-) -> dict[str, bytes]:
-    """Every file of the site but the PDFs: path under public/ -> bytes.
+    fingerprint: str = "",
+) -> list[Output]:
+    """Every file of the site but the PDFs, each with its key; none is made yet but the front pages.
 
     ``history`` (read once for all records) adds each record's changes to its page.
     """
     schema, roster, config = project.schema, project.roster, project.config
+    calendar = versions.calendar  # one Calendar for the whole build: it remembers each date's semester
     pages = Pages(
         env=environment(project.root / "templates"),
         common={
             "site_title": f"{config.school}领导干部结对联系学生记录",
             "office": config.office,
-            "source": source,
-            "total_records": len(records),
             "labels": {f.key: f.label for f in schema.fields},
         },
-        calendar=config.calendar,
+        calendar=calendar,
         today=today,
-        semesters=semesters_of(records, config.calendar, today),
+        semesters=semesters_of(records, calendar, today),
         leaders=sorted(roster.leaders, key=leader_sort_key(roster)),
         timezone=config.timezone,
+        fingerprint=fingerprint,
         namesakes=Counter(leader.name for leader in roster.leaders),
     )
-    files = front_pages(pages, records, project)
-    files.update(download_files(pages, records, project, stamp, source))
-    files.update(leader_pages(pages, records, project))
-    by_id = {leader.id: leader for leader in roster.leaders}
-    for record in records:
-        changes = history.of(record.id) if history else []
-        path, html = record_page(pages, record, schema, by_id.get(record.leader_id), changes)
-        files[path] = html
-    files.update(search_data(records, roster, schema, config.calendar, today))
+    digests = {record.path: record.digest for record in records}
+    files = front_pages(pages, records, project, versions.head)
+    files += download_files(pages, records, project, versions, digests)
+    files += leader_pages(pages, records, project)
+    files += record_pages(pages, records, project, versions, history, digests)
+    files += search_data(records, roster, schema, calendar, today, fingerprint, digests)
     for asset in ASSETS:
-        files[f"assets/{asset}"] = (project.root / "site" / asset).read_bytes()
+        files.append(Output.of_bytes(f"assets/{asset}", (project.root / "site" / asset).read_bytes()))
     return files

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 from collections import Counter, defaultdict
 from typing import Any
@@ -13,6 +14,7 @@ from liaison.core.roster import Leader, Roster
 from liaison.core.schema import Schema
 from liaison.core.semesters import Calendar, Semester
 from liaison.core.summary import leader_sort_key
+from liaison.outputs.site.store import Output, input_key
 
 
 def _js_data(call: str, key: str, payload: Any) -> bytes:
@@ -42,10 +44,25 @@ def semesters_of(records: list[Record], calendar: Calendar, today: datetime.date
     return sorted(found, reverse=True)
 
 
+def _chunk(call_key: str, chunk: list[Record], schema: Schema) -> bytes:
+    return _js_data("chunk", call_key, [_row(r, schema) for r in chunk])
+
+
 def search_data(
-    records: list[Record], roster: Roster, schema: Schema, calendar: Calendar, today: datetime.date
-) -> dict[str, bytes]:
-    """data/meta.js, data/semester-<id>.js, data/leader-<id>.js: what the search page loads."""
+    records: list[Record],
+    roster: Roster,
+    schema: Schema,
+    calendar: Calendar,
+    today: datetime.date,
+    fingerprint: str = "",
+    digests: dict[str, str] | None = None,
+) -> list[Output]:
+    """data/meta.js, data/semester-<id>.js, data/leader-<id>.js: what the search page loads.
+
+    A semester's or leader's script is keyed by its records' paths and bytes
+    (in order), so it is made again only when one of them changed.
+    """
+    digests = digests if digests is not None else {r.path: r.digest for r in records}
     by_semester: dict[Semester, list[Record]] = defaultdict(list)
     by_leader: dict[str, list[Record]] = defaultdict(list)
     for record in sorted(records, key=lambda r: (r.date, r.leader_id, r.id)):
@@ -80,13 +97,11 @@ def search_data(
         ],
         "current": calendar.semester_of(today).id,
     }
-    files = {"data/meta.js": _js_data("meta", "meta", meta)}
-    for semester, chunk in by_semester.items():
-        files[f"data/semester-{semester.id}.js"] = _js_data(
-            "chunk", f"semester:{semester.id}", [_row(r, schema) for r in chunk]
-        )
-    for leader_id, chunk in by_leader.items():
-        files[f"data/leader-{leader_id}.js"] = _js_data(
-            "chunk", f"leader:{leader_id}", [_row(r, schema) for r in chunk]
-        )
+    files = [Output.of_bytes("data/meta.js", _js_data("meta", "meta", meta))]
+    chunks = [(f"semester-{s.id}", f"semester:{s.id}", chunk) for s, chunk in by_semester.items()]
+    chunks += [(f"leader-{i}", f"leader:{i}", chunk) for i, chunk in by_leader.items()]
+    for name, call_key, chunk in chunks:
+        path = f"data/{name}.js"
+        key = input_key(fingerprint, "data", path, [(r.path, digests[r.path]) for r in chunk])
+        files.append(Output(path, key, functools.partial(_chunk, call_key, chunk, schema)))
     return files

@@ -259,3 +259,36 @@ def test_a_build_into_a_folder_of_other_files_is_refused(site_repo, tmp_path):
         build(site_repo, out, tmp_path / "kept")
     assert (out / "notes.txt").read_text(encoding="utf-8") == "mine"
     assert sorted(os.listdir(tmp_path)) == ["kept", "mine", "repo"]
+
+
+@pytest.mark.parametrize("page", ["record page", "PDF", "front page"])
+def test_a_site_file_edited_in_place_never_reaches_the_store(site_repo, tmp_path, page):
+    """An editor that saves over the same file (same inode) must not change what later builds serve:
+    the site shares no file with its store or the PDF cache, and the next build puts the file right."""
+    out, where = tmp_path / "public", tmp_path / "kept"
+    build(site_repo, out, where)
+    stem = record_file(site_repo, "000003").stem
+    name = {"record page": f"records/{stem}.html", "PDF": f"records/{stem}.pdf", "front page": "index.html"}[page]
+    original = (out / name).read_bytes()
+    with open(out / name, "r+b") as edited:  # in place: the inode stays
+        edited.write(b"<!-- forged -->" + original[15:])
+    stored = {p.read_bytes() for p in where.rglob("*") if p.is_file()}
+    assert b"<!-- forged -->" + original[15:] not in stored
+
+    build(site_repo, out, where)  # nothing changed in the repository
+    assert (out / name).read_bytes() == original
+    build(site_repo, tmp_path / "other", where)  # a second site from the same store
+    assert (tmp_path / "other" / name).read_bytes() == original
+
+
+def test_an_untouched_file_is_kept_and_an_edited_one_replaced(site_repo, tmp_path):
+    out, where = tmp_path / "public", tmp_path / "kept"
+    build(site_repo, out, where)
+    before = stats(out)
+    (out / "leaders.html").write_bytes((out / "leaders.html").read_bytes())  # same bytes, new mtime
+    build(site_repo, out, where)
+    after = stats(out)
+    assert after["leaders.html"][0] != before["leaders.html"][0]  # a fresh copy, not the touched file
+    del before["leaders.html"], after["leaders.html"]
+    before.pop(".liaison-site", None), after.pop(".liaison-site", None)
+    assert before == after

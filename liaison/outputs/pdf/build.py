@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import errno
 import gc
 import hashlib
-import json
 import multiprocessing
 import os
-import shutil
-import sys
 import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +14,6 @@ from typing import Any
 
 from liaison.core.config import Config
 from liaison.core.filenames import record_pdf_paths
-from liaison.core.files import write_atomic
 from liaison.core.records import Record
 from liaison.core.roster import Roster
 from liaison.core.schema import Schema
@@ -27,6 +22,7 @@ from liaison.outputs.pdf.cache import PdfCache, cache_key, renderer_identity
 from liaison.outputs.pdf.fonts import font_warnings
 from liaison.outputs.pdf.form import record_html
 from liaison.outputs.pdf.render import Renderer
+from liaison.outputs.placing import PLACED, TEMPORARY, Placer
 
 OUTPUT_MARKER = ".liaison-pdf"
 
@@ -80,6 +76,7 @@ def build_pdfs(
     jobs: int | None = None,
     mirror: bool = True,
     layout: dict[str, str] | None = None,
+    placer: Placer | None = None,
 ) -> PdfBuild:
     """Write ``out_dir/<leader folder>/<date>_<联系对象>.pdf`` for each record.
 
@@ -90,7 +87,9 @@ def build_pdfs(
     caller owns the folder (the export builds into a fresh one). ``layout``
     (record id -> path under ``out_dir``) replaces the leaders' folders; the
     site uses ``records/<record id>.pdf``. Every PDF placed is a copy of the
-    cache's, never the cache's own file (``_place``).
+    cache's, never the cache's own file, and one placed last time and left
+    untouched is kept (``liaison.outputs.placing``); the site passes its own
+    ``placer``, which it saves.
     """
     build = PdfBuild(warnings=font_warnings(root / "templates"))
     identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
@@ -104,14 +103,14 @@ def build_pdfs(
     relative = layout if layout is not None else record_pdf_paths(records, roster)
     if mirror:
         _prepare_output(out_dir, set(relative.values()))
-    placed = _read_placed(out_dir) if mirror else {}
-    now_placed = {}
+    into = placer or Placer(out_dir, index=out_dir / PLACED if mirror else None)
     for record in records:
         name, key = relative[record.id], keys[record.id]
-        now_placed[name] = _place(cache, key, out_dir, name, placed.get(name))
+        if not into.kept(name, key):
+            into.copy(name, key, cache.path(key))
         build.paths[record.id] = out_dir / name
-    if mirror and now_placed != placed:
-        write_atomic(out_dir / PLACED, json.dumps(now_placed, sort_keys=True, separators=(",", ":")).encode())
+    if placer is None:
+        into.save()
     return build
 
 
@@ -148,78 +147,10 @@ def _prepare_output(out_dir: Path, keep: set[str]) -> None:
         relative = os.path.relpath(folder, out_dir)
         for name in files:
             path = name if relative == "." else f"{relative}/{name}".replace(os.sep, "/")
-            if (name.endswith(".pdf") and path not in keep) or name.startswith(_TEMPORARY):
+            if (name.endswith(".pdf") and path not in keep) or name.startswith(TEMPORARY):
                 os.unlink(os.path.join(folder, name))
         if relative != "." and not os.listdir(folder):
             os.rmdir(folder)
-
-
-# Beside the PDFs of a managed output folder: for each PDF placed, its cache key and the
-# file's inode, size, mtime and ctime then. A file whose stat still agrees is the copy
-# placed (any write changes its mtime and ctime) and is left untouched; any other is
-# copied again from the cache.
-PLACED = ".liaison-pdf-placed.json"
-_TEMPORARY = ".tmp-liaison-"
-
-
-def _read_placed(out_dir: Path) -> dict[str, list]:
-    try:
-        placed = json.loads((out_dir / PLACED).read_bytes())
-    except (OSError, ValueError):
-        return {}
-    return placed if isinstance(placed, dict) else {}
-
-
-def _stamp(stat: os.stat_result) -> list[int]:
-    return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
-
-
-def _place(cache: PdfCache, key: str, out_dir: Path, name: str, placed: list | None) -> list:
-    """Put a copy of the cached PDF at ``out_dir/name`` unless the copy placed last time is there untouched.
-
-    Always a copy (a reflink where the file system has them), never a hard
-    link: an output opened and saved in place, or edited on purpose, must not
-    change the cache entry that later exports, the site and ``verify`` use.
-    Returns what the placed index records for the file.
-    """
-    target = os.path.join(out_dir, name)
-    if placed and placed[0] == key:
-        try:
-            if _stamp(os.stat(target)) == placed[1:]:
-                return placed
-        except FileNotFoundError:
-            pass
-    folder = os.path.dirname(target)
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f"{_TEMPORARY}{os.getpid()}-{threading.get_ident()}.pdf")
-    try:
-        _copy(cache.path(key), temporary)
-        os.replace(temporary, target)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    return [key, *_stamp(os.stat(target))]
-
-
-_FICLONE = 0x40049409  # linux/fs.h: share the source's blocks copy-on-write (btrfs, XFS)
-_NO_REFLINK = {errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.ENOSYS, errno.EBADF}
-_reflinks = [sys.platform == "linux"]
-
-
-def _copy(source: Path, target: str) -> None:
-    """``target`` (new; permissions from the umask) with the bytes of ``source``."""
-    with open(source, "rb") as src, open(target, "xb") as dst:
-        if _reflinks[0]:
-            import fcntl
-
-            try:
-                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
-                return
-            except OSError as err:
-                if err.errno not in _NO_REFLINK:
-                    raise
-                _reflinks[0] = False  # this file system has none: plain copies from now on
-        shutil.copyfileobj(src, dst, 1 << 20)
 
 
 class OnDemand:

@@ -27,6 +27,7 @@ from liaison.git.history import read_history
 from liaison.git.repo import head_commit
 from liaison.outputs.files import swap_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
+from liaison.outputs.placing import Placer
 from liaison.outputs.site.pages import site_outputs
 from liaison.outputs.site.store import SiteStore, default_site_cache, site_fingerprint
 from liaison.outputs.site.versions import Versions
@@ -100,7 +101,8 @@ def _assemble(project, records, outputs, out_dir: Path, store: SiteStore, cache_
     staging.mkdir(parents=True)
     try:
         (staging / SITE_MARKER).write_text("由 liaison 生成的站点目录，每次构建会整体替换。\n", encoding="utf-8")
-        placed = store.place(outputs, staging, previous=out_dir if out_dir.exists() else None)
+        placer = Placer(staging, previous=out_dir, index=store.folder / "placed.json")
+        placed = store.place(outputs, placer)
         phases.mark("files")
         pdfs = build_pdfs(
             project.root,
@@ -113,12 +115,14 @@ def _assemble(project, records, outputs, out_dir: Path, store: SiteStore, cache_
             jobs,
             mirror=False,
             layout={r.id: f"records/{r.id}.pdf" for r in records},
+            placer=placer,
         )
         phases.mark("pdfs")
         swap_dir(staging, out_dir)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    placer.save()  # after the swap: killed before it, the next build finds the old record and copies more
     store.prune({output.key for output in outputs})
     phases.mark("swap")
     return placed, pdfs

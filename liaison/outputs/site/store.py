@@ -1,12 +1,13 @@
-"""The incremental site: each file keyed by its inputs, kept in a content-addressed store, linked into place.
+"""The incremental site: each file keyed by its inputs, kept in a content-addressed store, copied into place.
 
 Every file of the site is an ``Output``: its path, a key (a hash of every
 input its bytes depend on) and a function that makes the bytes. The store
 (``.cache/site/objects/<2 hex>/<key>``) holds the bytes of each key already
 made; a build makes only the outputs whose key is not in the store, and
-hard-links every file from the store into a new tree beside the site, which
-then takes the site's place in one rename. An unchanged file is therefore the
-same inode as before: same bytes, same mtime. A key that names every input is
+places every file into a new tree beside the site, which then takes the
+site's place in one rename. An unchanged file is the old site's file, linked
+across (same inode, bytes and mtime), the others copies of the store's bytes
+(``liaison.outputs.placing``): the site never shares a file with the store. A key that names every input is
 what makes the cache never wrong; ``site_fingerprint`` covers the inputs of
 every file at once (the code, the site's templates and assets, schema, config
 and roster), so changing any of them rebuilds everything.
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ import jinja2
 import openpyxl
 
 from liaison.core.project import Project
+from liaison.outputs.placing import Placer
 
 SITE_CACHE_FOLDER = (".cache", "site")
 
@@ -111,47 +112,35 @@ class SiteStore:
         os.replace(temporary, path)
         return path
 
-    def place(self, outputs: list[Output], tree: Path, previous: Path | None = None) -> Placed:
-        """Link every output into ``tree`` (a new folder), making those the store lacks.
+    def place(self, outputs: list[Output], placer: Placer) -> Placed:
+        """Put every output into ``placer``'s tree, making those the store lacks.
 
-        A file made anew whose bytes equal the one at the same path in
-        ``previous`` (the site being replaced) is that file: after a change
-        of template or config, the pages it did not alter keep their inode
-        and mtime too.
+        An output whose file in the site being replaced is still the one
+        placed for its key is that file (linked across, same inode and mtime);
+        any other is a copy of the store's bytes, never the store's own file,
+        so a page edited in place in the site cannot change what later builds
+        serve. A file made anew whose bytes equal the old file at its path is
+        the old file too: after a change of template or config, the pages it
+        did not alter keep their inode and mtime.
         """
         placed = Placed()
-        made_dirs: set[str] = set()
-        tree_text, objects = os.fspath(tree), os.fspath(self.objects)
-        for output in outputs:  # plain strings: 20,000 pathlib joins cost more than the links
-            target = f"{tree_text}/{output.path}"
-            folder = os.path.dirname(target)
-            if folder not in made_dirs:
-                os.makedirs(folder, exist_ok=True)
-                made_dirs.add(folder)
-            try:
-                _link(f"{objects}/{output.key[:2]}/{output.key}", target)
+        objects = os.fspath(self.objects)
+        for output in outputs:  # plain strings: 20,000 pathlib joins cost more than the copies
+            if placer.kept(output.path, output.key):
                 placed.reused += 1
                 continue
-            except FileNotFoundError:
-                pass
+            stored = f"{objects}/{output.key[:2]}/{output.key}"
+            if os.path.exists(stored):
+                placer.copy(output.path, output.key, stored)
+                placed.reused += 1
+                continue
             data = output.make()
             placed.rendered += 1
-            old = previous / output.path if previous else None
-            if old and _same_bytes(old, data):
-                _link(old, target)
-                self.adopt(output.key, old)
-            else:
-                _link(self.put(output.key, data), target)
+            self.put(output.key, data)
+            if not placer.kept_if_same(output.path, output.key, data):
+                placer.write(output.path, output.key, data)
                 placed.made.append(output.path)
         return placed
-
-    def adopt(self, key: str, existing: Path) -> None:
-        """Store an existing file under ``key`` by linking it (no copy); a copy where links fail."""
-        path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".tmp-{os.getpid()}-{key}")
-        _link(existing, os.fspath(temporary))
-        os.replace(temporary, path)
 
     def prune(self, keep: set[str]) -> int:
         """Delete objects (and leftovers of killed writes) not in ``keep``; returns how many."""
@@ -166,20 +155,3 @@ class SiteStore:
                     os.unlink(entry.path)
                     removed += 1
         return removed
-
-
-def _same_bytes(path: Path, data: bytes) -> bool:
-    try:
-        return path.stat().st_size == len(data) and path.read_bytes() == data
-    except OSError:
-        return False
-
-
-def _link(source: str | Path, target: str) -> None:
-    """A hard link (same inode: same bytes and mtime); a copy keeping the mtime across file systems."""
-    try:
-        os.link(source, target)
-    except FileNotFoundError:
-        raise
-    except OSError:  # another file system, or no hard links there
-        shutil.copy2(source, target)

@@ -1,0 +1,160 @@
+"""Putting cached files into an output folder: always copies of the cache, and a file left untouched is kept.
+
+A PDF or page placed in an output is a copy of the cache's bytes (a reflink
+where the file system has them), never a hard link to the cache: an output
+opened and saved in place, or edited on purpose, must not change the cache
+entry that later builds, exports and ``verify`` use.
+
+Copying every file on every build would cost seconds for 10,000 PDFs, so an
+output folder has an index of what was placed: for each file its
+cache key and its inode, size and mtime then. A file whose key and stat still
+agree is the copy placed last time and is kept as it is; any other is copied
+again. Two ways to build a folder:
+
+* **in place** (``previous`` is the folder itself): files are replaced one by
+  one; the stamp also holds the ctime, which any write changes, even one that
+  puts the old mtime back;
+* **beside** (a new tree that will take ``previous``'s place, the site): a kept
+  file is hard-linked from the old tree into the new one. The two trees share
+  the inode, never the cache, and linking changes the ctime, so the stamp is
+  inode, size and mtime; a write that restores the mtime and size on purpose
+  goes unseen until the next build of a changed file or a full build, and
+  can never reach the cache.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import shutil
+import sys
+import threading
+from pathlib import Path
+
+from liaison.core.files import write_atomic
+
+PLACED = ".liaison-placed.json"
+TEMPORARY = ".tmp-liaison-"
+
+
+class Placer:
+    """Places files under ``tree`` and records them; ``save()`` writes the record to ``index`` (None: no record).
+
+    The record says what was placed at ``previous`` (the folder being
+    replaced, or ``tree`` itself): the site keeps it in its cache, outside the
+    published tree, and a managed PDF folder beside its PDFs (``PLACED``).
+    """
+
+    def __init__(self, tree: Path, previous: Path | None = None, index: Path | None = None):
+        self.tree = os.fspath(tree)
+        self.previous = os.fspath(previous) if previous is not None else self.tree
+        self.in_place = os.path.abspath(self.previous) == os.path.abspath(self.tree)
+        self.index = index
+        self.before = _read_index(index) if index else {}
+        self.now: dict[str, list] = {}
+        self._folders: set[str] = set()
+
+    def kept(self, name: str, key: str) -> bool:
+        """Keep the file placed last time at ``name`` if it is ``key``'s and untouched since; False otherwise."""
+        entry = self.before.get(name)
+        if not entry or entry[0] != key:
+            return False
+        old = f"{self.previous}/{name}"
+        try:
+            if self._stamp(os.stat(old)) != entry[1:]:
+                return False
+            if not self.in_place:
+                os.link(old, self._target(name))
+        except OSError:  # gone, or no hard links here: a fresh copy instead
+            return False
+        self.now[name] = entry
+        return True
+
+    def kept_if_same(self, name: str, key: str, data: bytes) -> bool:
+        """Keep the old file at ``name`` (its inode and mtime) if its bytes are ``data``: a page made anew, unchanged."""
+        if self.in_place:
+            return False
+        old = f"{self.previous}/{name}"
+        try:
+            stat = os.stat(old)
+            if stat.st_size != len(data) or Path(old).read_bytes() != data:
+                return False
+            os.link(old, self._target(name))
+        except OSError:
+            return False
+        self.now[name] = [key, *self._stamp(os.stat(old))]
+        return True
+
+    def copy(self, name: str, key: str, source: Path | str) -> None:
+        """Place a copy of the file ``source`` (a cache entry) at ``name``."""
+        self._put(name, key, lambda target: _copy(source, target))
+
+    def write(self, name: str, key: str, data: bytes) -> None:
+        """Place ``data`` at ``name``."""
+
+        def write(target: str) -> None:
+            with open(target, "xb") as handle:
+                handle.write(data)
+
+        self._put(name, key, write)
+
+    def save(self) -> None:
+        """Write the index beside the files (whole or not at all), if it changed."""
+        if self.index and (self.now != self.before or not self.in_place):
+            write_atomic(self.index, json.dumps(self.now, sort_keys=True, separators=(",", ":")).encode())
+
+    def _put(self, name: str, key: str, fill) -> None:
+        target = self._target(name)
+        if not self.in_place:  # a new tree: nothing to replace, and a killed build removes the whole tree
+            fill(target)
+        else:
+            temporary = os.path.join(os.path.dirname(target), f"{TEMPORARY}{os.getpid()}-{threading.get_ident()}")
+            try:
+                fill(temporary)
+                os.replace(temporary, target)
+            finally:
+                if os.path.exists(temporary):
+                    os.unlink(temporary)
+        self.now[name] = [key, *self._stamp(os.stat(target))]
+
+    def _target(self, name: str) -> str:
+        target = f"{self.tree}/{name}"
+        folder = os.path.dirname(target)
+        if folder not in self._folders:
+            os.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        return target
+
+    def _stamp(self, stat: os.stat_result) -> list[int]:
+        stamp = [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+        return stamp + [stat.st_ctime_ns] if self.in_place else stamp
+
+
+def _read_index(path: Path) -> dict[str, list]:
+    try:
+        placed = json.loads(Path(path).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return placed if isinstance(placed, dict) else {}
+
+
+_FICLONE = 0x40049409  # linux/fs.h: share the source's blocks copy-on-write (btrfs, XFS)
+_NO_REFLINK = {errno.EOPNOTSUPP, errno.EXDEV, errno.EINVAL, errno.ENOTTY, errno.ENOSYS, errno.EBADF}
+_reflinks = [sys.platform == "linux"]
+
+
+def _copy(source: Path | str, target: str) -> None:
+    """``target`` (new; permissions from the umask) with the bytes of ``source``."""
+    with open(source, "rb") as src, open(target, "xb") as dst:
+        if _reflinks[0]:
+            import fcntl
+
+            try:
+                fcntl.ioctl(dst.fileno(), _FICLONE, src.fileno())
+                return
+            except OSError as err:
+                if err.errno not in _NO_REFLINK:
+                    raise
+                _reflinks[0] = False  # this file system has none: plain copies from now on
+        shutil.copyfileobj(src, dst, 1 << 20)

@@ -165,6 +165,19 @@ def closed_in(
     return closed
 
 
+def semesters_closed_now(project: Project) -> set[Semester]:
+    """The semesters closed today (a ``closed/`` tag, or the configured day has come): no history needed.
+
+    Where a closure falls on the mainline matters only to judge past commits
+    (``closed_semesters``); whether a new change needs a Reopen-Reason does
+    not, so the review and the import skip reading all of the history.
+    """
+    config = project.config
+    closures, _problems = read_closures(project.root, config.closed_semesters)
+    today = config.today()
+    return {c.semester for c in closures if c.commit or c.day <= today}
+
+
 def closed_semesters(project: Project, history: History) -> Closed:
     """The closed semesters of the project, placed on ``history``'s mainline."""
     config = project.config

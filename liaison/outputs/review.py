@@ -30,8 +30,8 @@ from liaison.core.project import Project
 from liaison.core.records import Record, parse_record
 from liaison.core.semesters import Semester
 from liaison.git.branch import FileChange, branch_changes
-from liaison.git.closed import REOPEN, check_with_history, closed_semesters
-from liaison.git.history import ADDED, DELETED, MOVED, Commit, field_changes, read_history
+from liaison.git.closed import REOPEN, check_with_history, semesters_closed_now
+from liaison.git.history import ADDED, DELETED, MOVED, Commit, field_changes
 from liaison.git.repo import Repo
 from liaison.outputs.files import claim_output_dir, replace_dir
 from liaison.outputs.pdf import FormRow, build_pdfs, display_value, form_rows, form_title
@@ -342,7 +342,7 @@ def gather_review(project: Project, base: str, ref: str = "HEAD") -> Review:
     paths = [str(project.root / c.new_path) for c in changes if c.new_path]
     result = check_with_history(project, paths, since=base)
     # Closed now (a closed/ tag, or the configured day has come): a change to one needs its Reopen-Reason.
-    closed = closed_semesters(project, read_history(project.root, project.schema)).in_force
+    closed = semesters_closed_now(project)
     review.items = [review_item(change, project, result, closed) for change in changes]
     listed = {p for item in review.items for p in item.problems}
     review.other_problems = [p for p in result.problems if p not in listed]

@@ -19,9 +19,10 @@ from pathlib import Path
 
 from liaison.core.config import WebSettings
 from liaison.core.importing import ImportContext, ImportPlan, plan_import
-from liaison.core.project import Project, read_records
-from liaison.git.closed import REOPEN, closed_semesters
-from liaison.git.history import read_history
+from liaison.core.project import Project
+from liaison.core.records import list_record_files
+from liaison.git.checkcache import cached_reader
+from liaison.git.closed import REOPEN, semesters_closed_now
 from liaison.git.repo import GitError, Repo
 
 IMPORT_TRAILER = "Import-Source"
@@ -93,10 +94,11 @@ def _sources(files: list[Path]) -> list[tuple[str, bytes]]:
 def _context(project: Project, reopen_reason: str) -> ImportContext:
     if project.roster is None or project.config is None:
         raise ImportRefused("config.yaml 或 roster.yaml 有问题，无法导入。请先运行 python build.py check 查看并修改。")
-    existing, _ = read_records(project)
+    with cached_reader(project) as reader:  # the check cache: the same records, without parsing 10,000 files
+        existing, _ = reader(project, list_record_files(project.root)[0])
     calendar = project.config.calendar
     # Closed now (a closed/ tag, or the configured day has come): an imported row there needs a reason.
-    closed = closed_semesters(project, read_history(project.root, project.schema)).in_force
+    closed = semesters_closed_now(project)
     titles = {semester: semester.title for semester in closed}
 
     def closed_title(day):

@@ -33,6 +33,11 @@ bench: setup
 	$(PY) bench/audit.py
 	$(PY) bench/review.py
 	$(PY) bench/import.py
+	$(PY) bench/gitlayer.py
+	$(PY) bench/checkcache.py
+	$(PY) bench/historyindex.py
+	$(PY) bench/siteincremental.py
+	$(PY) bench/incremental.py
 
 lint: setup
 	$(PY) -m ruff check .

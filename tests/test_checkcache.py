@@ -310,6 +310,20 @@ def test_a_corrupted_cache_file_is_discarded_never_believed(history, how, caplog
     assert_same_as_cold(history)  # and the next run builds a sound cache again
 
 
+@pytest.mark.parametrize("column", ["parsed", "raw", "checksum", "path"])
+def test_a_value_of_the_wrong_type_is_damage_never_a_crash(history, column, caplog):
+    """One flipped bit of a row header makes SQLite read a blob as text (or a text as a number)."""
+    cached(history)
+    cast = "CAST(path AS BLOB)" if column == "path" else f"CAST({column} AS TEXT)"
+    with contextlib.closing(sqlite3.connect(history / CACHE)) as connection:
+        connection.execute(f"UPDATE entries SET {column} = {cast} WHERE rowid = (SELECT min(rowid) FROM entries)")
+        connection.commit()
+    with caplog.at_level(logging.WARNING, logger="liaison.git.checkcache"):
+        assert_same_as_cold(history)
+    assert "检查缓存" in caplog.text
+    assert_same_as_cold(history)
+
+
 def test_a_cache_of_another_version_is_emptied(history, parses, monkeypatch):
     cached(history)
     monkeypatch.setattr(checkcache, "CACHE_VERSION", checkcache.CACHE_VERSION + 1)

@@ -343,6 +343,9 @@ def _decode(row: tuple) -> tuple[Record | None, list[Problem]]:
     return Record(record_id, path, data, lines, raw), problems
 
 
+_ROW_TYPES = (str, str, bytes, bytes, bytes, str, str, bytes)  # path, blob, raw, parsed, problems, day, latest, checksum
+
+
 class Store:
     """The SQLite file: open (or discard and recreate), load every entry, save new ones in one transaction."""
 
@@ -377,6 +380,15 @@ class Store:
             ).fetchall()
         except sqlite3.Error as error:
             log.warning("检查缓存 %s 读取失败（%s），已丢弃，本次全部重新检查。", self.path, error)
+            self.discard()
+            try:
+                self.connection = _connect(self.path, self.salt)
+            except sqlite3.Error:
+                self.connection = None
+            return {}
+        if not all(tuple(map(type, row)) == _ROW_TYPES for row in rows):
+            # SQLite keeps whatever type a damaged page says: a blob read back as text is damage, not a row.
+            log.warning("检查缓存 %s 中有类型不对的条目（文件已损坏），已丢弃，本次全部重新检查。", self.path)
             self.discard()
             try:
                 self.connection = _connect(self.path, self.salt)

@@ -152,3 +152,40 @@ def test_a_rebuild_leaves_untouched_pdfs_as_they_are(project, tmp_path):
     after = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in out.rglob("*.pdf")}
     assert [p.name for p in before if before[p] != after[p]] == ["2024-09-12_国旗护卫队.pdf"]
     assert all(p.stat().st_nlink == 1 for p in out.rglob("*.pdf"))
+
+
+def test_temporary_files_of_a_running_build_are_left_alone_and_a_dead_ones_removed(project, tmp_path):
+    """Two `pdf --out X` at once: one must not delete the copy the other is writing."""
+    import subprocess
+    import sys
+
+    from liaison.outputs.placing import TEMPORARY
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    build(project, out, cache)
+    running = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    try:
+        alive_file = out / f"{TEMPORARY}{running.pid}-1"
+        dead_file = out / f"{TEMPORARY}{int(dead.stdout)}-1"
+        alive_file.write_bytes(b"being written")
+        dead_file.write_bytes(b"left by a killed run")
+        build(project, out, cache)
+        assert alive_file.exists() and not dead_file.exists()
+    finally:
+        running.communicate(b"")
+
+
+@pytest.mark.parametrize("damage", ["1", "true", '{"a": 1}', '"x"', "[1, 2, 3, 4]", "null"])
+def test_a_damaged_placed_index_costs_copies_never_a_failure(project, tmp_path, damage):
+    import json
+
+    from liaison.outputs.placing import PLACED
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    first = build(project, out, cache)
+    index = json.loads((out / PLACED).read_text())
+    (out / PLACED).write_text(json.dumps({name: json.loads(damage) for name in index}))
+    again = build(project, out, cache)
+    assert {k: p.read_bytes() for k, p in again.paths.items()} == {k: p.read_bytes() for k, p in first.paths.items()}
+    assert json.loads((out / PLACED).read_text()).keys() == index.keys()  # a sound index again

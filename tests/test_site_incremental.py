@@ -261,17 +261,22 @@ def test_a_build_into_a_folder_of_other_files_is_refused(site_repo, tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["kept", "mine", "repo"]
 
 
+@pytest.mark.parametrize("restore_mtime", [False, True], ids=["new mtime", "mtime put back"])
 @pytest.mark.parametrize("page", ["record page", "PDF", "front page"])
-def test_a_site_file_edited_in_place_never_reaches_the_store(site_repo, tmp_path, page):
+def test_a_site_file_edited_in_place_never_reaches_the_store(site_repo, tmp_path, page, restore_mtime):
     """An editor that saves over the same file (same inode) must not change what later builds serve:
-    the site shares no file with its store or the PDF cache, and the next build puts the file right."""
+    the site shares no file with its store or the PDF cache, and the next build puts the file right,
+    even when the edit put the old size and mtime back (only the ctime tells, and no one can set it)."""
     out, where = tmp_path / "public", tmp_path / "kept"
     build(site_repo, out, where)
     stem = record_file(site_repo, "000003").stem
     name = {"record page": f"records/{stem}.html", "PDF": f"records/{stem}.pdf", "front page": "index.html"}[page]
     original = (out / name).read_bytes()
+    before = (out / name).stat()
     with open(out / name, "r+b") as edited:  # in place: the inode stays
         edited.write(b"<!-- forged -->" + original[15:])
+    if restore_mtime:
+        os.utime(out / name, ns=(before.st_atime_ns, before.st_mtime_ns))
     stored = {p.read_bytes() for p in where.rglob("*") if p.is_file()}
     assert b"<!-- forged -->" + original[15:] not in stored
 
@@ -292,3 +297,28 @@ def test_an_untouched_file_is_kept_and_an_edited_one_replaced(site_repo, tmp_pat
     del before["leaders.html"], after["leaders.html"]
     before.pop(".liaison-site", None), after.pop(".liaison-site", None)
     assert before == after
+
+
+@pytest.mark.parametrize("damage", ["1", "true", '{"0": 1}', "[]", '"x"'])
+def test_a_damaged_placed_record_costs_copies_never_a_failure(site_repo, tmp_path, damage):
+    import json
+
+    out, where = tmp_path / "public", tmp_path / "kept"
+    build(site_repo, out, where)
+    full = tree(out)
+    index = where / "site" / "placed.json"
+    names = json.loads(index.read_text())
+    index.write_text(json.dumps({name: json.loads(damage) for name in names}))
+    build(site_repo, out, where)
+    assert tree(out) == full
+    assert json.loads(index.read_text()).keys() == names.keys()
+
+
+def test_an_output_folder_given_as_a_link_is_built_through_it(site_repo, tmp_path):
+    real, link = tmp_path / "real-site", tmp_path / "public"
+    real.mkdir()
+    link.symlink_to(real)
+    build(site_repo, link, tmp_path / "kept")
+    build(site_repo, link, tmp_path / "kept")
+    assert link.is_symlink() and (real / "index.html").is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept", "public", "real-site", "repo"]

@@ -343,7 +343,16 @@ def _decode(row: tuple) -> tuple[Record | None, list[Problem]]:
     return Record(record_id, path, data, lines, raw), problems
 
 
-_ROW_TYPES = (str, str, bytes, bytes, bytes, str, str, bytes)  # path, blob, raw, parsed, problems, day, latest, checksum
+_ROW_TYPES = (
+    str,
+    str,
+    bytes,
+    bytes,
+    bytes,
+    str,
+    str,
+    bytes,
+)  # path, blob, raw, parsed, problems, day, latest, checksum
 
 
 class Store:

@@ -63,3 +63,27 @@ def swap_dir(staging: Path, target: Path) -> None:
         shutil.rmtree(staging)
     else:
         replace_dir(staging, target)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (ours or another user's): its temporary files are not leftovers."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def left_by_dead_process(name: str, prefix: str) -> bool:
+    """Whether ``name`` is ``<prefix><pid>…`` of a process that no longer runs (or names no process)."""
+    digits = ""
+    for char in name[len(prefix) :]:
+        if not char.isdigit():
+            break
+        digits += char
+    if not digits:
+        return True
+    pid = int(digits)
+    return pid != os.getpid() and not process_alive(pid)

@@ -6,26 +6,25 @@ opened and saved in place, or edited on purpose, must not change the cache
 entry that later builds, exports and ``verify`` use.
 
 Copying every file on every build would cost seconds for 10,000 PDFs, so an
-output folder has an index of what was placed: for each file its
-cache key and its inode, size and mtime then. A file whose key and stat still
-agree is the copy placed last time and is kept as it is; any other is copied
-again. Two ways to build a folder:
+output folder has an index of what was placed: for each file its cache key and
+its inode, size, mtime and ctime then. A file whose key and stat still agree is
+the copy placed last time and is kept as it is; any other is copied again. The
+ctime is what makes this sound: any write changes it, even one that puts the
+old mtime back with ``touch``, and no user can set it. Two ways to build:
 
 * **in place** (``previous`` is the folder itself): files are replaced one by
-  one; the stamp also holds the ctime, which any write changes, even one that
-  puts the old mtime back;
-* **beside** (a new tree that will take ``previous``'s place, the site): a kept
+  one (the managed PDF folder);
+* **beside** (a new tree that will take ``previous``'s place: the site): a kept
   file is hard-linked from the old tree into the new one. The two trees share
-  the inode, never the cache, and linking changes the ctime, so the stamp is
-  inode, size and mtime; a write that restores the mtime and size on purpose
-  goes unseen until the next build of a changed file or a full build, and
-  can never reach the cache.
+  the inode, never the cache. Linking and the old tree's removal change the
+  ctime, so ``save(final)`` stamps the files where they ended, after the swap.
 """
 
 from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import shutil
 import sys
@@ -33,6 +32,8 @@ import threading
 from pathlib import Path
 
 from liaison.core.files import write_atomic
+
+log = logging.getLogger(__name__)
 
 PLACED = ".liaison-placed.json"
 TEMPORARY = ".tmp-liaison-"
@@ -58,11 +59,11 @@ class Placer:
     def kept(self, name: str, key: str) -> bool:
         """Keep the file placed last time at ``name`` if it is ``key``'s and untouched since; False otherwise."""
         entry = self.before.get(name)
-        if not entry or entry[0] != key:
+        if entry is None or entry[0] != key:
             return False
         old = f"{self.previous}/{name}"
         try:
-            if self._stamp(os.stat(old)) != entry[1:]:
+            if _stamp(os.stat(old)) != entry[1:]:
                 return False
             if not self.in_place:
                 os.link(old, self._target(name))
@@ -83,7 +84,7 @@ class Placer:
             os.link(old, self._target(name))
         except OSError:
             return False
-        self.now[name] = [key, *self._stamp(os.stat(old))]
+        self.now[name] = [key]  # stamped by save(), where the file ends
         return True
 
     def copy(self, name: str, key: str, source: Path | str) -> None:
@@ -99,10 +100,28 @@ class Placer:
 
         self._put(name, key, write)
 
-    def save(self) -> None:
-        """Write the index beside the files (whole or not at all), if it changed."""
-        if self.index and (self.now != self.before or not self.in_place):
-            write_atomic(self.index, json.dumps(self.now, sort_keys=True, separators=(",", ":")).encode())
+    def save(self, final: Path | None = None) -> None:
+        """Write the index (whole or not at all), if it changed; ``final``: where a tree built beside now is.
+
+        A failure costs only speed (the next build copies what it cannot
+        trust), so it is logged, never raised.
+        """
+        if not self.index:
+            return
+        now = self.now
+        if not self.in_place:
+            now = {}
+            for name, entry in self.now.items():
+                try:
+                    now[name] = [entry[0], *_stamp(os.stat(f"{final or self.tree}/{name}"))]
+                except OSError:
+                    continue
+        if now == self.before:
+            return
+        try:
+            write_atomic(self.index, json.dumps(now, sort_keys=True, separators=(",", ":")).encode())
+        except OSError as error:
+            log.warning("无法写入 %s（%s）：下次构建会重新复制全部文件，结果不受影响。", self.index, error)
 
     def _put(self, name: str, key: str, fill) -> None:
         target = self._target(name)
@@ -116,7 +135,7 @@ class Placer:
             finally:
                 if os.path.exists(temporary):
                     os.unlink(temporary)
-        self.now[name] = [key, *self._stamp(os.stat(target))]
+        self.now[name] = [key, *_stamp(os.stat(target))] if self.in_place else [key]
 
     def _target(self, name: str) -> str:
         target = f"{self.tree}/{name}"
@@ -126,17 +145,27 @@ class Placer:
             self._folders.add(folder)
         return target
 
-    def _stamp(self, stat: os.stat_result) -> list[int]:
-        stamp = [stat.st_ino, stat.st_size, stat.st_mtime_ns]
-        return stamp + [stat.st_ctime_ns] if self.in_place else stamp
+
+def _stamp(stat: os.stat_result) -> list[int]:
+    return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
 def _read_index(path: Path) -> dict[str, list]:
+    """The index at ``path``; entries not of the shape written (damage, an old format) are left out: copied again."""
     try:
         placed = json.loads(Path(path).read_bytes())
     except (OSError, ValueError):
         return {}
-    return placed if isinstance(placed, dict) else {}
+    if not isinstance(placed, dict):
+        return {}
+    return {
+        name: entry
+        for name, entry in placed.items()
+        if type(entry) is list
+        and len(entry) == 5
+        and type(entry[0]) is str
+        and all(type(number) is int for number in entry[1:])
+    }
 
 
 _FICLONE = 0x40049409  # linux/fs.h: share the source's blocks copy-on-write (btrfs, XFS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import multiprocessing
@@ -17,7 +18,7 @@ from liaison.core.filenames import record_pdf_paths
 from liaison.core.records import Record
 from liaison.core.roster import Roster
 from liaison.core.schema import Schema
-from liaison.outputs.files import claim_output_dir
+from liaison.outputs.files import claim_output_dir, left_by_dead_process
 from liaison.outputs.pdf.cache import PdfCache, cache_key, renderer_identity
 from liaison.outputs.pdf.fonts import font_warnings
 from liaison.outputs.pdf.form import record_html
@@ -141,16 +142,23 @@ def _render_missing(
 
 
 def _prepare_output(out_dir: Path, keep: set[str]) -> None:
-    """Make ``out_dir`` ours and remove PDFs not in ``keep`` (relative paths) and temporary files of a killed run."""
+    """Make ``out_dir`` ours and remove PDFs not in ``keep`` (relative paths) and temporary files of killed runs.
+
+    Another run into the same folder may be at work: its temporary files (named
+    by its process id) are left alone, and what it removed first is no error.
+    """
     claim_output_dir(out_dir, OUTPUT_MARKER, "由 liaison 管理的 PDF 输出目录，其中的 PDF 会随记录更新。")
     for folder, _subfolders, files in os.walk(out_dir, topdown=False):
         relative = os.path.relpath(folder, out_dir)
         for name in files:
             path = name if relative == "." else f"{relative}/{name}".replace(os.sep, "/")
-            if (name.endswith(".pdf") and path not in keep) or name.startswith(TEMPORARY):
-                os.unlink(os.path.join(folder, name))
+            stale = name.endswith(".pdf") and path not in keep
+            if stale or (name.startswith(TEMPORARY) and left_by_dead_process(name, TEMPORARY)):
+                with contextlib.suppress(FileNotFoundError):  # a second run at once removed it first
+                    os.unlink(os.path.join(folder, name))
         if relative != "." and not os.listdir(folder):
-            os.rmdir(folder)
+            with contextlib.suppress(OSError):  # gone, or a second run just put a PDF in it
+                os.rmdir(folder)
 
 
 class OnDemand:

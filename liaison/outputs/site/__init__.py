@@ -25,7 +25,7 @@ from liaison.core.project import Project
 from liaison.git.closed import check_with_history
 from liaison.git.history import read_history
 from liaison.git.repo import head_commit
-from liaison.outputs.files import swap_dir
+from liaison.outputs.files import process_alive, swap_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
 from liaison.outputs.placing import Placer
 from liaison.outputs.site.pages import site_outputs
@@ -70,7 +70,7 @@ def build_site(
     outputs = site_outputs(project, records, versions, today, history, site_fingerprint(project))
     phases.mark("keys")
 
-    out_dir = Path(out_dir)
+    out_dir = Path(os.path.realpath(out_dir))  # a link to the site folder: the folder is what is replaced
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / SITE_MARKER).exists():
         raise OutputDirError(f"{out_dir} 已有其他文件。为免误删，请指定一个新的或空的目录（--out）。")
     store = SiteStore(site_cache or default_site_cache(project.root))
@@ -122,7 +122,7 @@ def _assemble(project, records, outputs, out_dir: Path, store: SiteStore, cache_
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    placer.save()  # after the swap: killed before it, the next build finds the old record and copies more
+    placer.save(final=out_dir)  # after the swap, as the files now are; killed before it, the next build copies more
     store.prune({output.key for output in outputs})
     phases.mark("swap")
     return placed, pdfs
@@ -150,16 +150,9 @@ def _remove_leftovers(out_dir: Path) -> None:
         return
     for leftover in out_dir.parent.glob(f"{out_dir.name}.new-*"):
         pid = leftover.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+        if pid.isdigit() and int(pid) != os.getpid() and process_alive(int(pid)):
             continue
-        shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        if leftover.is_symlink():  # rmtree refuses a link (silently, with ignore_errors)
+            leftover.unlink()
+        else:
+            shutil.rmtree(leftover, ignore_errors=True)

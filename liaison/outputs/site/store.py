@@ -152,6 +152,9 @@ class SiteStore:
                 continue
             for entry in os.scandir(folder.path):
                 if entry.name not in keep:
-                    os.unlink(entry.path)
+                    try:
+                        os.unlink(entry.path)
+                    except FileNotFoundError:  # a second build at once pruned it first
+                        continue
                     removed += 1
         return removed

@@ -388,23 +388,21 @@ class Store:
                 "SELECT path, blob, raw, parsed, problems, day, latest, checksum FROM entries"
             ).fetchall()
         except sqlite3.Error as error:
-            log.warning("检查缓存 %s 读取失败（%s），已丢弃，本次全部重新检查。", self.path, error)
-            self.discard()
-            try:
-                self.connection = _connect(self.path, self.salt)
-            except sqlite3.Error:
-                self.connection = None
-            return {}
+            return self._start_over(f"读取失败（{error}）")
         if not all(tuple(map(type, row)) == _ROW_TYPES for row in rows):
             # SQLite keeps whatever type a damaged page says: a blob read back as text is damage, not a row.
-            log.warning("检查缓存 %s 中有类型不对的条目（文件已损坏），已丢弃，本次全部重新检查。", self.path)
-            self.discard()
-            try:
-                self.connection = _connect(self.path, self.salt)
-            except sqlite3.Error:
-                self.connection = None
-            return {}
+            return self._start_over("中有类型不对的条目（文件已损坏）")
         return {(row[0], row[1]): row for row in rows}
+
+    def _start_over(self, what: str) -> dict:
+        """Discard a file that cannot be believed and open a new one (or none): this run checks everything."""
+        log.warning("检查缓存 %s %s，已丢弃，本次全部重新检查。", self.path, what)
+        self.discard()
+        try:
+            self.connection = _connect(self.path, self.salt)
+        except sqlite3.Error:
+            self.connection = None
+        return {}
 
     def save(self, fresh: list[tuple], stale: list[tuple[str, str]]) -> None:
         """Add ``fresh`` entries and drop ``stale`` ones, all or nothing; a failure costs only the saving."""

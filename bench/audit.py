@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT))
 from bench.bigrepo import fast_import_stream  # noqa: E402
 from bench.synth import commit_repository, make_leaders, make_record, synthetic, write_repo  # noqa: E402
 from liaison.core.schema import Schema  # noqa: E402
-from liaison.git.history import read_history  # noqa: E402
+from liaison.git.history.read import read_history  # noqa: E402
 
 
 def verify_semester(tmp: Path, n_records: int) -> tuple[float, float, float]:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.check import best_of  # noqa: E402
 from bench.synth import commit_repository, make_leaders, make_record, write_repo  # noqa: E402
-from liaison.core.importing import ImportContext, plan_import  # noqa: E402
+from liaison.core.importplan import ImportContext, plan_import  # noqa: E402
 from liaison.core.project import open_project  # noqa: E402
 
 HEADER = [

@@ -27,7 +27,7 @@ from liaison.core.semesters import ALL_DATES, resolve_range
 from liaison.git.audit import audit_rows
 from liaison.git.closed import check_with_history as check_repository
 from liaison.git.closed import closed_semesters
-from liaison.git.history import read_history
+from liaison.git.history.read import read_history
 from liaison.outputs.export import export_range
 from liaison.outputs.site import build_site
 

@@ -29,7 +29,8 @@ from liaison.core.roster import Leader
 from liaison.core.semesters import ALL_DATES
 from liaison.git.audit import audit_rows, author_is_leader
 from liaison.git.closed import check_with_history, closed_semesters
-from liaison.git.history import Change, Commit, Signature, read_history
+from liaison.git.history.model import Change, Commit, Signature
+from liaison.git.history.read import read_history
 
 ROSTER = """\
 leaders:

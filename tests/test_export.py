@@ -16,7 +16,8 @@ from openpyxl import load_workbook
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
 from liaison.core.semesters import resolve_range
-from liaison.outputs.export import MANIFEST, export_range, verify_export
+from liaison.outputs.export import MANIFEST, export_range
+from liaison.outputs.verify import verify_export
 from liaison.outputs.workbook import COUNT_SHEET, WORKBOOK_NAME
 
 D = datetime.date

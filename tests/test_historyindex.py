@@ -30,9 +30,11 @@ from test_audit_trail import FORM, ZHAO, keys, signer_line  # noqa: F401  (keys 
 
 from liaison.core.records import record_path
 from liaison.core.schema import Schema
-from liaison.git import historyindex
-from liaison.git.history import History, change_json, read_history, record_history
-from liaison.git.historyindex import index_path
+from liaison.git.history import index as historyindex
+from liaison.git.history.index import index_path
+from liaison.git.history.model import History
+from liaison.git.history.read import read_history, record_history
+from liaison.outputs.historytext import change_json
 
 R1 = "2025-03-01-T1-111111"
 R2 = "2025-03-02-T1-222222"
@@ -348,8 +350,9 @@ import hashlib, json, sys
 from pathlib import Path
 sys.path.insert(0, {project!r})
 from liaison.core.schema import Schema
-from liaison.git import historyindex
-from liaison.git.history import change_json, read_history
+from liaison.git.history import index as historyindex
+from liaison.outputs.historytext import change_json
+from liaison.git.history.read import read_history
 
 {digest}
 root = Path(sys.argv[1])

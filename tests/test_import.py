@@ -11,7 +11,7 @@ import openpyxl
 import pytest
 from conftest import GIT_ENV, PROJECT, SCHEMA, commit_all, git, record_data, write_record
 
-from liaison.core.importing import DUPLICATE, EMPTY, NEW, PRESENT, REFUSED, ImportContext, plan_import
+from liaison.core.importplan import DUPLICATE, EMPTY, NEW, PRESENT, REFUSED, ImportContext, plan_import
 from liaison.core.project import open_project, read_records
 from liaison.core.semesters import resolve_range
 from liaison.outputs.workbook import build_workbook
@@ -416,7 +416,7 @@ def test_blank_rows_below_the_table_are_not_rows_and_a_long_blank_run_ends_it(re
 
 
 def test_the_record_id_column_is_the_one_the_exports_write():
-    from liaison.core.importing import RECORD_ID_HEADERS
+    from liaison.core.importplan import RECORD_ID_HEADERS
     from liaison.outputs.formats import ID_LABEL
     from liaison.outputs.workbook import ID_HEADER
 

@@ -274,7 +274,7 @@ def test_build_command_replaces_its_own_output_but_not_other_folders(repo, run, 
 
 @pytest.mark.parametrize("maximum", [0, 1, 3, 7, 10, 37, 120, 999])
 def test_chart_ticks_cover_the_largest_value(maximum):
-    from liaison.outputs.charts import nice_ticks
+    from liaison.outputs.site.bars import nice_ticks
 
     ticks = nice_ticks(maximum)
     assert ticks[0] == 0 and ticks[-1] >= maximum and ticks == sorted(set(ticks)) and len(ticks) <= 6

@@ -17,7 +17,7 @@ from liaison.core import dates
 from liaison.core.roster import Roster
 from liaison.core.semesters import Calendar, DateRange
 from liaison.git.closed import REOPEN, Closed
-from liaison.git.history import DELETED, SIGNERS_FILE, SUBMITTED_BY, Change, History
+from liaison.git.history.model import DELETED, SIGNERS_FILE, SUBMITTED_BY, Change, History
 
 FORM, REQUEST, NEITHER = "表单（签名有效）", "合并请求", "两者都不是"
 NOT_THROUGH_REQUEST = "未经合并请求"

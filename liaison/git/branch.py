@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from liaison.core.records import RECORDS_DIR
-from liaison.git.history import ADDED, CHANGED, DELETED, MOVED, Commit, identity, log_commits
+from liaison.git.history.gitlog import log_commits
+from liaison.git.history.model import ADDED, CHANGED, DELETED, MOVED, Commit, identity
 from liaison.git.repo import ZERO, Repo, require_commit
 
 _KINDS = {"A": ADDED, "M": CHANGED, "T": CHANGED, "D": DELETED, "R": MOVED}

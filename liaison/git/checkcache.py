@@ -40,8 +40,8 @@ import cerberus
 import yaml
 
 import liaison.core
+from liaison.core.atomic import write_atomic
 from liaison.core.checks import RecordReader
-from liaison.core.files import write_atomic
 from liaison.core.problems import Problem
 from liaison.core.project import Project, read_record_bytes, read_records
 from liaison.core.records import RECORDS_DIR, Record, parse_record

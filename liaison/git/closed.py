@@ -29,7 +29,8 @@ from liaison.core.project import CONFIG_FILE, Project
 from liaison.core.semesters import Calendar, RangeError, Semester, parse_semester_id
 from liaison.core.yamlio import YamlError, read_yaml_bytes, to_python
 from liaison.git.checkcache import cached_reader
-from liaison.git.history import Change, History, read_history
+from liaison.git.history.model import Change, History
+from liaison.git.history.read import read_history
 from liaison.git.repo import ZERO, Repo, commits_since
 
 REOPEN = "Reopen-Reason"

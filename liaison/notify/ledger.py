@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from liaison.core import dates
-from liaison.core.files import write_durably
+from liaison.core.atomic import write_durably
 
 LEDGER_FOLDER = (".cache", "remind", "ledger.json")
 

@@ -9,7 +9,7 @@ import json
 from liaison.core.semesters import DateRange
 from liaison.git.audit import AUDIT_HEADER, AuditRow, audit_rows, row_values
 from liaison.git.closed import closed_semesters
-from liaison.git.history import read_history
+from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit
 from liaison.outputs.formats import spreadsheet_safe
 

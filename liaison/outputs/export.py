@@ -23,7 +23,7 @@ from liaison.core.records import Record
 from liaison.core.semesters import DateRange
 from liaison.git.repo import CommitInfo, head_commit
 from liaison.outputs.archive import write_stable_zip
-from liaison.outputs.files import replace_dir
+from liaison.outputs.folders import replace_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
 from liaison.outputs.workbook import WORKBOOK_NAME, build_workbook
 
@@ -139,10 +139,3 @@ def _write_manifest(
         "files": files,
     }
     (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-
-
-def verify_export(target: Path, project: Project, cache_dir: Path | None = None) -> list[str]:
-    """``liaison.outputs.verify.verify_export``: kept importable here; verify is its own module (one per verb)."""
-    from liaison.outputs.verify import verify_export as verify
-
-    return verify(target, project, cache_dir)

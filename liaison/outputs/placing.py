@@ -31,7 +31,7 @@ import sys
 import threading
 from pathlib import Path
 
-from liaison.core.files import write_atomic
+from liaison.core.atomic import write_atomic
 
 log = logging.getLogger(__name__)
 

@@ -31,9 +31,9 @@ from liaison.core.records import Record, parse_record
 from liaison.core.semesters import Semester
 from liaison.git.branch import FileChange, branch_changes
 from liaison.git.closed import REOPEN, check_with_history, semesters_closed_now
-from liaison.git.history import ADDED, DELETED, MOVED, Commit, field_changes
+from liaison.git.history.model import ADDED, DELETED, MOVED, Commit, field_changes
 from liaison.git.repo import Repo
-from liaison.outputs.files import claim_output_dir, replace_dir
+from liaison.outputs.folders import claim_output_dir, replace_dir
 from liaison.outputs.pdf import FormRow, build_pdfs, display_value, form_rows, form_title
 from liaison.outputs.templating import environment
 

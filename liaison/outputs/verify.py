@@ -25,7 +25,8 @@ from liaison.core.checks import check_repository
 from liaison.core.project import Project, ProjectError, open_project
 from liaison.core.records import parse_record
 from liaison.core.semesters import DateRange, RangeError, parse_semester_id
-from liaison.git.history import field_changes, read_history
+from liaison.git.history.model import field_changes
+from liaison.git.history.read import read_history
 from liaison.git.repo import CommitNotFound, GitError, Repo
 from liaison.outputs.export import FORMAT, MANIFEST, export_range, sha256
 from liaison.outputs.pdf import default_cache_dir

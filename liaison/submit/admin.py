@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from liaison.core.files import write_durably
+from liaison.core.atomic import write_durably
 from liaison.core.project import Project
 
 from .worker import Submitter, open_submitter

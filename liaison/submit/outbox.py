@@ -23,7 +23,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from liaison.core.files import write_atomic, write_durably
+from liaison.core.atomic import write_atomic, write_durably
 from liaison.core.records import record_path
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -177,16 +177,3 @@ def _read(path: Path) -> Entry | None:
         return Entry.from_dict(json.loads(path.read_text(encoding="utf-8")))
     except FileNotFoundError:
         return None
-
-
-def __getattr__(name: str):
-    """The names this module had before the split into outbox/push/worker (issue 19), for old imports."""
-    if name in ("Submitter", "now_iso", "open_submitter"):
-        from . import worker
-
-        return getattr(worker, name)
-    if name in ("Settings", "init_local_remote", "SERVICE_NAME", "PUSH_LOG_HOOK"):
-        from . import push
-
-        return getattr(push, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

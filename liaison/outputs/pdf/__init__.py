@@ -7,7 +7,7 @@
 * ``build``: many records through the cache and a process pool, under leaders' folders.
 """
 
-from liaison.outputs.files import OutputDirError
+from liaison.outputs.folders import OutputDirError
 from liaison.outputs.pdf.build import OUTPUT_MARKER, OnDemand, PdfBuild, build_pdfs, shard_of
 from liaison.outputs.pdf.cache import PdfCache, cache_key, default_cache_dir, prune_cache, renderer_identity
 from liaison.outputs.pdf.fonts import font_files, font_warnings, stylesheet_families

@@ -18,7 +18,7 @@ from liaison.core.filenames import record_pdf_paths
 from liaison.core.records import Record
 from liaison.core.roster import Roster
 from liaison.core.schema import Schema
-from liaison.outputs.files import claim_output_dir, left_by_dead_process
+from liaison.outputs.folders import claim_output_dir, left_by_dead_process
 from liaison.outputs.pdf.cache import PdfCache, cache_key, renderer_identity
 from liaison.outputs.pdf.fonts import font_warnings
 from liaison.outputs.pdf.form import record_html

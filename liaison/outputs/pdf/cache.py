@@ -13,8 +13,8 @@ import importlib.metadata
 import os
 from pathlib import Path
 
+from liaison.core.atomic import write_atomic
 from liaison.core.config import Config
-from liaison.core.files import write_atomic
 from liaison.core.records import Record
 from liaison.outputs.pdf.fonts import font_files
 from liaison.outputs.pdf.form import STYLESHEET, TEMPLATE

@@ -23,9 +23,9 @@ from pathlib import Path
 
 from liaison.core.project import Project
 from liaison.git.closed import check_with_history
-from liaison.git.history import read_history
+from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit
-from liaison.outputs.files import process_alive, swap_dir
+from liaison.outputs.folders import process_alive, swap_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
 from liaison.outputs.placing import Placer
 from liaison.outputs.site.pages import site_outputs

@@ -25,10 +25,10 @@ from liaison.core.roster import Leader
 from liaison.core.schema import Schema
 from liaison.core.semesters import ALL_DATES, Calendar, DateRange, Semester
 from liaison.core.summary import contact_counts, leader_sort_key
-from liaison.git.history import Change, History
+from liaison.git.history.model import Change, History
 from liaison.outputs.formats import as_csv
 from liaison.outputs.pdf import display_value
-from liaison.outputs.site.charts import SemesterCounts, overview_charts, semester_comparison
+from liaison.outputs.site.counts import SemesterCounts, overview_charts, semester_comparison
 from liaison.outputs.site.search import _pinyin_hint, leader_label, search_data, semesters_of
 from liaison.outputs.site.store import Output, input_key
 from liaison.outputs.site.versions import Version, Versions

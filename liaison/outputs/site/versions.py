@@ -23,7 +23,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from liaison.core.semesters import Calendar, Semester
-from liaison.git.history import Change, History
+from liaison.git.history.model import Change, History
 from liaison.git.repo import SOURCE_PATHS, CommitInfo, Repo
 
 UNCOMMITTED = "本机文件（尚未提交）"

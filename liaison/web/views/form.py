@@ -8,7 +8,7 @@ from liaison.submit.outbox import Entry, new_token, valid_token
 from liaison.submit.push import description
 from liaison.submit.worker import now_iso
 
-from ..forms import form_fields, initial_values, record_from_form, values_of
+from ..formfields import form_fields, initial_values, record_from_form, values_of
 from .mine import MyRecord, own, parse, project, submitter
 
 RESUBMIT = "页面停留较久，安全校验已经更新。您填写的内容都还在，请核对后再按一次「提交」。"

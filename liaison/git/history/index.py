@@ -2,7 +2,7 @@
 
 The history of 14,000 commits costs seconds to read and the same seconds
 again on every question. The index keeps the inputs of
-:func:`liaison.git.history.build_history` (stdlib SQLite, no new dependency):
+:func:`liaison.git.history.model.build_history` (stdlib SQLite, no new dependency):
 
 - the mainline (first-parent chain) with each commit's committer time;
 - for every commit reachable from the tip: the mainline commit that brought
@@ -50,10 +50,11 @@ from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 from liaison.core import dates, records, yamlio
-from liaison.core.files import write_atomic
+from liaison.core.atomic import write_atomic
 from liaison.core.schema import Schema
-from liaison.git import history
-from liaison.git.history import (
+from liaison.git.history import gitlog, model
+from liaison.git.history.gitlog import read_commits, read_mainline, read_signatures, record_versions
+from liaison.git.history.model import (
     Change,
     Commit,
     History,
@@ -64,20 +65,16 @@ from liaison.git.history import (
     build_history,
     identity,
     in_mainline_order,
-    read_commits,
-    read_mainline,
-    read_signatures,
-    record_versions,
     stem,
 )
-from liaison.git.repo import GitError, Repo, head_from_files
+from liaison.git.repo import ZERO, GitError, Repo, head_from_files
 
 try:
     import fcntl
 except ImportError:  # not on POSIX: SQLite's own locking still keeps each transaction whole
     fcntl = None  # type: ignore[assignment]
 
-log = logging.getLogger("liaison.git.historyindex")
+log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1  # raise when the tables or what they mean change
 INDEX_FILE = (".cache", "history.sqlite")
@@ -183,7 +180,7 @@ def _code_stamp() -> str:
     """A hash of the source of the modules that decide what the history is: a code change rebuilds the index."""
     if not _CODE:
         digest = hashlib.sha256(str(FORMAT_VERSION).encode())
-        for module in (history, records, yamlio, dates):
+        for module in (model, gitlog, records, yamlio, dates):
             digest.update(Path(module.__file__).read_bytes())
         digest.update(Path(__file__).read_bytes())
         _CODE.append(digest.hexdigest())
@@ -522,7 +519,7 @@ def _decoding() -> Iterator[None]:
 
 
 def _blobs(commits: list[tuple[Commit, list[RawChange]]]) -> set[str]:
-    return {b for _, changes in commits for c in changes for b in (c.old_blob, c.new_blob)} - {history.ZERO}
+    return {b for _, changes in commits for c in changes for b in (c.old_blob, c.new_blob)} - {ZERO}
 
 
 def _select(db: sqlite3.Connection, query: str, values: list) -> list:

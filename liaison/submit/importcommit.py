@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from liaison.core.config import WebSettings
-from liaison.core.importing import ImportContext, ImportPlan, plan_import
+from liaison.core.importplan import ImportContext, ImportPlan, plan_import
 from liaison.core.project import Project
 from liaison.core.records import list_record_files
 from liaison.git.checkcache import cached_reader

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from liaison import clickzh
+from liaison.cli import chinese
+from liaison.core.atomic import write_atomic
 from liaison.core.filenames import safe_filename
-from liaison.core.files import write_atomic
 from liaison.core.logs import configure_logging
 from liaison.core.problems import summary_line
 from liaison.core.project import Project, ProjectError, open_project
@@ -25,13 +25,14 @@ from liaison.core.query import QueryError, leaders_for_query, select_records
 from liaison.core.records import leaders_of
 from liaison.core.semesters import RangeError, resolve_range
 from liaison.git.closed import check_with_history
-from liaison.git.history import change_json, change_text, record_history
+from liaison.git.history.read import record_history
 from liaison.outputs import formats
+from liaison.outputs.historytext import change_json, change_text
 from liaison.outputs.junit import junit_xml
 from liaison.outputs.pdf import OutputDirError, build_pdfs, default_cache_dir, shard_of
 from liaison.outputs.pdf import prune_cache as prune_pdf_cache
 
-clickzh.install()  # before the commands below are declared: their help and type names are read then
+chinese.install()  # before the commands below are declared: their help and type names are read then
 
 
 class UserError(click.ClickException):
@@ -41,7 +42,7 @@ class UserError(click.ClickException):
         click.echo(f"错误：{self.format_message()}", err=True)
 
 
-@click.group(cls=clickzh.Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=chinese.Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
@@ -724,9 +725,9 @@ def import_(
       python build.py import 老记录.csv --format csv > 导入结果.csv
       python build.py import 汇总.xlsx --push
     """
-    from liaison.core.importreport import report_csv, report_json, report_text
     from liaison.git.repo import GitError
-    from liaison.submit.importing import ImportRefused, import_files, push_command
+    from liaison.outputs.importreport import report_csv, report_json, report_text
+    from liaison.submit.importcommit import ImportRefused, import_files, push_command
 
     project = _project(ctx)
     try:

@@ -11,7 +11,7 @@ from liaison.core.records import Record
 from liaison.core.roster import Leader, Roster
 from liaison.core.semesters import Calendar, Semester
 from liaison.core.summary import contact_counts
-from liaison.outputs.charts import horizontal_bars, vertical_bars
+from liaison.outputs.site.bars import horizontal_bars, vertical_bars
 from liaison.outputs.site.search import leader_label
 
 

@@ -12,7 +12,7 @@ import io
 import json
 from typing import Any
 
-from liaison.core.importing import (
+from liaison.core.importplan import (
     DUPLICATE,
     EMPTY,
     NEW,

@@ -1,0 +1,92 @@
+"""A record's changes in words and as JSON: what ``history`` prints, from the git layer's data."""
+
+from __future__ import annotations
+
+from liaison.core.records import plain_value
+from liaison.git.history.model import ADDED, DELETED, MOVED, Change
+
+
+def change_json(change: Change) -> dict:
+    """A change as JSON-ready data (``history --format json``)."""
+    commit, merge = change.commit, change.merge
+    return {
+        "when": commit.committer_time.isoformat(),
+        "kind": change.kind,
+        "record_id": change.record_id,
+        "old_path": change.old_path,
+        "new_path": change.new_path,
+        "author": commit.author_name,
+        "author_email": commit.author_email,
+        "authored_at": commit.author_time.isoformat(),
+        "committer": commit.committer_name,
+        "committer_email": commit.committer_email,
+        "commit": commit.sha,
+        "message": commit.message,
+        "merge_request": merge.reference if merge else None,
+        "merged_by": merge.merged_by if merge else None,
+        "merged_at": merge.merged_at.isoformat() if merge else None,
+        "direct_to_main": change.on_mainline and change.merge is None,
+        "made_in_merge": change.in_merge,
+        "entered_mainline": change.entered,
+        "mainline_position": change.position,
+        "signature": change.signature.status if change.signature else "N",
+        "signed_by_form": change.by_form,
+        "signer": change.signature.signer if change.by_form else None,
+        "submitted_by": change.submitted_by or None,
+        "fields": [
+            {"key": f.key, "label": f.label, "old": plain_value(f.old), "new": plain_value(f.new)}
+            for f in change.fields
+        ],
+    }
+
+
+def how_it_entered(change: Change) -> str:
+    """How the change reached the mainline, in words: the merge request, a local merge, a direct push, a merge's own edit."""
+    merge = change.merge
+    if merge is None:
+        return "直接提交到主分支，未经合并请求" if change.on_mainline else "尚未合并到主分支"
+    merged = f"{merge.merged_by} 于 {merge.merged_at:%Y-%m-%d %H:%M} 合并"
+    if not merge.is_request:
+        how = f"本地合并后推送到主分支（合并提交 {merge.sha[:12]}，{merged}），未经合并请求"
+    else:
+        how = f"合并请求 {merge.reference}，{merged}"
+    return f"在合并提交中直接修改（{how}）" if change.in_merge else how
+
+
+def change_text(number: int, change: Change) -> list[str]:
+    """A change as lines for the terminal (``history --format table``)."""
+    commit = change.commit
+    how = how_it_entered(change)
+    lines = [
+        f"━━ {number}. {commit.committer_time:%Y-%m-%d %H:%M} · {change.kind} · {change.path}",
+        f"   作者：{commit.author_name} <{commit.author_email}>　提交者：{commit.committer_name} <{commit.committer_email}>",
+        f"   {how}",
+        *(
+            [
+                f"   由表单提交（签名有效：{change.signature.signer}）"
+                + (f"，登录名 {change.submitted_by}" if change.submitted_by else "")
+            ]
+            if change.by_form
+            else []
+        ),
+        f"   提交 {commit.sha[:12]}：{commit.subject}",
+    ]
+    if change.kind == MOVED:
+        lines.append(f"   文件：{change.old_path} → {change.new_path}")
+    if change.kind in (ADDED, DELETED):  # the whole record, once
+        data = change.new_data if change.kind == ADDED else change.old_data
+        return lines + [
+            f"   {item.label}：{plain_value(item.new if change.kind == ADDED else item.old)}"
+            for item in change.fields
+            if (data.get(item.key, "") != "")
+        ]
+    for item in change.fields:
+        old = plain_value(item.old) if item.old != "" else "（空）"
+        new = plain_value(item.new) if item.new != "" else "（空）"
+        if "\n" in f"{old}{new}" or len(f"{old}{new}") > 60:
+            lines.append(f"   {item.label}：")
+            lines.extend(f"     - {part}" for part in str(old).split("\n"))
+            lines.extend(f"     + {part}" for part in str(new).split("\n"))
+        else:
+            lines.append(f"   {item.label}：{old} → {new}")
+    return lines

@@ -204,6 +204,7 @@ def test_outbox_answers_are_data(repo, tmp_path):
         (["remind", "--semester", SPRING], 1),
         (["review", "--base", "HEAD~1", "--out", "{tmp}/review", "--cache", "{tmp}/cache", "--jobs", "1"], 1),
         (["history", "{record}"], 0),
+        (["import", "{sample}", "--dry-run"], 0),  # reads the records through the check cache, checks each row
     ],
     ids=lambda value: value[0] if isinstance(value, list) else None,
 )
@@ -211,7 +212,8 @@ def test_no_command_checks_or_reads_the_history_twice(mixed, counted, run, tmp_p
     repo, paths = mixed
     write_record(repo, record_data(date=D(2025, 5, 6), target="研究生会"), suffix="eeeeee")
     commit_all(repo, "再一条")  # for review: a branch with one new record
-    done = run(repo, *(a.format(tmp=tmp_path, record=stem(paths["good"])) for a in args))
+    sample = PROJECT / "docs" / "import-sample.xlsx"
+    done = run(repo, *(a.format(tmp=tmp_path, record=stem(paths["good"]), sample=sample) for a in args))
     assert done.exception is None or isinstance(done.exception, SystemExit), done.output
     assert counted["check"] == checks, done.output
     assert counted["history"] <= 1, done.output

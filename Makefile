@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PORT ?= 8000
 
-.PHONY: setup run test bench lint format demo serve mutants image
+.PHONY: setup run test bench lint format docs demo serve mutants image
 
 setup:
 	bash scripts/setup.sh
@@ -47,6 +47,10 @@ lint: setup
 format: setup
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
+
+# Rewrite the generated parts of docs/development.md: the command reference (from --help) and the layout.
+docs: setup
+	$(PY) scripts/docs.py
 
 # Rewrite the shipped demo data (after a schema change, say).
 demo: setup

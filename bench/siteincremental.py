@@ -1,6 +1,6 @@
 """Benchmark: ``python build.py build`` on 10,000 records — full, nothing changed, and after one record changed.
 
-    python bench/siteincremental.py [--records 10000] [--today /work/main]
+    python bench/siteincremental.py [--records 10000] [--today ../main]
 
 On bench/bigrepo.py's repository (10,000 records, 14,001 commits) with every
 PDF in the cache (bench/pdf.py's ``fill_cache``: one sample PDF stored under
@@ -18,7 +18,7 @@ process, timed in wall and CPU seconds (the process and its git children):
 Each build's log line (``LIAISON_LOG_LEVEL=INFO``) splits its time: check and
 history (today's cost, which the check cache and the history index remove)
 and the rest (keys, files, PDF links, the swap). With ``--today CHECKOUT``
-the full build of another checkout (e.g. /work/main, before this change) is
+the full build of another checkout (e.g. a worktree of main, before this change) is
 timed on a copy of the repository with that checkout's templates.
 """
 
@@ -101,7 +101,11 @@ def report(label: str, wall: float, cpu: float, log: str, check_cpu: float) -> N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=10_000)
-    parser.add_argument("--today", type=Path, help="another checkout whose full build to time (e.g. /work/main)")
+    parser.add_argument(
+        "--today",
+        type=Path,
+        help="another checkout whose full build to time (e.g. a worktree of main: git worktree add ../main main)",
+    )
     args = parser.parse_args()
     env = {**os.environ, "LIAISON_LOG_LEVEL": "INFO"}
     with tempfile.TemporaryDirectory() as tmp:

@@ -20,6 +20,9 @@ DEBIAN_PACKAGES=(
 )
 # ssh-keygen signs the web form's commits (LIAISON_SIGNING_KEY) and verifies them.
 DEBIAN_PACKAGES+=(openssh-client)
+# Debian has only python3; the command line is `python build.py …` (README, the design),
+# and build.py then runs itself in .venv/.
+DEBIAN_PACKAGES+=(python-is-python3)
 if [ "$mode" = packages ]; then
     echo "${DEBIAN_PACKAGES[*]}"
     exit 0

@@ -5,19 +5,50 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 
+from liaison.core.project import Project
 from liaison.core.semesters import DateRange
 from liaison.git.audit import AUDIT_HEADER, AuditRow, audit_rows, row_values
 from liaison.git.closed import closed_semesters
+from liaison.git.history.model import History
 from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit
+from liaison.git.verdict import Verdict, require_ready, verdict
 from liaison.outputs.formats import spreadsheet_safe
 
 
-def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow], bytes]:
+@dataclass
+class AuditLog:
+    rows: list[AuditRow]
+    data: bytes  # the file: xlsx, csv (UTF-8 with BOM) or json
+    verdict: Verdict  # check's, for the records' content only: the audit lists every change itself
+
+    @property
+    def flagged(self) -> int:
+        """How many changes deserve a look (a 提示)."""
+        return sum(1 for row in self.rows if row.flags)
+
+
+def audit(project: Project, date_range: DateRange, fmt: str) -> AuditLog:
+    """``audit``: the audit log of ``date_range`` as a file, the history read once for it and for check.
+
+    A record file that fails check is still audited (its changes are all
+    listed); the verdict names it, since its 领导姓名 may be wrong.
+    """
+    require_ready(project)
+    history = read_history(project.root, project.schema)
+    found = verdict(project, history=history, content_only=True)
+    rows, data = audit_log(project, date_range, fmt, history)
+    return AuditLog(rows, data, found)
+
+
+def audit_log(
+    project: Project, date_range: DateRange, fmt: str, history: History | None = None
+) -> tuple[list[AuditRow], bytes]:
     """The rows of the audit log for ``date_range`` and the file's bytes: xlsx, csv (UTF-8 with BOM) or json."""
     config = project.config
-    history = read_history(project.root, project.schema)
+    history = history if history is not None else read_history(project.root, project.schema)
     closed = closed_semesters(project, history)
     rows = audit_rows(
         history, project.roster, config.calendar, closed, date_range, config.timezone, config.git.merge_method

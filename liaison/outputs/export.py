@@ -22,6 +22,7 @@ from liaison.core.query import records_in_range
 from liaison.core.records import Record
 from liaison.core.semesters import DateRange
 from liaison.git.repo import CommitInfo, head_commit
+from liaison.git.verdict import Verdict, verdict
 from liaison.outputs.archive import write_stable_zip
 from liaison.outputs.folders import replace_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
@@ -38,6 +39,43 @@ class ExportResult:
     records: list[Record]
     commit: CommitInfo | None
     warnings: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None  # check's verdict, when the export ran it (``export``)
+
+
+class ExportRefused(Exception):
+    """The export was not made (nothing written, an earlier export untouched); the message says why, in Chinese.
+
+    ``verdict``: check's verdict when it was the reason (records that fail check may belong to the range).
+    """
+
+    def __init__(self, message: str, verdict: Verdict | None = None) -> None:
+        super().__init__(message)
+        self.verdict = verdict
+
+
+def export(
+    project: Project, date_range: DateRange, out_dir: Path, cache_dir: Path, jobs: int | None = None
+) -> ExportResult:
+    """``export``: check, then export the range's records (``export_range``); refused when any record fails check.
+
+    A record that fails check may belong to the range, and an export without
+    it would look whole: so nothing is written then (ExportRefused). A range
+    needs a start or an end.
+    """
+    if date_range.start is None and date_range.end is None:
+        raise ExportRefused("请用 --semester 学期 或 --from/--to 日期 指定导出范围，如 --semester 2025-2026-1。")
+    found = verdict(project)
+    if found.left_out:
+        raise ExportRefused("有记录文件未通过检查（见上），未导出，也未改动以前的导出。请修改后重新导出。", found)
+    result = export_range(project, found.records, date_range, out_dir, cache_dir, jobs)
+    result.verdict = found
+    if date_range.start is not None and date_range.end is None:
+        result.warnings.insert(
+            0,
+            f"注意：只给了 --from，导出 {date_range.start} 起到今天（{project.today()}）为止的全部记录；"
+            "如需别的截止日期，请加 --to 日期。",
+        )
+    return result
 
 
 def sha256(data: bytes) -> str:

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from liaison.core.project import Project
-from liaison.git.closed import check_with_history
 from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit
+from liaison.git.verdict import Verdict, require_ready, verdict
 from liaison.outputs.folders import process_alive, swap_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
 from liaison.outputs.placing import Placer
@@ -42,26 +42,27 @@ class SiteBuild:
     files: int
     records: int
     pdfs_rendered: int
-    problems: list = field(default_factory=list)
+    verdict: Verdict  # check's: the records left out (named), the notes, the exit status
     warnings: list[str] = field(default_factory=list)
-    process_problems: list = field(default_factory=list)  # how a record was changed: it is still on the site
     made: list[str] = field(default_factory=list)  # files (not PDFs) with new bytes; the others kept as they were
 
 
 def build_site(
     project: Project, out_dir: Path, cache_dir: Path, jobs: int | None = None, site_cache: Path | None = None
 ) -> SiteBuild:
-    """Check, then put the whole site at ``out_dir`` (replacing an earlier build), PDFs from the cache.
+    """``build``: check, then put the whole site at ``out_dir`` (replacing an earlier build), PDFs from the cache.
 
     Only files whose inputs changed are made (``site_cache``, default
     ``.cache/site``, keeps the others); the new site is assembled beside
     ``out_dir`` and takes its place at once, so ``out_dir`` is always a whole
-    site, the old one or the new one.
+    site, the old one or the new one. Records that fail check are left out
+    (the verdict names them); NotReady when config.yaml or roster.yaml cannot be used.
     """
+    require_ready(project)  # before the history is read
     phases = _Phases()
     history = read_history(project.root, project.schema)  # once, for the check and every record page
-    result = check_with_history(project, history=history)
-    records = result.clean_records()
+    found = verdict(project, history=history)
+    records = found.records
     phases.mark("check and history")
     commit = head_commit(project.root)
     # The commit, not the clock, dates everything: the same commit builds the same site on any day.
@@ -87,9 +88,8 @@ def build_site(
         len(outputs) + len(records),
         len(records),
         pdfs.rendered,
-        result.problems,
+        found,
         pdfs.warnings,
-        result.process_problems,
         placed.made,
     )
 

@@ -1,0 +1,91 @@
+"""``python build.py import``: existing records from the office's spreadsheets, as one commit on a new branch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from liaison.cli.shared import UserError, command, format_option, project_of
+
+
+@command(name="import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--sheet", metavar="工作表", help="只读这个工作表（默认：每一张找得到表头的工作表）。")
+@click.option("--dry-run", is_flag=True, help="只检查并报告每一行的结果，不写入任何内容。")
+@click.option("--branch", metavar="分支", help="新记录提交到哪个新分支（默认 import/<日期>-<文件哈希>）。")
+@format_option(["text", "json", "csv"], "报告的格式：text 供阅读；json、csv 逐行列出结果，可用 Excel 打开。")
+@click.option("--reopen-reason", metavar="理由", default="", help="导入已关闭学期的记录时必填：写入提交说明的理由。")
+@click.option("--push", is_flag=True, help="提交后推送到 origin，并按表单同样的方式创建合并请求。")
+@click.pass_context
+def import_(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    sheet: str | None,
+    dry_run: bool,
+    branch: str | None,
+    fmt: str,
+    reopen_reason: str,
+    push: bool,
+) -> None:
+    """导入已有的联系记录：思政科的汇总表、本系统导出的表2，或其他系统导出的 .xlsx / .csv。
+
+    按表头的名称（记录表中的名称或常见别称，见 schema/record.yaml 的 aliases）对应各列，表头可在前 10 行中任一行；
+    每一行都按 check 的规则检查。新记录作为一个提交写在新分支上，提交说明列出来源文件及其 SHA-256，
+    推送后经合并请求审核。同一文件再次导入不会重复添加。有未导入的行或文件时退出码为 1。
+    详见 docs/import.md。
+
+    \b
+    示例：
+      python build.py import docs/import-sample.xlsx --dry-run
+      python build.py import 2023-2024学年汇总.xlsx --sheet "表2 联系内容汇总"
+      python build.py import 老记录.csv --format csv > 导入结果.csv
+      python build.py import 汇总.xlsx --push
+    """
+    from liaison.git.repo import GitError
+    from liaison.outputs.importreport import report_csv, report_json, report_text
+    from liaison.submit.importcommit import ImportRefused, import_files, push_command
+
+    project = project_of(ctx)
+    try:
+        outcome = import_files(project, list(files), sheet, dry_run, branch, reopen_reason, push)
+    except ImportRefused as err:
+        raise UserError(str(err)) from None
+    except GitError as err:  # the push failed: the branch is there, the push can be repeated
+        raise UserError(f"推送失败：{err.stderr or err}。分支已在本地创建，网络恢复后可再运行 git push。") from None
+    plan = outcome.plan
+    ending = _ending(outcome, dry_run, push_command)
+    if fmt == "json":
+        extra = {"dry_run": dry_run, "branch": outcome.branch, "commit": outcome.commit, "pushed": outcome.pushed}
+        click.echo(report_json(plan, extra), nl=False)
+        click.echo("\n".join(ending), err=True)
+    elif fmt == "csv":
+        click.echo(report_csv(plan), nl=False)
+        click.echo("\n".join(ending), err=True)
+    else:
+        click.echo(report_text(plan, ending), nl=False)
+    if not plan.ok:
+        ctx.exit(1)
+
+
+def _ending(outcome, dry_run: bool, push_command) -> list[str]:
+    """The last lines of the import's report: what was written, and what to do next."""
+    plan = outcome.plan
+    new, refused = len(plan.new_rows), plan.refused
+    lines = []
+    if plan.file_errors:
+        lines.append(f"有 {len(plan.file_errors)} 个文件无法导入（见上），本次没有写入任何内容。请修改后重新导入。")
+    elif dry_run:
+        lines.append(f"试运行（--dry-run）：可新增 {new} 条记录，没有写入任何内容。")
+    elif not new:
+        lines.append("没有新的记录，没有创建分支。")
+    else:
+        lines.append(f"已把 {new} 条新记录提交到分支 {outcome.branch}（提交 {outcome.commit[:8]}），工作区未改动。")
+        if outcome.pushed:
+            lines.append(f"已推送并请求创建合并请求（目标分支 {outcome.target}），请思政科在 GitLab 中审核。")
+        else:
+            lines.append("推送并创建合并请求：")
+            lines.append(f"  {push_command(outcome)}")
+    if refused and not plan.file_errors:
+        lines.append(f"另有 {refused} 行未导入（见上）：改正表格后再导入一次即可，已导入的行会显示“已存在”。")
+    return lines

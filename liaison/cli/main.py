@@ -1,0 +1,69 @@
+"""The command group: every verb's command under one ``python build.py``, and ``main()``.
+
+One module per verb (as mkdocs keeps ``commands/``); each parses its
+options, makes one library call and says the result. Heavy modules
+(openpyxl, WeasyPrint, the site, Flask) are imported inside the commands
+that need them, so ``check`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from liaison.cli import audit, build, check, export, history, import_, outbox, pdf, query, remind, review, serve, verify
+from liaison.cli.chinese import Group
+from liaison.cli.shared import PROGRAM
+from liaison.core.logs import configure_logging
+
+
+@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    envvar="LIAISON_ROOT",
+    show_default=True,
+    help="联系记录仓库的目录（含 config.yaml、roster.yaml、records/）。",
+)
+@click.version_option(package_name="liaison")
+@click.pass_context
+def cli(ctx: click.Context, root: Path) -> None:
+    """领导干部结对联系学生情况记录：检查、查询与导出。
+
+    \b
+    示例：
+      python build.py check
+      python build.py query --leader 赵敏 --semester 2025-2026-1
+    """
+    ctx.obj = root
+
+
+COMMANDS = (
+    check.check,
+    query.query,
+    pdf.pdf,
+    export.export,
+    review.review,
+    build.build,
+    serve.serve,
+    outbox.outbox,
+    history.history,
+    audit.audit,
+    remind.remind,
+    import_.import_,
+    verify.verify,
+)
+for command in COMMANDS:
+    cli.add_command(command)
+
+
+def main() -> None:
+    # Chinese output must not depend on the terminal's locale (CI often has none).
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(encoding="utf-8")
+    configure_logging("WARNING")
+    cli(prog_name=PROGRAM)

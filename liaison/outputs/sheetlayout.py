@@ -12,10 +12,12 @@ row and each row's height before the row). The units:
 The page is fitted to the paper's width only while the body text stays at
 least ``MIN_BODY_PT`` points: a table too wide for A4 landscape at that size
 goes on A3 landscape. When even A3 is too narrow for every column on one
-line, the short columns wrap (names never) and the long-text columns share
-what is left by how much text each holds. A row is at most ``MAX_ROW_PT``
-tall (Excel's limit), so a text that needs more continues in the rows below
-(:func:`printed_rows`, marked as :mod:`liaison.core.continued` says).
+line, every column starts at the least it may have (names whole, ids on two
+lines, short text six characters a line) and the columns that wrap share
+the rest by how much text each holds, so that each needs about as many
+lines. A row is at most ``MAX_ROW_PT`` tall (Excel's limit), so a long text
+that needs more continues in the rows below (:func:`printed_rows`, marked as
+:mod:`liaison.core.continued` says).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 
 BODY_PT = 10.5
 MIN_BODY_PT = 8.0
-LINE_PT = 14.0  # one wrapped line of 10.5 pt CJK text, with the font's leading (LibreOffice needs 12.3)
+LINE_PT = 13.5  # one wrapped line of 10.5 pt 宋体, as Excel spaces it (LibreOffice needs 12.3)
 ROW_PADDING_PT = 5.0
 MAX_ROW_PT = 409.0  # Excel's limit for a row's height
 MAX_LINES = math.floor((MAX_ROW_PT - ROW_PADDING_PT) / LINE_PT)
@@ -43,6 +45,8 @@ FIT_SLACK = 0.96
 SHORT_MAX = 26  # short fields (names, places) up to 12 CJK characters stay on one line when there is room
 SHORT_WRAP = 14  # a short field that has to wrap: six characters a line
 ID_MAX = 36  # Latin-only values (record ids, commits): room for them on one line when there is room
+LATIN_LEAST = 22  # and when there is not, a record id on two lines (2025-09-15- / T2019001-3fa2c1)
+WORD_MAX = 18  # a Latin word up to this wide (2026-11-24 ) is kept whole when its column wraps
 LONG_WIDTH = 48  # 联系内容 and the like: ~23 characters a line when there is room
 LONG_MIN = 20
 LONG_MAX = 72  # wider lines are hard to follow
@@ -121,9 +125,10 @@ def widest_line(value) -> int:
     return math.ceil(max(_paragraph_widths(text_of(value)), default=0))
 
 
-# Where Latin-only text may wrap: after a space or a slash (records/2025/…), and after a hyphen that a
-# letter follows (2025-09-15-T2019001-3fa2c1 keeps its date whole on the first line).
-_LATIN_BREAK = re.compile(r"(?<=[ /])|(?<=-)(?=[^\d\s])")
+# Where Latin-only text may wrap: after a space, and after a hyphen that a letter follows
+# (2025-09-15-T2019001-3fa2c1 keeps its date whole on the first line); a path after any / or -.
+_LATIN_BREAK = re.compile(r"(?<= )|(?<=-)(?=[^\d\s])")
+_PATH_BREAK = re.compile(r"(?<=[ /-])")
 # A line's pieces: runs of wide (non-ASCII) text, breakable between any two characters; Latin words; spaces.
 _TOKENS = re.compile(r"[^\x00-\x7f]+|[^\x80-\U0010ffff ]+| +")
 
@@ -175,7 +180,8 @@ class _Measure:
     preferred: float  # every line on one line, within limits
     least: float  # the narrowest it may be made: wrapped, names whole, every value within one row
     widest: int  # the widest line
-    volume: float  # how much text the column holds (long columns share the width by it)
+    volume: float = 0.0  # how much text it holds: the columns that wrap share the width by it
+    cap: float = 0.0  # and no wider than this; 0 for a column that keeps its width
 
 
 def _measure(label: str, values: list, long: bool, unbroken: bool) -> _Measure:
@@ -183,16 +189,26 @@ def _measure(label: str, values: list, long: bool, unbroken: bool) -> _Measure:
     widest = max([math.ceil(print_width(str(label))), *(widest_line(t) for t in texts)])
     # A header may take two lines: half its width.
     header = math.ceil(print_width(str(label)) / 2) + 2
+    # A cell counts up to what a wide column holds in a few lines: one text of 3,000 characters
+    # should not take the width from a column that makes every row tall.
+    volume = sum(min(sum(_paragraph_widths(t)), VOLUME_CAP) for t in texts)
     if long:
-        # A cell counts up to what a wide column holds in a few lines: one text of 3,000 characters
-        # should not take the width from a column that makes every row tall.
-        volume = sum(min(sum(_paragraph_widths(t)), VOLUME_CAP) for t in texts)
         least = max(header, min(LONG_MIN, widest + 2))
-        return _Measure(min(float(LONG_WIDTH), widest + 2.0), float(least), widest, volume)
+        cap = max(least, min(LONG_MAX, widest + 2))
+        return _Measure(min(float(LONG_WIDTH), widest + 2.0), float(least), widest, volume, float(cap))
     if texts and all(not _has_wide(t) for t in texts):
-        pieces = max((math.ceil(print_width(p)) for t in texts for p in _LATIN_BREAK.split(t)), default=0)
+        pieces = max(
+            (math.ceil(print_width(p)) for t in texts for p in (_PATH_BREAK if "/" in t else _LATIN_BREAK).split(t)),
+            default=0,
+        )
         preferred = min(widest + 2, ID_MAX)
-        return _Measure(float(preferred), float(min(max(pieces + 2, header), preferred)), widest, 0.0)
+        if any(" " in t for t in texts):  # words (a name and an address), not an identifier: they wrap
+            # short words (a date, a time) stay whole; an e-mail address breaks where a line is full
+            least = min(max(SHORT_WRAP, header, pieces + 2 if pieces + 2 <= WORD_MAX else 0), preferred)
+            return _Measure(float(preferred), float(least), widest, volume, float(preferred))
+        # Record ids, commits and paths stay whole or break only where they may (2025-09-15- / T2019…).
+        least = min(max(pieces + 2, header), preferred, LATIN_LEAST)
+        return _Measure(float(preferred), float(least), widest)
     preferred = min(widest + 2, SHORT_MAX)
     # A date-time (2026年11月24日 13:55:40) wraps between its date and its time only.
     whole = max((print_width(p) for v in values if hasattr(v, "hour") for p in text_of(v).split(" ")), default=0)
@@ -200,7 +216,8 @@ def _measure(label: str, values: list, long: bool, unbroken: bool) -> _Measure:
     # Wide enough that the longest value fits one row: only long columns continue in the rows below.
     tallest = max((sum(_paragraph_widths(t)) for t in texts), default=0)
     least = max(least, min(preferred, math.ceil(tallest / (MAX_LINES - 2)) + 4))
-    return _Measure(float(preferred), float(least), widest, 0.0)
+    wraps = not unbroken and not whole
+    return _Measure(float(preferred), float(least), widest, volume if wraps else 0.0, preferred if wraps else 0)
 
 
 def _units(paper: Paper, scale: float) -> float:
@@ -222,10 +239,11 @@ def plan_layout(
 ) -> Layout:
     """The paper and widths that keep the body text ≥ MIN_BODY_PT when fitted to the page's width.
 
-    Every column on one line when that fits (A4, else A3); else the short
-    columns wrap (``unbroken_columns``, names, never do) and the long columns
-    share the rest of an A3 page by how much text each holds. ``marks``
-    (column → text) are values a column may also show, such as （续）.
+    Every column on one line when that fits (A4, else A3); else the columns
+    that may wrap share an A3 page by how much text each holds
+    (``unbroken_columns``, names, never wrap; ``long_columns`` may be made
+    widest). ``marks`` (column → text) are values a column may also show,
+    such as （续）.
     """
     _paragraph_widths.cache_clear()  # one table's texts at a time: memory stays bounded by the table
     _lines_of.cache_clear()
@@ -244,7 +262,7 @@ def plan_layout(
         paper, widths = A4, preferred
     else:
         paper = A3
-        widths = preferred if sum(preferred) <= _budget(A3) else _share(columns, long_columns, _budget(A3))
+        widths = preferred if sum(preferred) <= _budget(A3) else _share(columns, _budget(A3))
     if sum(widths) > _budget(paper):  # even the least is too wide: narrow all, keeping the ratio
         factor = _budget(paper) / sum(widths)
         widths = [max(6.0, math.floor(w * factor)) for w in widths]
@@ -253,34 +271,37 @@ def plan_layout(
     return Layout(paper, tuple(widths), _scale(widths, paper), wraps)
 
 
-def _share(columns: list[_Measure], long_columns: set[int], budget: float) -> list[float]:
-    """Widths within ``budget``: short columns at their least, the long ones sharing the rest by their
-    text (each between LONG_MIN and LONG_MAX, and no wider than its widest line), then what the long
-    columns cannot use back to the short ones."""
+def _share(columns: list[_Measure], budget: float) -> list[float]:
+    """Widths within ``budget``: every column at its least, then the columns that wrap share the rest by
+    how much text each holds (so that each needs about as many lines), each up to its cap; what they
+    cannot use goes to the others, in the table's order, up to one line each."""
     widths = [c.least for c in columns]
-    longs = sorted(long_columns)
-    room = budget - sum(w for i, w in enumerate(widths) if i not in long_columns)
-    caps = {i: max(columns[i].least, min(float(LONG_MAX), columns[i].widest + 2.0)) for i in longs}
-    open_ = list(longs)
-    while open_:  # share by volume; a column that reaches its cap or its least is settled
+    room = budget - sum(widths)
+    open_ = [i for i, c in enumerate(columns) if c.cap > c.least]
+    while open_ and room > 0:  # water-filling: a column that reaches its cap is settled
         total = sum(columns[i].volume for i in open_) or len(open_)
-        left = room - sum(widths[i] for i in longs if i not in open_)
-        share = {i: left * (columns[i].volume or 1) / total for i in open_}
-        settled = [i for i in open_ if share[i] >= caps[i] or share[i] <= columns[i].least]
-        for i in settled:
-            widths[i] = caps[i] if share[i] >= caps[i] else columns[i].least
-        if not settled:
+        share = {i: room * (columns[i].volume or (total / len(open_))) / total for i in open_}
+        full = [i for i in open_ if widths[i] + share[i] >= columns[i].cap]
+        if not full:
             for i in open_:
-                widths[i] = float(math.floor(share[i]))
+                widths[i] += share[i]
+            room = 0
             break
-        open_ = [i for i in open_ if i not in settled]
-    spare = budget - sum(widths)
-    wanting = [i for i, c in enumerate(columns) if i not in long_columns and c.preferred > widths[i]]
-    for i in wanting:  # in the table's order: the first columns (names, departments) first
-        grant = min(spare, columns[i].preferred - widths[i])
+        for i in full:
+            room -= columns[i].cap - widths[i]
+            widths[i] = columns[i].cap
+        open_ = [i for i in open_ if i not in full]
+    for i, column in enumerate(columns):
+        grant = min(max(room, 0), max(column.preferred - widths[i], 0))
         widths[i] += grant
-        spare -= grant
-    return [float(math.floor(w)) for w in widths]
+        room -= grant
+    whole = [math.floor(w) for w in widths]
+    # The units that rounding down took, back to the columns that lost the most (and may grow).
+    spare = math.floor(budget - sum(whole)) if room >= 0 else 0
+    growing = sorted((i for i, c in enumerate(columns) if c.cap > whole[i]), key=lambda i: whole[i] - widths[i])
+    for i in growing[: max(spare, 0)]:
+        whole[i] += 1
+    return [float(w) for w in whole]
 
 
 def row_height(row, widths, wraps=None) -> float:

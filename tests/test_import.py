@@ -498,3 +498,13 @@ def test_a_continued_row_that_does_not_follow_its_record_is_refused_with_its_rec
     assert "上面却没有它接续的记录" in refused[4]
     assert "记录编号却与它上面的" in refused[moved + 1]
     assert "不能确定这条记录的文字是否完整" in refused[5]  # the record it seemed to continue: never half imported
+
+
+def test_round_trip_without_the_serial_column_joins_by_the_record_id(repo, tmp_path):
+    path, originals = _exported_long_semester(repo, tmp_path)
+    book = openpyxl.load_workbook(path)
+    book["表2 联系内容汇总"].delete_cols(1)  # 序号, and with it the （续） marks
+    book.save(path)
+    plan = plan_import([(path.name, path.read_bytes())], context(_emptied(repo, tmp_path)))
+    assert [r.status for r in plan.files[0].rows] == [NEW] * len(LONG_RECORDS)
+    assert sorted(r.raw for r in plan.new_rows) == sorted(r.raw for r in originals.values())

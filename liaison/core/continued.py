@@ -8,7 +8,8 @@ so sorting and filtering by those keep it beside its record, and holds the
 next part of each long text; its other cells are empty (人员规模 among them,
 so a sum counts each record once). The parts are cut so that joining a
 record's cells column by column, with nothing in between, gives back the
-text exactly. ``build.py import`` joins them (:func:`join_continued`);
+text exactly. ``build.py import`` joins them (:func:`join_continued`), by
+the mark, or by the 记录编号 when the 序号 column was deleted;
 docs/printing.md says the same to people.
 """
 
@@ -34,7 +35,7 @@ def is_continued(cell: Any) -> bool:
 
 def join_continued(
     body: list[tuple[int, tuple]],
-    marker: int,
+    marker: int | None,
     record_id: int | None,
     long_columns: set[int],
     is_blank: Callable[[tuple], bool],
@@ -42,7 +43,9 @@ def join_continued(
     """The sheet's records as (row number, cells, problem): each continued row's long cells joined to its record.
 
     ``body`` holds (row number, cells) in sheet order; ``marker`` is the 序号
-    column, ``record_id`` the 记录编号 column (if any), ``long_columns`` the
+    column and ``record_id`` the 记录编号 column, either may be None (a sheet
+    whose 序号 column was deleted: a row with the 记录编号 of the record above
+    continues it); ``long_columns`` are the
     columns whose text continues; blank rows (``is_blank``) are kept and
     skipped over. A continued row with no record above it, or naming another
     记录编号, is kept as its own row with a problem (Chinese) that says so, and
@@ -55,7 +58,7 @@ def join_continued(
         if is_blank(cells):
             joined.append([number, list(cells), ""])
             continue
-        if not is_continued(_at(cells, marker)):
+        if not _continues(cells, head, marker, record_id):
             head = [number, list(cells), ""]
             joined.append(head)
             continue
@@ -89,8 +92,15 @@ def join_continued(
     return [(number, tuple(cells), problem) for number, cells, problem in joined]
 
 
-def _at(cells: tuple | list, index: int) -> Any:
-    return cells[index] if index < len(cells) else None
+def _continues(cells: tuple, head: list | None, marker: int | None, record_id: int | None) -> bool:
+    if marker is not None:
+        return is_continued(_at(cells, marker))
+    same = record_id is not None and head is not None and _text(_at(cells, record_id)).strip()
+    return bool(same) and _text(_at(cells, record_id)) == _text(_at(head[1], record_id))
+
+
+def _at(cells: tuple | list, index: int | None) -> Any:
+    return cells[index] if index is not None and index < len(cells) else None
 
 
 def _text(value: Any) -> str:

@@ -543,9 +543,9 @@ def _records(body: list[tuple], report: FileReport, schema: Schema) -> list[tupl
     """The sheet's rows numbered, with 表2's continued rows (序号 （续）) joined to the record above them."""
     numbered = list(enumerate(body, report.header_row + 1))
     marker = next((c.index for c in report.columns if normalize_header(c.header) == SERIAL_HEADER), None)
-    if marker is None:
-        return [(number, cells, "") for number, cells in numbered]
     record_id = next((c.index for c in report.columns if c.key == RECORD_ID_KEY), None)
+    if marker is None and record_id is None:
+        return [(number, cells, "") for number, cells in numbered]
     long = {
         c.index for c in report.columns if c.key and schema.field(c.key) and schema.field(c.key).widget == "textarea"
     }

@@ -81,7 +81,8 @@ def count_table(records: list[Record], roster: Roster, schema: Schema) -> Table:
         for n, c in enumerate(counted, 1)
     ]
     total = ("合计", f"{len(counted)} 人", "", "", sum(c.count for c in counted), "")
-    return Table(header, rows, total, unbroken=frozenset({1}))
+    whole = frozenset(n for n, key in enumerate(COUNT_KEYS, 1) if schema.field(key).whole)
+    return Table(header, rows, total, unbroken=whole)
 
 
 def content_table(records: list[Record], roster: Roster, schema: Schema) -> Table:

@@ -57,6 +57,16 @@ def record_data(**overrides) -> dict:
     return data
 
 
+def long_text(length: int, seed: str) -> str:
+    """Paragraphs of Chinese with Latin words and numbers, ``length`` characters: a long 联系内容."""
+    sentence = "与同学们座谈，了解学习、生活和就业的情况（Python 课程、GPA 3.5 以上），逐一回应同学们提出的问题。"
+    paragraphs, n = [], 0
+    while len("\n".join(paragraphs)) < length:
+        n += 1
+        paragraphs.append(f"{seed}{n}. " + sentence * (1 + n % 4))
+    return "\n".join(paragraphs)[:length].rstrip()
+
+
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
     """An empty liaison repository: the project's schema, a test config and roster."""

@@ -434,3 +434,77 @@ def test_a_rows_record_id_is_derived_from_its_content(repo, tmp_path):
     for row in first.new_rows:
         assert row.record_id.endswith("-" + hashlib.sha256(row.raw).hexdigest()[:6])
         assert row.path == f"records/{row.record_id[:4]}/{row.record_id}.yaml"
+
+
+LONG_RECORDS = [
+    record_data(
+        date=datetime.date(2023, 9, 12),
+        content="第一段：与同学们座谈，了解学习和生活情况。\n" + "=逐一回应，-记录在案；@学生会 " * 1100 + "完。",
+        feedback="反馈：" + "希望延长自习室开放时间。" * 250,
+    ),
+    record_data(leader_id="T3", leader="张伟", department="基础医学院", date=datetime.date(2023, 10, 3), remarks="短"),
+    record_data(date=datetime.date(2023, 11, 5), content="字" * 3000, remarks="备注" * 1500),
+]
+
+
+def _exported_long_semester(repo: Path, tmp_path: Path) -> tuple[Path, dict]:
+    for n, data in enumerate(LONG_RECORDS):
+        write_record(repo, data, suffix=f"{n:06x}")
+    path = tmp_path / "联系情况汇总表.xlsx"
+    path.write_bytes(_export_table2(repo))
+    return path, {r.path: r for r in read_records(open_project(repo))[0]}
+
+
+def _emptied(repo: Path, tmp_path: Path) -> Path:
+    empty = tmp_path / "empty"
+    shutil.copytree(repo, empty)
+    shutil.rmtree(empty / "records")
+    (empty / "records").mkdir()
+    return empty
+
+
+def test_round_trip_joins_the_continued_rows_of_long_texts(repo, tmp_path):
+    path, originals = _exported_long_semester(repo, tmp_path)
+    sheet = openpyxl.load_workbook(path)["表2 联系内容汇总"]
+    assert sum(1 for (serial,) in sheet.iter_rows(min_row=4, max_col=1, values_only=True) if serial == "（续）") > 10
+    plan = plan_import([(path.name, path.read_bytes())], context(_emptied(repo, tmp_path)))
+    assert [r.status for r in plan.files[0].rows] == [NEW] * len(LONG_RECORDS)  # one row a record, none refused
+    assert {r.path: r.raw for r in plan.new_rows} == {p: r.raw for p, r in originals.items()}
+
+
+def test_round_trip_without_the_record_id_column_still_joins_by_the_marker(repo, tmp_path):
+    path, originals = _exported_long_semester(repo, tmp_path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["表2 联系内容汇总"]
+    sheet.delete_cols(sheet.max_column)  # 记录编号
+    book.save(path)
+    plan = plan_import([(path.name, path.read_bytes())], context(_emptied(repo, tmp_path)))
+    assert sorted(r.raw for r in plan.new_rows) == sorted(r.raw for r in originals.values())
+
+
+def test_a_continued_row_that_does_not_follow_its_record_is_refused_with_its_record(repo, tmp_path):
+    path, _ = _exported_long_semester(repo, tmp_path)
+    book = openpyxl.load_workbook(path)
+    sheet = book["表2 联系内容汇总"]
+    rows = [row for row in sheet.iter_rows(min_row=4) if row[0].value == "（续）"]
+    moved = rows[0][0].row
+    sheet.cell(row=moved, column=sheet.max_column, value="2023-11-05-T1-000002")  # as if sorted into another record
+    sheet.insert_rows(4)
+    for cell in rows[-1]:
+        sheet.cell(row=4, column=cell.column, value=cell.value)  # a continued row at the top: nothing above it
+    book.save(path)
+    report = plan_import([(path.name, path.read_bytes())], context(_emptied(repo, tmp_path))).files[0]
+    refused = {r.row: " ".join(p.message for p in r.problems) for r in report.rows if r.status == REFUSED}
+    assert "上面却没有它接续的记录" in refused[4]
+    assert "记录编号却与它上面的" in refused[moved + 1]
+    assert "不能确定这条记录的文字是否完整" in refused[5]  # the record it seemed to continue: never half imported
+
+
+def test_round_trip_without_the_serial_column_joins_by_the_record_id(repo, tmp_path):
+    path, originals = _exported_long_semester(repo, tmp_path)
+    book = openpyxl.load_workbook(path)
+    book["表2 联系内容汇总"].delete_cols(1)  # 序号, and with it the （续） marks
+    book.save(path)
+    plan = plan_import([(path.name, path.read_bytes())], context(_emptied(repo, tmp_path)))
+    assert [r.status for r in plan.files[0].rows] == [NEW] * len(LONG_RECORDS)
+    assert sorted(r.raw for r in plan.new_rows) == sorted(r.raw for r in originals.values())

@@ -9,14 +9,14 @@ import shutil
 
 import pytest
 from conftest import PROJECT, SCHEMA, record_data, write_record
-from pdfboxes import printed_pages
+from pdfboxes import printed_pages, stream_text, text_sizes
 from pypdf import PdfReader
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
 from liaison.core.records import parse_record
 from liaison.outputs import pdf as pdfmod
-from liaison.outputs.pdf.form import MIN_FIT_PT
+from liaison.outputs.pdf.form import CELL_MIN_PT
 
 TEMPLATES = PROJECT / "templates"
 
@@ -299,9 +299,101 @@ def test_a_long_name_prints_on_one_line_in_its_cell(project, renderer, tmp_path)
     lines = _page_lines(renderer.render(records[0], html), tmp_path)[0]
     assert any(LONG_NAME in line for line in lines), lines
     assert any("第一临床医学院示教室东侧" in line for line in lines), lines
-    cells = {c.key: c for row in pdfmod.form_rows(records[0], project_obj.schema) for c in row.cells}
-    assert cells["leader"].font_pt and cells["leader"].font_pt >= MIN_FIT_PT
-    assert cells["department"].font_pt is None  # what fits keeps the body size
+    rows = pdfmod.form_rows(records[0], project_obj.schema)
+    cells = {c.key: (row.kind, c) for row in rows for c in row.cells}
+    # Too long for its cell even at 9 pt: the name takes the row's width, whole, at the body size.
+    assert cells["leader"][0] == "row" and cells["leader"][1].font_pt is None
+    assert cells["leader"][1].lines == (LONG_NAME,)
+    assert cells["department"][0] == "cell" and cells["department"][1].font_pt is None  # what fits keeps its size
+    assert [c.key for row in rows for c in row.cells][:4] == ["leader", "department", "position", "date"]
+
+
+def test_a_name_a_little_too_long_shrinks_in_its_cell_but_stays_legible(project, renderer):
+    name = "欧阳娜娜·买买提江"  # 9 characters: 9.4 pt keeps it on one line in its cell
+    roster = (project / "roster.yaml").read_text(encoding="utf-8")
+    roster += f"  - {{id: T9, name: {name}, department: 护理学院, position: 副院长, login: oy, active: true}}\n"
+    (project / "roster.yaml").write_text(roster, encoding="utf-8")
+    write_record(project, record_data(leader_id="T9", leader=name, department="护理学院", position="副院长"))
+    project_obj, records = load(project)
+    cells = {c.key: (row.kind, c) for row in pdfmod.form_rows(records[0], project_obj.schema) for c in row.cells}
+    kind, cell = cells["leader"]
+    assert kind == "cell" and CELL_MIN_PT <= cell.font_pt < 10.5
+
+
+POSITION = "党委学生工作部部长、学生工作处处长、人民武装部部长"  # 24 characters and two 、
+
+
+def test_a_long_position_takes_the_row_whole_at_the_body_size(project, renderer, tmp_path):
+    write_record(project, record_data(position=POSITION))
+    project_obj, records = load(project)
+    html = pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+    data = renderer.render(records[0], html)
+    lines = _page_lines(data, tmp_path)[0]
+    assert any(POSITION in line for line in lines), lines  # on one line, 部长 and all
+    sizes = [size for size, text in text_sizes(data) if "人民武装部部长" in text]
+    assert sizes and min(sizes) > 10
+
+
+def test_a_position_longer_than_a_row_wraps_only_after_its_separators(project, renderer, tmp_path):
+    posts = [
+        "党委学生工作部部长",
+        "学生工作处处长",
+        "人民武装部部长",
+        "招生就业处副处长",
+        "心理健康教育中心主任",
+        "团委书记",
+    ]
+    position = "、".join(posts)  # 51 characters: more than one line of the row
+    write_record(project, record_data(position=position))
+    project_obj, records = load(project)
+    html = pdfmod.record_html(records[0], project_obj.schema, project_obj.config, TEMPLATES)
+    lines = _page_lines(renderer.render(records[0], html), tmp_path)[0]
+    printed = [line.removeprefix("职务") for line in lines if any(post in line for post in posts)]
+    assert len(printed) >= 2 and "".join(printed) == position, printed
+    assert all(line.endswith("、") for line in printed[:-1]), printed  # no post cut in two
+
+
+def _longest(key: str, word: str) -> str:
+    """A value of ``key`` at the schema's maximum length: numbered items joined by 、, as people list them."""
+    limit = SCHEMA.field(key).rules["maxlength"]
+    items, n = [], 0
+    while len("、".join(items)) < limit:
+        n += 1
+        items.append(f"{word}{n}号")
+    return "、".join(items)[:limit]
+
+
+def test_every_field_at_the_schemas_longest_prints_whole_at_8_pt_or_more(project, renderer, tmp_path):
+    name = ("阿依古丽·买买提江艾力克" * 5)[: SCHEMA.field("leader").rules["maxlength"]]
+    department = _longest("department", "学院")
+    roster = (project / "roster.yaml").read_text(encoding="utf-8")
+    roster += f"  - {{id: T9, name: '{name}', department: '{department}', position: 职务, login: x9, active: true}}\n"
+    (project / "roster.yaml").write_text(roster, encoding="utf-8")
+    longest = {key: _longest(key, word) for key, word in (("position", "部长"), ("place", "教室"), ("target", "班级"))}
+    longest |= {key: _longest(key, word) for key, word in (("student_contact", "同学"), ("content", "内容"))}
+    longest |= {key: _longest(key, word) for key, word in (("feedback", "反馈"), ("remarks", "备注"))}
+    write_record(
+        project,
+        record_data(
+            leader_id="T9", leader=name, department=department, size=SCHEMA.field("size").rules["max"], **longest
+        ),
+    )
+    project_obj, records = load(project)
+    record = records[0]
+    html = pdfmod.record_html(record, project_obj.schema, project_obj.config, TEMPLATES)
+    data = renderer.render(record, html)
+    path = tmp_path / "longest.pdf"
+    path.write_bytes(data)
+    furniture = rf"第\d+页/共\d+页|记录编号{record.id}|测试大学领导干部结对联系学生工作情况记录表（续）|" + "|".join(
+        f"{f.label}（续）" for f in SCHEMA.fields if f.print == "block"
+    )
+    text = re.sub(furniture, "", stream_text(path))
+    missing = [
+        f.key for f in SCHEMA.fields if not f.internal and squeeze(pdfmod.display_value(f, record[f.key])) not in text
+    ]
+    assert not missing, missing
+    small = [(round(size, 2), text) for size, text in text_sizes(data) if size < 7.99]  # 8 pt, to the PDF's rounding
+    assert not small, small[:5]
 
 
 def test_continuation_pages_name_the_continued_field(project, renderer, tmp_path):

@@ -3,8 +3,8 @@
 ``soffice --headless --convert-to pdf`` prints each sheet with its own page
 set-up (paper, fit to width, repeated header row); ``pdftotext -bbox-layout``
 gives every printed line's box. A person would refuse a print where lines
-overprint each other, the text is smaller than 8 pt, a record is missing or
-page 2 has no header.
+overprint each other, the text is smaller than 8 pt, a character of any
+record is missing (3,000-character texts included) or page 2 has no header.
 """
 
 from __future__ import annotations
@@ -19,14 +19,15 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, record_data, write_record
-from pdfboxes import printed_pages
+from conftest import PROJECT, commit_all, long_text, record_data, write_record
+from pdfboxes import column_texts, printed_pages
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
 from liaison.core.semesters import ALL_DATES, resolve_range
+from liaison.git.audit import AUDIT_HEADER, row_values
 from liaison.outputs.auditlog import audit_log
-from liaison.outputs.workbook import build_workbook
+from liaison.outputs.workbook import CONTENT_SHEET, COUNT_SHEET, build_workbook
 
 pytestmark = pytest.mark.skipif(shutil.which("soffice") is None, reason="libreoffice-calc (scripts/setup.sh)")
 
@@ -73,7 +74,8 @@ def _cjk_size(word: str, x0: float, x1: float) -> float | None:
     return None
 
 
-def assert_prints_well(pdf: Path, header: tuple[str, ...], must_appear: list[str]) -> list[list[tuple]]:
+def assert_prints_well(pdf: Path, header: tuple[str, ...]) -> list[list[tuple]]:
+    """No line over another, no text under 8 pt, the header on every page; the pages' boxes."""
     pages = printed_pages(pdf)
     assert pages
     for number, lines in enumerate(pages, 1):
@@ -85,15 +87,39 @@ def assert_prints_well(pdf: Path, header: tuple[str, ...], must_appear: list[str
         assert sizes and min(sizes) >= 7.9, f"第 {number} 页有 {min(sizes):.1f} pt 的字"
         text = "".join(w[0] for line in lines for w in line[4])
         assert all(label in text for label in header), f"第 {number} 页没有表头"
-    everything = re.sub(r"\s", "", "".join(w[0] for lines in pages for line in lines for w in line[4]))
-    missing = [item for item in must_appear if item not in everything]
-    assert not missing, f"打印稿中找不到：{missing}"
     return pages
+
+
+def squeeze(text: str) -> str:
+    return re.sub(r"\s", "", text)
+
+
+def sheet_columns(xlsx: Path, sheet: str, pages: list[list[tuple]]) -> tuple[list[str], list[str]]:
+    """The sheet's header and what its printed pages show in each column (see pdfboxes.column_texts)."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    read = load_workbook(xlsx)[sheet]
+    header = [cell.value for cell in read[3]]
+    widths = [read.column_dimensions[get_column_letter(n)].width for n in range(1, len(header) + 1)]
+    return header, column_texts(pages, header, widths)
+
+
+def assert_every_value_printed(rows: list[dict], header: list[str], columns: list[str]) -> None:
+    """Each row's text values (label -> text), found whole in their own printed column."""
+    missing = [
+        (label, value[:20], len(value))
+        for row in rows
+        for label, value in row.items()
+        if value and squeeze(value) not in columns[header.index(label)]
+    ]
+    assert not missing, f"打印稿中找不到：{missing[:10]}（共 {len(missing)} 处）"
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    """The shipped demo data plus a leader with a 12-character name and a record of long text, committed."""
+    """The shipped demo data plus a leader with a 12-character name, records of 3,000-character texts and
+    short fields at the schema's longest, committed (one of them with a long commit message)."""
     root = tmp_path_factory.mktemp("print") / "repo"
     for name in ("schema", "records"):
         shutil.copytree(PROJECT / name, root / name)
@@ -103,29 +129,44 @@ def demo(tmp_path_factory):
         f"- {{id: T2099001, name: {LONG_NAME}, department: 护理学院, position: 副院长, login: ayili, active: true}}\n"
     )
     (root / "roster.yaml").write_text(roster, encoding="utf-8")
-    long_text = "与同学们座谈，了解学习、生活和就业的情况，逐一回应同学们提出的问题。" * 12
+    commit_all(root)
+    leader = {"leader_id": "T2099001", "leader": LONG_NAME, "department": "护理学院", "position": "副院长"}
     write_record(
         root,
         record_data(
-            leader_id="T2099001",
-            leader=LONG_NAME,
-            department="护理学院",
-            position="副院长",
+            **leader,
             date=datetime.date(2025, 10, 10),
-            content=long_text,
-            feedback=long_text[:200],
+            content=long_text(3000, "内容"),
+            feedback=long_text(3000, "反馈"),
+            remarks=long_text(3000, "备注"),
         ),
         suffix="0a0a0a",
+    )
+    commit_all(root, "新增联系记录：" + "与护理学院学生座谈，内容较长，分段记录。" * 20)
+    items = "、".join(f"2025级护理学{n}班" for n in range(1, 30))
+    write_record(
+        root,
+        record_data(
+            **(leader | {"position": "党委学生工作部部长、学生工作处处长、人民武装部部长"}),
+            date=datetime.date(2025, 11, 11),
+            place=("第一临床医学院示教室东侧" * 20)[:200],
+            target=items[:200],
+            student_contact="、".join(f"阿依古丽·买买提{n}" for n in range(1, 30))[:200],
+            content=long_text(2999, "段"),
+            feedback="",
+        ),
+        suffix="0b0b0b",
     )
     commit_all(root)
     return root
 
 
-def test_libreoffice_prints_both_tables_readably(demo, tmp_path):
+def test_libreoffice_prints_every_character_of_both_tables(demo, tmp_path):
     project = open_project(demo)
     records = check_repository(project).clean_records()
     date_range = resolve_range(project.config.calendar, SEMESTER)
     chosen = [r for r in records if r.date in date_range]
+    assert max(len(r["content"]) for r in chosen) >= 2999
     xlsx = tmp_path / "workbook.xlsx"
     xlsx.write_bytes(
         build_workbook(chosen, project.roster, project.schema, project.config, date_range, STAMP, "提交 test")
@@ -133,21 +174,35 @@ def test_libreoffice_prints_both_tables_readably(demo, tmp_path):
     pdf = print_with_libreoffice(xlsx, tmp_path)
     active = [leader.name for leader in project.roster.leaders if leader.active]
     # Both sheets print into one PDF: 表1's header on its page(s), 表2's on the rest.
-    pages = printed_pages(pdf)
+    pages = assert_prints_well(pdf, ("序号", "领导姓名"))
     table1 = [p for p in pages if "联系学生次数" in "".join(w[0] for line in p for w in line[4])]
     assert table1 and len(table1) < len(pages)
-    assert_prints_well(pdf, ("序号", "领导姓名"), [r.id for r in chosen] + active)
+    header, columns = sheet_columns(xlsx, COUNT_SHEET, table1)
+    assert_every_value_printed([{"领导姓名": name} for name in active], header, columns)
+    header, columns = sheet_columns(xlsx, CONTENT_SHEET, [p for p in pages if p not in table1])
+    texts = [f for f in project.schema.fields if f.is_text]
+    rows = [{f.label: r[f.key] for f in texts} | {"记录编号": r.id} for r in chosen]
+    assert_every_value_printed(rows, header, columns)
     # The long name sits on one printed line.
     assert any(LONG_NAME in "".join(w[0] for w in line[4]) for page in pages for line in page)
 
 
-def test_libreoffice_prints_the_audit_workbook_readably(demo, tmp_path):
+def test_libreoffice_prints_every_change_of_the_audit_whole_about_ten_a_page(demo, tmp_path):
     project = open_project(demo)
     rows, data = audit_log(project, ALL_DATES, "xlsx")
     xlsx = tmp_path / "audit.xlsx"
     xlsx.write_bytes(data)
     pdf = print_with_libreoffice(xlsx, tmp_path)
-    assert_prints_well(pdf, ("时间", "记录编号", "提示"), sorted({row.record_id for row in rows}))
+    pages = assert_prints_well(pdf, ("时间", "记录编号", "提示"))
+    header, columns = sheet_columns(xlsx, "审计日志", pages)
+    shown = [dict(zip(AUDIT_HEADER[1:], row_values(row)[1:], strict=True)) for row in rows]
+    for row, values in zip(rows, shown, strict=True):
+        when = project.config.local(row.when)
+        values["时间"] = f"{when.year}年{when.month}月{when.day}日 {when:%H:%M:%S}"  # as the cell's format shows it
+    assert_every_value_printed(shown, header, columns)
+    assert max(len(row.subject) for row in rows) > 400
+    first = sheet_columns(xlsx, "审计日志", pages[:1])[1][header.index("操作")]
+    assert len(re.findall("新增|修改|删除", first)) >= 9  # the demo's changes, about ten to a page
 
 
 def test_audit_workbook_times_are_real_date_times_in_the_configured_zone(demo):

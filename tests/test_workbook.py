@@ -7,13 +7,15 @@ import io
 from collections import Counter
 
 import pytest
-from conftest import record_data, write_record
+from conftest import long_text, record_data, write_record
 from openpyxl import load_workbook
 from pypinyin import lazy_pinyin
 
 from liaison.core.checks import check_repository
+from liaison.core.continued import CARRIED_KEYS, CONTINUED
 from liaison.core.project import open_project
 from liaison.core.semesters import resolve_range
+from liaison.outputs.sheetlayout import MAX_LINES, lines_needed, split_text
 from liaison.outputs.workbook import CONTENT_SHEET, COUNT_SHEET, build_workbook
 
 STAMP = datetime.datetime(2025, 2, 1, 10, 0, tzinfo=datetime.UTC)
@@ -157,3 +159,77 @@ def test_empty_range_gives_zeros(repo_with_records):
     assert len(rows) == sum(leader.active for leader in project.roster.leaders)
     assert all(row[4] == 0 for row in rows)
     assert body_rows(book[CONTENT_SHEET]) == []
+
+
+@pytest.fixture
+def repo_with_long_texts(repo_with_records):
+    write_record(
+        repo_with_records,
+        record_data(date=D(2024, 10, 20), content=long_text(3000, "内容"), feedback=long_text(3000, "反馈")),
+        suffix="00000a",
+    )
+    write_record(
+        repo_with_records,
+        record_data(leader_id="T3", leader="张伟", date=D(2024, 11, 2), content=long_text(20000, "段"), remarks="备注"),
+        suffix="00000b",
+    )
+    return repo_with_records
+
+
+def test_a_long_text_continues_in_rows_marked_continued_that_join_back_exactly(repo_with_long_texts):
+    project, chosen, book, _ = workbook_for(repo_with_long_texts)
+    sheet = book[CONTENT_SHEET]
+    header = [c.value for c in sheet[3]]
+    rows = body_rows(sheet)
+    heights = [sheet.row_dimensions[n].height for n in range(4, 4 + len(rows))]
+    assert max(heights) <= 409  # Excel's limit: a taller row is cut
+    firsts = [n for n, row in enumerate(rows) if row[0] != CONTINUED]
+    assert [rows[n][0] for n in firsts] == list(range(1, len(chosen) + 1))  # 序号 counts records only
+    long = [header.index(f.label) for f in project.schema.fields if f.widget == "textarea"]
+    carried = [header.index(project.schema.label((key,))) for key in CARRIED_KEYS] + [len(header) - 1]
+    by_id = {r.id: r for r in chosen}
+    for start, end in zip(firsts, [*firsts[1:], len(rows)], strict=True):
+        first, rest = rows[start], rows[start + 1 : end]
+        record = by_id[first[-1]]
+        for row in rest:
+            assert all(row[i] == first[i] for i in carried)  # sorting or filtering by them keeps it with its record
+            assert all(row[i] is None for i in range(1, len(header)) if i not in carried and i not in long)
+        for index in long:
+            joined = "".join(row[index] or "" for row in (first, *rest))
+            assert joined == record[project.schema.fields[index - 1].key]
+    # 20,000 characters, at most 36 a line (LONG_MAX), take many rows
+    assert sum(1 for row in rows if row[0] == CONTINUED) >= 20000 // (36 * MAX_LINES)
+    assert "（续）行不另计条数" in sheet["A2"].value
+    total = list(book[COUNT_SHEET].iter_rows(min_row=book[COUNT_SHEET].max_row, values_only=True))[0]
+    assert total[4] == len(firsts) == len(chosen)  # 表1 counts records, not rows
+    assert sheet.auto_filter.ref.endswith(str(3 + len(rows)))  # the filter covers the continued rows
+
+
+def test_a_sheet_without_long_texts_has_no_continued_rows(repo_with_records):
+    _, chosen, book, _ = workbook_for(repo_with_records)
+    rows = body_rows(book[CONTENT_SHEET])
+    assert len(rows) == len(chosen) and CONTINUED not in [row[0] for row in rows]
+    assert "（续）" not in book[CONTENT_SHEET]["A2"].value
+
+
+HOSTILE_TEXTS = {
+    "one paragraph, no punctuation": "字" * 6000,
+    "a Latin word longer than a row": "https://example.edu.cn/" + "a" * 5000 + " 结束",
+    "blank lines and spaces": ("第一段。\n\n\n   缩进的段落，后面有空格   \n" * 300).strip(),
+    "formula-like starts everywhere": ("=SUM(A1)+1；-减号；@提及；'引号\n" * 400),
+    "emoji sequences": "气氛热烈👍🏽👨‍👩‍👧‍👦🇨🇳" * 800,
+    "one character a line": "\n".join("字" * 1 for _ in range(200)),
+}
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXTS.values(), ids=HOSTILE_TEXTS.keys())
+@pytest.mark.parametrize("width", [20, 54])
+def test_split_text_gives_parts_that_fit_a_row_and_join_back(text, width):
+    parts = split_text(text, width)
+    assert "".join(parts) == text
+    assert len(parts) > 1
+    assert all(lines_needed(part, width) <= MAX_LINES for part in parts)
+    assert all(part for part in parts)
+    # A part never starts with what a spreadsheet reads as a formula, nor between an emoji and its modifier.
+    assert all(part[0] not in "=+-@'" for part in parts[1:]), [part[:3] for part in parts]
+    assert all(not ("\U0001f3fb" <= part[0] <= "\U0001f3ff" or part[0] == "\u200d") for part in parts[1:])

@@ -10,7 +10,9 @@ with one outcome per row, and the submit layer commits the new records.
 
 A record's id suffix is derived from its content, so importing a file twice
 gives the same ids and the second import adds nothing; a 表2 exported by
-this system carries its 记录编号, which is kept when it agrees with the row.
+this system carries its 记录编号, which is kept when it agrees with the row,
+and its continued rows (序号 （续）, :mod:`liaison.core.continued`) are joined
+back to the record they continue.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from liaison.core.checks import duplicate_content_problems, duplicate_id_problems, roster_problems
+from liaison.core.continued import SERIAL_HEADER, join_continued
 from liaison.core.problems import Problem
 from liaison.core.project import ROSTER_FILE
 from liaison.core.records import RECORD_ID, Record, dump_record, new_record_id, parse_record, record_path
@@ -517,7 +520,7 @@ def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> boo
     used = {c.index for c in report.columns}
     # Read to the end first: a file over the row limit is refused before any row is worked on.
     body = head[report.header_row :] + list(rows)
-    for number, cells in enumerate(body, report.header_row + 1):
+    for number, cells, problem in _records(body, report, context.schema):
         if is_empty_row(cells):
             report.rows.append(RowResult(number, EMPTY))
             continue
@@ -525,11 +528,28 @@ def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> boo
             if index not in used and not is_empty_row((cell,)):
                 used.add(index)
                 report.columns.append(Column(index, "", "", "这一列没有表头"))
-        report.rows.append(build_row(number, cells, report.columns, sheet.epoch, context))
+        result = build_row(number, cells, report.columns, sheet.epoch, context)
+        if problem:
+            result.status = REFUSED
+            result.problems.insert(0, RowProblem("", "", "", "", problem))
+        report.rows.append(result)
     while report.rows and report.rows[-1].status == EMPTY:
         report.rows.pop()  # blank rows below the table are not rows of it
     report.columns.sort(key=lambda c: c.index)
     return True
+
+
+def _records(body: list[tuple], report: FileReport, schema: Schema) -> list[tuple[int, tuple, str]]:
+    """The sheet's rows numbered, with 表2's continued rows (序号 （续）) joined to the record above them."""
+    numbered = list(enumerate(body, report.header_row + 1))
+    marker = next((c.index for c in report.columns if normalize_header(c.header) == SERIAL_HEADER), None)
+    record_id = next((c.index for c in report.columns if c.key == RECORD_ID_KEY), None)
+    if marker is None and record_id is None:
+        return [(number, cells, "") for number, cells in numbered]
+    long = {
+        c.index for c in report.columns if c.key and schema.field(c.key) and schema.field(c.key).widget == "textarea"
+    }
+    return join_continued(numbered, marker, record_id, long, is_empty_row)
 
 
 def _no_header_message(sheets: list[Sheet], wanted: str | None, schema: Schema) -> str:

@@ -93,6 +93,7 @@ class Field:
     hint: str
     internal: bool
     print: str  # cell, row or block: its place on the PDF form; '' when not printed
+    whole: bool  # a name: printed whole on one line, never wrapped
     rules: dict
     aliases: tuple[str, ...] = ()  # other headers meaning this field, for importing spreadsheets
 
@@ -248,6 +249,7 @@ def _fields(rules: dict) -> list[Field]:
                 hint=meta.get("hint", ""),
                 internal=bool(meta.get("internal", False)),
                 print=meta.get("print", ""),
+                whole=bool(meta.get("whole", False)),
                 rules=field_rules,
                 aliases=tuple(str(alias) for alias in meta.get("aliases", ())),
             )

@@ -71,11 +71,22 @@ def audit_log(
         "审计日志",
         f"{config.school}领导干部结对联系学生记录 审计日志",
         f"范围（按进入主分支的时间）：{date_range.description}　共 {len(rows)} 次改动，{flagged} 次需要核查",
-        Table(AUDIT_HEADER, [_typed(row, config) for row in rows]),
+        Table(
+            AUDIT_HEADER,
+            [_typed(row, config) for row in rows],
+            # 提示 is what an auditor reads: a long name may wrap here (not on 表2) to leave it the room.
+            long=_columns("说明", "提示"),
+            # A continued row says （续） where the change's kind is, and repeats what names the change.
+            carried=_columns("时间", "记录编号", "文件", "领导姓名", "提交"),
+            marker=AUDIT_HEADER.index("操作"),
+        ),
         config.office,
         config.local(stamp),
-        long_columns={AUDIT_HEADER.index("说明"), AUDIT_HEADER.index("提示")},
     )
+
+
+def _columns(*labels: str) -> frozenset[int]:
+    return frozenset(AUDIT_HEADER.index(label) for label in labels)
 
 
 def _typed(row: AuditRow, config) -> tuple:

@@ -21,6 +21,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
 from liaison.core.config import Config
+from liaison.core.continued import CARRIED_KEYS, CONTINUED, SERIAL_HEADER
 from liaison.core.records import Record
 from liaison.core.roster import Roster
 from liaison.core.schema import Schema
@@ -32,6 +33,7 @@ from liaison.outputs.sheetlayout import (
     MARGIN_SIDE_IN,
     Layout,
     plan_layout,
+    printed_rows,
     row_height,
 )
 
@@ -42,17 +44,29 @@ CONTENT_SHEET = "表2 联系内容汇总"
 COUNT_KEYS = ("leader", "department", "position")
 ID_HEADER = "记录编号"
 DATE_FORMAT = "yyyy-mm-dd"
+# Said on a sheet that has continued rows, so no one counts them as records.
+CONTINUED_NOTE = f"一格放不下的文字接在下面标有“{CONTINUED}”的行中，{CONTINUED}行不另计条数"
 # Spreadsheet programs run a cell typed as one of these as a formula.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
 class Table:
-    """A sheet's content: header and rows of plain values (str, int, date), plus its total row."""
+    """A sheet's content: header and rows of plain values (str, int, date), plus its total row.
+
+    The column sets say how the columns print (0-based indexes): ``long``
+    text wraps, shares the page's width and continues in the rows below
+    when one row cannot hold it; ``unbroken`` values (names) never wrap; a
+    continued row repeats the ``carried`` columns and says （续） in ``marker``.
+    """
 
     header: tuple[str, ...]
     rows: list[tuple[Any, ...]]
     total: tuple[Any, ...] | None = None
+    long: frozenset[int] = frozenset()
+    unbroken: frozenset[int] = frozenset()
+    carried: frozenset[int] = frozenset()
+    marker: int | None = None
 
 
 def count_table(records: list[Record], roster: Roster, schema: Schema) -> Table:
@@ -67,7 +81,8 @@ def count_table(records: list[Record], roster: Roster, schema: Schema) -> Table:
         for n, c in enumerate(counted, 1)
     ]
     total = ("合计", f"{len(counted)} 人", "", "", sum(c.count for c in counted), "")
-    return Table(header, rows, total)
+    whole = frozenset(n for n, key in enumerate(COUNT_KEYS, 1) if schema.field(key).whole)
+    return Table(header, rows, total, unbroken=whole)
 
 
 def content_table(records: list[Record], roster: Roster, schema: Schema) -> Table:
@@ -75,12 +90,20 @@ def content_table(records: list[Record], roster: Roster, schema: Schema) -> Tabl
 
     职务 is the one on the record: the position at the time of the contact.
     """
-    header = ("序号", *(f.label for f in schema.fields), ID_HEADER)
+    header = (SERIAL_HEADER, *(f.label for f in schema.fields), ID_HEADER)
     rows = [
         (n, *(record.data.get(f.key, "") for f in schema.fields), record.id)
         for n, record in enumerate(records_by_leader(records, roster), 1)
     ]
-    return Table(header, rows)
+    column = {f.key: n for n, f in enumerate(schema.fields, 1)}  # 1: 序号 comes first
+    return Table(
+        header,
+        rows,
+        long=frozenset(column[f.key] for f in schema.fields if f.widget == "textarea"),
+        unbroken=frozenset(column[f.key] for f in schema.fields if f.whole),
+        carried=frozenset({*(column[key] for key in CARRIED_KEYS), len(header) - 1}),
+        marker=0,
+    )
 
 
 _THIN = Side(style="thin", color="808080")
@@ -133,12 +156,11 @@ def build_workbook(
     """
     book = _new_book()
     subtitle = f"统计范围：{date_range.description}　数据来源：{source}（{config.local(stamp):%Y-%m-%d %H:%M}）"
-    long_columns = {n + 1 for n, f in enumerate(schema.fields) if f.widget == "textarea"}  # +1: 序号 comes first
-    for sheet, table, long in (
-        (COUNT_SHEET, count_table(records, roster, schema), set()),
-        (CONTENT_SHEET, content_table(records, roster, schema), long_columns),
+    for sheet, table in (
+        (COUNT_SHEET, count_table(records, roster, schema)),
+        (CONTENT_SHEET, content_table(records, roster, schema)),
     ):
-        _fill(book.create_sheet(sheet), f"{config.school}领导干部结对联系学生情况 {sheet}", subtitle, table, long)
+        _fill(book.create_sheet(sheet), f"{config.school}领导干部结对联系学生情况 {sheet}", subtitle, table)
     return _save(book, config.office, f"联系情况汇总表 {date_range.title}", config.local(stamp))
 
 
@@ -149,11 +171,10 @@ def build_table_workbook(
     table: Table,
     creator: str,
     stamp: datetime.datetime,
-    long_columns: set[int] = frozenset(),
 ) -> bytes:
     """A one-sheet workbook of any table (the audit log), laid out and printed like 表1 and 表2."""
     book = _new_book()
-    _fill(book.create_sheet(sheet), title, subtitle, table, set(long_columns))
+    _fill(book.create_sheet(sheet), title, subtitle, table)
     return _save(book, creator, title, stamp)
 
 
@@ -241,10 +262,19 @@ class _Cells:
         return self.cell(value, "liaison-居中")
 
 
-def _fill(sheet: WriteOnlyWorksheet, title: str, subtitle: str, table: Table, long_columns: set[int]) -> None:
+def _fill(sheet: WriteOnlyWorksheet, title: str, subtitle: str, table: Table) -> None:
     """Lay the table out for reading (frozen header, filter) and for printing (sheetlayout's plan)."""
-    layout = plan_layout(table.header, [*table.rows, *([table.total] if table.total else [])], long_columns)
-    _page_setup(sheet, title, table, layout)
+    marks = {table.marker: CONTINUED} if table.marker is not None else {}
+    every_row = [*table.rows, *([table.total] if table.total else [])]
+    layout = plan_layout(table.header, every_row, table.long, table.unbroken, marks)
+
+    def continued(column: int, value: Any) -> Any:
+        return CONTINUED if column == table.marker else value if column in table.carried else None
+
+    rows = [part for row in table.rows for part in printed_rows(row, layout, table.long, continued)]
+    if len(rows) > len(table.rows):
+        subtitle += f"　{CONTINUED_NOTE}"
+    _page_setup(sheet, title, table, layout, len(rows))
     cells = _Cells(sheet)
     last = get_column_letter(len(table.header))
     sheet.merged_cells.add(f"A1:{last}1")
@@ -256,21 +286,21 @@ def _fill(sheet: WriteOnlyWorksheet, title: str, subtitle: str, table: Table, lo
     sheet.row_dimensions[3].height = row_height(table.header, layout.widths)
     sheet.append([cells.cell(label, "liaison-表头") for label in table.header])
     # Short values (names, dates, numbers) are centred; long ones read from the top left.
-    centered = [index not in long_columns for index in range(len(layout.widths))]
-    for number, row in enumerate(table.rows, start=4):
-        sheet.row_dimensions[number].height = row_height(row, layout.widths, layout.wraps)
+    centered = [index not in table.long for index in range(len(layout.widths))]
+    for number, (row, height) in enumerate(rows, start=4):
+        sheet.row_dimensions[number].height = height
         sheet.append([cells.body(value, centered[index]) for index, value in enumerate(row)])
     if table.total:
-        sheet.row_dimensions[4 + len(table.rows)].height = row_height(table.total, layout.widths)
+        sheet.row_dimensions[4 + len(rows)].height = row_height(table.total, layout.widths)
         sheet.append([cells.cell(value, "liaison-合计") for value in table.total])
 
 
-def _page_setup(sheet: WriteOnlyWorksheet, title: str, table: Table, layout: Layout) -> None:
+def _page_setup(sheet: WriteOnlyWorksheet, title: str, table: Table, layout: Layout, rows: int) -> None:
     for index, width in enumerate(layout.widths):
         sheet.column_dimensions[get_column_letter(index + 1)].width = width
     last = get_column_letter(len(table.header))
     sheet.freeze_panes = "A4"
-    sheet.auto_filter.ref = f"A3:{last}{3 + max(len(table.rows), 1)}"
+    sheet.auto_filter.ref = f"A3:{last}{3 + max(rows, 1)}"
     sheet.print_title_rows = "3:3"  # the header row on every printed page
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.paperSize = layout.paper.code

@@ -1,0 +1,107 @@
+"""Rows that continue the record above them in 表2 (and the audit log): the marker, written and read back.
+
+A spreadsheet row is at most 409 points tall, so a long text (联系内容 of
+3,000 characters) cannot be printed in one cell. The workbook continues it
+in the rows below, each marked ``（续）`` in the 序号 column. A continued row
+repeats the record's identity (工号, 领导姓名, 部门, 职务, 联系时间, 记录编号),
+so sorting and filtering by those keep it beside its record, and holds the
+next part of each long text; its other cells are empty (人员规模 among them,
+so a sum counts each record once). The parts are cut so that joining a
+record's cells column by column, with nothing in between, gives back the
+text exactly. ``build.py import`` joins them (:func:`join_continued`), by
+the mark, or by the 记录编号 when the 序号 column was deleted;
+docs/printing.md says the same to people.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Callable
+from typing import Any
+
+SERIAL_HEADER = "序号"
+CONTINUED = "（续）"
+# The record's identity, repeated on each continued row (and the 记录编号 column).
+CARRIED_KEYS = ("leader_id", "leader", "department", "position", "date")
+
+
+def is_continued(cell: Any) -> bool:
+    """Whether a 序号 cell marks a continued row: （续）, (续) or 续, with any spaces around it."""
+    if not isinstance(cell, str):
+        return False
+    text = "".join(unicodedata.normalize("NFKC", cell).split())
+    return text in ("(续)", "续")
+
+
+def join_continued(
+    body: list[tuple[int, tuple]],
+    marker: int | None,
+    record_id: int | None,
+    long_columns: set[int],
+    is_blank: Callable[[tuple], bool],
+) -> list[tuple[int, tuple, str]]:
+    """The sheet's records as (row number, cells, problem): each continued row's long cells joined to its record.
+
+    ``body`` holds (row number, cells) in sheet order; ``marker`` is the 序号
+    column and ``record_id`` the 记录编号 column, either may be None (a sheet
+    whose 序号 column was deleted: a row with the 记录编号 of the record above
+    continues it); ``long_columns`` are the
+    columns whose text continues; blank rows (``is_blank``) are kept and
+    skipped over. A continued row with no record above it, or naming another
+    记录编号, is kept as its own row with a problem (Chinese) that says so, and
+    the record above the latter gets one too (its text may be incomplete);
+    everything else comes back with an empty problem.
+    """
+    joined: list[list] = []  # [row number, cells, problem]
+    head: list | None = None  # the record that a continued row below belongs to
+    for number, cells in body:
+        if is_blank(cells):
+            joined.append([number, list(cells), ""])
+            continue
+        if not _continues(cells, head, marker, record_id):
+            head = [number, list(cells), ""]
+            joined.append(head)
+            continue
+        if head is None:
+            problem = f"这一行的{SERIAL_HEADER}是“{CONTINUED}”，上面却没有它接续的记录。请改用导出的原表导入。"
+            joined.append([number, list(cells), problem])
+            continue
+        if record_id is not None and _text(_at(cells, record_id)) not in ("", _text(_at(head[1], record_id))):
+            again = "表格排序或删改过行时，请改用导出的原表导入。"
+            joined.append(
+                [
+                    number,
+                    list(cells),
+                    f"这一行的{SERIAL_HEADER}是“{CONTINUED}”，记录编号却与它上面的第 {head[0]} 行不同。"
+                    f"{CONTINUED}行要紧接在它所属记录的下面；{again}",
+                ]
+            )
+            # Whether the row belonged to the record above cannot be told: that record may be incomplete.
+            head[2] = (
+                head[2]
+                or f"下面第 {number} 行的{CONTINUED}行记录编号与这一行不同，不能确定这条记录的文字是否完整。{again}"
+            )
+            head = None
+            continue
+        first = head[1]
+        first.extend([None] * (len(cells) - len(first)))
+        for index in long_columns:
+            part = _at(cells, index)
+            if part not in (None, ""):
+                first[index] = f"{_text(first[index])}{part}"
+    return [(number, tuple(cells), problem) for number, cells, problem in joined]
+
+
+def _continues(cells: tuple, head: list | None, marker: int | None, record_id: int | None) -> bool:
+    if marker is not None:
+        return is_continued(_at(cells, marker))
+    same = record_id is not None and head is not None and _text(_at(cells, record_id)).strip()
+    return bool(same) and _text(_at(cells, record_id)) == _text(_at(head[1], record_id))
+
+
+def _at(cells: tuple | list, index: int | None) -> Any:
+    return cells[index] if index is not None and index < len(cells) else None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)

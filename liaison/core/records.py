@@ -114,7 +114,7 @@ def parse_record(
     produce outputs must use only records whose problems list is empty.
     """
     try:
-        node = yamlio.read_yaml_bytes(raw)
+        node = yamlio.read_yaml_bytes(raw, yamlio.RECORD_MAX_DEPTH)
     except yamlio.YamlError as err:
         return None, [Problem(path, err.line, "", "", err.message)]
     if not isinstance(node, yamlio.Mapping):
@@ -137,7 +137,7 @@ def record_values(raw: bytes, schema: Schema) -> dict[str, Any] | None:
     """The typed values ``parse_record`` gives a file's bytes (``Record.data``), without checking them; None when
     the bytes are no YAML mapping. For the history, where every past version counts only by its values."""
     try:
-        node = yamlio.read_yaml_bytes(raw)
+        node = yamlio.read_yaml_bytes(raw, yamlio.RECORD_MAX_DEPTH)
     except yamlio.YamlError:
         return None
     if not isinstance(node, yamlio.Mapping):

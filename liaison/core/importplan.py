@@ -556,6 +556,7 @@ def classify(reports: list[FileReport], context: ImportContext) -> None:
         for row in report.rows:
             if row.status == NEW:
                 _classify_row(report, row, seen)
+    _refuse_shared_ids(reports)
     _check_together(reports, context)
 
 
@@ -580,9 +581,41 @@ def _classify_row(report: FileReport, row: RowResult, seen: _Seen) -> None:
     elif contact in seen.contact:
         row.status, row.same_as = DUPLICATE, seen.contact[contact]
     else:
-        here = f"{report.name}" + (f" 工作表“{report.sheet}”" if report.sheet else "") + f" 第 {row.row} 行"
+        here = row_place(report, row)
         seen.content[fingerprint] = seen.contact[contact] = here
         seen.earlier_rows.add(here)
+
+
+def row_place(report: FileReport, row: RowResult) -> str:
+    """``汇总.xlsx 工作表“2023秋” 第 3 行``: where a row is, for a person to find it."""
+    return f"{report.name}" + (f" 工作表“{report.sheet}”" if report.sheet else "") + f" 第 {row.row} 行"
+
+
+def _refuse_shared_ids(reports: list[FileReport]) -> None:
+    """New rows that would be written to one file (one 记录编号, in a sheet or across sheets and files) are all
+    refused: each names the others. Rows with equal content are duplicates already; these differ, and which
+    one is right only a person can say. Without this the last row would silently overwrite the others."""
+    by_path: dict[str, list[tuple[FileReport, RowResult]]] = {}
+    for report in reports:
+        for row in report.rows:
+            if row.status == NEW:
+                by_path.setdefault(row.path, []).append((report, row))
+    for path, rows in by_path.items():
+        if len(rows) < 2:
+            continue
+        for _, row in rows:
+            others = "、".join(row_place(r, o) for r, o in rows if o is not row)
+            row.status = REFUSED
+            row.problems.append(
+                RowProblem(
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"记录编号 {PurePosixPath(path).stem} 与 {others} 相同，内容却不同：同一条记录只能有一行。"
+                    "请核对后只保留正确的一行，或删除“记录编号”列后再导入。",
+                )
+            )
 
 
 def _check_together(reports: list[FileReport], context: ImportContext) -> None:

@@ -136,6 +136,8 @@ def _check_branch(repo: Repo, branch: str) -> None:
 
 def _commit(repo: Repo, head: str, plan: ImportPlan, reopen_reason: str) -> str:
     rows = plan.new_rows
+    if len({row.path for row in rows}) != len(rows):  # the plan refuses such rows: one file never stands for two
+        raise ImportRefused("两行新记录要写入同一个文件，导入已停止，没有写入任何内容。请把这份报告转给管理员。")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         blobs = _store_blobs(repo, [row.raw for row in rows], folder / "marks")

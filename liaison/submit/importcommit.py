@@ -40,6 +40,7 @@ class ImportOutcome:
     target: str = "main"
     push_options: list[str] = field(default_factory=list)
     pushed: bool = False
+    earlier: bool = False  # the branch was made by an earlier run of the same import (nothing committed now)
 
 
 def import_files(
@@ -63,10 +64,17 @@ def import_files(
         return outcome
     head = _clean_head(repo)
     outcome.branch = branch or default_branch(plan, project.today().strftime("%Y%m%d"))
-    _check_branch(repo, outcome.branch)
     try:
-        outcome.commit = _commit(repo, head, plan, reopen_reason)
-        repo.run("update-ref", f"refs/heads/{outcome.branch}", outcome.commit, "0" * 40)
+        tree = _tree(repo, head, plan)
+        earlier = _same_import(repo, outcome.branch, head, tree)
+        if earlier:  # the same import run again (to add --push): the branch it made is the one to push
+            outcome.commit, outcome.earlier = earlier, True
+        else:
+            _check_branch(repo, outcome.branch)
+            outcome.commit = repo.text(
+                "commit-tree", tree, "-p", head, "-F", "-", input=commit_message(plan, reopen_reason).encode()
+            )
+            repo.run("update-ref", f"refs/heads/{outcome.branch}", outcome.commit, "0" * 40)
     except GitError as err:
         raise ImportRefused(
             f"提交失败，没有写入任何内容：{err.stderr or err}。若提示“Please tell me who you are”，"
@@ -129,12 +137,14 @@ def _check_branch(repo: Repo, branch: str) -> None:
         raise ImportRefused(f"“{branch}”不能用作分支名，请换一个（如 import/2024-秋季），用 --branch 指定。")
     if repo.resolve(f"refs/heads/{branch}"):
         raise ImportRefused(
-            f"分支 {branch} 已经存在：这些文件此前已导入过，正等待审核（合并后再导入会显示“已存在”）。"
+            f"分支 {branch} 已经存在，但其中的提交与这次导入不同（此后主分支有了新提交，或文件改过）。"
+            "若它已推送、正等待审核，请在合并后再导入（已导入的行会显示“已存在”）；"
             "确需重新导入，请先删除该分支（git branch -D），或用 --branch 指定新的分支名。"
         )
 
 
-def _commit(repo: Repo, head: str, plan: ImportPlan, reopen_reason: str) -> str:
+def _tree(repo: Repo, head: str, plan: ImportPlan) -> str:
+    """The tree of ``head`` with the new records added (written to the object store, no working tree touched)."""
     rows = plan.new_rows
     if len({row.path for row in rows}) != len(rows):  # the plan refuses such rows: one file never stands for two
         raise ImportRefused("两行新记录要写入同一个文件，导入已停止，没有写入任何内容。请把这份报告转给管理员。")
@@ -145,8 +155,17 @@ def _commit(repo: Repo, head: str, plan: ImportPlan, reopen_reason: str) -> str:
         repo.run("read-tree", head, env=index)
         entries = "".join(f"100644 {blob}\t{row.path}\n" for blob, row in zip(blobs, rows, strict=True))
         repo.run("update-index", "--index-info", env=index, input=entries.encode("utf-8"))
-        tree = repo.text("write-tree", env=index)
-    return repo.text("commit-tree", tree, "-p", head, "-F", "-", input=commit_message(plan, reopen_reason).encode())
+        return repo.text("write-tree", env=index)
+
+
+def _same_import(repo: Repo, branch: str, head: str, tree: str) -> str:
+    """The commit on ``branch`` when it holds exactly this import on ``head`` (same parent, same tree), else ''."""
+    found = repo.attempt("rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}")
+    if not found.ok:
+        return ""
+    parents = repo.text("rev-list", "--parents", "-n", "1", found.text).split()[1:]
+    same = parents == [head] and repo.text("rev-parse", f"{found.text}^{{tree}}") == tree
+    return found.text if same else ""
 
 
 def _store_blobs(repo: Repo, contents: list[bytes], marks: Path) -> list[str]:
@@ -188,12 +207,6 @@ def push_options(plan: ImportPlan, target: str, labels: tuple[str, ...]) -> list
         "merge_request.remove_source_branch",
     ]
     return options + [f"merge_request.label={label}" for label in labels]
-
-
-def push_command(outcome: ImportOutcome, remote: str = "origin") -> str:
-    """The shell command that pushes the branch and opens the merge request."""
-    options = " ".join(f"-o '{option}'" for option in outcome.push_options)
-    return f"git push {options} {remote} {outcome.branch}"
 
 
 def _push(repo: Repo, branch: str, options: list[str], remote: str = "origin") -> None:

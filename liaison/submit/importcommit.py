@@ -24,6 +24,7 @@ from liaison.core.records import list_record_files
 from liaison.git.checkcache import cached_reader
 from liaison.git.closed import REOPEN, semesters_closed_now
 from liaison.git.repo import GitError, Repo
+from liaison.submit.gitlabtext import inert_line
 
 IMPORT_TRAILER = "Import-Source"
 
@@ -186,10 +187,11 @@ def commit_message(plan: ImportPlan, reopen_reason: str = "") -> str:
     files = len({report.name for report in plan.files})
     lines = [f"导入联系记录 {len(new)} 条（来自 {files} 个文件）", "", "来源文件："]
     for report in plan.files:
-        sheet = f"，工作表“{report.sheet}”" if report.sheet else ""
-        lines.append(f"  {report.name}{sheet}，SHA-256 {report.sha256}：新增 {report.count('new')} 条")
+        sheet = f"，工作表“{inert_line(report.sheet)}”" if report.sheet else ""
+        lines.append(f"  {inert_line(report.name)}{sheet}，SHA-256 {report.sha256}：新增 {report.count('new')} 条")
     lines += ["", "由 python build.py import 生成；每条记录已按 check 的规则检查。", ""]
-    sources = dict.fromkeys((Path(report.name).name, report.sha256) for report in plan.files)
+    # A file's name comes from whoever sent it: GitLab must not read "Closes #1" or "@all" in it (the hash names it).
+    sources = dict.fromkeys((inert_line(Path(report.name).name), report.sha256) for report in plan.files)
     lines += [f"{IMPORT_TRAILER}: {name} sha256:{digest}" for name, digest in sources]
     if reopen_reason:
         lines.append(f"{REOPEN}: {' '.join(reopen_reason.split())}")
@@ -199,11 +201,10 @@ def commit_message(plan: ImportPlan, reopen_reason: str = "") -> str:
 def push_options(plan: ImportPlan, target: str, labels: tuple[str, ...]) -> list[str]:
     """GitLab's merge-request push options, as the form sends them."""
     names = "、".join(dict.fromkeys(Path(report.name).name for report in plan.files))
-    title = f"导入联系记录 {len(plan.new_rows)} 条：{names}"
     options = [
         "merge_request.create",
         f"merge_request.target={target}",
-        f"merge_request.title={' '.join(title.split())}",
+        f"merge_request.title={inert_line(f'导入联系记录 {len(plan.new_rows)} 条：{names}')}",
         "merge_request.remove_source_branch",
     ]
     return options + [f"merge_request.label={label}" for label in labels]

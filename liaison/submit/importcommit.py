@@ -21,6 +21,7 @@ from liaison.core.config import WebSettings
 from liaison.core.importplan import ImportContext, ImportPlan, plan_import
 from liaison.core.project import Project
 from liaison.core.records import list_record_files
+from liaison.core.sheets import Limits
 from liaison.git.checkcache import cached_reader
 from liaison.git.closed import REOPEN, semesters_closed_now
 from liaison.git.repo import GitError, Repo
@@ -89,10 +90,13 @@ def import_files(
 
 
 def _sources(files: list[Path]) -> list[tuple[str, bytes]]:
+    """Each file's name as given and its bytes: one byte past the size limit at most (the reader refuses it)."""
+    limit = Limits.from_environment().file_bytes
     sources = []
     for path in files:
         try:
-            sources.append((str(path), path.read_bytes()))
+            with open(path, "rb") as file:
+                sources.append((str(path), file.read(limit + 1)))
         except IsADirectoryError:
             sources.append((str(path), b""))  # reported by the reader as an empty file
         except FileNotFoundError:

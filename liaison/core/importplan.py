@@ -232,8 +232,15 @@ def missing_columns(columns: list[Column], schema: Schema) -> list[str]:
 # Values ------------------------------------------------------------------------
 
 
-def cell_text(value: Any) -> str:
-    """A cell as text: blanks at both ends trimmed, line ends as \\n, 表2's dates and whole numbers as typed."""
+def cell_text(value: Any, exact: bool = False, marked: bool = False) -> str:
+    """A cell as text: line ends as \\n, 表2's dates and whole numbers as typed; blanks at both ends trimmed
+    unless ``exact`` (a row this system wrote, see :func:`build_row`, comes back byte for byte).
+
+    ``marked``: the cell comes from a CSV file, where a leading apostrophe is the mark that ``query --format
+    csv`` (``liaison.outputs.formats.spreadsheet_safe``) and spreadsheets put before text that would otherwise
+    run as a formula, or that starts with an apostrophe itself: one is taken off. In a workbook the mark is a
+    cell style (quotePrefix), never part of the value, so an apostrophe there is the text's own.
+    """
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
@@ -242,10 +249,10 @@ def cell_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip(_BLANKS)
-    if text[:1] == "'" and text[1:2] in _FORMULA_START:
-        text = text[1:]  # `query --format csv` and spreadsheets protect such text with an apostrophe
-    return text
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    if marked and text[:1] == "'" and text[1:2] in (*_FORMULA_START, "\t", "\n", "'"):
+        text = text[1:]
+    return text if exact else text.strip(_BLANKS)
 
 
 def to_date(value: Any, epoch: datetime.datetime) -> tuple[datetime.date | None, str]:
@@ -303,8 +310,17 @@ def _short(value: Any, limit: int = 30) -> str:
 # Rows --------------------------------------------------------------------------
 
 
-def read_row(cells: tuple, columns: list[Column], schema: Schema, epoch) -> tuple[dict, dict[str, str]]:
-    """The typed values of one row by key, and a message for each cell that could not be read."""
+def read_row(
+    cells: tuple, columns: list[Column], schema: Schema, epoch, marked: bool = False
+) -> tuple[dict, dict[str, str]]:
+    """The typed values of one row by key, and a message for each cell that could not be read.
+
+    A row that carries a well-formed 记录编号 is one this system exported (表2, or ``query --format csv``):
+    its text is taken exactly as it is, so that an export imported again gives the same bytes. Any other
+    row's text is trimmed, as people's own sheets need. ``marked``: see :func:`cell_text`.
+    """
+    ids = [c for c in columns if c.key == RECORD_ID_KEY and c.index < len(cells)]
+    exact = bool(ids) and bool(RECORD_ID.fullmatch(cell_text(cells[ids[0].index], marked=marked)))
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for column in columns:
@@ -318,14 +334,14 @@ def read_row(cells: tuple, columns: list[Column], schema: Schema, epoch) -> tupl
             )
             continue
         kind = schema.field(column.key).type if schema.field(column.key) else "string"
-        if kind != "string" and cell_text(cell) == "":
+        if kind != "string" and cell_text(cell, marked=marked) == "":
             continue  # left out: check says it is missing
         if kind == "date":
             value, message = to_date(cell, epoch)
         elif kind == "integer":
             value, message = to_size(cell)
         else:
-            value, message = cell_text(cell), ""
+            value, message = cell_text(cell, exact, marked), ""
         if message:
             errors[column.key] = message
         else:
@@ -387,10 +403,12 @@ def resolve_leader(values: dict, roster: Roster, schema: Schema) -> tuple[Leader
     )
 
 
-def build_row(number: int, cells: tuple, columns: list[Column], epoch, context: ImportContext) -> RowResult:
+def build_row(
+    number: int, cells: tuple, columns: list[Column], epoch, context: ImportContext, marked: bool = False
+) -> RowResult:
     """One row as a record checked like ``check`` does; its problems name the columns."""
     schema = context.schema
-    values, errors = read_row(cells, columns, schema, epoch)
+    values, errors = read_row(cells, columns, schema, epoch, marked)
     leader, fault, why = resolve_leader(values, context.roster, schema)
     if fault and fault not in errors:
         errors[fault] = why
@@ -525,7 +543,8 @@ def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> boo
             if index not in used and not is_empty_row((cell,)):
                 used.add(index)
                 report.columns.append(Column(index, "", "", "这一列没有表头"))
-        report.rows.append(build_row(number, cells, report.columns, sheet.epoch, context))
+        # A CSV file has no cell styles: an apostrophe before text may be the formula mark (cell_text).
+        report.rows.append(build_row(number, cells, report.columns, sheet.epoch, context, marked=not sheet.name))
     while report.rows and report.rows[-1].status == EMPTY:
         report.rows.pop()  # blank rows below the table are not rows of it
     report.columns.sort(key=lambda c: c.index)

@@ -326,12 +326,23 @@ def _bounded_lines(text: str, delimiter: str) -> Iterator[str]:
         start = end
 
 
-def _csv_rows(text: str) -> Iterator[tuple[Any, ...]]:
-    sample = text[:8192]
+def _csv_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Excel's CSV with the delimiter the first line uses most (a comma when tied): a header names its
+    columns with it. Without one in the first line (a title above the table), the csv module's guess.
+    Guessing from the body would let the records' own text (a content full of tabs) choose."""
+    first = text[: text.find("\n")] if "\n" in text[:65536] else text[:65536]
+    counts = {delimiter: first.count(delimiter) for delimiter in ",\t;"}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    if counts[best]:
+        return type("Found", (csv.excel,), {"delimiter": best})
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
+        return csv.Sniffer().sniff(text[:8192], delimiters=",\t;")
     except csv.Error:
-        dialect = csv.excel
+        return csv.excel
+
+
+def _csv_rows(text: str) -> Iterator[tuple[Any, ...]]:
+    dialect = _csv_dialect(text)
     try:
         for row in csv.reader(_bounded_lines(text, dialect.delimiter), dialect):
             if any(len(cell) > MAX_CELL_CHARS for cell in row):

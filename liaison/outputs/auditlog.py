@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 from liaison.core.semesters import DateRange
@@ -11,7 +9,7 @@ from liaison.git.audit import AUDIT_HEADER, AuditRow, audit_rows, row_values
 from liaison.git.closed import closed_semesters
 from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit
-from liaison.outputs.formats import spreadsheet_safe
+from liaison.outputs.formats import csv_text
 
 
 def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow], bytes]:
@@ -26,11 +24,8 @@ def audit_log(project, date_range: DateRange, fmt: str) -> tuple[list[AuditRow],
         listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
         return rows, (flat_json(listed) + "\n").encode("utf-8")
     if fmt == "csv":
-        table = io.StringIO()
-        writer = csv.writer(table, lineterminator="\r\n")
-        writer.writerow(AUDIT_HEADER)
-        writer.writerows([spreadsheet_safe(v) for v in row_values(row)] for row in rows)
-        return rows, table.getvalue().encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
+        table = csv_text([AUDIT_HEADER, *(row_values(row) for row in rows)])
+        return rows, table.encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
     from liaison.outputs.workbook import Table, build_table_workbook  # openpyxl loads only for a workbook
 
     commit = head_commit(project.root)

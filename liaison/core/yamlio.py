@@ -71,8 +71,7 @@ def decode_yaml_bytes(data: bytes) -> str:
     """Bytes to text: size limit, UTF-8 only (a leading BOM is allowed)."""
     if len(data) > MAX_FILE_BYTES:
         raise YamlError(
-            f"文件过大（{len(data) // 1024} KB，上限 {MAX_FILE_BYTES // 1024} KB）。"
-            "请检查是否误粘贴了大段内容或二进制数据。"
+            f"文件过大（超过 {MAX_FILE_BYTES // 1024} KB 的上限）。请检查是否误粘贴了大段内容或二进制数据。"
         )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]

@@ -130,7 +130,7 @@ def test_messy_sheet_report_names_file_row_column_and_what_to_do(repo, tmp_path,
     assert f"{name}:第11行: I列“内容”(联系内容): 是公式（=A1&B1），导入时不计算公式。" in out
     assert "未导入的列：A列“序号”（不是联系记录中的项目）" in out
     assert "小计：数据 10 行，新增 6 条，已存在 0 条，疑似重复 0 条，未导入 4 行，空行 1 行。" in out
-    assert "试运行（--dry-run）：可新增 6 条记录，没有写入任何内容。" in out
+    assert "试运行（--dry-run）：可新增 6 条记录，4 行未导入（原因见上）；没有写入任何内容。" in out
     assert list((repo / "records").iterdir()) == []
 
 
@@ -218,8 +218,9 @@ def test_import_commits_on_a_new_branch_and_a_second_import_adds_nothing(repo, t
     sheet = write_messy(tmp_path / "汇总.xlsx")
     result = run(repo, "import", str(sheet), "--branch", "import/2020汇总")
     assert result.exit_code == 1  # four rows refused
-    assert "已把 6 条新记录提交到分支 import/2020汇总" in result.output
-    assert "git push -o 'merge_request.create' -o 'merge_request.target=main'" in result.output
+    assert "已提交 6 条新记录到分支 import/2020汇总" in result.output and "4 行未导入（原因见上）" in result.output
+    assert "退出码为 1，表示只导入了一部分" in result.output and "git push" not in result.output
+    assert result.output.rstrip().endswith(f"import '{sheet}' --branch 'import/2020汇总' --push")
     assert git(repo, "rev-parse", "HEAD") == head and git(repo, "status", "--porcelain") == ""
     message = git(repo, "log", "-1", "--format=%B", "import/2020汇总")
     sha = __import__("hashlib").sha256(sheet.read_bytes()).hexdigest()
@@ -230,7 +231,7 @@ def test_import_commits_on_a_new_branch_and_a_second_import_adds_nothing(repo, t
     git(repo, "merge", "-q", "--ff-only", "import/2020汇总")
     assert run(repo, "check").exit_code == 0
     again = run(repo, "import", str(sheet))
-    assert "新增 0 条，已存在 6 条" in again.output and "没有新的记录，没有创建分支。" in again.output
+    assert "新增 0 条，已存在 6 条" in again.output and "没有新的记录，没有创建分支；4 行未导入" in again.output
     assert git(repo, "branch", "--list", "import/*") == "import/2020汇总"
 
 
@@ -239,8 +240,14 @@ def test_importing_the_same_files_twice_before_review_is_noticed(repo, tmp_path,
     sheet = tmp_path / "a.csv"
     sheet.write_text("\n".join(CSV_ROWS), encoding="utf-8")
     assert run(repo, "import", str(sheet)).exit_code == 0
+    first = git(repo, "rev-parse", "--all")
     second = run(repo, "import", str(sheet))
-    assert second.exit_code == 1 and "已经存在：这些文件此前已导入过，正等待审核" in second.output
+    assert second.exit_code == 0 and "此前已由同一导入提交，这次没有重复提交" in second.output
+    assert git(repo, "rev-parse", "--all") == first
+    write_record(repo, record_data(date=datetime.date(2019, 1, 1), target="新提交"))
+    commit_all(repo)  # main moved on: the old branch is no longer this import
+    third = run(repo, "import", str(sheet))
+    assert third.exit_code == 1 and "已经存在，但其中的提交与这次导入不同" in third.output
 
 
 def test_a_row_like_an_existing_record_is_a_likely_duplicate(repo, tmp_path):

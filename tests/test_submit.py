@@ -76,8 +76,8 @@ def test_a_submission_is_one_branch_with_one_checked_commit_and_the_push_options
         "merge_request.target=main",
         "merge_request.title=赵某 2024-10-08 联系国旗护卫队",
         "merge_request.remove_source_branch",
-        "merge_request.description=**领导姓名**：赵某\\n**联系时间**：2024-10-08\\n**联系地点**：图书馆101"
-        "\\n**联系对象**：国旗护卫队\\n**联系内容**：座谈交流。",
+        "merge_request.description=**记录摘要**\\n\\n    领导姓名：赵某\\n    联系时间：2024-10-08"
+        "\\n    联系地点：图书馆101\\n    联系对象：国旗护卫队\\n    联系内容：座谈交流。",
         "merge_request.label=联系记录",
         "merge_request.label=待审核",
     ]
@@ -451,8 +451,9 @@ def test_the_merge_request_description_is_one_safe_line(form_repo, make_app, liv
     assert app.config["LIAISON_SUBMITTER"].flush()
     log = (remote_of(form_repo, tmp_path) / "push-options.log").read_text(encoding="utf-8")
     option = next(line for line in log.splitlines() if line.startswith("option merge_request.description="))
-    text = option.split("**联系内容**：", 1)[1]
-    assert "@" not in text and "＠all" in text and "＼n这里" in text and "\\!\\[x\\]\\(" in text
+    text = option.split("联系内容：", 1)[1]
+    # Inside an indented code block, where GitLab acts on nothing (tests/test_gitlab_text.py): shown as typed.
+    assert "第一行 @all 看＼n这里\\n      第二行 ![x](http://evil/)" in text and "\n" not in option
     assert text.endswith("长……") and text.count("长") < 100
 
 

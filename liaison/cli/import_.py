@@ -44,7 +44,7 @@ def import_(
     """
     from liaison.git.repo import GitError
     from liaison.outputs.importreport import report_csv, report_json, report_text
-    from liaison.submit.importcommit import ImportRefused, import_files, push_command
+    from liaison.submit.importcommit import ImportRefused, import_files
 
     project = project_of(ctx)
     try:
@@ -54,7 +54,7 @@ def import_(
     except GitError as err:  # the push failed: the branch is there, the push can be repeated
         raise UserError(f"推送失败：{err.stderr or err}。分支已在本地创建，网络恢复后可再运行 git push。") from None
     plan = outcome.plan
-    ending = _ending(outcome, dry_run, push_command)
+    ending = _ending(outcome, dry_run, _rerun_with_push(ctx, files, sheet, branch, reopen_reason))
     if fmt == "json":
         extra = {"dry_run": dry_run, "branch": outcome.branch, "commit": outcome.commit, "pushed": outcome.pushed}
         click.echo(report_json(plan, extra), nl=False)
@@ -68,24 +68,48 @@ def import_(
         ctx.exit(1)
 
 
-def _ending(outcome, dry_run: bool, push_command) -> list[str]:
-    """The last lines of the import's report: what was written, and what to do next."""
+def _ending(outcome, dry_run: bool, rerun: str) -> list[str]:
+    """The last lines of the import's report: what was committed, what was left out, what the exit code means,
+    and the one next step."""
     plan = outcome.plan
     new, refused = len(plan.new_rows), plan.refused
-    lines = []
+    left_out = f"{refused} 行未导入（原因见上）" if refused else "没有未导入的行"
     if plan.file_errors:
-        lines.append(f"有 {len(plan.file_errors)} 个文件无法导入（见上），本次没有写入任何内容。请修改后重新导入。")
-    elif dry_run:
-        lines.append(f"试运行（--dry-run）：可新增 {new} 条记录，没有写入任何内容。")
+        return [f"有 {len(plan.file_errors)} 个文件无法导入（见上），本次没有写入任何内容。请修改后重新导入。"]
+    if dry_run:
+        lines = [f"试运行（--dry-run）：可新增 {new} 条记录，{left_out}；没有写入任何内容。"]
     elif not new:
-        lines.append("没有新的记录，没有创建分支。")
+        lines = [f"没有新的记录，没有创建分支；{left_out}。"]
     else:
-        lines.append(f"已把 {new} 条新记录提交到分支 {outcome.branch}（提交 {outcome.commit[:8]}），工作区未改动。")
+        how = "此前已由同一导入提交，这次没有重复提交" if outcome.earlier else "工作区未改动"
+        lines = [f"已提交 {new} 条新记录到分支 {outcome.branch}（提交 {outcome.commit[:8]}，{how}）；{left_out}。"]
+    if refused and dry_run:
+        lines.append(f"退出码为 1，表示有行不能导入：去掉 --dry-run 会导入能导入的 {new} 条，其余改正表格后再导入。")
+    elif refused and new:
+        lines.append(
+            "退出码为 1，表示只导入了一部分：改正表格中未导入的行后再导入一次即可，已导入的行到时会显示“已存在”。"
+        )
+    elif refused:
+        lines.append(f"退出码为 1，表示有 {refused} 行不能导入：请按上面的说明改正表格后再导入。")
+    if new and not dry_run:
         if outcome.pushed:
             lines.append(f"已推送并请求创建合并请求（目标分支 {outcome.target}），请思政科在 GitLab 中审核。")
         else:
-            lines.append("推送并创建合并请求：")
-            lines.append(f"  {push_command(outcome)}")
-    if refused and not plan.file_errors:
-        lines.append(f"另有 {refused} 行未导入（见上）：改正表格后再导入一次即可，已导入的行会显示“已存在”。")
+            lines += ["下一步：推送并创建合并请求（再运行一次，加上 --push；不会重复提交）：", f"  {rerun}"]
     return lines
+
+
+def _rerun_with_push(ctx: click.Context, files, sheet, branch, reopen_reason) -> str:
+    """The import command as it was run, with --push: every value shell-quoted (a file may be named
+    ``汇总'; touch PWNED; echo '.xlsx``, a branch ``a$(touch${IFS}x)``), so the line runs as it reads."""
+    import shlex
+
+    words = shlex.split(ctx.find_root().info_name or "python build.py")
+    root = Path(ctx.find_root().obj)
+    if root.resolve() != Path.cwd().resolve():
+        words += ["--root", str(root)]
+    words += ["import", *(str(f) for f in files)]
+    for option, value in (("--sheet", sheet), ("--branch", branch), ("--reopen-reason", reopen_reason)):
+        if value:
+            words += [option, value]
+    return shlex.join([*words, "--push"])

@@ -162,7 +162,9 @@ def _expand(
     wanted: list[str] = []
     problems: list[Problem] = []
     for given in paths:
-        absolute = (Path.cwd() / given).resolve() if not Path(given).is_absolute() else Path(given).resolve()
+        # The folders resolved, not the name: a link named as a record is read (and refused) as itself.
+        lexical = Path(os.path.abspath(given))
+        absolute = lexical.parent.resolve() / lexical.name
         try:
             rel = absolute.relative_to(root).as_posix()
         except ValueError:
@@ -170,12 +172,12 @@ def _expand(
             continue
         if rel in (CONFIG_FILE, ROSTER_FILE):
             continue  # always checked
-        if not absolute.exists():
+        if not absolute.exists() and not absolute.is_symlink():
             problems.append(Problem(rel, None, "", "", "文件不存在，请检查路径。"))
-        elif absolute.is_dir():
+        elif absolute.is_dir() and not absolute.is_symlink():
             prefix = "" if rel == "." else rel + "/"
             wanted.extend(p for p in all_paths if p.startswith(prefix))
-            problems.extend(p for p in stray if p.path.startswith(prefix))
+            problems.extend(p for p in stray if p.path.startswith(prefix) or p.path == rel)
         elif rel.startswith(RECORDS_DIR + "/") and not rel.endswith(".yaml"):
             problems.extend(p for p in stray if p.path == rel)
         else:

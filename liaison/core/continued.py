@@ -39,13 +39,16 @@ def join_continued(
     record_id: int | None,
     long_columns: set[int],
     is_blank: Callable[[tuple], bool],
+    carried: set[int] = frozenset(),
 ) -> list[tuple[int, tuple, str]]:
     """The sheet's records as (row number, cells, problem): each continued row's long cells joined to its record.
 
     ``body`` holds (row number, cells) in sheet order; ``marker`` is the 序号
     column and ``record_id`` the 记录编号 column, either may be None (a sheet
     whose 序号 column was deleted: a row with the 记录编号 of the record above
-    continues it); ``long_columns`` are the
+    continues it, if it holds nothing but the carried identity (``carried``: those columns) and long text:
+    two rows with one 记录编号 and their own 联系地点, 人员规模 … are two rows, refused by the import as such);
+    ``long_columns`` are the
     columns whose text continues; blank rows (``is_blank``) are kept and
     skipped over. A continued row with no record above it, or naming another
     记录编号, is kept as its own row with a problem (Chinese) that says so, and
@@ -58,7 +61,7 @@ def join_continued(
         if is_blank(cells):
             joined.append([number, list(cells), ""])
             continue
-        if not _continues(cells, head, marker, record_id):
+        if not _continues(cells, head, marker, record_id, long_columns | carried):
             head = [number, list(cells), ""]
             joined.append(head)
             continue
@@ -92,11 +95,14 @@ def join_continued(
     return [(number, tuple(cells), problem) for number, cells, problem in joined]
 
 
-def _continues(cells: tuple, head: list | None, marker: int | None, record_id: int | None) -> bool:
+def _continues(cells: tuple, head: list | None, marker: int | None, record_id: int | None, may_fill: set[int]) -> bool:
     if marker is not None:
         return is_continued(_at(cells, marker))
     same = record_id is not None and head is not None and _text(_at(cells, record_id)).strip()
-    return bool(same) and _text(_at(cells, record_id)) == _text(_at(head[1], record_id))
+    if not (same and _text(_at(cells, record_id)) == _text(_at(head[1], record_id))):
+        return False
+    # Without the mark, only a row that holds nothing of its own (a record's other fields) can be a continuation.
+    return all(_text(cell).strip() == "" for index, cell in enumerate(cells) if index not in may_fill | {record_id})
 
 
 def _at(cells: tuple | list, index: int | None) -> Any:

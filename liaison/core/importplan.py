@@ -29,7 +29,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from liaison.core.checks import duplicate_content_problems, duplicate_id_problems, roster_problems
-from liaison.core.continued import SERIAL_HEADER, join_continued
+from liaison.core.continued import CARRIED_KEYS, SERIAL_HEADER, join_continued
 from liaison.core.problems import Problem
 from liaison.core.project import ROSTER_FILE
 from liaison.core.records import RECORD_ID, Record, dump_record, new_record_id, parse_record, record_path
@@ -235,8 +235,15 @@ def missing_columns(columns: list[Column], schema: Schema) -> list[str]:
 # Values ------------------------------------------------------------------------
 
 
-def cell_text(value: Any) -> str:
-    """A cell as text: blanks at both ends trimmed, line ends as \\n, 表2's dates and whole numbers as typed."""
+def cell_text(value: Any, exact: bool = False, marked: bool = False) -> str:
+    """A cell as text: line ends as \\n, 表2's dates and whole numbers as typed; blanks at both ends trimmed
+    unless ``exact`` (a row this system wrote, see :func:`build_row`, comes back byte for byte).
+
+    ``marked``: the cell comes from a CSV file, where a leading apostrophe is the mark that ``query --format
+    csv`` (``liaison.outputs.formats.spreadsheet_safe``) and spreadsheets put before text that would otherwise
+    run as a formula, or that starts with an apostrophe itself: one is taken off. In a workbook the mark is a
+    cell style (quotePrefix), never part of the value, so an apostrophe there is the text's own.
+    """
     if value is None:
         return ""
     if isinstance(value, datetime.datetime):
@@ -245,10 +252,10 @@ def cell_text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    text = str(value).replace("\r\n", "\n").replace("\r", "\n").strip(_BLANKS)
-    if text[:1] == "'" and text[1:2] in _FORMULA_START:
-        text = text[1:]  # `query --format csv` and spreadsheets protect such text with an apostrophe
-    return text
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    if marked and text[:1] == "'" and text[1:2] in (*_FORMULA_START, "\t", "\n", "'"):
+        text = text[1:]
+    return text if exact else text.strip(_BLANKS)
 
 
 def to_date(value: Any, epoch: datetime.datetime) -> tuple[datetime.date | None, str]:
@@ -306,8 +313,17 @@ def _short(value: Any, limit: int = 30) -> str:
 # Rows --------------------------------------------------------------------------
 
 
-def read_row(cells: tuple, columns: list[Column], schema: Schema, epoch) -> tuple[dict, dict[str, str]]:
-    """The typed values of one row by key, and a message for each cell that could not be read."""
+def read_row(
+    cells: tuple, columns: list[Column], schema: Schema, epoch, marked: bool = False
+) -> tuple[dict, dict[str, str]]:
+    """The typed values of one row by key, and a message for each cell that could not be read.
+
+    A row that carries a well-formed 记录编号 is one this system exported (表2, or ``query --format csv``):
+    its text is taken exactly as it is, so that an export imported again gives the same bytes. Any other
+    row's text is trimmed, as people's own sheets need. ``marked``: see :func:`cell_text`.
+    """
+    ids = [c for c in columns if c.key == RECORD_ID_KEY and c.index < len(cells)]
+    exact = bool(ids) and bool(RECORD_ID.fullmatch(cell_text(cells[ids[0].index], marked=marked)))
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     for column in columns:
@@ -321,14 +337,14 @@ def read_row(cells: tuple, columns: list[Column], schema: Schema, epoch) -> tupl
             )
             continue
         kind = schema.field(column.key).type if schema.field(column.key) else "string"
-        if kind != "string" and cell_text(cell) == "":
+        if kind != "string" and cell_text(cell, marked=marked) == "":
             continue  # left out: check says it is missing
         if kind == "date":
             value, message = to_date(cell, epoch)
         elif kind == "integer":
             value, message = to_size(cell)
         else:
-            value, message = cell_text(cell), ""
+            value, message = cell_text(cell, exact, marked), ""
         if message:
             errors[column.key] = message
         else:
@@ -390,10 +406,12 @@ def resolve_leader(values: dict, roster: Roster, schema: Schema) -> tuple[Leader
     )
 
 
-def build_row(number: int, cells: tuple, columns: list[Column], epoch, context: ImportContext) -> RowResult:
+def build_row(
+    number: int, cells: tuple, columns: list[Column], epoch, context: ImportContext, marked: bool = False
+) -> RowResult:
     """One row as a record checked like ``check`` does; its problems name the columns."""
     schema = context.schema
-    values, errors = read_row(cells, columns, schema, epoch)
+    values, errors = read_row(cells, columns, schema, epoch, marked)
     leader, fault, why = resolve_leader(values, context.roster, schema)
     if fault and fault not in errors:
         errors[fault] = why
@@ -528,7 +546,8 @@ def _read_sheet(sheet: Sheet, report: FileReport, context: ImportContext) -> boo
             if index not in used and not is_empty_row((cell,)):
                 used.add(index)
                 report.columns.append(Column(index, "", "", "这一列没有表头"))
-        result = build_row(number, cells, report.columns, sheet.epoch, context)
+        # A CSV file has no cell styles: an apostrophe before text may be the formula mark (cell_text).
+        result = build_row(number, cells, report.columns, sheet.epoch, context, marked=not sheet.name)
         if problem:
             result.status = REFUSED
             result.problems.insert(0, RowProblem("", "", "", "", problem))
@@ -549,7 +568,8 @@ def _records(body: list[tuple], report: FileReport, schema: Schema) -> list[tupl
     long = {
         c.index for c in report.columns if c.key and schema.field(c.key) and schema.field(c.key).widget == "textarea"
     }
-    return join_continued(numbered, marker, record_id, long, is_empty_row)
+    carried = {c.index for c in report.columns if c.key in CARRIED_KEYS}
+    return join_continued(numbered, marker, record_id, long, is_empty_row, carried)
 
 
 def _no_header_message(sheets: list[Sheet], wanted: str | None, schema: Schema) -> str:
@@ -576,6 +596,7 @@ def classify(reports: list[FileReport], context: ImportContext) -> None:
         for row in report.rows:
             if row.status == NEW:
                 _classify_row(report, row, seen)
+    _refuse_shared_ids(reports)
     _check_together(reports, context)
 
 
@@ -600,9 +621,41 @@ def _classify_row(report: FileReport, row: RowResult, seen: _Seen) -> None:
     elif contact in seen.contact:
         row.status, row.same_as = DUPLICATE, seen.contact[contact]
     else:
-        here = f"{report.name}" + (f" 工作表“{report.sheet}”" if report.sheet else "") + f" 第 {row.row} 行"
+        here = row_place(report, row)
         seen.content[fingerprint] = seen.contact[contact] = here
         seen.earlier_rows.add(here)
+
+
+def row_place(report: FileReport, row: RowResult) -> str:
+    """``汇总.xlsx 工作表“2023秋” 第 3 行``: where a row is, for a person to find it."""
+    return f"{report.name}" + (f" 工作表“{report.sheet}”" if report.sheet else "") + f" 第 {row.row} 行"
+
+
+def _refuse_shared_ids(reports: list[FileReport]) -> None:
+    """New rows that would be written to one file (one 记录编号, in a sheet or across sheets and files) are all
+    refused: each names the others. Rows with equal content are duplicates already; these differ, and which
+    one is right only a person can say. Without this the last row would silently overwrite the others."""
+    by_path: dict[str, list[tuple[FileReport, RowResult]]] = {}
+    for report in reports:
+        for row in report.rows:
+            if row.status == NEW:
+                by_path.setdefault(row.path, []).append((report, row))
+    for path, rows in by_path.items():
+        if len(rows) < 2:
+            continue
+        for _, row in rows:
+            others = "、".join(row_place(r, o) for r, o in rows if o is not row)
+            row.status = REFUSED
+            row.problems.append(
+                RowProblem(
+                    "",
+                    "",
+                    "",
+                    "",
+                    f"记录编号 {PurePosixPath(path).stem} 与 {others} 相同，内容却不同：同一条记录只能有一行。"
+                    "请核对后只保留正确的一行，或删除“记录编号”列后再导入。",
+                )
+            )
 
 
 def _check_together(reports: list[FileReport], context: ImportContext) -> None:

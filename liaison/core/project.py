@@ -7,13 +7,16 @@ for the pure functions in ``checks``, ``query`` and the writers.
 from __future__ import annotations
 
 import datetime
+import errno
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from liaison.core import dates, yamlio
 from liaison.core.config import Config, config_from_data
 from liaison.core.problems import Problem
-from liaison.core.records import Record, list_record_files, parse_record
+from liaison.core.records import Record, irregular_message, list_record_files, parse_record
 from liaison.core.roster import Roster, control_problems, duplicate_problems, roster_from_data
 from liaison.core.schema import Schema
 
@@ -127,10 +130,38 @@ def read_records(project: Project, paths: list[str] | None = None) -> tuple[list
 
 
 def read_record_bytes(root: Path, rel: str) -> tuple[bytes | None, list[Problem]]:
-    """The bytes of the file ``rel``, or None and the problem saying why there are none."""
+    """The bytes of the file ``rel``, or None and the problem saying why there are none.
+
+    Opened one path component at a time without following a link (``O_NOFOLLOW``), so neither the file nor
+    ``records/`` nor a year folder can lead out of the repository, and only a plain file is read: a FIFO
+    would block, a device never end. At most :data:`yamlio.MAX_FILE_BYTES` + 1 bytes are read.
+    """
+    parts = rel.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        return None, [Problem(rel, None, "", "", "路径不规范（含 . 或 ..），无法读取。")]
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    opened: list[int] = []
     try:
-        return (root / rel).read_bytes(), []
+        folder = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        opened.append(folder)
+        for part in parts[:-1]:
+            folder = os.open(part, flags | os.O_DIRECTORY, dir_fd=folder)
+            opened.append(folder)
+        handle = os.open(parts[-1], flags, dir_fd=folder)
+        opened.append(handle)
+        mode = os.fstat(handle).st_mode
+        if not stat.S_ISREG(mode) or mode & 0o111:
+            return None, [Problem(rel, None, "", "", irregular_message(mode))]
+        with os.fdopen(os.dup(handle), "rb") as file:
+            return file.read(yamlio.MAX_FILE_BYTES + 1), []
     except FileNotFoundError:
         return None, [Problem(rel, None, "", "", "文件不存在，请检查路径。")]
     except IsADirectoryError:
         return None, [Problem(rel, None, "", "", "这是一个文件夹，不是记录文件。")]
+    except OSError as err:
+        if err.errno in (errno.ELOOP, errno.ENOTDIR):  # a link where a folder or the file should be
+            return None, [Problem(rel, None, "", "", irregular_message(stat.S_IFLNK))]
+        return None, [Problem(rel, None, "", "", f"无法读取（{err.strerror}）。")]
+    finally:
+        for descriptor in opened:
+            os.close(descriptor)

@@ -12,6 +12,7 @@ import hashlib
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,21 +76,38 @@ def list_record_files(root: Path) -> tuple[list[str], list[Problem]]:
     """Every record file under ``records/`` (sorted), and a problem for each file that cannot be one.
 
     A stray file is reported rather than skipped: a record saved as ``.yml``
-    or outside a year folder would otherwise vanish from every output.
+    or outside a year folder would otherwise vanish from every output. So is
+    anything that is not a plain file or folder (a symbolic link, a FIFO, an
+    executable): a link would make a record of another file, in or out of the
+    repository, whose edits no history of the record shows. Links are never
+    followed, ``records/`` itself included.
     """
     base = root / RECORDS_DIR
     paths: list[str] = []
     problems: list[Problem] = []
-    if not base.is_dir():
+    try:
+        top = os.lstat(base)
+    except OSError:
         return paths, problems
+    if not stat.S_ISDIR(top.st_mode):
+        return paths, [Problem(RECORDS_DIR, None, "", "", irregular_message(top.st_mode))]
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames.sort()
         rel_dir = Path(dirpath).relative_to(root).as_posix()
+        for name in list(dirnames):
+            # os.walk lists a link to a folder here and does not go into it: it is named, not skipped.
+            mode = os.lstat(os.path.join(dirpath, name)).st_mode
+            if stat.S_ISLNK(mode) or name.endswith(".yaml"):
+                problems.append(Problem(f"{rel_dir}/{name}", None, "", "", irregular_message(mode)))
+                dirnames.remove(name)
         for name in sorted(filenames):
             rel = f"{rel_dir}/{name}"
             if rel_dir == RECORDS_DIR and name in _ALLOWED_EXTRA:
                 continue
-            if name.endswith(".yaml"):
+            mode = os.lstat(os.path.join(dirpath, name)).st_mode
+            if not _plain_file(mode):
+                problems.append(Problem(rel, None, "", "", irregular_message(mode)))
+            elif name.endswith(".yaml"):
                 paths.append(rel)
             else:
                 problems.append(
@@ -104,6 +122,37 @@ def list_record_files(root: Path) -> tuple[list[str], list[Problem]]:
     return paths, problems
 
 
+def _plain_file(mode: int) -> bool:
+    return stat.S_ISREG(mode) and not mode & 0o111
+
+
+GIT_MODE_NAMES = {"120000": "符号链接", "160000": "子模块（gitlink）", "100755": "可执行文件"}
+
+
+def irregular_message(mode: int | str) -> str:
+    """Why a file (an ``os.lstat`` mode, or git's mode as text, e.g. ``120000``) cannot be a record, and what to do."""
+    if isinstance(mode, str):
+        mode = {"120000": stat.S_IFLNK, "160000": -1, "040000": stat.S_IFDIR}.get(mode, stat.S_IFREG | 0o755)
+    if mode == -1:
+        return (
+            "这是子模块（Git 的 gitlink），不是记录文件，其内容不在本仓库的历史中。"
+            "请删除它（git rm --cached 路径），把记录作为普通文件提交。"
+        )
+    if stat.S_ISLNK(mode):
+        return (
+            "这是符号链接，不是记录文件：链接所指文件的改动不会出现在这条记录的历史和审计中，"
+            "链接也可能指向仓库之外。本系统不读取链接。请删除链接，把记录内容作为普通文件提交。"
+        )
+    if stat.S_ISDIR(mode):
+        return "这是文件夹（或子模块），不是记录文件。记录文件应是 records/<年份>/ 中的普通 .yaml 文件。"
+    if stat.S_ISREG(mode):
+        return (
+            "这个文件带有可执行权限，记录文件应是普通文件。"
+            "请运行 chmod -x 和 git update-index --chmod=-x 去掉可执行权限后提交。"
+        )
+    return "这不是普通文件（可能是管道、设备或套接字），不是记录文件，本系统不读取它。请删除它。"
+
+
 def parse_record(
     path: str, raw: bytes, schema: Schema, today: datetime.date | None
 ) -> tuple[Record | None, list[Problem]]:
@@ -114,7 +163,7 @@ def parse_record(
     produce outputs must use only records whose problems list is empty.
     """
     try:
-        node = yamlio.read_yaml_bytes(raw)
+        node = yamlio.read_yaml_bytes(raw, yamlio.RECORD_MAX_DEPTH)
     except yamlio.YamlError as err:
         return None, [Problem(path, err.line, "", "", err.message)]
     if not isinstance(node, yamlio.Mapping):
@@ -137,7 +186,7 @@ def record_values(raw: bytes, schema: Schema) -> dict[str, Any] | None:
     """The typed values ``parse_record`` gives a file's bytes (``Record.data``), without checking them; None when
     the bytes are no YAML mapping. For the history, where every past version counts only by its values."""
     try:
-        node = yamlio.read_yaml_bytes(raw)
+        node = yamlio.read_yaml_bytes(raw, yamlio.RECORD_MAX_DEPTH)
     except yamlio.YamlError:
         return None
     if not isinstance(node, yamlio.Mapping):

@@ -11,6 +11,16 @@ Anything that is not a readable spreadsheet (an encrypted workbook, an old
 .xls, a Word file renamed .xlsx, an empty file, more rows than
 :data:`MAX_ROWS`) is one :class:`SheetError` with a Chinese message that
 says what to do.
+
+A workbook is a zip of XML, and a small one can unpack to gigabytes: one row
+of 15 million empty cells in 63 KB, a 1.6 GB string, 2 GB of blanks, a
+million shared strings. Before openpyxl sees a workbook, :func:`check_workbook`
+reads every XML part once as a stream (expat, no tree) and refuses it as soon
+as it passes a limit (:class:`Limits`): what the parts unpack to in all, cells
+in a row and characters in a cell (Excel's own limits, 16,384 and 32,767),
+shared strings, a tag that never ends, and any DTD or entity. Only a
+workbook within them is handed to openpyxl, whose streaming reader then holds
+one row at a time. A CSV file is held to the same cell limits line by line.
 """
 
 from __future__ import annotations
@@ -18,6 +28,8 @@ from __future__ import annotations
 import csv
 import datetime
 import io
+import os
+import xml.parsers.expat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +42,40 @@ MAX_ROWS = 20_000
 MAX_COLUMNS = 60
 MAX_BLANK_RUN = 1000
 MAX_FILE_BYTES = 50 * 1024 * 1024
+MB = 1024 * 1024
+# Excel's own limits: no workbook Excel or WPS writes has more.
+MAX_CELL_CHARS = 32_767
+MAX_ROW_CELLS = 16_384
+MAX_SHARED_STRINGS = 1_000_000
+MAX_PARTS = 10_000
+MAX_TAG_BYTES = 2 * MB  # bytes of XML without a single whole tag or text: an attribute or a tag that never ends
+_CHUNK = MB
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one imported file may be; an administrator raises the sizes with environment variables."""
+
+    file_bytes: int = MAX_FILE_BYTES  # LIAISON_IMPORT_MAX_FILE_MB
+    unpacked_bytes: int = 100 * MB  # LIAISON_IMPORT_MAX_UNPACKED_MB: a workbook's XML, unpacked, in all
+    rows: int = MAX_ROWS  # LIAISON_IMPORT_MAX_ROWS
+
+    @classmethod
+    def from_environment(cls) -> Limits:
+        """The limits, each raised (or lowered) by its environment variable when set to a whole number."""
+        return cls(
+            env_int("LIAISON_IMPORT_MAX_FILE_MB", MAX_FILE_BYTES // MB) * MB,
+            env_int("LIAISON_IMPORT_MAX_UNPACKED_MB", cls.unpacked_bytes // MB) * MB,
+            env_int("LIAISON_IMPORT_MAX_ROWS", MAX_ROWS),
+        )
+
+
+def env_int(name: str, default: int) -> int:
+    """The whole number ``name`` holds in the environment, or ``default`` when it is unset or not one."""
+    value = os.environ.get(name, "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else default
+
+
 _CFB_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # OLE compound file: encrypted .xlsx, or .xls/.et
 _ZIP_MAGIC = b"PK\x03\x04"
 EXCEL_EPOCH = datetime.datetime(1899, 12, 30)
@@ -55,15 +101,16 @@ class Sheet:
     epoch: datetime.datetime = EXCEL_EPOCH  # day 0 of the workbook's serial dates
 
 
-def read_sheets(name: str, data: bytes, wanted: str | None = None) -> list[Sheet]:
+def read_sheets(name: str, data: bytes, wanted: str | None = None, limits: Limits | None = None) -> list[Sheet]:
     """The sheets of the file ``name`` whose bytes are ``data`` (only ``wanted`` when given).
 
     Rows are read lazily; :func:`bounded_rows` stops a sheet that is too long.
     """
-    if len(data) > MAX_FILE_BYTES:
+    limits = limits or Limits.from_environment()
+    if len(data) > limits.file_bytes:
         raise SheetError(
-            f"文件有 {len(data) // (1024 * 1024)} MB，超过 {MAX_FILE_BYTES // (1024 * 1024)} MB 的上限，"
-            "不像是联系记录表。请只保留需要导入的工作表，或拆分成几个文件。"
+            f"文件超过 {limits.file_bytes // MB} MB 的上限，不像是联系记录表。请只保留需要导入的工作表，"
+            "或拆分成几个文件（管理员可用环境变量 LIAISON_IMPORT_MAX_FILE_MB 调高上限）。"
         )
     if not data.strip():
         raise SheetError("文件是空的，没有可导入的内容。请确认选对了文件。")
@@ -74,6 +121,7 @@ def read_sheets(name: str, data: bytes, wanted: str | None = None) -> list[Sheet
             "请在 Excel 或 WPS 中打开，取消密码后“另存为” .xlsx 格式，再导入。"
         )
     if data.startswith(_ZIP_MAGIC):
+        check_workbook(data, limits)
         return _xlsx_sheets(data, wanted)
     if suffix in (".xlsx", ".xlsm", ".xls", ".et", ".ods"):
         raise SheetError(
@@ -86,12 +134,115 @@ def read_sheets(name: str, data: bytes, wanted: str | None = None) -> list[Sheet
     return [Sheet("", _csv_rows(_decode_text(data)))]
 
 
-def bounded_rows(rows: Iterator[tuple[Any, ...]], limit: int = MAX_ROWS) -> Iterator[tuple[Any, ...]]:
+def _too_big(what: str, limit: str) -> SheetError:
+    return SheetError(
+        f"{what}，超过{limit}的上限：这不像是 Excel 或 WPS 保存的联系记录表（可能已损坏，或被故意做成“压缩炸弹”），"
+        "没有读取，也没有写入任何内容。请在 Excel 或 WPS 中打开后“另存为”新的 .xlsx，只保留需要导入的内容，再导入。"
+    )
+
+
+def check_workbook(data: bytes, limits: Limits | None = None) -> None:
+    """Raise SheetError unless the workbook ``data`` stays within ``limits`` when unpacked and parsed.
+
+    Reads each XML part once as a stream and stops at the first limit passed: no part is held whole, and
+    a refusal costs at most ``limits.unpacked_bytes`` of unpacking. A zip's declared sizes bound what
+    Python's zipfile gives back (it stops there, or fails the checksum), so they are checked first.
+    """
+    limits = limits or Limits.from_environment()
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, ValueError, OSError):
+        return  # not a zip after all: openpyxl says so in its own words below
+    with archive:
+        members = archive.infolist()
+        if len(members) > MAX_PARTS:
+            raise _too_big(f"工作簿由 {len(members)} 个部分组成", f" {MAX_PARTS} 个")
+        declared = sum(member.file_size for member in members)
+        if declared > limits.unpacked_bytes:
+            raise _too_big(f"工作簿解压后有 {declared // MB} MB", f" {limits.unpacked_bytes // MB} MB ")
+        budget = [limits.unpacked_bytes]
+        for member in members:
+            if member.filename.lower().endswith((".xml", ".rels", ".vml")):
+                _scan_part(archive, member, budget)
+
+
+def _scan_part(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: list[int]) -> None:
+    scan = _PartScan(member.filename)
+    try:
+        with archive.open(member) as stream:
+            while chunk := stream.read(_CHUNK):
+                budget[0] -= len(chunk)
+                if budget[0] < 0:
+                    raise _too_big("工作簿解压后的内容", "导入的")
+                scan.feed(chunk)
+        scan.feed(b"", final=True)
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, OSError):
+        return  # a damaged or encrypted part: openpyxl names the file's trouble below
+    except xml.parsers.expat.ExpatError:
+        return  # not well-formed: openpyxl refuses it in its own words
+
+
+class _PartScan:
+    """Counts as expat reads one XML part, and raises SheetError at the first limit passed."""
+
+    TEXT = frozenset({"t", "v", "f"})  # a cell's text, value or formula
+
+    def __init__(self, name: str):
+        self.name = name
+        self.parser = xml.parsers.expat.ParserCreate()
+        self.parser.buffer_text = True
+        self.parser.StartElementHandler = self.start
+        self.parser.EndElementHandler = self.end
+        self.parser.CharacterDataHandler = self.text
+        self.parser.StartDoctypeDeclHandler = self.doctype
+        self.parser.EntityDeclHandler = self.doctype
+        self.cells = self.strings = self.chars = 0
+        self.in_text = False
+        self.fed = self.seen = 0
+
+    def feed(self, chunk: bytes, final: bool = False) -> None:
+        self.fed += len(chunk)
+        self.parser.Parse(chunk, final)
+        if self.fed - self.seen > MAX_TAG_BYTES:
+            raise _too_big(f"工作簿的 {self.name} 中有一个超过 {MAX_TAG_BYTES // MB} MB 的标记", "单个标记")
+
+    def start(self, tag: str, attributes: dict) -> None:
+        self.seen = self.parser.CurrentByteIndex
+        name = tag.rpartition(":")[2]
+        if name == "c":
+            self.cells += 1
+            if self.cells > MAX_ROW_CELLS:
+                raise _too_big(f"工作表的一行中有超过 {MAX_ROW_CELLS} 个单元格", "每行单元格数（Excel 的）")
+        elif name == "row":
+            self.cells = 0
+        elif name == "si":
+            self.strings += 1
+            if self.strings > MAX_SHARED_STRINGS:
+                raise _too_big(f"工作簿中有超过 {MAX_SHARED_STRINGS} 个不同的文字", "文字个数")
+        self.in_text, self.chars = name in self.TEXT, 0
+
+    def end(self, tag: str) -> None:
+        self.seen = self.parser.CurrentByteIndex
+        self.in_text = False
+
+    def text(self, data: str) -> None:
+        self.seen = self.parser.CurrentByteIndex
+        if self.in_text:
+            self.chars += len(data)
+            if self.chars > MAX_CELL_CHARS:
+                raise _too_big(f"工作簿中有一个单元格超过 {MAX_CELL_CHARS} 个字", "每个单元格字数（Excel 的）")
+
+    def doctype(self, *args) -> None:
+        raise _too_big("工作簿的 XML 中有 DTD 或实体声明（Excel 从不写入）", "安全读取")
+
+
+def bounded_rows(rows: Iterator[tuple[Any, ...]], limit: int | None = None) -> Iterator[tuple[Any, ...]]:
     """``rows``, raising SheetError once more than ``limit`` non-empty rows have come.
 
     The table ends after :data:`MAX_BLANK_RUN` empty rows in a row: a sheet
     formatted down to row 1,048,576 is not read to its last row.
     """
+    limit = limit or Limits.from_environment().rows
     count = blanks = 0
     for row in rows:
         blanks = 0 if any(value not in (None, "") for value in row) else blanks + 1
@@ -160,14 +311,42 @@ def _decode_text(data: bytes) -> str:
         ) from None
 
 
-def _csv_rows(text: str) -> Iterator[tuple[Any, ...]]:
-    sample = text[:8192]
+def _bounded_lines(text: str, delimiter: str) -> Iterator[str]:
+    """The text's lines, refusing one with more delimiters than a row may have cells: the csv module would
+    build the whole row (50 MB of commas is 50 million cells) before anyone could count them."""
+    if "\n" not in text:
+        text = text.replace("\r", "\n")  # old Mac line ends
+    start = 0
+    while start < len(text):
+        end = text.find("\n", start)
+        end = len(text) if end < 0 else end + 1
+        if text.count(delimiter, start, end) >= MAX_ROW_CELLS:  # counted in place: the line is never copied
+            raise _too_big(f"有一行超过 {MAX_ROW_CELLS} 个单元格", "每行单元格数（Excel 的）")
+        yield text[start:end]
+        start = end
+
+
+def _csv_dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+    """Excel's CSV with the delimiter the first line uses most (a comma when tied): a header names its
+    columns with it. Without one in the first line (a title above the table), the csv module's guess.
+    Guessing from the body would let the records' own text (a content full of tabs) choose."""
+    first = text[: text.find("\n")] if "\n" in text[:65536] else text[:65536]
+    counts = {delimiter: first.count(delimiter) for delimiter in ",\t;"}
+    best = max(counts, key=lambda d: (counts[d], d == ","))
+    if counts[best]:
+        return type("Found", (csv.excel,), {"delimiter": best})
     try:
-        dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
+        return csv.Sniffer().sniff(text[:8192], delimiters=",\t;")
     except csv.Error:
-        dialect = csv.excel
+        return csv.excel
+
+
+def _csv_rows(text: str) -> Iterator[tuple[Any, ...]]:
+    dialect = _csv_dialect(text)
     try:
-        for row in csv.reader(io.StringIO(text, newline=""), dialect):
+        for row in csv.reader(_bounded_lines(text, dialect.delimiter), dialect):
+            if any(len(cell) > MAX_CELL_CHARS for cell in row):
+                raise _too_big(f"有一个单元格超过 {MAX_CELL_CHARS} 个字", "每个单元格字数（Excel 的）")
             yield tuple(row[:MAX_COLUMNS])
     except csv.Error as err:
         raise SheetError(

@@ -3,7 +3,8 @@
 Records are written by people and by the web form, read by CI and kept for
 years, so the reader accepts only plain data: one document, mappings,
 sequences and scalars. Anchors, aliases, explicit tags, duplicate keys,
-non-UTF-8 bytes and oversized files are errors that name the line.
+non-UTF-8 bytes, oversized files and nesting deeper than a file of its kind
+can hold are errors that name the line.
 
 The reader builds a small node tree from PyYAML's event stream (the libyaml
 parser when available) instead of letting PyYAML construct objects, for two
@@ -26,6 +27,12 @@ _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 MAX_FILE_BYTES = 256 * 1024
+# Mappings and sequences inside one another: config.yaml's schema, the deepest file read here, has 8.
+# A record has 2 at most (its mapping, and a list a cerberus rule refuses). Deeper input is refused
+# while the events come, before anything recurses over it: 2,000 `[` would end in a RecursionError,
+# and 100,000 unclosed ones keep libyaml busy for half a minute if it is asked for the whole list.
+MAX_DEPTH = 10
+RECORD_MAX_DEPTH = 2
 
 
 class YamlError(Exception):
@@ -64,8 +71,7 @@ def decode_yaml_bytes(data: bytes) -> str:
     """Bytes to text: size limit, UTF-8 only (a leading BOM is allowed)."""
     if len(data) > MAX_FILE_BYTES:
         raise YamlError(
-            f"文件过大（{len(data) // 1024} KB，上限 {MAX_FILE_BYTES // 1024} KB）。"
-            "请检查是否误粘贴了大段内容或二进制数据。"
+            f"文件过大（超过 {MAX_FILE_BYTES // 1024} KB 的上限）。请检查是否误粘贴了大段内容或二进制数据。"
         )
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
@@ -79,11 +85,19 @@ def decode_yaml_bytes(data: bytes) -> str:
         ) from None
 
 
-def parse_yaml(text: str) -> Node:
-    """Parse one YAML document into a node tree, refusing anything but plain data."""
-    builder = _TreeBuilder()
-    for event in _events(text):
-        builder.add(event)
+def parse_yaml(text: str, max_depth: int = MAX_DEPTH) -> Node:
+    """Parse one YAML document into a node tree, refusing anything but plain data nested at most ``max_depth`` deep."""
+    builder = _TreeBuilder(max_depth)
+    try:
+        # Event by event: a refusal (depth, an alias) stops the parser where it is, and a syntax
+        # error still surfaces here with its line.
+        for event in yaml.parse(text, Loader=_Loader):
+            builder.add(event)
+    except yaml.MarkedYAMLError as err:
+        message, line = syntax_error(text, err)
+        raise YamlError(message, line) from None
+    except yaml.YAMLError:
+        raise YamlError("YAML 格式错误：文件无法解析，请检查缩进、冒号和引号。") from None
     if builder.root is None:
         raise YamlError("文件是空的。", 1)
     return builder.root
@@ -92,10 +106,11 @@ def parse_yaml(text: str) -> Node:
 class _TreeBuilder:
     """Turns PyYAML's events into Scalar/Sequence/Mapping nodes, refusing what is not plain data."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_depth: int = MAX_DEPTH) -> None:
         self.stack: list[Any] = []  # open Sequence nodes, and (Mapping, pending key) pairs
         self.root: Node | None = None
         self.documents = 0
+        self.max_depth = max_depth
 
     def add(self, event: yaml.Event) -> None:
         line = event.start_mark.line + 1
@@ -107,6 +122,12 @@ class _TreeBuilder:
         _refuse_non_data(event, line)
         if isinstance(event, yaml.ScalarEvent):
             self.attach(Scalar(event.value, bool(event.implicit[0]) and not event.style, line), line)
+        elif isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)) and len(self.stack) >= self.max_depth:
+            raise YamlError(
+                f"列表或映射嵌套超过 {self.max_depth} 层（方括号“[”、花括号“{{”或缩进一层套一层）。"
+                "这类文件用不到这么多层，请检查是否误粘贴了大量括号，删除多余的部分。",
+                line,
+            )
         elif isinstance(event, yaml.MappingStartEvent):
             node = Mapping({}, line)
             self.attach(node, line)
@@ -156,20 +177,9 @@ def _refuse_non_data(event: yaml.Event, line: int) -> None:
         raise YamlError(f"不允许使用标签 {tag}。请删除它，直接写值。", line)
 
 
-def _events(text: str):
-    try:
-        # Materialise so that syntax errors surface here, with their line.
-        return list(yaml.parse(text, Loader=_Loader))
-    except yaml.MarkedYAMLError as err:
-        message, line = syntax_error(text, err)
-        raise YamlError(message, line) from None
-    except yaml.YAMLError:
-        raise YamlError("YAML 格式错误：文件无法解析，请检查缩进、冒号和引号。") from None
-
-
-def read_yaml_bytes(data: bytes) -> Node:
+def read_yaml_bytes(data: bytes, max_depth: int = MAX_DEPTH) -> Node:
     """Decode and parse; raises YamlError naming the line."""
-    return parse_yaml(decode_yaml_bytes(data))
+    return parse_yaml(decode_yaml_bytes(data), max_depth)
 
 
 _resolver = yaml.resolver.Resolver()

@@ -14,6 +14,7 @@ import datetime
 from dataclasses import dataclass
 
 from liaison.core import dates
+from liaison.core.records import GIT_MODE_NAMES
 from liaison.core.roster import Roster
 from liaison.core.semesters import Calendar, DateRange
 from liaison.git.closed import REOPEN, Closed
@@ -104,6 +105,11 @@ def change_flags(
         flags.append(f"修改已关闭的{semester.title}" + (f"（重开理由：{reason}）" if reason else "，且没有重开理由"))
     if change.kind == DELETED:
         flags.append("记录被删除")
+    if change.irregular:
+        kind = GIT_MODE_NAMES.get(change.irregular, f"Git 模式 {change.irregular}")
+        flags.append(
+            f"{change.path} 在 Git 中是{kind}，不是普通的记录文件：其内容不算记录，所指向的内容的改动也不会列出"
+        )
     return flags
 
 

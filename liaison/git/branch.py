@@ -13,7 +13,7 @@ from pathlib import Path
 
 from liaison.core.records import RECORDS_DIR
 from liaison.git.history.gitlog import log_commits
-from liaison.git.history.model import ADDED, CHANGED, DELETED, MOVED, Commit, identity
+from liaison.git.history.model import ADDED, CHANGED, DELETED, MOVED, Commit, identity, irregular_mode, tagged_blob
 from liaison.git.repo import ZERO, Repo, require_commit
 
 _KINDS = {"A": ADDED, "M": CHANGED, "T": CHANGED, "D": DELETED, "R": MOVED}
@@ -46,7 +46,8 @@ def _raw_diff(repo: Repo, base: str, ref: str) -> list[tuple[str, str, str, list
     entries = []
     position = 0
     while position < len(parts) and parts[position].startswith(":"):
-        _, _, old_blob, new_blob, status = parts[position][1:].split()
+        old_mode, new_mode, old_blob, new_blob, status = parts[position][1:].split()
+        old_blob, new_blob = tagged_blob(old_mode, old_blob), tagged_blob(new_mode, new_blob)
         count = 2 if status[0] in "RC" else 1
         paths = parts[position + 1 : position + 1 + count]
         position += 1 + count
@@ -76,7 +77,8 @@ def branch_changes(root: Path, base: str, ref: str = "HEAD") -> list[FileChange]
     repo = Repo(root)
     base_sha = require_commit(repo, base, "找出合并请求改动的记录")
     entries = _raw_diff(repo, base_sha, ref)
-    blobs = repo.objects(b for _, old, new, _ in entries for b in (old, new) if b != ZERO)
+    # A link's or a submodule's version is never read as a record: its raw bytes stay None (check names it).
+    blobs = repo.objects(b for _, old, new, _ in entries for b in (old, new) if b != ZERO and not irregular_mode(b))
     touched = [p for *_, paths in entries for p in paths]
     commits = log_commits(repo, f"{base_sha}..{ref}", touched) if touched else {}
     changes = []

@@ -54,7 +54,7 @@ CACHE_FILE = (".cache", "check.sqlite")
 SWITCH = "LIAISON_CHECK_CACHE"  # "off": read every file, as if there were no cache
 # Attributes under which a checkout may write other bytes than the blob's, while git calls the file unchanged.
 _CONVERTING = ("text", "eol", "filter", "ident", "working-tree-encoding")
-_REGULAR = ("100644", "100755")
+_REGULAR = ("100644",)  # an executable is read, so that check sees its mode (liaison.core.records)
 # SQLite errors that say "not now" (locked, read-only, disk full), not "this file is broken".
 _TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_FULL")
 _TAG = "\x00"  # marks a date inside stored JSON; a record key holding it is never stored

@@ -18,6 +18,7 @@ it never stops a command.
 from __future__ import annotations
 
 import datetime
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from liaison.core.project import CONFIG_FILE, Project
 from liaison.core.semesters import Calendar, RangeError, Semester, parse_semester_id
 from liaison.core.yamlio import YamlError, read_yaml_bytes, to_python
 from liaison.git.checkcache import cached_reader
+from liaison.git.filemodes import index_problems
 from liaison.git.history.model import Change, History
 from liaison.git.history.read import read_history
 from liaison.git.repo import ZERO, Repo, commits_since
@@ -216,6 +218,30 @@ def closure_source(closed: Closed, semester: Semester) -> str:
     return "，".join(c.source for c in closed.closures if c.semester == semester)
 
 
+def _with_index_modes(root: Path, result: CheckResult, paths: list[str] | None) -> CheckResult:
+    """``result`` with a problem for each link, submodule or executable git holds under records/ (of ``paths``
+    only, when given); git's word replaces what the working tree showed of the same path."""
+    found = index_problems(root)
+    if paths is not None:
+        asked = [_relative(root, given) for given in paths]
+        found = [p for p in found if any(p.path == a or p.path.startswith(a.rstrip("/") + "/") for a in asked)]
+    if not found:
+        return result
+    named = {p.path for p in found}
+    problems = [p for p in result.problems if p.path not in named] + found
+    files = sorted({*result.files, *named})
+    return CheckResult(sorted_problems(problems), files, result.records, result.process_problems)
+
+
+def _relative(root: Path, given: str) -> str:
+    """A path as given to check, relative to the repository, without following a link at its end."""
+    absolute = Path(os.path.abspath(given))
+    try:
+        return (absolute.parent.resolve() / absolute.name).relative_to(root).as_posix()
+    except ValueError:
+        return given
+
+
 def check_with_history(
     project: Project, paths: list[str] | None = None, since: str | None = None, history: History | None = None
 ) -> CheckResult:
@@ -231,6 +257,7 @@ def check_with_history(
     """
     with cached_reader(project) as reader:
         result = check_repository(project, paths, reader)
+    result = _with_index_modes(project.root, result, paths)
     if project.config is None:
         return result
     config = project.config

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 
@@ -15,7 +13,7 @@ from liaison.git.history.model import History
 from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit
 from liaison.git.verdict import Verdict, require_ready, verdict
-from liaison.outputs.formats import spreadsheet_safe
+from liaison.outputs.formats import csv_text
 
 
 @dataclass
@@ -57,11 +55,8 @@ def audit_log(
         listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
         return rows, (flat_json(listed) + "\n").encode("utf-8")
     if fmt == "csv":
-        table = io.StringIO()
-        writer = csv.writer(table, lineterminator="\r\n")
-        writer.writerow(AUDIT_HEADER)
-        writer.writerows([spreadsheet_safe(v) for v in row_values(row)] for row in rows)
-        return rows, table.getvalue().encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
+        table = csv_text([AUDIT_HEADER, *(row_values(row) for row in rows)])
+        return rows, table.encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
     from liaison.outputs.workbook import Table, build_table_workbook  # openpyxl loads only for a workbook
 
     commit = head_commit(project.root)

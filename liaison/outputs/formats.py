@@ -8,19 +8,33 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from liaison.core.records import Record, plain_value
 from liaison.core.schema import Schema
 
 ID_LABEL = "记录编号"
-# A cell starting with one of these is run as a formula by spreadsheet programs.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# A cell starting with one of these is run as a formula by spreadsheet programs; one starting with the
+# apostrophe gets it too, so that the mark is never ambiguous when the file is imported again.
+_MARKED_START = ("=", "+", "-", "@", "\t", "\r", "\n", "'")
 
 
 def spreadsheet_safe(text: str) -> str:
-    """Text that a spreadsheet shows instead of running: a leading apostrophe (OWASP's advice)."""
-    return "'" + text if text.startswith(_FORMULA_START) else text
+    """Text that a spreadsheet shows instead of running: a leading apostrophe (OWASP's advice).
+
+    ``liaison.core.importplan.cell_text`` takes exactly one off again, so a CSV export imports unchanged.
+    """
+    return "'" + text if text.startswith(_MARKED_START) else text
+
+
+def csv_text(rows: Iterable[Iterable[Any]]) -> str:
+    """Rows as CSV (``\\r\\n`` line ends), every text cell through :func:`spreadsheet_safe`: the one CSV writer,
+    so no file the project writes has a cell LibreOffice or Excel would run (a file named ``=HYPERLINK(…)``)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerows([spreadsheet_safe(v) if isinstance(v, str) else v for v in row] for row in rows)
+    return out.getvalue()
 
 
 def record_objects(records: list[Record], schema: Schema) -> list[dict[str, Any]]:
@@ -34,12 +48,8 @@ def as_json(records: list[Record], schema: Schema) -> str:
 
 def as_csv(records: list[Record], schema: Schema) -> str:
     """CSV with the Chinese labels as header; text is made formula-safe for spreadsheet programs."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([ID_LABEL, *(f.label for f in schema.fields)])
-    for obj in record_objects(records, schema):
-        writer.writerow([spreadsheet_safe(str(v)) if isinstance(v, str) else v for v in obj.values()])
-    return out.getvalue()
+    header = [ID_LABEL, *(f.label for f in schema.fields)]
+    return csv_text([header, *(obj.values() for obj in record_objects(records, schema))])
 
 
 def file_bytes(text: str, fmt: str) -> bytes:

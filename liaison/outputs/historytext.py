@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from liaison.core.records import plain_value
+from liaison.core.records import irregular_message, plain_value
 from liaison.git.history.model import ADDED, DELETED, MOVED, Change
 
 
@@ -33,6 +33,7 @@ def change_json(change: Change) -> dict:
         "signed_by_form": change.by_form,
         "signer": change.signature.signer if change.by_form else None,
         "submitted_by": change.submitted_by or None,
+        "not_a_plain_file": change.irregular or None,  # git's mode: 120000 a link, 160000 a submodule, 100755
         "fields": [
             {"key": f.key, "label": f.label, "old": plain_value(f.old), "new": plain_value(f.new)}
             for f in change.fields
@@ -71,6 +72,8 @@ def change_text(number: int, change: Change) -> list[str]:
         ),
         f"   提交 {commit.sha[:12]}：{commit.subject}",
     ]
+    if change.irregular:
+        lines.append(f"   注意：{change.path} 在 Git 中不是普通文件。{irregular_message(change.irregular)}")
     if change.kind == MOVED:
         lines.append(f"   文件：{change.old_path} → {change.new_path}")
     if change.kind in (ADDED, DELETED):  # the whole record, once

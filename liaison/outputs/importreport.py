@@ -7,8 +7,6 @@ again; rows already imported are then reported as present.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -24,6 +22,7 @@ from liaison.core.importplan import (
     RowProblem,
     RowResult,
 )
+from liaison.outputs.formats import csv_text
 
 LIST_PRESENT_UP_TO = 20  # beyond this the text report only counts them; JSON and CSV list every row
 
@@ -137,20 +136,17 @@ def report_csv(plan: ImportPlan) -> str:
 
     Starts with a byte-order mark: Excel on Chinese Windows reads a CSV without one as GBK.
     """
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
+    lines: list[tuple] = [CSV_HEADER]
     for report in plan.files:
         if report.error:
-            writer.writerow((report.name, "", "整个文件未导入", "", "", "", "", report.error))
+            lines.append((report.name, "", "整个文件未导入", "", "", "", "", report.error))
         for row in report.rows:
             label = STATUS_LABELS[row.status]
             if row.status == REFUSED:
                 for p in row.problems:
-                    writer.writerow((report.name, row.row, label, "", p.column, p.header, p.label, p.message))
+                    lines.append((report.name, row.row, label, "", p.column, p.header, p.label, p.message))
             elif row.status in (PRESENT, DUPLICATE):
-                writer.writerow(
+                lines.append(
                     (
                         report.name,
                         row.row,
@@ -163,7 +159,5 @@ def report_csv(plan: ImportPlan) -> str:
                     )
                 )
             else:
-                writer.writerow(
-                    (report.name, row.row, label, row.record_id if row.status == NEW else "", "", "", "", "")
-                )
-    return out.getvalue()
+                lines.append((report.name, row.row, label, row.record_id if row.status == NEW else "", "", "", "", ""))
+    return "\ufeff" + csv_text(lines)

@@ -26,7 +26,7 @@ from pathlib import Path
 from liaison.core.checks import CheckResult
 from liaison.core.config import ReviewSettings
 from liaison.core.problems import Problem
-from liaison.core.project import Project
+from liaison.core.project import Project, read_record_bytes
 from liaison.core.records import Record, parse_record
 from liaison.core.semesters import Semester
 from liaison.git.branch import FileChange, branch_changes
@@ -248,7 +248,8 @@ def duplicate_hints(record: Record, project: Project, labels: dict) -> list[Hint
         rel = Path(path).relative_to(project.root).as_posix()
         if rel == record.path:
             continue
-        other, _ = parse_record(rel, Path(path).read_bytes(), project.schema, None)
+        raw, _ = read_record_bytes(project.root, rel)  # never through a link
+        other, _ = parse_record(rel, raw, project.schema, None) if raw is not None else (None, [])
         if other is not None and other.data.get("target") == target:
             same.append(other.id)
     if not same:

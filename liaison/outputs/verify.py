@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import datetime
 import io
+import itertools
 import json
+import stat
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -25,6 +27,7 @@ from liaison.core.checks import check_repository
 from liaison.core.project import Project, ProjectError, open_project
 from liaison.core.records import parse_record
 from liaison.core.semesters import DateRange, RangeError, parse_semester_id
+from liaison.core.sheets import MB, SheetError, check_workbook, env_int
 from liaison.git.history.model import field_changes
 from liaison.git.history.read import read_history
 from liaison.git.repo import CommitNotFound, GitError, Repo
@@ -45,15 +48,46 @@ class VerifyReport:
         return not self.differences
 
 
+def export_limit(packed: int | None = None) -> int:
+    """How many bytes an export may hold unpacked: ``LIAISON_VERIFY_MAX_MB`` (4,096 MB) at most, and for a zip
+    of ``packed`` bytes no more than 20 times that (256 MB at least). An export's PDFs and workbook are
+    compressed already, so an honest zip unpacks to barely more than itself; a "zip bomb" to far more."""
+    limit = env_int("LIAISON_VERIFY_MAX_MB", 4096) * MB
+    return limit if packed is None else min(limit, max(256 * MB, 20 * packed))
+
+
+def _refuse_size(size: int, limit: int) -> ValueError:
+    return ValueError(
+        f"解压后有 {size // MB} MB，超过 {limit // MB} MB 的上限（压缩包的 20 倍，且不超过环境变量 "
+        "LIAISON_VERIFY_MAX_MB 所设）。这不像是本系统的导出（可能是“压缩炸弹”），没有读取。"
+    )
+
+
 def read_export(target: Path) -> tuple[dict, dict[str, bytes]]:
-    """(manifest, every other file's bytes by path inside the export folder), from a folder or its zip."""
+    """(manifest, every other file's bytes by path inside the export folder), from a folder or its zip.
+
+    Bounded before anything is read: a zip's declared sizes (Python's zipfile never gives back more than
+    them) against :func:`export_limit`, a folder's file sizes likewise; a link in a folder is not followed.
+    """
     files: dict[str, bytes] = {}
     if target.is_dir():
-        for path in target.rglob("*"):
-            if path.is_file():
-                files[path.relative_to(target).as_posix()] = path.read_bytes()
+        found = [(p, p.lstat()) for p in sorted(target.rglob("*"))]
+        links = [p for p, st in found if stat.S_ISLNK(st.st_mode)]
+        if links:
+            raise ValueError(
+                f"导出文件夹中有符号链接（{links[0].relative_to(target)}），本系统的导出中没有链接，未读取。"
+            )
+        plain = [(p, st) for p, st in found if stat.S_ISREG(st.st_mode)]
+        total, limit = sum(st.st_size for _, st in plain), export_limit()
+        if total > limit:
+            raise _refuse_size(total, limit)
+        for path, _ in plain:
+            files[path.relative_to(target).as_posix()] = path.read_bytes()
     else:
         with zipfile.ZipFile(target) as archive:
+            total, limit = sum(i.file_size for i in archive.infolist()), export_limit(target.stat().st_size)
+            if total > limit:
+                raise _refuse_size(total, limit)
             names = [n for n in archive.namelist() if not n.endswith("/")]
             tops = {PurePosixPath(n).parts[0] for n in names}
             if len(tops) != 1:
@@ -189,10 +223,17 @@ def pdf_difference(path: str, given: bytes, record_id: str, raw: bytes | None, c
 def workbook_difference(given: bytes, expected: bytes, commit: str) -> list[str]:
     """The cells of the workbook that differ from its rebuild (sheet, cell, both values)."""
     from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
 
     where = f"汇总表 {WORKBOOK_NAME}"
     try:
-        ours, theirs = load_workbook(io.BytesIO(given)), load_workbook(io.BytesIO(expected))
+        check_workbook(given)  # the export's workbook may be anything: read within an import's limits
+    except SheetError as err:
+        return [f"{where}与按提交 {commit} 重新生成的不同，且无法安全读取：{err}"]
+    try:
+        # Streamed, one row at a time: the workbook given may hold millions of cells within the limits.
+        ours = load_workbook(io.BytesIO(given), read_only=True)
+        theirs = load_workbook(io.BytesIO(expected), read_only=True)
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         return [f"{where}不是可读的工作簿，与按提交 {commit} 重新生成的不同。"]
     cells = []
@@ -200,14 +241,19 @@ def workbook_difference(given: bytes, expected: bytes, commit: str) -> list[str]
         if name not in ours.sheetnames:
             cells.append(f"{where}缺少工作表「{name}」。")
             continue
-        a, b = ours[name], theirs[name]
-        for row in range(1, max(a.max_row, b.max_row) + 1):
-            for column in range(1, max(a.max_column, b.max_column) + 1):
-                mine, right = a.cell(row, column), b.cell(row, column)
-                if mine.value != right.value:
+        rows = itertools.zip_longest(ours[name].iter_rows(values_only=True), theirs[name].iter_rows(values_only=True))
+        for number, (mine, right) in enumerate(rows, 1):
+            pairs = itertools.zip_longest(mine or (), right or ())
+            for column, (value, wanted) in enumerate(pairs, 1):
+                if value != wanted and len(cells) <= MAX_CELLS:
                     cells.append(
-                        f"{where}「{name}」{right.coordinate} 格：导出中为“{mine.value}”，按提交 {commit} 应为“{right.value}”。"
+                        f"{where}「{name}」{get_column_letter(column)}{number} 格：导出中为“{value}”，"
+                        f"按提交 {commit} 应为“{wanted}”。"
                     )
+                elif value != wanted:
+                    cells.append("")  # counted, not named
+    ours.close()
+    theirs.close()
     if not cells:
         return [f"{where}的单元格内容与按提交 {commit} 重新生成的一致，但文件字节不同（格式或属性被改动）。"]
     more = len(cells) - MAX_CELLS

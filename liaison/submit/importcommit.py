@@ -21,9 +21,11 @@ from liaison.core.config import WebSettings
 from liaison.core.importplan import ImportContext, ImportPlan, plan_import
 from liaison.core.project import Project
 from liaison.core.records import list_record_files
+from liaison.core.sheets import Limits
 from liaison.git.checkcache import cached_reader
 from liaison.git.closed import REOPEN, semesters_closed_now
 from liaison.git.repo import GitError, Repo
+from liaison.submit.gitlabtext import inert_line
 
 IMPORT_TRAILER = "Import-Source"
 
@@ -40,6 +42,7 @@ class ImportOutcome:
     target: str = "main"
     push_options: list[str] = field(default_factory=list)
     pushed: bool = False
+    earlier: bool = False  # the branch was made by an earlier run of the same import (nothing committed now)
 
 
 def import_files(
@@ -63,10 +66,17 @@ def import_files(
         return outcome
     head = _clean_head(repo)
     outcome.branch = branch or default_branch(plan, project.today().strftime("%Y%m%d"))
-    _check_branch(repo, outcome.branch)
     try:
-        outcome.commit = _commit(repo, head, plan, reopen_reason)
-        repo.run("update-ref", f"refs/heads/{outcome.branch}", outcome.commit, "0" * 40)
+        tree = _tree(repo, head, plan)
+        earlier = _same_import(repo, outcome.branch, head, tree)
+        if earlier:  # the same import run again (to add --push): the branch it made is the one to push
+            outcome.commit, outcome.earlier = earlier, True
+        else:
+            _check_branch(repo, outcome.branch)
+            outcome.commit = repo.text(
+                "commit-tree", tree, "-p", head, "-F", "-", input=commit_message(plan, reopen_reason).encode()
+            )
+            repo.run("update-ref", f"refs/heads/{outcome.branch}", outcome.commit, "0" * 40)
     except GitError as err:
         raise ImportRefused(
             f"提交失败，没有写入任何内容：{err.stderr or err}。若提示“Please tell me who you are”，"
@@ -80,10 +90,13 @@ def import_files(
 
 
 def _sources(files: list[Path]) -> list[tuple[str, bytes]]:
+    """Each file's name as given and its bytes: one byte past the size limit at most (the reader refuses it)."""
+    limit = Limits.from_environment().file_bytes
     sources = []
     for path in files:
         try:
-            sources.append((str(path), path.read_bytes()))
+            with open(path, "rb") as file:
+                sources.append((str(path), file.read(limit + 1)))
         except IsADirectoryError:
             sources.append((str(path), b""))  # reported by the reader as an empty file
         except FileNotFoundError:
@@ -129,13 +142,17 @@ def _check_branch(repo: Repo, branch: str) -> None:
         raise ImportRefused(f"“{branch}”不能用作分支名，请换一个（如 import/2024-秋季），用 --branch 指定。")
     if repo.resolve(f"refs/heads/{branch}"):
         raise ImportRefused(
-            f"分支 {branch} 已经存在：这些文件此前已导入过，正等待审核（合并后再导入会显示“已存在”）。"
+            f"分支 {branch} 已经存在，但其中的提交与这次导入不同（此后主分支有了新提交，或文件改过）。"
+            "若它已推送、正等待审核，请在合并后再导入（已导入的行会显示“已存在”）；"
             "确需重新导入，请先删除该分支（git branch -D），或用 --branch 指定新的分支名。"
         )
 
 
-def _commit(repo: Repo, head: str, plan: ImportPlan, reopen_reason: str) -> str:
+def _tree(repo: Repo, head: str, plan: ImportPlan) -> str:
+    """The tree of ``head`` with the new records added (written to the object store, no working tree touched)."""
     rows = plan.new_rows
+    if len({row.path for row in rows}) != len(rows):  # the plan refuses such rows: one file never stands for two
+        raise ImportRefused("两行新记录要写入同一个文件，导入已停止，没有写入任何内容。请把这份报告转给管理员。")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         blobs = _store_blobs(repo, [row.raw for row in rows], folder / "marks")
@@ -143,8 +160,17 @@ def _commit(repo: Repo, head: str, plan: ImportPlan, reopen_reason: str) -> str:
         repo.run("read-tree", head, env=index)
         entries = "".join(f"100644 {blob}\t{row.path}\n" for blob, row in zip(blobs, rows, strict=True))
         repo.run("update-index", "--index-info", env=index, input=entries.encode("utf-8"))
-        tree = repo.text("write-tree", env=index)
-    return repo.text("commit-tree", tree, "-p", head, "-F", "-", input=commit_message(plan, reopen_reason).encode())
+        return repo.text("write-tree", env=index)
+
+
+def _same_import(repo: Repo, branch: str, head: str, tree: str) -> str:
+    """The commit on ``branch`` when it holds exactly this import on ``head`` (same parent, same tree), else ''."""
+    found = repo.attempt("rev-parse", "-q", "--verify", f"refs/heads/{branch}^{{commit}}")
+    if not found.ok:
+        return ""
+    parents = repo.text("rev-list", "--parents", "-n", "1", found.text).split()[1:]
+    same = parents == [head] and repo.text("rev-parse", f"{found.text}^{{tree}}") == tree
+    return found.text if same else ""
 
 
 def _store_blobs(repo: Repo, contents: list[bytes], marks: Path) -> list[str]:
@@ -165,10 +191,11 @@ def commit_message(plan: ImportPlan, reopen_reason: str = "") -> str:
     files = len({report.name for report in plan.files})
     lines = [f"导入联系记录 {len(new)} 条（来自 {files} 个文件）", "", "来源文件："]
     for report in plan.files:
-        sheet = f"，工作表“{report.sheet}”" if report.sheet else ""
-        lines.append(f"  {report.name}{sheet}，SHA-256 {report.sha256}：新增 {report.count('new')} 条")
+        sheet = f"，工作表“{inert_line(report.sheet)}”" if report.sheet else ""
+        lines.append(f"  {inert_line(report.name)}{sheet}，SHA-256 {report.sha256}：新增 {report.count('new')} 条")
     lines += ["", "由 python build.py import 生成；每条记录已按 check 的规则检查。", ""]
-    sources = dict.fromkeys((Path(report.name).name, report.sha256) for report in plan.files)
+    # A file's name comes from whoever sent it: GitLab must not read "Closes #1" or "@all" in it (the hash names it).
+    sources = dict.fromkeys((inert_line(Path(report.name).name), report.sha256) for report in plan.files)
     lines += [f"{IMPORT_TRAILER}: {name} sha256:{digest}" for name, digest in sources]
     if reopen_reason:
         lines.append(f"{REOPEN}: {' '.join(reopen_reason.split())}")
@@ -178,20 +205,13 @@ def commit_message(plan: ImportPlan, reopen_reason: str = "") -> str:
 def push_options(plan: ImportPlan, target: str, labels: tuple[str, ...]) -> list[str]:
     """GitLab's merge-request push options, as the form sends them."""
     names = "、".join(dict.fromkeys(Path(report.name).name for report in plan.files))
-    title = f"导入联系记录 {len(plan.new_rows)} 条：{names}"
     options = [
         "merge_request.create",
         f"merge_request.target={target}",
-        f"merge_request.title={' '.join(title.split())}",
+        f"merge_request.title={inert_line(f'导入联系记录 {len(plan.new_rows)} 条：{names}')}",
         "merge_request.remove_source_branch",
     ]
     return options + [f"merge_request.label={label}" for label in labels]
-
-
-def push_command(outcome: ImportOutcome, remote: str = "origin") -> str:
-    """The shell command that pushes the branch and opens the merge request."""
-    options = " ".join(f"-o '{option}'" for option in outcome.push_options)
-    return f"git push {options} {remote} {outcome.branch}"
 
 
 def _push(repo: Repo, branch: str, options: list[str], remote: str = "origin") -> None:

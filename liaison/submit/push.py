@@ -9,6 +9,10 @@
   forced. A correction whose branch is gone (merged meanwhile) is built on
   the target branch and opens a new merge request that changes the merged
   record.
+* The title, in the merge request and the commit message, and the
+  description carry the leader's words made inert for GitLab
+  (:mod:`liaison.submit.gitlabtext`): no mention, reference, link, image
+  or quick action.
 * author = the leader, committer = the service (``web.committer_email``);
   the message carries ``Submission-Token:`` and ``Submitted-By:`` trailers;
   with ``LIAISON_SIGNING_KEY`` set the commit is signed with SSH.
@@ -29,6 +33,7 @@ from pathlib import Path
 
 from liaison.core.records import RECORD_ID
 from liaison.git.repo import GitError, Repo
+from liaison.submit.gitlabtext import inert_line
 
 from .outbox import Entry
 
@@ -111,24 +116,6 @@ def init_local_remote(remote: Path, project_root: Path, branch: str = "main") ->
     hook.write_text(PUSH_LOG_HOOK, encoding="utf-8")
     hook.chmod(0o755)
     Repo(project_root).run("push", "-q", str(remote), f"HEAD:refs/heads/{branch}")
-
-
-def description(pairs: list[tuple[str, str]]) -> str:
-    """The merge request's description from (label, value) pairs, as one push option value.
-
-    git refuses a push option with a newline (or NUL); GitLab (15.0 and
-    later) turns a literal ``\\n`` in ``merge_request.description`` into a
-    line break. So each value is flattened to one line, its backslashes are
-    made full-width (no stray ``\\n``), Markdown punctuation is escaped and
-    ``@`` is made full-width, so a typed ``@all`` notifies no one.
-    """
-    return "\\n".join(f"**{_one_line(label)}**：{_one_line(value)}" for label, value in pairs)
-
-
-def _one_line(text: str) -> str:
-    text = " ".join(text.replace("\0", " ").split())
-    text = text.replace("\\", "＼").replace("@", "＠")
-    return re.sub(r"([`*_\[\]()<>#!|~{}])", r"\\\1", text)
 
 
 class Mirror:
@@ -220,7 +207,7 @@ class Mirror:
         trailers = f"Submission-Token: {entry.token}\n"
         if entry.submitted_by:
             trailers += f"Submitted-By: {_one_line_plain(entry.submitted_by)}\n"
-        message = f"{verb}联系记录 {entry.record_id}\n\n{entry.title}\n\n{trailers}"
+        message = f"{verb}联系记录 {entry.record_id}\n\n{inert_line(entry.title)}\n\n{trailers}"
         identity = {
             "GIT_AUTHOR_NAME": entry.author_name,
             "GIT_AUTHOR_EMAIL": entry.author_email,
@@ -239,7 +226,7 @@ class Mirror:
         options = [
             "merge_request.create",
             f"merge_request.target={self.settings.target_branch}",
-            f"merge_request.title={' '.join(entry.title.split())}",
+            f"merge_request.title={inert_line(entry.title)}",
             "merge_request.remove_source_branch",
         ]
         if entry.description:

@@ -22,6 +22,8 @@ from liaison.git.history.model import (
     Signature,
     build_history,
     in_mainline_order,
+    irregular_mode,
+    tagged_blob,
 )
 from liaison.git.repo import ZERO, Repo
 
@@ -144,8 +146,9 @@ def _raw_changes(diff: str) -> list[RawChange]:
             continue
         meta, _, path = line.partition("\t")
         parts = meta.lstrip(":").split()
-        blobs = parts[(len(parts) - 1) // 2 : -1]  # n+1 modes, then n+1 blobs (each parent's, then the result)
-        found.append(RawChange(path, blobs[0], blobs[-1]))
+        half = (len(parts) - 1) // 2
+        modes, blobs = parts[:half], parts[half:-1]  # n+1 modes, then n+1 blobs (each parent's, then the result)
+        found.append(RawChange(path, tagged_blob(modes[0], blobs[0]), tagged_blob(modes[-1], blobs[-1])))
     return found
 
 
@@ -232,7 +235,8 @@ def record_versions(repo: Repo, schema: Schema, blobs: Iterable[str]) -> dict[st
     """Each record version's values by blob id: {} for bytes that are no record (a YAML error), none for a blob
     this clone lacks. A version's values do not depend on its path, only its problems do."""
     found = {}
-    for blob, raw in repo.objects(b for b in blobs if b != ZERO).items():
+    # A link's blob is its target's name, a gitlink's id a commit: neither is read as a record.
+    for blob, raw in repo.objects(b for b in blobs if b != ZERO and not irregular_mode(b)).items():
         if raw is not None:
             found[blob] = record_values(raw, schema) or {}
     return found

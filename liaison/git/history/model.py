@@ -102,6 +102,8 @@ class Change:
     position: int = -1  # that commit's place on the mainline, 0 for the first: the honest clock
     in_merge: bool = False  # made in a merge commit itself (relative to its first parent), not by a branch commit
     signature: Signature | None = None  # None: the commit is not signed
+    old_irregular: str = ""  # the git mode of the version before, when it was no plain file
+    new_irregular: str = ""  # the git mode of the version after, when it is no plain file
 
     @property
     def path(self) -> str:
@@ -115,6 +117,12 @@ class Change:
     @property
     def data(self) -> dict:
         return self.new_data or self.old_data
+
+    @property
+    def irregular(self) -> str:
+        """The git mode of what the change left (or, for a removal, took away) when it is no plain file: '120000'
+        for a link, '160000' for a submodule, '100755' for an executable; '' for a record file."""
+        return self.new_irregular or self.old_irregular
 
     @property
     def by_form(self) -> bool:
@@ -180,8 +188,24 @@ class Mainline:
 @dataclass(frozen=True)
 class RawChange:
     path: str
-    old_blob: str  # relative to the first parent; ZERO when absent
+    old_blob: str  # relative to the first parent; ZERO when absent; see tagged_blob
     new_blob: str  # ZERO when removed
+
+
+PLAIN_MODES = ("100644", "000000")  # a plain file, or none
+
+
+def tagged_blob(mode: str, blob: str) -> str:
+    """The object id of a path's version, prefixed ``<mode>:`` when it is not a plain file (a link 120000, a
+    gitlink 160000, an executable 100755): such a version is never read as a record, and says what it was.
+    The mode travels inside the id so that every store of changes (the index too) keeps it as it is."""
+    return blob if mode in PLAIN_MODES else f"{mode}:{blob}"
+
+
+def irregular_mode(blob: str) -> str:
+    """The git mode a tagged blob (:func:`tagged_blob`) carries, or '' for a plain file's."""
+    mode, colon, _ = blob.partition(":")
+    return mode if colon else ""
 
 
 def identity(path: str) -> str:
@@ -307,7 +331,17 @@ def build_history(
             new = _version(versions, new_blob, new_path)
             history.changes.append(
                 Change(
-                    commit, kind, key, old_path, new_path, old, new, field_changes(old, new, schema, labels), **common
+                    commit,
+                    kind,
+                    key,
+                    old_path,
+                    new_path,
+                    old,
+                    new,
+                    field_changes(old, new, schema, labels),
+                    **common,
+                    old_irregular=irregular_mode(old_blob),
+                    new_irregular=irregular_mode(new_blob),
                 )
             )
         for change in (c for c in changes if c.path == SIGNERS_FILE):

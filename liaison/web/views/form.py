@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import abort, g, redirect, render_template, request, session, url_for
 
+from liaison.submit.gitlabtext import description
 from liaison.submit.outbox import Entry, new_token, valid_token
-from liaison.submit.push import description
 from liaison.submit.worker import now_iso
 
 from ..formfields import form_fields, initial_values, record_from_form, values_of

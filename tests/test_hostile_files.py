@@ -1,0 +1,223 @@
+"""Spreadsheets and exports built to exhaust memory: refused in seconds, within 500 MB, nothing written (issue 27.3).
+
+The bombs are made here, not committed: a raw deflate segment ended by a full flush stands alone, so one
+compressed 16 MB chunk repeated is a valid stream of gigabytes, written in a moment. Each command runs in a
+child process under RLIMIT_AS = 500 MB and a timeout: the harness, not the code under test, enforces both.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+import openpyxl
+import pytest
+from conftest import GIT_ENV, PROJECT, commit_all, git
+
+MEMORY = 500 * 1024 * 1024
+CHUNK = 16 * 1024 * 1024
+NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+
+
+class _Member:
+    """One zip member as raw deflate segments, each standing alone (full flush), and its CRC and size."""
+
+    def __init__(self, name: str):
+        self.name, self.parts, self.crc, self.size = name, [], 0, 0
+
+    def add(self, data: bytes, times: int = 1) -> _Member:
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        self.parts.append((packer.compress(data) + packer.flush(zlib.Z_FULL_FLUSH), times))
+        for _ in range(times):
+            self.crc = zlib.crc32(data, self.crc)
+        self.size += len(data) * times
+        return self
+
+    def packed(self) -> bytes:
+        end = zlib.compressobj(9, zlib.DEFLATED, -15).flush(zlib.Z_FINISH)  # the final, empty block
+        return b"".join(part * times for part, times in self.parts) + end
+
+
+def write_zip(path: Path, members: list[_Member]) -> Path:
+    """A zip file by hand (zipfile cannot take data compressed already); sizes stay below 4 GiB."""
+    out, central = io.BytesIO(), io.BytesIO()
+    for member in members:
+        name, data, offset = member.name.encode(), member.packed(), out.tell()
+        fields = (20, 0, 8, 0, 0x21, member.crc, len(data), member.size, len(name), 0)
+        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields) + name + data)
+        central.write(struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, *fields, 0, 0, 0, 0, offset) + name)
+    start, directory = out.tell(), central.getvalue()
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, len(members), len(members), len(directory), start, 0)
+    path.write_bytes(out.getvalue() + directory + end)
+    return path
+
+
+def _sample_members() -> dict[str, bytes]:
+    """A real workbook with a header row, as openpyxl writes it: the bombs replace one of its parts."""
+    book = openpyxl.Workbook()
+    book.active.append(["领导姓名", "联系时间", "联系地点", "人员规模", "联系对象", "学生联系人", "联系内容"])
+    out = io.BytesIO()
+    book.save(out)
+    with zipfile.ZipFile(out) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+SHARED = (
+    '<Relationship Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings" '
+    'Target="sharedStrings.xml" Id="rId9" /></Relationships>'
+)
+SHARED_TYPE = (
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml" /></Types>'
+)
+
+
+def workbook_bomb(path: Path, part: str, head: bytes, body: bytes, times: int, tail: bytes) -> Path:
+    """The sample workbook with ``part`` (replaced or added, and then named in the package) as head, body × times,
+    tail."""
+    sample = _sample_members()
+    if part not in sample:  # a shared-strings part: the workbook's relationships and content types name it
+        for name, entry in (("xl/_rels/workbook.xml.rels", SHARED), ("[Content_Types].xml", SHARED_TYPE)):
+            closing = entry.rsplit("<", 1)[1]
+            sample[name] = sample[name].decode().replace(f"<{closing}", entry).encode()
+    members = [_Member(name).add(data) for name, data in sample.items() if name != part]
+    members.append(_Member(part).add(head).add(body, times).add(tail))
+    return write_zip(path, members)
+
+
+SHEET_HEAD = f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}><sheetData><row r="1">'.encode()
+SHEET_TAIL = b"</row></sheetData></worksheet>"
+
+
+def _cells(path: Path) -> Path:  # 63 KB: one row of 15 million empty cells
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", SHEET_HEAD, b"<c/>" * (1 << 20), 15, SHEET_TAIL)
+
+
+def _long_string(path: Path) -> Path:  # 1.6 GB in one inline string
+    head = SHEET_HEAD + b'<c r="A1" t="inlineStr"><is><t>'
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", head, b"a" * CHUNK, 100, b"</t></is></c>" + SHEET_TAIL)
+
+
+def _blanks(path: Path) -> Path:  # 2 GB of blanks between two tags
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", SHEET_HEAD, b" " * CHUNK, 128, SHEET_TAIL)
+
+
+def _string_within_size(path: Path) -> Path:  # 64 MB in one cell: within the unpacked size, past Excel's 32,767
+    head = SHEET_HEAD + b'<c r="A1" t="inlineStr"><is><t>'
+    return workbook_bomb(
+        path, "xl/worksheets/sheet1.xml", head, "联".encode() * (1 << 20), 21, b"</t></is></c>" + SHEET_TAIL
+    )
+
+
+def _shared_strings(path: Path) -> Path:  # 5 million shared strings
+    head = f'<?xml version="1.0" encoding="UTF-8"?><sst {NS}>'.encode()
+    return workbook_bomb(path, "xl/sharedStrings.xml", head, b"<si><t>a</t></si>" * (1 << 20), 5, b"</sst>")
+
+
+def _long_tag(path: Path) -> Path:  # an attribute 64 MB long: expat would hold it whole
+    head = SHEET_HEAD + b'<c r="A'
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", head, b"1" * CHUNK, 4, b'"/>' + SHEET_TAIL)
+
+
+def _csv_commas(path: Path) -> Path:  # 40 MB: one line of 40 million empty cells
+    path.write_bytes("领导姓名,联系时间\n".encode() + b"," * (40 << 20))
+    return path
+
+
+BOMBS = {
+    "one row of 15 million cells": (_cells, "每行单元格数"),
+    "a 1.6 GB string": (_long_string, "MB 的上限"),
+    "2 GB of blanks": (_blanks, "MB 的上限"),
+    "a 64 MB cell": (_string_within_size, "每个单元格字数"),
+    "5 million shared strings": (_shared_strings, "文字个数"),
+    "a tag 64 MB long": (_long_tag, "单个标记"),
+    "a CSV line of 40 million cells": (_csv_commas, "每行单元格数"),
+}
+
+
+def bounded(*args: str, cwd: Path) -> tuple[int, str, int]:
+    """(exit code, output, peak memory in MB) of ``build.py args`` under RLIMIT_AS = 500 MB and a timeout."""
+    wrapper = (
+        "import resource, subprocess, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_AS, ({MEMORY}, {MEMORY}))\n"
+        "done = subprocess.run(sys.argv[1:], capture_output=True, text=True, timeout=90)\n"
+        "print(done.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024)\n"
+        "print(done.stdout + done.stderr)\n"
+    )
+    env = {**os.environ, **GIT_ENV, "PYTHONPATH": str(PROJECT), "HOME": str(cwd)}
+    done = subprocess.run(
+        [sys.executable, "-c", wrapper, sys.executable, str(PROJECT / "build.py"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]  # the child did not outlive its timeout
+    first, _, output = done.stdout.partition("\n")
+    code, peak = (int(word) for word in first.split())
+    return code, output, peak
+
+
+@pytest.mark.parametrize("case", list(BOMBS))
+def test_a_spreadsheet_bomb_is_refused_in_seconds_within_500_mb_and_nothing_is_written(repo, tmp_path, case):
+    make, limit = BOMBS[case]
+    commit_all(repo)
+    name = "炸弹.csv" if "CSV" in case else "炸弹.xlsx"
+    bomb = make(tmp_path / name)
+    assert bomb.stat().st_size < 50 * 1024 * 1024
+    code, output, peak = bounded("--root", str(repo), "import", name, cwd=tmp_path)
+    assert code == 1 and "Traceback" not in output and "MemoryError" not in output, output[-1500:]
+    assert f"{name}（SHA-256" in output and limit in output and "没有写入任何内容" in output, output[-1500:]
+    assert peak < 300, f"{peak} MB"
+    assert git(repo, "branch", "--list", "import/*") == "" and git(repo, "status", "--porcelain") == ""
+
+
+def test_an_administrator_raises_a_limit_with_an_environment_variable(repo, tmp_path, monkeypatch, run):
+    from liaison.core.sheets import Limits
+
+    assert Limits.from_environment().unpacked_bytes == 100 * 1024 * 1024
+    monkeypatch.setenv("LIAISON_IMPORT_MAX_UNPACKED_MB", "400")
+    monkeypatch.setenv("LIAISON_IMPORT_MAX_ROWS", "3")
+    assert Limits.from_environment().unpacked_bytes == 400 * 1024 * 1024
+    path = tmp_path / "a.csv"
+    path.write_text("姓名,联系时间\n" + "赵某,2023-09-01\n" * 4, encoding="utf-8")
+    result = run(repo, "import", str(path), "--dry-run")
+    assert "超过 3 行" in result.output
+
+
+def test_verify_refuses_a_zip_of_three_1_gb_members_at_once(repo, tmp_path):
+    members = [_Member(f"导出/{n}.pdf").add(b"\0" * CHUNK, 64) for n in range(3)]
+    bomb = write_zip(tmp_path / "导出.zip", members)
+    assert bomb.stat().st_size < 5 * 1024 * 1024
+    code, output, peak = bounded("--root", str(repo), "verify", str(bomb), cwd=tmp_path)
+    assert code == 1 and "Traceback" not in output, output[-1500:]
+    assert "无法读取导出：解压后有 3072 MB，超过 256 MB 的上限" in output
+    assert peak < 300, f"{peak} MB"
+
+
+def test_verify_reads_an_exports_workbook_within_the_import_limits(tmp_path):
+    from liaison.outputs.verify import workbook_difference
+
+    bomb = _cells(tmp_path / "联系情况汇总表.xlsx").read_bytes()
+    found = workbook_difference(bomb, bomb + b"", "abc12345")
+    assert len(found) == 1 and "无法安全读取" in found[0] and "每行单元格数" in found[0]
+
+
+def test_an_honest_workbook_of_long_texts_is_read(repo, tmp_path, run):
+    """The limits are far from what an office's sheet holds: 2,000 rows of 3,000-character texts."""
+    book = openpyxl.Workbook()
+    book.active.append(["领导姓名", "联系时间", "联系地点", "人员规模", "联系对象", "学生联系人", "联系内容"])
+    for n in range(2000):
+        book.active.append(["赵某", f"2023-09-{1 + n % 28:02d}", "图书馆", 30, f"班级{n}", "刘某", "座谈" * 1500])
+    path = tmp_path / "长.xlsx"
+    book.save(path)
+    commit_all(repo)
+    result = run(repo, "import", str(path), "--dry-run")
+    assert "可新增 2000 条记录" in result.output, result.output[-500:]

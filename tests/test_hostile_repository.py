@@ -1,0 +1,216 @@
+"""What a merge request can carry into records/: deep nesting, links, submodules, executables (issue 27, 1-2).
+
+Every such file is one problem naming the path, in every command that reads records; none is ever
+followed out of the repository, and none ends a command in a traceback.
+"""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from conftest import PROJECT, commit_all, git, record_data, write_record
+
+from liaison.core import yamlio
+from liaison.core.project import open_project, read_records
+
+DEEP = [
+    # (case, the record's text after its first two lines, the line named)
+    ("2,000 closed brackets", "content: " + "[" * 2000 + "]" * 2000 + "\n", 3),
+    ("100,000 unclosed brackets", "content: " + "[" * 100_000 + "\n", 3),
+    ("60,000 flow mappings", "content: " + "{a: " * 60_000 + "\n", 3),
+    ("block sequences indented one deeper each", "content:\n" + "".join(" " * i + "-\n" for i in range(500)), 5),
+]
+
+
+@pytest.mark.parametrize("case, tail, line", DEEP, ids=[c for c, _, _ in DEEP])
+def test_deep_nesting_in_a_record_is_one_problem_naming_the_line(repo, run, case, tail, line):
+    head = "leader_id: T1\nleader: 赵某\n"
+    path = write_record(repo, text=head + tail, record_id="2024-09-15-T1-abc123")
+    write_record(repo, record_data(), suffix="def456")
+    records, problems = read_records(open_project(repo))
+    assert [r.id for r in records] == ["2024-09-15-T1-def456"]
+    mine = [p for p in problems if p.path == path]
+    assert len(mine) == 1 and "嵌套超过 2 层" in mine[0].message and mine[0].line == line
+    result = run(repo, "check")
+    assert result.exit_code == 1 and result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"{path}:{line}" in result.output and "Traceback" not in result.output
+
+
+def test_deep_nesting_is_one_problem_in_query_export_and_the_roster(repo, run):
+    path = write_record(repo, text="content: " + "[" * 5000 + "]" * 5000 + "\n", record_id="2024-09-15-T1-abc123")
+    write_record(repo, record_data(), suffix="def456")
+    result = run(repo, "query", "--format", "brief")
+    assert result.exit_code == 1 and not isinstance(result.exception, RecursionError)
+    assert path in result.output and "2024-09-15" in result.output
+    result = run(repo, "export", "--semester", "2024-2025-1", "--out", str(repo / "out"))
+    assert result.exit_code == 1 and not isinstance(result.exception, RecursionError)
+    assert path in result.output and not (repo / "out").exists()
+    (repo / "roster.yaml").write_text("leaders: " + "[" * 3000 + "]" * 3000 + "\n", encoding="utf-8")
+    result = run(repo, "check")
+    assert result.exit_code == 1 and "roster.yaml:1" in result.output and "嵌套超过" in result.output
+
+
+def test_review_names_a_deeply_nested_record(repo, run, tmp_path):
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    write_record(repo, record_data(), suffix="def456")
+    commit_all(repo)
+    git(repo, "checkout", "-q", "-b", "record/x")
+    path = write_record(repo, text="content: " + "[" * 3000 + "]" * 3000 + "\n", record_id="2024-09-15-T1-abc123")
+    commit_all(repo, "deep")
+    result = run(repo, "review", "--base", "main", "--out", str(tmp_path / "review"))
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
+    assert path in page and "嵌套超过 2 层" in page
+
+
+def test_nesting_as_deep_as_config_schema_is_still_read():
+    nested = (
+        "a:\n" + "".join("  " * i + f"k{i}:\n" for i in range(1, yamlio.MAX_DEPTH)) + "  " * yamlio.MAX_DEPTH + "v\n"
+    )
+    assert isinstance(yamlio.parse_yaml(nested), yamlio.Mapping)
+    with pytest.raises(yamlio.YamlError):
+        yamlio.parse_yaml(
+            "a:\n"
+            + "".join("  " * i + f"k{i}:\n" for i in range(1, yamlio.MAX_DEPTH + 1))
+            + "  " * (yamlio.MAX_DEPTH + 1)
+            + "v\n"
+        )
+
+
+# Links, submodules, executables: never followed, always named -----------------------------------------------
+
+SECRET = "leader_id: T1\nsecret_key_outside: 42\n"
+
+
+def _outside(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir(exist_ok=True)
+    (outside / "secret.yaml").write_text(SECRET, encoding="utf-8")
+    (outside / "2024-09-15-T1-fff000.yaml").write_text(SECRET, encoding="utf-8")
+    return outside
+
+
+def _assert_named_not_read(result, path):
+    assert result.exit_code == 1, result.output
+    assert path in result.output and "符号链接" in result.output
+    assert "secret_key_outside" not in result.output and "root:" not in result.output
+
+
+def test_a_record_that_is_a_link_is_named_and_never_read(repo, run, tmp_path):
+    outside = _outside(tmp_path)
+    (repo / "docs").mkdir()
+    (repo / "docs" / "note.yaml").write_text("leader_id: T1\n", encoding="utf-8")
+    good = write_record(repo, record_data(), suffix="def456")
+    links = {
+        "records/2024/2024-09-15-T1-aaa001.yaml": outside / "secret.yaml",
+        "records/2024/2024-09-15-T1-aaa002.yaml": "/etc/passwd",
+        "records/2024/2024-09-15-T1-aaa003.yaml": "../../docs/note.yaml",
+    }
+    for path, target in links.items():
+        (repo / path).symlink_to(target)
+    records, problems = read_records(open_project(repo))
+    assert [r.path for r in records] == [good]
+    assert sorted(p.path for p in problems) == sorted(links)
+    result = run(repo, "check")
+    for path in links:
+        _assert_named_not_read(result, path)
+    # Named one by one, as a reviewer's check of one file does.
+    one = run(repo, "check", str(repo / "records/2024/2024-09-15-T1-aaa002.yaml"))
+    _assert_named_not_read(one, "records/2024/2024-09-15-T1-aaa002.yaml")
+    assert run(repo, "query", "--format", "json").output.count('"id"') == 1
+
+
+@pytest.mark.parametrize("linked", ["records/2024", "records"])
+def test_a_linked_folder_is_named_and_never_walked(repo, run, tmp_path, linked):
+    outside = _outside(tmp_path)
+    if linked == "records":
+        (repo / "records").rmdir()
+    (repo / linked).symlink_to(outside, target_is_directory=True)
+    result = run(repo, "check")
+    _assert_named_not_read(result, f"{linked}:")
+    assert read_records(open_project(repo))[0] == []
+
+
+def test_a_fifo_or_a_folder_named_as_a_record_is_named_and_nothing_waits(repo, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    write_record(repo, record_data(), suffix="def456")
+    os.mkfifo(repo / "records/2024/2024-09-15-T1-aaa004.yaml")
+    (repo / "records/2024/2024-09-15-T1-aaa005.yaml").mkdir()
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "build.py"), "--root", str(repo), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+    assert done.returncode == 1
+    assert "2024-09-15-T1-aaa004.yaml: 这不是普通文件" in done.stdout
+    assert "2024-09-15-T1-aaa005.yaml: 这是文件夹（或子模块）" in done.stdout
+
+
+def test_an_executable_record_is_named_in_the_tree_and_in_git(repo, run):
+    path = write_record(repo, record_data(), suffix="def456")
+    (repo / path).chmod(0o755)
+    result = run(repo, "check")
+    assert result.exit_code == 1 and f"{path}: 这个文件带有可执行权限" in result.output
+    commit_all(repo)
+    git(repo, "config", "core.fileMode", "false")
+    (repo / path).chmod(0o644)  # the working tree shows nothing; git still commits it as 100755
+    result = run(repo, "check")
+    assert result.exit_code == 1 and result.output.count(f"{path}: 这个文件带有可执行权限") == 1
+
+
+def test_a_submodule_or_a_link_that_git_holds_is_named_whatever_the_working_tree_shows(repo, run):
+    write_record(repo, record_data(), suffix="def456")
+    head = commit_all(repo)
+    gitlink = "records/2024/2024-09-15-T1-aaa006.yaml"
+    link = "records/2024/2024-09-15-T1-aaa007.yaml"
+    (repo / "target.txt").write_text("/etc/passwd", encoding="utf-8")
+    target = git(repo, "hash-object", "-w", "target.txt")
+    (repo / "target.txt").unlink()
+    git(repo, "update-index", "--add", "--cacheinfo", f"160000,{head},{gitlink}")
+    git(repo, "update-index", "--add", "--cacheinfo", f"120000,{target},{link}")
+    git(repo, "commit", "-q", "-m", "子模块与链接")
+    result = run(repo, "check")  # neither is in the working tree: an unfetched submodule, core.symlinks=false
+    assert result.exit_code == 1
+    assert f"{gitlink}: 这是子模块" in result.output and f"{link}: 这是符号链接" in result.output
+
+
+def test_history_and_audit_name_a_link_and_never_read_what_it_points_to(repo, run, tmp_path):
+    (repo / "docs").mkdir()
+    (repo / "docs" / "note.yaml").write_text(
+        (PROJECT / "records").joinpath(*next((PROJECT / "records").glob("*/*.yaml")).parts[-2:]).read_text("utf-8"),
+        encoding="utf-8",
+    )
+    write_record(repo, record_data(), suffix="def456")
+    commit_all(repo)
+    link = "records/2024/2024-09-15-T1-aaa008.yaml"
+    (repo / link).symlink_to("../../docs/note.yaml")
+    commit_all(repo, "一条链接")
+    result = run(repo, "history", "2024-09-15-T1-aaa008")
+    assert result.exit_code == 0, result.output
+    assert "在 Git 中不是普通文件" in result.output and "符号链接" in result.output
+    assert "联系内容" not in result.output  # the link's target is never read as the record
+    import json
+
+    audit = run(repo, "audit", "--from", "2000-01-01", "--to", "2099-12-31", "--format", "json")
+    rows = [row for row in json.loads(audit.stdout) if row["文件"] == link]
+    assert len(rows) == 1 and "在 Git 中是符号链接" in rows[0]["提示"]
+    assert audit.exit_code == 1  # check's problem with the link: it is not a record
+
+
+def test_review_names_a_link_a_branch_adds(repo, run, tmp_path):
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    write_record(repo, record_data(), suffix="def456")
+    commit_all(repo)
+    git(repo, "checkout", "-q", "-b", "record/x")
+    link = "records/2024/2024-09-15-T1-aaa009.yaml"
+    (repo / link).symlink_to(_outside(tmp_path) / "secret.yaml")
+    commit_all(repo, "链接")
+    result = run(repo, "review", "--base", "main", "--out", str(tmp_path / "review"))
+    page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
+    assert link in page and "符号链接" in page and "secret_key_outside" not in page + result.output

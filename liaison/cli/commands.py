@@ -17,6 +17,7 @@ import click
 
 from liaison.cli import chinese
 from liaison.core.atomic import write_atomic
+from liaison.core.cachekit import take_notices
 from liaison.core.filenames import safe_filename
 from liaison.core.logs import configure_logging
 from liaison.core.problems import summary_line
@@ -62,6 +63,14 @@ def cli(ctx: click.Context, root: Path) -> None:
       python build.py query --leader 赵敏 --semester 2025-2026-1
     """
     ctx.obj = root
+    take_notices()  # this command's own: none left from earlier work in this process
+    ctx.call_on_close(_say_uncached)
+
+
+def _say_uncached() -> None:
+    """One Chinese line for each cache folder this run could not write (it ran without it, with the same results)."""
+    for line in take_notices():
+        click.echo(line, err=True)
 
 
 def _project(ctx: click.Context) -> Project:

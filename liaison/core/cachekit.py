@@ -218,18 +218,24 @@ def dependencies(*modules: str, memo: Path | None = None) -> dict[str, bytes]:
         name = waiting.pop()
         if name in found:
             continue
-        path = _source_path(name)
-        if path is None:  # a name imported from a module (a function, a class), not a module
+        read = _read_module(name)
+        if read is None:  # a name imported from a module (a function, a class), not a module
             continue
-        source = path.read_bytes()
-        found[name] = hashlib.sha256(source).digest()
-        waiting.extend(imports.of(name, path.name == "__init__.py", source, found[name]))
+        source, found[name], is_package = read
+        waiting.extend(imports.of(name, is_package, source, found[name]))
     imports.save()
     return found
 
 
-def _source_path(module: str) -> Path | None:
-    return _module_files().get(module)
+@functools.cache
+def _read_module(module: str) -> tuple[bytes, bytes, bool] | None:
+    """(source, its SHA-256, whether a package) of a liaison module; None for a name that is no module. Once
+    per process, as the stamp: the four caches of one command share their modules."""
+    path = _module_files().get(module)
+    if path is None:
+        return None
+    source = path.read_bytes()
+    return source, hashlib.sha256(source).digest(), path.name == "__init__.py"
 
 
 @functools.cache

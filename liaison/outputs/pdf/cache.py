@@ -79,7 +79,8 @@ def renderer_identity(root: Path, schema_path: Path, config: Config) -> str:
         stat = os.stat(path) if path and os.path.exists(path) else None
         fonts.append(f"{family}|{path}|{names}|{stat.st_size if stat else 0}|{stat.st_mtime_ns if stat else 0}")
     return cachekit.stamp(
-        cachekit.code_stamp(__name__, FORM_MODULE, RENDER_MODULE, memo=cachekit.cache_folder(root)),
+        # The memo lives in the PDF cache folder: in CI that folder is what travels between pipelines.
+        cachekit.code_stamp(__name__, FORM_MODULE, RENDER_MODULE, memo=default_cache_dir(root)),
         FORMAT_VERSION,
         # From the installed metadata: importing WeasyPrint takes half a second.
         importlib.metadata.version("weasyprint"),

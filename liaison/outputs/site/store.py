@@ -78,7 +78,7 @@ def site_fingerprint(project: Project) -> str:
     if project.schema.path:
         sources.append(("schema", Path(project.schema.path)))
     return cachekit.stamp(
-        cachekit.code_stamp(SITE_MODULE, memo=cachekit.cache_folder(root)),
+        cachekit.code_stamp(SITE_MODULE, memo=default_site_cache(root)),  # kept with the store in CI
         FORMAT_VERSION,
         *(part for name, path in sources for part in (name, path.read_bytes())),
         repr(project.config),

@@ -50,13 +50,7 @@ from typing import TypeVar
 
 from liaison.core import cachekit
 from liaison.core.schema import Schema
-from liaison.git.history.gitlog import (
-    commit_from_fields,
-    read_commits,
-    read_mainline,
-    read_signatures,
-    record_versions,
-)
+from liaison.git.history.gitlog import commit_from_fields, read_commits, read_mainline, read_signatures, record_versions
 from liaison.git.history.model import (
     Change,
     Commit,

@@ -304,9 +304,10 @@ def test_a_corrupted_cache_file_is_discarded_never_believed(history, how, caplog
     damaged = CORRUPTIONS[how](data, history)
     assert damaged != data
     database.write_bytes(damaged)
-    with caplog.at_level(logging.WARNING, logger="liaison.git.checkcache"):
+    with caplog.at_level(logging.WARNING, logger="liaison.core.cachekit"):
         assert_same_as_cold(history)
-    assert how == "empty" or "检查缓存" in caplog.text  # an empty file is an empty database: nothing to discard
+    # An empty file is an empty database: nothing to discard.
+    assert how == "empty" or "check.sqlite discarded" in caplog.text
     assert_same_as_cold(history)  # and the next run builds a sound cache again
 
 
@@ -318,9 +319,9 @@ def test_a_value_of_the_wrong_type_is_damage_never_a_crash(history, column, capl
     with contextlib.closing(sqlite3.connect(history / CACHE)) as connection:
         connection.execute(f"UPDATE entries SET {column} = {cast} WHERE rowid = (SELECT min(rowid) FROM entries)")
         connection.commit()
-    with caplog.at_level(logging.WARNING, logger="liaison.git.checkcache"):
+    with caplog.at_level(logging.WARNING, logger="liaison.core.cachekit"):
         assert_same_as_cold(history)
-    assert "检查缓存" in caplog.text
+    assert "check.sqlite discarded" in caplog.text
     assert_same_as_cold(history)
 
 
@@ -340,9 +341,9 @@ def test_a_cache_of_another_version_is_emptied(history, parses, monkeypatch):
 
 def test_an_unwritable_cache_folder_means_running_uncached(history, caplog):
     (history / ".cache").write_text("not a folder", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="liaison.git.checkcache"):
+    with caplog.at_level(logging.WARNING, logger="liaison.core.cachekit"):
         assert_same_as_cold(history)
-    assert "不用缓存" in caplog.text
+    assert "unusable" in caplog.text
     assert (history / ".cache").is_file()
 
 

@@ -217,7 +217,7 @@ def test_a_failure_midway_leaves_the_earlier_export_whole(repo_git, tmp_path, mo
     assert first.zip_path.read_bytes() == zip_before
     with pytest.raises(OSError):
         do_export(repo_git, tmp_path / "new")
-    assert not any((tmp_path / "new").iterdir())
+    assert not (tmp_path / "new").exists()  # the folder the failed export made is gone too (issue 27)
 
 
 def test_zip_entry_times_are_the_configured_zones_wall_clock(repo_git, tmp_path):

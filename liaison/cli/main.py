@@ -16,6 +16,7 @@ import click
 from liaison.cli import audit, build, check, export, history, import_, outbox, pdf, query, remind, review, serve, verify
 from liaison.cli.chinese import Group
 from liaison.cli.shared import PROGRAM
+from liaison.core.cachekit import take_notices
 from liaison.core.logs import configure_logging
 
 
@@ -39,6 +40,14 @@ def cli(ctx: click.Context, root: Path) -> None:
       python build.py query --leader 赵敏 --semester 2025-2026-1
     """
     ctx.obj = root
+    take_notices()  # this command's own: none left from earlier work in this process
+    ctx.call_on_close(_say_uncached)
+
+
+def _say_uncached() -> None:
+    """One Chinese line for each cache folder this run could not write (it ran without it, with the same results)."""
+    for line in take_notices():
+        click.echo(line, err=True)
 
 
 COMMANDS = (

@@ -17,9 +17,10 @@ in the future, is judged per entry (``_still_true``).
 
 The cache is never wrong, or it is not used: a file that cannot be read
 (corrupt, truncated, another version, a row failing its checksum) is
-discarded with a log line; one that cannot be written (a read-only checkout)
-means running uncached. A run killed while writing leaves SQLite's last
-committed state. See docs/cache.md.
+discarded with a log line; one that cannot be written (a read-only checkout,
+a full disk) means running uncached. A run killed while writing leaves
+SQLite's last committed state. The stamp, the codec, discarding and the
+folder come from :mod:`liaison.core.cachekit`. See docs/cache.md.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import datetime
 import hashlib
-import json
 import logging
 import os
 import sqlite3
@@ -39,8 +39,7 @@ from typing import Any
 import cerberus
 import yaml
 
-import liaison.core
-from liaison.core.atomic import write_atomic
+from liaison.core import cachekit
 from liaison.core.checks import RecordReader
 from liaison.core.problems import Problem
 from liaison.core.project import Project, read_record_bytes, read_records
@@ -50,14 +49,11 @@ from liaison.git.repo import GitError, Repo
 log = logging.getLogger("liaison.git.checkcache")
 
 CACHE_VERSION = 1  # raise it when what an entry holds, or how it is keyed, changes
-CACHE_FILE = (".cache", "check.sqlite")
+CACHE_FILE = (cachekit.CACHE_FOLDER, "check.sqlite")
 SWITCH = "LIAISON_CHECK_CACHE"  # "off": read every file, as if there were no cache
 # Attributes under which a checkout may write other bytes than the blob's, while git calls the file unchanged.
 _CONVERTING = ("text", "eol", "filter", "ident", "working-tree-encoding")
 _REGULAR = ("100644",)  # an executable is read, so that check sees its mode (liaison.core.records)
-# SQLite errors that say "not now" (locked, read-only, disk full), not "this file is broken".
-_TRANSIENT = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_FULL")
-_TAG = "\x00"  # marks a date inside stored JSON; a record key holding it is never stored
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE entries (
@@ -83,7 +79,8 @@ def cached_reader(project: Project) -> Iterator[RecordReader]:
     if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "no", "false"):
         yield read_records
         return
-    store = Store.open(Path(project.root).joinpath(*CACHE_FILE), cache_salt(project))
+    path = Path(project.root).joinpath(*CACHE_FILE)
+    store = Store.open(path, cache_salt(project)) if cachekit.usable_folder(path.parent) else None
     if store is None:
         yield read_records
         return
@@ -94,14 +91,14 @@ def cached_reader(project: Project) -> Iterator[RecordReader]:
 
 
 def cache_salt(project: Project) -> str:
-    """Everything besides a file's path and bytes that its verdict depends on, as one hash."""
-    digest = hashlib.sha256()
-    versions = (CACHE_VERSION, sys.version, yaml.__version__, yaml.__with_libyaml__, cerberus.__version__)
-    digest.update(repr(versions).encode())
-    digest.update(repr(project.schema.rules).encode())
-    for source in sorted(Path(liaison.core.__file__).parent.glob("*.py")) + [Path(__file__)]:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
-    return digest.hexdigest()
+    """Everything besides a file's path and bytes that its verdict depends on, as one hash: this module's code
+    and every liaison module it imports (the parser, the schema, the reading of blobs), the schema's rules,
+    the libraries that parse and validate, and ``CACHE_VERSION``."""
+    return cachekit.stamp(
+        cachekit.code_stamp(__name__, memo=cachekit.cache_folder(project.root)),
+        (CACHE_VERSION, sys.version, yaml.__version__, yaml.__with_libyaml__, cerberus.__version__),
+        repr(project.schema.rules),
+    )
 
 
 def git_blob_id(raw: bytes, length: int = 40) -> str:
@@ -175,8 +172,7 @@ class CheckCache:
         try:
             records, problems, fresh = self._read(project, paths)
         except DamagedEntry as damage:
-            log.warning("检查缓存 %s 已损坏（%s），已丢弃，本次全部重新检查。", self.store.path, damage)
-            self.store.discard()
+            self.store.discard(damage)
             self._broken = True
             return read_records(project, paths)
         stale = self._stale()
@@ -262,29 +258,18 @@ def _entry(
     path: str, blob: str, raw: bytes, record: Record | None, problems: list[Problem], today: datetime.date | None
 ) -> tuple | None:
     """The row remembering one file's verdict; None when a value cannot be stored exactly (then it is re-read)."""
-    days: list[datetime.date] = []
     try:
         path.encode("utf-8")  # a file name that is not UTF-8 cannot be a key
-        parsed = None if record is None else [record.id, _encode(record.data, days), record.lines]
-        parsed_json = _json_bytes(parsed)
-    except (_Unstorable, ValueError):
+        parsed_json = cachekit.dumps(None if record is None else [record.id, record.data, record.lines])
+        problems_json = (
+            cachekit.dumps([[p.path, p.line, p.field, p.label, p.message] for p in problems]) if problems else b"[]"
+        )
+    except (cachekit.Unstorable, UnicodeEncodeError):
         return None
-    problems_json = (
-        _json_bytes([[p.path, p.line, p.field, p.label, p.message] for p in problems]) if problems else b"[]"
-    )
+    days = _days(record.data) if record is not None else []
     latest = max(days).isoformat() if days else ""
     row = (path, blob, raw, parsed_json, problems_json, today.isoformat() if today else "", latest)
     return (*row, _checksum(row))
-
-
-def _json_bytes(value: Any) -> bytes:
-    # surrogatepass: YAML's "\ud800" escape gives text with a lone surrogate, which must come back as it was.
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8", "surrogatepass")
-
-
-def _json_value(data: bytes) -> Any:
-    return _DECODER.decode(data.decode("utf-8", "surrogatepass"))
 
 
 def _checksum(row: tuple) -> bytes:
@@ -297,46 +282,21 @@ def _checksum(row: tuple) -> bytes:
     return digest.digest()
 
 
-_PLAIN = (str, int, bool, float)
-
-
-class _Unstorable(Exception):
-    """A value JSON would not give back exactly as it was."""
-
-
-def _encode(value: Any, days: list[datetime.date]) -> Any:
-    """``value`` as JSON data that ``_decode_object`` turns back into an equal value of the same types."""
-    kind = type(value)
-    if value is None or kind in _PLAIN:
-        return value
-    if kind is datetime.date:
-        days.append(value)
-        return {_TAG: "date", "v": value.isoformat()}
-    if kind is datetime.datetime:
-        days.append(value.date())
-        return {_TAG: "datetime", "v": value.isoformat()}
-    if kind is list:
-        return [_encode(item, days) for item in value]
-    if kind is dict and _TAG not in value and all(type(key) is str for key in value):
-        return {key: item if type(item) in _PLAIN else _encode(item, days) for key, item in value.items()}
-    raise _Unstorable(kind.__name__)
-
-
-def _decode_object(obj: dict) -> Any:
-    if _TAG not in obj:
-        return obj
-    if obj[_TAG] == "date":
-        return datetime.date.fromisoformat(obj["v"])
-    return datetime.datetime.fromisoformat(obj["v"])
-
-
-_DECODER = json.JSONDecoder(object_hook=_decode_object)
+def _days(value: Any) -> list[datetime.date]:
+    """Every date among ``value``'s values (a time counts as its day): what "not in the future" looks at."""
+    if type(value) is dict:
+        value = list(value.values())
+    if type(value) is list:
+        return [day for item in value for day in _days(item)]
+    if isinstance(value, datetime.datetime):
+        return [value.date()]
+    return [value] if isinstance(value, datetime.date) else []
 
 
 def _decode(row: tuple) -> tuple[Record | None, list[Problem]]:
     path, _blob, raw, parsed_json, problems_json = row[:5]
-    parsed = _json_value(parsed_json)
-    problems = [] if problems_json == b"[]" else [Problem(*fields) for fields in _json_value(problems_json)]
+    parsed = cachekit.loads(parsed_json)
+    problems = [] if problems_json == b"[]" else [Problem(*fields) for fields in cachekit.loads(problems_json)]
     if parsed is None:
         return None, problems
     record_id, data, lines = parsed
@@ -368,17 +328,12 @@ class Store:
         """The store at ``path`` for this salt (emptied if it held another's); None when it cannot be used."""
         for attempt in (1, 2):
             try:
-                _ignore_in_git(path.parent)
                 return cls(path, _connect(path, salt), salt)
-            except OSError as error:
-                log.warning("检查缓存 %s 无法使用（%s），本次不用缓存，结果不受影响。", path, error)
-                return None
             except sqlite3.Error as error:
-                if attempt == 2 or not _damaged(error):
-                    log.warning("检查缓存 %s 无法使用（%s），本次不用缓存，结果不受影响。", path, error)
+                if attempt == 2 or not cachekit.sqlite_damaged(error):
+                    _not_now(path, error)
                     return None
-                log.warning("检查缓存 %s 已损坏或不是本版本的（%s），已丢弃，重新建立。", path, error)
-                _remove(path)
+                cachekit.discard(path, error)
         return None
 
     def load(self) -> dict[tuple[str, str], tuple]:
@@ -388,16 +343,15 @@ class Store:
                 "SELECT path, blob, raw, parsed, problems, day, latest, checksum FROM entries"
             ).fetchall()
         except sqlite3.Error as error:
-            return self._start_over(f"读取失败（{error}）")
+            return self._start_over(f"reading failed: {error}")
         if not all(tuple(map(type, row)) == _ROW_TYPES for row in rows):
             # SQLite keeps whatever type a damaged page says: a blob read back as text is damage, not a row.
-            return self._start_over("中有类型不对的条目（文件已损坏）")
+            return self._start_over("an entry of the wrong type")
         return {(row[0], row[1]): row for row in rows}
 
-    def _start_over(self, what: str) -> dict:
+    def _start_over(self, why: str) -> dict:
         """Discard a file that cannot be believed and open a new one (or none): this run checks everything."""
-        log.warning("检查缓存 %s %s，已丢弃，本次全部重新检查。", self.path, what)
-        self.discard()
+        self.discard(why)
         try:
             self.connection = _connect(self.path, self.salt)
         except sqlite3.Error:
@@ -421,12 +375,12 @@ class Store:
         except sqlite3.Error as error:
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            log.warning("检查缓存 %s 无法写入（%s），本次结果不受影响，下次仍会重新检查这些文件。", self.path, error)
+            _not_now(self.path, error)
 
-    def discard(self) -> None:
+    def discard(self, why: object) -> None:
         """Close and remove the file; the next run starts a new one."""
         self.close()
-        _remove(self.path)
+        cachekit.discard(self.path, why)
 
     def close(self) -> None:
         if self.connection is not None:
@@ -470,28 +424,9 @@ def _connect(path: Path, salt: str) -> sqlite3.Connection:
     return connection
 
 
-def _damaged(error: sqlite3.Error) -> bool:
-    """Whether ``error`` says the file is broken or foreign (then it is discarded), not merely busy or read-only."""
-    name = getattr(error, "sqlite_errorname", None) or ""
-    if name == "SQLITE_IOERR_SHORT_READ":
-        return True
-    return not name.startswith(_TRANSIENT)
-
-
-def _remove(path: Path) -> None:
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            os.unlink(f"{path}{suffix}")
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            log.warning("无法删除损坏的检查缓存 %s%s（%s），请手动删除：rm -rf .cache", path, suffix, error)
-
-
-def _ignore_in_git(folder: Path) -> None:
-    """Make ``folder`` (``.cache/``), and a ``.gitignore`` in it that keeps its contents out of any commit."""
-    folder.mkdir(parents=True, exist_ok=True)
-    ignore = folder / ".gitignore"
-    if not ignore.exists():
-        write_atomic(ignore, b"# made by liaison: caches, never committed\n*\n")
-        ignore.chmod(0o644)
+def _not_now(path: Path, error: sqlite3.Error) -> None:
+    """A file that cannot be written (read-only, full disk) or is held by another run: this run saves nothing."""
+    if cachekit.sqlite_busy(error):
+        log.warning("check cache %s busy (%s): this run's verdicts are not saved", path, error)
+    else:
+        cachekit.unwritable(path, error)

@@ -7,6 +7,7 @@ names and compares the bytes.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import json
@@ -114,9 +115,11 @@ def export_range(
     folder, zip_path = out_dir / title, out_dir / f"{title}.zip"
     if folder.exists() and not (folder / MANIFEST).is_file():
         raise OutputDirError(f"{folder} 已存在且不是以前的导出，为免误删，请换一个输出目录（--out）。")
+    made = [folder for folder in (out_dir, *out_dir.parents) if not folder.exists()]  # removed if it fails
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{title}.building-", dir=out_dir))
     zip_staging = Path(f"{staging}.zip")
+    done = False
     try:
         content = staging / title
         content.mkdir()
@@ -131,9 +134,13 @@ def export_range(
         write_stable_zip(zip_staging, entries, project.config.local(stamp))
         replace_dir(content, folder)
         os.replace(zip_staging, zip_path)
+        done = True
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         zip_staging.unlink(missing_ok=True)
+        for folder in made if not done else ():
+            with contextlib.suppress(OSError):  # not empty: another export finished there meanwhile
+                folder.rmdir()
     return ExportResult(folder, zip_path, chosen, commit, build.warnings + warnings)
 
 

@@ -23,17 +23,14 @@ old mtime back with ``touch``, and no user can set it. Two ways to build:
 from __future__ import annotations
 
 import errno
-import json
-import logging
 import os
 import shutil
 import sys
 import threading
 from pathlib import Path
 
+from liaison.core import cachekit
 from liaison.core.atomic import write_atomic
-
-log = logging.getLogger(__name__)
 
 PLACED = ".liaison-placed.json"
 TEMPORARY = ".tmp-liaison-"
@@ -119,9 +116,9 @@ class Placer:
         if now == self.before:
             return
         try:
-            write_atomic(self.index, json.dumps(now, sort_keys=True, separators=(",", ":")).encode())
-        except OSError as error:
-            log.warning("无法写入 %s（%s）：下次构建会重新复制全部文件，结果不受影响。", self.index, error)
+            write_atomic(self.index, cachekit.dumps(now))
+        except OSError as error:  # the next build copies every file again
+            cachekit.unwritable(Path(self.index).parent, error)
 
     def _put(self, name: str, key: str, fill) -> None:
         target = self._target(name)
@@ -153,8 +150,11 @@ def _stamp(stat: os.stat_result) -> list[int]:
 def _read_index(path: Path) -> dict[str, list]:
     """The index at ``path``; entries not of the shape written (damage, an old format) are left out: copied again."""
     try:
-        placed = json.loads(Path(path).read_bytes())
-    except (OSError, ValueError):
+        placed = cachekit.loads(Path(path).read_bytes())
+    except OSError:
+        return {}
+    except ValueError as error:
+        cachekit.discard(Path(path), error)
         return {}
     if not isinstance(placed, dict):
         return {}

@@ -32,7 +32,7 @@ from liaison.git.history.model import field_changes
 from liaison.git.history.read import read_history
 from liaison.git.repo import CommitNotFound, GitError, Repo
 from liaison.outputs.export import FORMAT, MANIFEST, export_range, sha256
-from liaison.outputs.pdf import default_cache_dir
+from liaison.outputs.pdf import default_cache_dir, usable_cache
 from liaison.outputs.workbook import WORKBOOK_NAME
 
 MAX_CELLS = 10  # differing workbook cells named one by one; the rest are counted
@@ -152,8 +152,10 @@ def unshare_cache(cache_dir: Path, target: Path) -> int:
     if not target.is_dir():
         return 0
     ours = {(s.st_dev, s.st_ino) for s in (p.stat() for p in target.rglob("*.pdf") if p.is_file()) if s.st_nlink > 1}
+    if not ours or usable_cache(cache_dir) is None:  # a cache that cannot be written is not read either
+        return 0
     dropped = 0
-    for cached in Path(cache_dir).glob("*/*.pdf") if ours else ():
+    for cached in Path(cache_dir).glob("*/*.pdf"):
         stat = cached.stat()
         if (stat.st_dev, stat.st_ino) in ours:
             cached.unlink()

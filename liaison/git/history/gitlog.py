@@ -33,7 +33,8 @@ _MR = re.compile(r"See merge request (\S+?)!(\d+)")
 _FIELDS = "%H%x1f%P%x1f%an%x1f%ae%x1f%aI%x1f%cn%x1f%ce%x1f%cI%x1f%B"
 
 
-def _commit(fields: list[str]) -> Commit:
+def commit_from_fields(fields: list[str]) -> Commit:
+    """A Commit from ``_FIELDS``' values, as git prints them (and the history index stores them)."""
     sha, parents, an, ae, at, cn, ce, ct, message = fields
     return Commit(
         sha,
@@ -54,7 +55,7 @@ def _log_commits(raw: bytes) -> list[tuple[Commit, str]]:
     for block in raw.decode("utf-8", "replace").split("\x1e"):
         if block.strip():
             head, _, diff = block.partition("\x1d")
-            found.append((_commit(head.strip("\n").split("\x1f")), diff))
+            found.append((commit_from_fields(head.strip("\n").split("\x1f")), diff))
     return found
 
 

@@ -18,7 +18,8 @@ indexed one; the commits of ``<indexed>..<tip>`` when the indexed tip is on the
 new first-parent chain (what an earlier part of the mainline brought in never
 changes); a rebuild from scratch otherwise (a rebase, a force-push, a reset
 back, the indexed tip gone). The stamp holds a format version, the source of
-the modules whose code decides the answer (the history, the record parser),
+this module and of every liaison module it imports (the history's model and
+git reading, the record parser, ...: :func:`liaison.core.cachekit.code_stamp`),
 the schema's rules, whether ``ssh-keygen`` can be found (signatures) and the
 clone's shallow boundary (a fetch that deepens the clone changes the past);
 any difference rebuilds. Then the history is built from the stored inputs by
@@ -28,8 +29,9 @@ Faults: every write is one SQLite transaction under an exclusive lock on
 ``history.sqlite.lock`` (two runs at once take turns; a run killed mid-write
 leaves a journal SQLite rolls back), a database SQLite cannot read or whose
 row counts disagree with its own record is deleted and rebuilt, and where
-``.cache/`` cannot be written (a read-only checkout) the history is read from
-git as before, with a log line. ``LIAISON_HISTORY_INDEX=0`` turns it off.
+``.cache/`` cannot be written (a read-only checkout, a full disk) the history
+is read from git as before, with the cache kit's one warning.
+``LIAISON_HISTORY_INDEX=0`` turns it off.
 See docs/cache.md.
 """
 
@@ -38,22 +40,17 @@ from __future__ import annotations
 import contextlib
 import datetime
 import functools
-import hashlib
-import json
 import logging
-import math
 import shutil
 import sqlite3
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from liaison.core import dates, records, yamlio
-from liaison.core.atomic import write_atomic
+from liaison.core import cachekit
 from liaison.core.schema import Schema
-from liaison.git.history import gitlog, model
-from liaison.git.history.gitlog import read_commits, read_mainline, read_signatures, record_versions
+from liaison.git.history.gitlog import commit_from_fields, read_commits, read_mainline, read_signatures, record_versions
 from liaison.git.history.model import (
     Change,
     Commit,
@@ -76,9 +73,8 @@ except ImportError:  # not on POSIX: SQLite's own locking still keeps each trans
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1  # raise when the tables or what they mean change
-INDEX_FILE = (".cache", "history.sqlite")
-_TAG = "\x00liaison"  # marks a tagged value (a date) in a stored record version; no record key can be it
+FORMAT_VERSION = 2  # raise when the tables or what they mean change
+INDEX_FILE = (cachekit.CACHE_FOLDER, "history.sqlite")
 _CHUNK = 500  # SQLite variables per statement
 _TABLES = ("meta", "mainline", "reach", "merges", "commits", "changes", "versions")
 _CREATE = """
@@ -102,7 +98,7 @@ CREATE TABLE changes (
 CREATE INDEX changes_identity ON changes (identity);
 CREATE INDEX changes_path ON changes (path);
 CREATE INDEX changes_stem ON changes (stem);
-CREATE TABLE versions (blob TEXT PRIMARY KEY, data TEXT) WITHOUT ROWID;
+CREATE TABLE versions (blob TEXT PRIMARY KEY, data BLOB) WITHOUT ROWID;
 """
 
 T = TypeVar("T")
@@ -129,121 +125,66 @@ def index_path(root: Path) -> Path:
 
 def _answer(root: Path, schema: Schema, ref: str, question: Callable[[HistoryIndex], T]) -> T | None:
     path = index_path(root)
+    if not cachekit.usable_folder(path.parent):
+        return None
     with contextlib.ExitStack() as stack:
         try:
             stack.enter_context(_exclusive(path))
         except OSError as err:
-            log.warning("history index unusable (%s): reading the history from git", err)
+            cachekit.unwritable(path, err)
             return None
         for attempt in (1, 2):
             try:
                 with contextlib.closing(sqlite3.connect(path, timeout=60, isolation_level=None)) as db:
                     index = HistoryIndex(db, root, schema)
                     return question(index) if index.refresh(ref) else None
-            except (sqlite3.DatabaseError, Damaged) as err:  # Damaged: also a row that no longer decodes
-                log.warning("history index %s damaged (%s): %s", path, err, "rebuilding it" if attempt == 1 else "")
-                try:
-                    _discard(path)
-                except OSError as gone:
-                    log.warning("history index unusable (%s): reading the history from git", gone)
+            except sqlite3.DatabaseError as err:
+                if attempt == 2 or not cachekit.sqlite_damaged(err):
+                    _not_now(path, err)
                     return None
+                cachekit.discard(path, err)
+            except Damaged as err:  # also a row that no longer decodes
+                cachekit.discard(path, err)
             except OSError as err:
-                log.warning("history index unusable (%s): reading the history from git", err)
+                cachekit.unwritable(path, err)
                 return None
     return None
+
+
+def _not_now(path: Path, error: sqlite3.Error) -> None:
+    """A file that cannot be written (read-only, full disk) or is damaged again: the history comes from git."""
+    if cachekit.sqlite_unwritable(error):
+        cachekit.unwritable(path, error)
+    else:
+        log.warning("history index %s unusable (%s): reading the history from git", path, error)
 
 
 @contextlib.contextmanager
 def _exclusive(path: Path) -> Iterator[None]:
     """Hold ``<index>.lock``: one run at a time reads or writes the index (a killed run's lock is released)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ignore = path.parent / ".gitignore"
-    if not ignore.exists():  # the cache is never committed, whatever the repository's own .gitignore says
-        write_atomic(ignore, b"*\n")
     with open(path.with_name(path.name + ".lock"), "a+b") as handle:
         if fcntl is not None:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         yield
 
 
-def _discard(path: Path) -> None:
-    for name in (path.name, f"{path.name}-journal", f"{path.name}-wal", f"{path.name}-shm"):
-        path.with_name(name).unlink(missing_ok=True)
-
-
-# The stamp: what the index depends on besides the commits -------------------
-
-_CODE: list[str] = []
-
-
-def _code_stamp() -> str:
-    """A hash of the source of the modules that decide what the history is: a code change rebuilds the index."""
-    if not _CODE:
-        digest = hashlib.sha256(str(FORMAT_VERSION).encode())
-        for module in (model, gitlog, records, yamlio, dates):
-            digest.update(Path(module.__file__).read_bytes())
-        digest.update(Path(__file__).read_bytes())
-        _CODE.append(digest.hexdigest())
-    return _CODE[0]
-
-
-def _stamp(schema: Schema, shallow: bytes) -> str:
+def _stamp(schema: Schema, shallow: bytes, memo: Path) -> str:
+    """What the index depends on besides the commits: a difference rebuilds it."""
     try:
-        rules = json.dumps(schema.rules, sort_keys=True, ensure_ascii=False, default=repr)
-    except TypeError:  # keys of mixed types cannot be sorted
+        rules = cachekit.dumps(schema.rules)
+    except cachekit.Unstorable:  # a rule holding a value JSON has no form for
         rules = repr(schema.rules)
-    digest = hashlib.sha256(_code_stamp().encode())
-    for part in (rules.encode(), str(shutil.which("ssh-keygen")).encode(), shallow):
-        digest.update(len(part).to_bytes(8, "big") + part)
-    return digest.hexdigest()
+    code = cachekit.code_stamp(__name__, memo=memo)
+    return cachekit.stamp(code, FORMAT_VERSION, rules, str(shutil.which("ssh-keygen")), shallow)
 
 
-# Record versions as JSON -------------------------------------------------------
-
-
-class _Unencodable(Exception):
-    pass
-
-
-def _encode(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return value
-    if isinstance(value, datetime.datetime):
-        return {_TAG: "datetime", "v": value.isoformat()}
-    if isinstance(value, datetime.date):
-        return {_TAG: "date", "v": value.isoformat()}
-    if isinstance(value, list):
-        return [_encode(item) for item in value]
-    if isinstance(value, dict) and _TAG not in value and all(isinstance(key, str) for key in value):
-        return {key: _encode(item) for key, item in value.items()}
-    raise _Unencodable(type(value).__name__)
-
-
-def _tagged(found: dict) -> Any:
-    kind = found.get(_TAG)
-    if kind == "date":
-        return datetime.date.fromisoformat(found["v"])
-    if kind == "datetime":
-        return datetime.datetime.fromisoformat(found["v"])
-    return found
-
-
-def _decode(text: str) -> dict:
-    return json.loads(text, object_hook=_tagged)
-
-
-def encode_version(data: dict) -> str | None:
-    """A record version's values as JSON that decodes to an equal dict of the same types; None when it cannot
-    be (a value JSON has no form for): that version is read from git again when needed."""
+def encode_version(data: dict) -> bytes | None:
+    """A record version's values, stored; None when the codec cannot give them back exactly: that version is
+    read from git again when needed."""
     try:
-        text = json.dumps(_encode(data), ensure_ascii=False, separators=(",", ":"))
-    except _Unencodable:
+        return cachekit.dumps(data)
+    except cachekit.Unstorable:
         return None
-    decoded = _decode(text)
-    same = decoded == data and all(type(decoded[key]) is type(value) for key, value in data.items())
-    return text if same else None
 
 
 # The index ---------------------------------------------------------------------
@@ -276,7 +217,7 @@ class HistoryIndex:
             shallow = Path(self.root, lines[0])
             found = (lines[1], shallow.read_bytes() if shallow.is_file() else b"")
         tip, shallow_list = found
-        stamp = _stamp(self.schema, shallow_list)
+        stamp = _stamp(self.schema, shallow_list, index_path(self.root).parent)
         meta = self._meta()
         if meta.get("stamp") == stamp and not {"tip", "counts"} <= set(meta):
             raise Damaged("meta lacks the tip or the row counts")
@@ -405,7 +346,7 @@ class HistoryIndex:
     def _set_meta(self, tip: str, stamp: str, counts: dict[str, int]) -> None:
         self.db.executemany(
             "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [("tip", tip), ("stamp", stamp), ("counts", json.dumps(counts, sort_keys=True))],
+            [("tip", tip), ("stamp", stamp), ("counts", cachekit.dumps(counts).decode())],
         )
 
     # Reading it
@@ -495,7 +436,7 @@ class HistoryIndex:
             if text is None:
                 unstored.append(blob)
             else:
-                versions[blob] = _decode(text)
+                versions[blob] = cachekit.loads(text)
         if unstored:  # git starts only when a version's values could not be stored
             versions.update(record_versions(self.repo, self.schema, unstored))
         return build_history(self.schema, mainline, in_mainline_order(mainline, commits), signatures, versions)
@@ -503,7 +444,7 @@ class HistoryIndex:
 
 def _counts(meta: dict[str, str]) -> dict[str, int]:
     with _decoding():
-        counts = json.loads(meta["counts"])
+        counts = cachekit.loads(meta["counts"])
     if not isinstance(counts, dict) or not all(isinstance(counts.get(t), int) for t in _TABLES[1:]):
         raise Damaged("the row counts in meta are unreadable")
     return counts
@@ -548,17 +489,8 @@ def _commit_row(seq: int, commit: Commit, signature: Signature | None) -> tuple:
 
 def _commit_of(row: tuple) -> tuple[Commit, Signature | None]:
     _, sha, parents, an, ae, at, cn, ce, ct, message, status, signer, key = row
-    commit = Commit(
-        sha,
-        tuple(parents.split()),
-        an,
-        ae,
-        datetime.datetime.fromisoformat(at),
-        cn,
-        ce,
-        datetime.datetime.fromisoformat(ct),
-        bytes(message).decode("utf-8", "surrogatepass"),
-    )
+    text = bytes(message).decode("utf-8", "surrogatepass")
+    commit = commit_from_fields([sha, parents, an, ae, at, cn, ce, ct, text])
     return commit, None if status is None else Signature(status, signer, key)
 
 

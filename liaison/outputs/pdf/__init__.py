@@ -9,7 +9,14 @@
 
 from liaison.outputs.folders import OutputDirError
 from liaison.outputs.pdf.build import OUTPUT_MARKER, OnDemand, PdfBuild, build_pdfs, shard_of
-from liaison.outputs.pdf.cache import PdfCache, cache_key, default_cache_dir, prune_cache, renderer_identity
+from liaison.outputs.pdf.cache import (
+    PdfCache,
+    cache_key,
+    default_cache_dir,
+    prune_cache,
+    renderer_identity,
+    usable_cache,
+)
 from liaison.outputs.pdf.fonts import font_files, font_warnings, stylesheet_families
 from liaison.outputs.pdf.form import (
     STYLESHEET,
@@ -51,4 +58,5 @@ __all__ = [
     "renderer_identity",
     "shard_of",
     "stylesheet_families",
+    "usable_cache",
 ]

@@ -7,19 +7,22 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import tempfile
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from liaison.core import cachekit
 from liaison.core.config import Config
 from liaison.core.filenames import record_pdf_paths
 from liaison.core.records import Record
 from liaison.core.roster import Roster
 from liaison.core.schema import Schema
 from liaison.outputs.folders import claim_output_dir, left_by_dead_process
-from liaison.outputs.pdf.cache import PdfCache, cache_key, renderer_identity
+from liaison.outputs.pdf.cache import PdfCache, cache_key, file_identifier, renderer_identity, usable_cache
 from liaison.outputs.pdf.fonts import font_warnings
 from liaison.outputs.pdf.form import record_html
 from liaison.outputs.pdf.render import Renderer
@@ -57,13 +60,22 @@ def _init_worker(root: Path, schema: Schema, config: Config, tune_gc: bool) -> N
         gc.set_threshold(50_000, 50, 100)
 
 
-def _render_into_cache(record: Record, key: str, cache_dir: Path) -> str:
+def _render_into_cache(record: Record, key: str, cache_dir: Path | None) -> tuple[bytes | None, OSError | None]:
+    """Render one PDF into the cache: (None, None); or its bytes, when there is no cache or it cannot take
+    them (with the error), for the caller to keep aside."""
     html = record_html(record, _WORKER["schema"], _WORKER["config"], _WORKER["root"] / "templates")
     data = _WORKER["renderer"].render(
-        record, html, identifier=bytes.fromhex(key)[:16], timezone=_WORKER["config"].timezone
+        record, html, identifier=file_identifier(record), timezone=_WORKER["config"].timezone
     )
-    PdfCache(cache_dir).put(key, data)
-    return key
+    if cache_dir is None:
+        return data, None
+    try:
+        PdfCache(cache_dir).put(key, data)
+    except OSError as error:
+        if not cachekit.cannot_write(error):
+            raise
+        return data, error
+    return None, None
 
 
 def build_pdfs(
@@ -96,49 +108,61 @@ def build_pdfs(
     identity = renderer_identity(root, schema.path or root / "schema" / "record.yaml", config)
     keys = {record.id: cache_key(identity, record) for record in records}
     build.keys = keys
-    cache = PdfCache(cache_dir)
-    missing = [record for record in records if not cache.has(keys[record.id])]
+    cache = usable_cache(cache_dir)  # None: a folder that cannot be written, every PDF is rendered
+    missing = [record for record in records if cache is None or not cache.has(keys[record.id])]
     build.rendered, build.cached = len(missing), len(records) - len(missing)
-    _render_missing(root, schema, config, missing, keys, cache_dir, jobs)
+    with tempfile.TemporaryDirectory(prefix="liaison-pdf-") as aside:
+        # What the cache could not take waits in ``aside`` (removed after placing): it is never kept.
+        kept_aside = PdfCache(Path(aside))
+        for key, data, error in _render_missing(root, schema, config, missing, keys, cache, jobs):
+            kept_aside.put(key, data)
+            if error is not None:
+                cachekit.unwritable(cache.folder, error)
 
-    relative = layout if layout is not None else record_pdf_paths(records, roster)
-    if mirror:
-        _prepare_output(out_dir, set(relative.values()))
-    into = placer or Placer(out_dir, index=out_dir / PLACED if mirror else None)
-    for record in records:
-        name, key = relative[record.id], keys[record.id]
-        if not into.kept(name, key):
-            into.copy(name, key, cache.path(key))
-        build.paths[record.id] = out_dir / name
+        relative = layout if layout is not None else record_pdf_paths(records, roster)
+        if mirror:
+            _prepare_output(out_dir, set(relative.values()))
+        into = placer or Placer(out_dir, index=out_dir / PLACED if mirror else None)
+        for record in records:
+            name, key = relative[record.id], keys[record.id]
+            if not into.kept(name, key):
+                into.copy(name, key, kept_aside.path(key) if kept_aside.has(key) else cache.path(key))
+            build.paths[record.id] = out_dir / name
     if placer is None:
         into.save()
     return build
 
 
 def _render_missing(
-    root: Path, schema: Schema, config: Config, missing: list[Record], keys: dict[str, str], cache_dir: Path, jobs
-) -> None:
-    """Render ``missing`` into the cache: in this process for a few, else in a process pool."""
+    root: Path,
+    schema: Schema,
+    config: Config,
+    missing: list[Record],
+    keys: dict[str, str],
+    cache: PdfCache | None,
+    jobs: int | None,
+) -> Iterator[tuple[str, bytes, OSError | None]]:
+    """Render ``missing`` into ``cache``: in this process for a few, else in a process pool. Yields (key, bytes,
+    error) of each PDF the cache did not take (all of them when ``cache`` is None)."""
     if not missing:
         return
+    cache_dir = cache.folder if cache is not None else None
     workers = max(1, min(jobs or os.cpu_count() or 1, len(missing)))
     if workers == 1 or len(missing) < 4:
         _init_worker(root, schema, config, tune_gc=False)
         for record in missing:
-            _render_into_cache(record, keys[record.id], cache_dir)
+            data, error = _render_into_cache(record, keys[record.id], cache_dir)
+            if data is not None:
+                yield keys[record.id], data, error
         return
     context = multiprocessing.get_context("fork" if hasattr(os, "fork") else "spawn")
     with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(root, schema, config, True)) as pool:
         chunk = max(1, min(16, len(missing) // (workers * 4)))
-        list(
-            pool.map(
-                _render_into_cache,
-                missing,
-                [keys[r.id] for r in missing],
-                [cache_dir] * len(missing),
-                chunksize=chunk,
-            )
-        )
+        listed = [keys[r.id] for r in missing]
+        done = pool.map(_render_into_cache, missing, listed, [cache_dir] * len(missing), chunksize=chunk)
+        for key, (data, error) in zip(listed, done, strict=True):
+            if data is not None:
+                yield key, data, error
 
 
 def _prepare_output(out_dir: Path, keep: set[str]) -> None:
@@ -176,8 +200,8 @@ class OnDemand:
 
     def pdf(self, record: Record) -> bytes:
         key = cache_key(self._identity, record)
-        cache = PdfCache(self.cache_dir)
-        cached = cache.get(key)
+        cache = usable_cache(self.cache_dir)
+        cached = cache.get(key) if cache is not None else None
         if cached is not None:
             return cached
         with self._lock:
@@ -185,7 +209,13 @@ class OnDemand:
                 self._renderer = Renderer(self.root / "templates")
             html = record_html(record, self.schema, self.config, self.root / "templates")
             data = self._renderer.render(
-                record, html, identifier=bytes.fromhex(key)[:16], timezone=self.config.timezone
+                record, html, identifier=file_identifier(record), timezone=self.config.timezone
             )
-        cache.put(key, data)
+        if cache is not None:
+            try:
+                cache.put(key, data)
+            except OSError as error:
+                if not cachekit.cannot_write(error):
+                    raise
+                cachekit.unwritable(cache.folder, error)  # served all the same; rendered again next time
         return data

@@ -1,9 +1,11 @@
 """The content-addressed PDF cache: one file per (renderer, record) key, shared by every command and the form.
 
 A key hashes everything that shapes a PDF besides the record (WeasyPrint and
-pydyf versions, this package's code, the template, stylesheet, schema,
-config and font files) with the record's path and bytes: the record's path
-is in the key because the embedded attachment is named by its id.
+pydyf versions, the code of every liaison module the form and the renderer
+import, the template, stylesheet, schema, config and font files) with the
+record's path and bytes: the record's path is in the key because the
+embedded attachment is named by its id. A cache folder that cannot be
+written is not used at all (:func:`usable_cache`): every PDF is rendered.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib.metadata
 import os
 from pathlib import Path
 
+from liaison.core import cachekit
 from liaison.core.atomic import write_atomic
 from liaison.core.config import Config
 from liaison.core.records import Record
@@ -20,12 +23,19 @@ from liaison.outputs.pdf.fonts import font_files
 from liaison.outputs.pdf.form import STYLESHEET, TEMPLATE
 from liaison.outputs.pdf.render import PDF_VARIANT
 
-CACHE_FOLDER = (".cache", "pdf")
+FORMAT_VERSION = 1  # raise when what a cached file holds, or how it is keyed, changes
+# The modules that make a PDF's bytes (the page: HTML, dates, labels; the renderer); the stamp follows their imports.
+FORM_MODULE, RENDER_MODULE = "liaison.outputs.pdf.form", "liaison.outputs.pdf.render"
 
 
 def default_cache_dir(root: Path) -> Path:
     """``<root>/.cache/pdf``: where every command and the form keep PDFs unless told otherwise."""
-    return Path(root).joinpath(*CACHE_FOLDER)
+    return cachekit.cache_folder(root, "pdf")
+
+
+def usable_cache(folder: Path) -> PdfCache | None:
+    """The cache in ``folder``; None (after the cache kit's one warning) when ``folder`` cannot be written."""
+    return PdfCache(folder) if cachekit.usable_folder(Path(folder)) else None
 
 
 class PdfCache:
@@ -61,38 +71,41 @@ class PdfCache:
         return removed
 
 
-def _package_code() -> str:
-    return "".join(p.read_text(encoding="utf-8") for p in sorted(Path(__file__).parent.glob("*.py")))
-
-
 def renderer_identity(root: Path, schema_path: Path, config: Config) -> str:
     """A hash of everything besides the record that shapes a PDF: a new one invalidates the cache."""
     templates_dir = root / "templates"
-    digest = hashlib.sha256()
-    for part in (
+    fonts = []
+    for family, path, names in font_files(templates_dir):
+        stat = os.stat(path) if path and os.path.exists(path) else None
+        fonts.append(f"{family}|{path}|{names}|{stat.st_size if stat else 0}|{stat.st_mtime_ns if stat else 0}")
+    return cachekit.stamp(
+        # The memo lives in the PDF cache folder: in CI that folder is what travels between pipelines.
+        cachekit.code_stamp(__name__, FORM_MODULE, RENDER_MODULE, memo=default_cache_dir(root)),
+        FORMAT_VERSION,
         # From the installed metadata: importing WeasyPrint takes half a second.
         importlib.metadata.version("weasyprint"),
         importlib.metadata.version("pydyf"),
         PDF_VARIANT,
-        _package_code(),
-        (templates_dir / TEMPLATE).read_text(encoding="utf-8"),
-        (templates_dir / STYLESHEET).read_text(encoding="utf-8"),
-        schema_path.read_text(encoding="utf-8"),
+        (templates_dir / TEMPLATE).read_bytes(),
+        (templates_dir / STYLESHEET).read_bytes(),
+        schema_path.read_bytes(),
         repr(config),
-    ):
-        digest.update(part.encode("utf-8") + b"\0")
-    for family, path, names in font_files(templates_dir):
-        stat = os.stat(path) if path and os.path.exists(path) else None
-        digest.update(
-            f"{family}|{path}|{names}|{stat.st_size if stat else 0}|{stat.st_mtime_ns if stat else 0}\0".encode()
-        )
-    return digest.hexdigest()
+        *fonts,
+    )
 
 
 def cache_key(identity: str, record: Record) -> str:
     return hashlib.sha256(f"{identity}\0{record.path}\0{record.digest}".encode()).hexdigest()
 
 
+def file_identifier(record: Record) -> bytes:
+    """The PDF's file identifier (PDF/A needs one): of the record alone, not of the renderer's identity, so
+    that a change of code that leaves the page as it was leaves the bytes as they were (an export made
+    before it still verifies)."""
+    return hashlib.sha256(f"{record.path}\0{record.digest}".encode()).digest()[:16]
+
+
 def prune_cache(cache_dir: Path, keep: set[str]) -> int:
-    """Delete cached PDFs whose key is not in ``keep``; returns how many."""
-    return PdfCache(cache_dir).prune(keep)
+    """Delete cached PDFs whose key is not in ``keep``; returns how many (none from a folder that cannot be written)."""
+    cache = usable_cache(cache_dir)
+    return cache.prune(keep) if cache is not None else 0

@@ -101,7 +101,7 @@ def _assemble(project, records, outputs, out_dir: Path, store: SiteStore, cache_
     staging.mkdir(parents=True)
     try:
         (staging / SITE_MARKER).write_text("由 liaison 生成的站点目录，每次构建会整体替换。\n", encoding="utf-8")
-        placer = Placer(staging, previous=out_dir, index=store.folder / "placed.json")
+        placer = Placer(staging, previous=out_dir, index=store.placed_index())
         placed = store.place(outputs, placer)
         phases.mark("files")
         pdfs = build_pdfs(

@@ -9,14 +9,16 @@ site's place in one rename. An unchanged file is the old site's file, linked
 across (same inode, bytes and mtime), the others copies of the store's bytes
 (``liaison.outputs.placing``): the site never shares a file with the store. A key that names every input is
 what makes the cache never wrong; ``site_fingerprint`` covers the inputs of
-every file at once (the code, the site's templates and assets, schema, config
-and roster), so changing any of them rebuilds everything.
+every file at once (the code of every liaison module the site's build
+imports, the site's templates and assets, schema, config and roster), so
+changing any of them rebuilds everything.
 
 A build killed at any point leaves the old site in place (the new tree is
 beside it) or the new one (the swap is one atomic exchange of names); the
 store only ever holds whole objects (each written beside, then renamed), so
 the next build uses what it finds. The store lives under ``.cache/`` so that
-it survives between CI pipelines, where ``public/`` does not.
+it survives between CI pipelines, where ``public/`` does not; where it cannot
+be written, the site is built whole without it (one warning, same bytes).
 """
 
 from __future__ import annotations
@@ -30,15 +32,17 @@ from pathlib import Path
 import jinja2
 import openpyxl
 
+from liaison.core import cachekit
 from liaison.core.project import Project
 from liaison.outputs.placing import Placer
 
-SITE_CACHE_FOLDER = (".cache", "site")
+FORMAT_VERSION = 1  # raise when what the store holds, or how it is keyed, changes
+SITE_MODULE = "liaison.outputs.site"  # its build, and so every module it imports, makes the site's files
 
 
 def default_site_cache(root: Path) -> Path:
     """``<root>/.cache/site``: where the site's store is kept unless told otherwise."""
-    return Path(root).joinpath(*SITE_CACHE_FOLDER)
+    return cachekit.cache_folder(root, "site")
 
 
 @dataclass(frozen=True)
@@ -66,22 +70,22 @@ def input_key(*parts: object) -> str:
 
 def site_fingerprint(project: Project) -> str:
     """A hash of what shapes every file of the site: a new one makes every key new (a full rebuild)."""
-    import liaison
-
-    digest = hashlib.sha256()
-    package = Path(liaison.__file__).parent
-    sources = [(p.relative_to(package).as_posix(), p) for p in sorted(package.rglob("*.py"))]
     root = Path(project.root)
+    sources = []
     for folder in (root / "templates" / "site", root / "site"):
         if folder.is_dir():
             sources += [(p.relative_to(root).as_posix(), p) for p in sorted(folder.rglob("*")) if p.is_file()]
     if project.schema.path:
         sources.append(("schema", Path(project.schema.path)))
-    for name, path in sources:
-        digest.update(f"{name}\0".encode() + path.read_bytes() + b"\0")
-    for part in (repr(project.config), repr(project.roster.leaders), jinja2.__version__, openpyxl.__version__):
-        digest.update(part.encode("utf-8") + b"\0")
-    return digest.hexdigest()
+    return cachekit.stamp(
+        cachekit.code_stamp(SITE_MODULE, memo=default_site_cache(root)),  # kept with the store in CI
+        FORMAT_VERSION,
+        *(part for name, path in sources for part in (name, path.read_bytes())),
+        repr(project.config),
+        repr(project.roster.leaders),
+        jinja2.__version__,
+        openpyxl.__version__,
+    )
 
 
 @dataclass
@@ -94,23 +98,41 @@ class Placed:
 
 
 class SiteStore:
-    """Bytes by output key, in ``<folder>/objects/<2 hex>/<key>``; an object is written beside, then renamed."""
+    """Bytes by output key, in ``<folder>/objects/<2 hex>/<key>``; an object is written beside, then renamed.
+
+    A folder that cannot be written is not used (``usable`` False): every
+    file is made and written into the site, and nothing is kept.
+    """
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
         self.objects = self.folder / "objects"
+        self.usable = cachekit.usable_folder(self.folder)
+
+    def placed_index(self) -> Path | None:
+        """Where the files placed in the site are recorded (None: nowhere, every file is placed anew)."""
+        return self.folder / "placed.json" if self.usable else None
 
     def path(self, key: str) -> Path:
         return self.objects / key[:2] / key
 
-    def put(self, key: str, data: bytes) -> Path:
+    def put(self, key: str, data: bytes) -> None:
+        """Keep ``data`` under ``key``; a folder that stops taking files (a full disk) stops being used."""
+        if not self.usable:
+            return
         path = self.path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         temporary = path.with_name(f".tmp-{os.getpid()}-{key}")
-        with open(temporary, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-        return path
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(temporary, "wb") as handle:
+                handle.write(data)
+            os.replace(temporary, path)
+        except OSError as error:
+            if not cachekit.cannot_write(error):
+                raise
+            temporary.unlink(missing_ok=True)
+            self.usable = False
+            cachekit.unwritable(self.folder, error)
 
     def place(self, outputs: list[Output], placer: Placer) -> Placed:
         """Put every output into ``placer``'s tree, making those the store lacks.
@@ -130,7 +152,7 @@ class SiteStore:
                 placed.reused += 1
                 continue
             stored = f"{objects}/{output.key[:2]}/{output.key}"
-            if os.path.exists(stored):
+            if self.usable and os.path.isfile(stored):
                 placer.copy(output.path, output.key, stored)
                 placed.reused += 1
                 continue
@@ -145,7 +167,7 @@ class SiteStore:
     def prune(self, keep: set[str]) -> int:
         """Delete objects (and leftovers of killed writes) not in ``keep``; returns how many."""
         removed = 0
-        if not self.objects.is_dir():
+        if not self.usable or not self.objects.is_dir():
             return 0
         for folder in os.scandir(self.objects):
             if not folder.is_dir():

@@ -542,6 +542,42 @@ def outbox(ctx: click.Context, data: Path | None, retry: str | None, export_to, 
 
 
 @cli.command()
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="表单服务的数据目录（默认为仓库中的 .liaison/）。",
+)
+@click.option("--retry", "retry", metavar="编号", help="把这一条待办重新排队并立即尝试发送一次。")
+@click.option("--dismiss", metavar="编号", help="放弃这一条失败的待办（不再发送，也不再计入 /healthz 的失败数）。")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+def notify(ctx: click.Context, data: Path | None, retry: str | None, dismiss: str | None, fmt: str) -> None:
+    """待办（短信与校园 APP）的发送记录：每一条发给谁、什么状态、失败的原因和处理办法；重发或放弃一条。
+
+    有失败的待办时退出码为 1。各环节的待办与服务商的设置见 docs/notify.md。
+
+    \b
+    示例：
+      python build.py notify
+      python build.py notify --format json
+      python build.py notify --retry 0123456789abcdef01234567
+      python build.py notify --dismiss 0123456789abcdef01234567
+    """
+    from liaison.notify.admin import notify_command
+
+    project = _project(ctx)
+    if project.config is None:
+        raise UserError("config.yaml 有问题，请先运行 python build.py check 修改。")
+    try:
+        text, ok = notify_command(project, data, retry, dismiss, fmt)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    click.echo(text, nl=not text.endswith("\n"))
+    if not ok:
+        sys.exit(1)
+
+
+@cli.command()
 @click.argument("record", metavar="记录")
 @click.option(
     "--format",
@@ -631,15 +667,22 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
 @click.option(
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="发送记录文件，重复运行同一轮时不会重复发送（默认为仓库中的 .cache/remind/ledger.json）。",
+    help="邮件与群机器人的发送记录文件，重复运行同一轮时不会重复发送（默认为仓库中的 .cache/remind/ledger.json）。",
+)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="短信与校园 APP 待办的数据目录（默认为仓库中的 .liaison/，与表单服务相同，暂缓的短信由表单服务接着发送）。",
 )
 @click.pass_context
-def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool, ledger: Path | None) -> None:
-    """提醒联系次数不足的领导干部（邮件与校园 APP/短信接口），并把名单汇总发给思政科。
+def remind(
+    ctx: click.Context, semester: str, round_name: str | None, send: bool, ledger: Path | None, data: Path | None
+) -> None:
+    """提醒联系次数不足的领导干部（邮件、短信、校园 APP），并把名单汇总发给思政科。
 
-    最少次数、提醒轮次、短信模板和发送渠道在 config.yaml 的 reminders 中设置；邮件密码与接口令牌
-    放在环境变量 LIAISON_SMTP_PASSWORD、LIAISON_WEBHOOK_TOKEN 中。任一渠道失败不影响其他渠道，
-    失败会逐条列出，退出码为 1。
+    最少次数、提醒轮次和邮件在 config.yaml 的 reminders 中设置，短信与校园 APP 在 notify 中设置
+    （见 docs/notify.md）；密码与密钥放在环境变量中。任一渠道失败不影响其他渠道，失败会逐条列出，
+    退出码为 1；免打扰时段内的短信暂缓，下次运行（或表单服务）时发出。
 
     \b
     示例：
@@ -649,7 +692,8 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
     """
     from liaison.notify.ledger import Ledger, default_ledger_path
     from liaison.notify.plan import ReminderConfigError, plan_round
-    from liaison.notify.send import send_round
+    from liaison.notify.rounds import send_reminders
+    from liaison.notify.worker import open_notifier
 
     project = _project(ctx)
     records, bad = _usable_records(project, "提醒统计")
@@ -675,10 +719,13 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
     if not send or not plan.due:
         _exit_if_problems(bad)
         return
-    report = send_round(plan, project.config, Ledger(ledger or default_ledger_path(project.root)))
+    notifier = open_notifier(data or project.root / ".liaison", lambda: project) if project.config.notify else None
+    report = send_reminders(plan, project, Ledger(ledger or default_ledger_path(project.root)), notifier)
     click.echo(
         f"已发送 {len(report.sent)} 条，本轮此前已发送而跳过 {len(report.skipped)} 条，失败 {len(report.failures)} 条。"
     )
+    for held in report.held:
+        click.echo(f"暂缓：{held}")
     for failure in report.failures:
         click.echo(f"失败：{failure}", err=True)
     if not report.ok or bad:

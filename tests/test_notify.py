@@ -314,7 +314,8 @@ def test_a_single_submission_links_its_merge_request(service, providers):
     svc.hook("Merge Request Hook", merge_request("open", iid=5))
     wait_until(lambda: providers["wecom"].delivered)
     [card] = providers["wecom"].delivered
-    assert card["url"] == f"{PROJECT_URL}/-/merge_requests/5" and "10月8日联系学生会的记录待审核" in card["description"]
+    assert card["url"] == f"{PROJECT_URL}/-/merge_requests/5"
+    assert card["description"] == "赵某提交的10月8日联系学生会的记录待审核（合并请求 !5）。"
     wait_until(lambda: providers["aliyun"].delivered)
     assert providers["aliyun"].delivered[0]["params"] == {"count": "1"}
 

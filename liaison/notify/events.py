@@ -42,7 +42,6 @@ class Event:
     url: str = ""  # the merge request's page, or the export job's artifacts
     list_url: str = ""  # the project's list of open merge requests (for a digest)
     target: str = ""  # 联系对象, from the form's title when it has one
-    author: str = ""  # who opened it (GitLab's name)
     reason: str = ""  # a comment's text
     semester: str = ""  # the export's SEMESTER (or FROM–TO)
 
@@ -106,8 +105,7 @@ def _merge_request(payload: dict, returned_label: str) -> Event | None:
     action = attributes.get("action")
     state = attributes.get("state")
     if action in ("open", "reopen") and state == "opened":
-        author = _text(_dict(payload.get("user")).get("name"))
-        return Event(OPENED, author=author, **about)
+        return Event(OPENED, **about)
     if action == "merge":
         return Event(MERGED, **about)
     if action == "close" and state == "closed":

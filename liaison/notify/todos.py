@@ -127,12 +127,12 @@ def leader_message(event: Event, leader: Leader, config: Config, reason: str = "
     )
 
 
-def pending_message(opened: list[Event]) -> Message:
-    """思政科's to-do for merge requests waiting for review: one, or a digest of several."""
+def pending_message(opened: list[Event], names: dict[str, str]) -> Message:
+    """思政科's to-do for merge requests waiting for review: one, or a digest of several (``names``: 工号 -> name)."""
     first = opened[0]
     key = "pending/" + ",".join(sorted(f"{e.merge_request}:{e.version}" for e in opened))
     if len(opened) == 1:
-        who = f"{first.author}提交的" if first.author else ""
+        who = f"{names[first.leader_id]}提交的" if first.leader_id in names else ""
         what = f"{_day(first.record_id)}联系{first.target}的记录" if first.target else "一条联系记录"
         return _message(
             "pending",

@@ -164,7 +164,9 @@ class Notifier:
             times = [received for _, _, received in opened]
             if now >= max(times) + gather or now >= min(times) + GATHER_MOST:
                 if self.settings is not None:
-                    self.enqueue(digest_message([event for _, event, _ in opened]), office_recipients(self.settings))
+                    names = {leader.id: leader.name for leader in project.roster.leaders} if project.roster else {}
+                    message = digest_message([event for _, event, _ in opened], names)
+                    self.enqueue(message, office_recipients(self.settings))
                 for name, _, _ in opened:
                     self.ledger.settle(name)
 

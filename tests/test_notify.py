@@ -338,6 +338,17 @@ def test_sent_back_by_label_carries_the_reviewers_comment_and_the_edit_link(serv
     assert "原因：请补充联系内容，写明学生提出的具体问题和您的答复。" in card["description"]  # the card has room
 
 
+def test_a_comment_written_just_after_the_label_is_still_the_reason(service, providers, monkeypatch):
+    svc = service(gather=120)
+    svc.hook("Merge Request Hook", merge_request("update", labels=["退回"], previous=[]))
+    svc.settle()
+    assert providers["aliyun"].requests == []  # waiting for the reviewer's words
+    svc.hook("Note Hook", comment(1, "日期填错了"))
+    monkeypatch.setenv("LIAISON_NOW", "2025-10-20T10:02:01+08:00")
+    svc.settle()
+    assert [d["params"]["reason"] for d in providers["aliyun"].delivered] == ["日期填错了"]
+
+
 def test_closed_unmerged_is_sent_back_and_a_label_change_that_is_not_a_return_is_nothing(service, providers):
     svc = service()
     svc.hook("Merge Request Hook", merge_request("update", labels=["联系记录", "加急"], previous=["联系记录"]))
@@ -367,6 +378,16 @@ def test_the_export_pipeline_tells_the_office_through_tencent_and_dingtalk(servi
     [card] = providers["dingtalk"].delivered
     assert card["userid"] == "wanglaoshi" and card["title"] == "联系记录导出已完成"
     assert card["single_url"] == f"{PROJECT_URL}/-/jobs/380/artifacts/browse"
+
+
+def test_what_a_leader_or_reviewer_typed_is_shown_as_text_not_markup(service, providers):
+    svc = service(app="dingtalk")
+    svc.hook("Note Hook", comment(1, "见 [说明](http://evil.example) <b>"))
+    svc.hook("Merge Request Hook", merge_request("close", target="学生会](http://evil.example)"))
+    wait_until(lambda: providers["dingtalk"].delivered)
+    markdown = providers["dingtalk"].delivered[0]["markdown"]
+    assert "](" not in markdown and "<b>" not in markdown
+    assert "见 ［说明］（http://evil.example） ＜b＞" in markdown
 
 
 def test_a_leader_who_takes_only_the_app_gets_no_sms(service, providers):

@@ -143,11 +143,12 @@ def _answer(settings: AppSettings, answer: object) -> dict:
 
 
 def _wecom(settings: AppSettings, item: dict, token: str) -> str:
+    card = {"title": item["title"], "description": item["description"], "url": item["url"], "btntxt": "详情"}
     body = {
         "touser": item["login"],
         "msgtype": "textcard",
         "agentid": settings.agent_id,
-        "textcard": {"title": item["title"], "description": item["description"], "url": item["url"], "btntxt": "详情"},
+        "textcard": card,
         "enable_duplicate_check": 1,
         "duplicate_check_interval": DUPLICATE_CHECK,
     }

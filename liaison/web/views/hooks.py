@@ -38,7 +38,7 @@ def gitlab_hook():
     body = request.get_data(cache=False)
     try:
         payload = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):  # RecursionError: nesting thousands deep
         return {"ok": False, "error": "请求体不是 JSON。"}, 400
     event = event_of(request.headers.get("X-Gitlab-Event", ""), payload, project().config.returned_label)
     if event is None:

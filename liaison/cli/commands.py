@@ -548,7 +548,7 @@ def outbox(ctx: click.Context, data: Path | None, retry: str | None, export_to, 
     help="表单服务的数据目录（默认为仓库中的 .liaison/）。",
 )
 @click.option("--retry", "retry", metavar="编号", help="把这一条待办重新排队并立即尝试发送一次。")
-@click.option("--dismiss", metavar="编号", help="放弃这一条失败的待办（不再发送，也不再计入 /healthz 的失败数）。")
+@click.option("--dismiss", metavar="编号", help="放弃这一条失败的待办（不再发送，也不再计入健康检查的失败数）。")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 def notify(ctx: click.Context, data: Path | None, retry: str | None, dismiss: str | None, fmt: str) -> None:

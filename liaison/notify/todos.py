@@ -58,6 +58,16 @@ class Message:
     url: str
 
 
+# What an app would read as markup in a card (企业微信's <div class=…>, 钉钉's markdown), made plain: a
+# leader's 联系对象 or a reviewer's comment shows as typed, never as a link or a style.
+_INERT = str.maketrans("<>[]()*_#`!|\\", "＜＞［］（）＊＿＃｀！｜＼")
+
+
+def inert(text: str) -> str:
+    """``text`` (typed by a person) with the characters of HTML and markdown replaced by their full-width forms."""
+    return text.translate(_INERT)
+
+
 def cut(text: str, limit: int = PARAM_LIMIT) -> str:
     """``text`` on one line, at most ``limit`` characters (the last one an ellipsis when cut)."""
     text = " ".join(str(text).split())
@@ -105,7 +115,7 @@ def leader_message(event: Event, leader: Leader, config: Config, reason: str = "
     """The leader's to-do for a merged or sent-back merge request."""
     settings = config.notify
     day, target = _day(event.record_id), event.target
-    what = f"您{day}联系{target}的记录" if target else f"您{day}的联系记录"
+    what = f"您{day}联系{inert(target)}的记录" if target else f"您{day}的联系记录"
     common = {"name": leader.name, "date": day, "target": target or "学生"}
     if event.kind == MERGED:
         return _message(
@@ -122,7 +132,7 @@ def leader_message(event: Event, leader: Leader, config: Config, reason: str = "
         f"returned/{event.record_id}/{event.version}",
         {**common, "reason": said},
         "联系记录需要修改",
-        f"{leader.name}老师：{what}被退回，需要修改。原因：{said}",
+        f"{leader.name}老师：{what}被退回，需要修改。原因：{inert(said)}",
         _form(settings, f"/records/{event.record_id}/edit") or event.url,
     )
 
@@ -133,7 +143,7 @@ def pending_message(opened: list[Event], names: dict[str, str]) -> Message:
     key = "pending/" + ",".join(sorted(f"{e.merge_request}:{e.version}" for e in opened))
     if len(opened) == 1:
         who = f"{names[first.leader_id]}提交的" if first.leader_id in names else ""
-        what = f"{_day(first.record_id)}联系{first.target}的记录" if first.target else "一条联系记录"
+        what = f"{_day(first.record_id)}联系{inert(first.target)}的记录" if first.target else "一条联系记录"
         return _message(
             "pending",
             key,

@@ -128,18 +128,25 @@ class Notifier:
         return added, known
 
     def recover(self) -> None:
-        """Items left ``sending`` by a crash: sent again where the provider drops repeats, else failed as uncertain."""
-        for item in self.ledger.waiting():
-            if item["state"] != SENDING:
-                continue
-            settings = self.settings
-            harmless = item["channel"] == "app" and settings is not None and settings.app is not None
-            if harmless and app.repeat_is_harmless(settings.app):
-                item.update(state=QUEUED, next_try=0.0)
-            else:
-                item.update(state=FAILED, code=UNCERTAIN, last_error="发送途中服务中断，结果不明", fix=UNCERTAIN_FIX)
-            self.ledger.put(item)
-            log.warning("todo id=%s cut short by a restart: now %s", item["id"], item["state"])
+        """Items left ``sending`` by a crash: sent again where the provider drops repeats, else failed as uncertain.
+
+        Under the ledger's lock: a sender holds it for the whole call, so an item seen
+        ``sending`` here is never one that another process is sending right now.
+        """
+        with self.ledger.lock():
+            for item in self.ledger.waiting():
+                if item["state"] == SENDING:
+                    self._cut_short(item)
+
+    def _cut_short(self, item: dict) -> None:
+        settings = self.settings
+        harmless = item["channel"] == "app" and settings is not None and settings.app is not None
+        if harmless and app.repeat_is_harmless(settings.app):
+            item.update(state=QUEUED, next_try=0.0)
+        else:
+            item.update(state=FAILED, code=UNCERTAIN, last_error="发送途中服务中断，结果不明", fix=UNCERTAIN_FIX)
+        self.ledger.put(item)
+        log.warning("todo id=%s cut short by a restart: now %s", item["id"], item["state"])
 
     # Turning deliveries into to-dos --------------------------------------------------------------
 

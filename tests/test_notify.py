@@ -542,6 +542,20 @@ def test_a_provider_that_never_answers_delays_no_webhook(service, providers):
     providers["wecom"].release.set()
 
 
+def test_a_damaged_file_in_the_ledger_holds_back_no_one(service, providers):
+    svc = service(office=1)
+    notify = svc.notifier.ledger
+    (notify.todo / ("0" * 24 + ".json")).write_text('{"id": "000000000000000000000000", "state": 7}', encoding="utf-8")
+    (notify.todo / ("1" * 24 + ".json")).write_text("{not json", encoding="utf-8")
+    (notify.inbox / "broken.json").write_text(
+        '{"event": {"kind": "merged", "merge_request": "x", "bogus": 1}, "received": 0}', encoding="utf-8"
+    )
+    (notify.inbox / "empty.json").write_text('{"event": {}, "received": "soon"}', encoding="utf-8")
+    svc.hook("Pipeline Hook", pipeline())
+    wait_until(lambda: providers["aliyun"].delivered and providers["wecom"].delivered)
+    assert svc.health()[0] == 200
+
+
 # A restart, and kill -9 ------------------------------------------------------------------------------------
 
 

@@ -49,8 +49,15 @@ class Event:
         return dict(self.__dict__)
 
     @classmethod
-    def from_data(cls, data: dict) -> Event:
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+    def from_data(cls, data: dict) -> Event | None:
+        """The event kept in the inbox; None when the file holds no event of a known kind."""
+        values = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if values.get("kind") not in (OPENED, MERGED, RETURNED, EXPORTED, COMMENT):
+            return None
+        try:
+            return cls(**values)
+        except TypeError:
+            return None
 
 
 def event_of(kind_header: str, payload: object, returned_label: str) -> Event | None:

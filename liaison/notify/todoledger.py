@@ -70,8 +70,14 @@ class ToDoLedger:
         found = []
         for path in self.inbox.glob("*.json"):
             data = _read(path)
-            if data is not None:
+            if (
+                data is not None
+                and isinstance(data.get("event"), dict)
+                and isinstance(data.get("received"), int | float)
+            ):
                 found.append((path.stem, data))
+            elif data is not None:  # damaged: nothing can be made of it, and it must not stop the others
+                self.settle(path.stem)
         return sorted(found, key=lambda pair: (pair[1].get("received", 0), pair[0]))
 
     def settle(self, name: str) -> None:
@@ -100,10 +106,14 @@ class ToDoLedger:
         return True
 
     def get(self, item_id: str) -> dict | None:
-        """The item, waiting or done; None for an unknown or malformed id."""
+        """The item, waiting or done; None for an unknown or malformed id (or a damaged file)."""
         if not ITEM_ID.fullmatch(item_id or ""):
             return None
-        return _read(self.todo / f"{item_id}.json") or _read(self.done / f"{item_id}.json")
+        for folder in (self.todo, self.done):
+            item = _read(folder / f"{item_id}.json")
+            if _whole(item, item_id):
+                return item
+        return None
 
     def put(self, item: dict) -> None:
         """Write a waiting item's new state; a final state (sent, dismissed) moves it to done/ by one rename."""
@@ -144,6 +154,19 @@ def _read(path: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def _whole(item: dict | None, name: str) -> bool:
+    """Whether a file read back is an item the worker can handle; anything else is left alone, never a crash."""
+    return (
+        isinstance(item, dict)
+        and item.get("id") == name
+        and item.get("state") in STATES
+        and item.get("channel") in ("sms", "app")
+        and all(isinstance(item.get(key), str) for key in ("kind", "key", "who", "name", "login", "mobile"))
+        and isinstance(item.get("created", 0), int | float)
+        and isinstance(item.get("next_try", 0), int | float)
+    )
+
+
 def _sorted(folder: Path, since_mtime: float = 0.0) -> list[dict]:
     found = []
     with os.scandir(folder) as entries:
@@ -153,6 +176,6 @@ def _sorted(folder: Path, since_mtime: float = 0.0) -> list[dict]:
             if since_mtime and entry.stat().st_mtime < since_mtime:
                 continue
             item = _read(Path(entry.path))
-            if item is not None:
+            if _whole(item, entry.name[:-5]):
                 found.append(item)
     return sorted(found, key=lambda item: (item.get("created", 0), item["id"]))

@@ -156,8 +156,10 @@ class Notifier:
         gather = float(self.settings.gather_seconds) if self.settings else 0.0
         opened: list[tuple[str, Event, float]] = []
         for name, data in self.ledger.events():
-            event, received = Event.from_data(data.get("event") or {}), float(data.get("received", 0))
-            if event.kind == COMMENT:
+            event, received = Event.from_data(data["event"]), float(data["received"])
+            if event is None:
+                log.warning("webhook event %s is damaged: dropped", name)
+            elif event.kind == COMMENT:
                 self.ledger.keep_note(event.merge_request, event.reason, received)
             elif event.kind == OPENED:
                 opened.append((name, event, received))

@@ -545,7 +545,9 @@ def test_a_provider_that_never_answers_delays_no_webhook(service, providers):
 def test_a_damaged_file_in_the_ledger_holds_back_no_one(service, providers):
     svc = service(office=1)
     notify = svc.notifier.ledger
-    (notify.todo / ("0" * 24 + ".json")).write_text('{"id": "000000000000000000000000", "channel": "sms"}', encoding="utf-8")
+    (notify.todo / ("0" * 24 + ".json")).write_text(
+        '{"id": "000000000000000000000000", "channel": "sms"}', encoding="utf-8"
+    )
     (notify.todo / ("1" * 24 + ".json")).write_text("{not json", encoding="utf-8")
     (notify.inbox / "broken.json").write_text(
         '{"event": {"kind": "merged", "merge_request": "x", "bogus": 1}, "received": 0}', encoding="utf-8"

@@ -246,6 +246,7 @@ def make_app(monkeypatch, tmp_path):
     yield make
     for app in apps:
         app.config["LIAISON_SUBMITTER"].stop()
+        app.config["LIAISON_NOTIFIER"].stop()
 
 
 @pytest.fixture

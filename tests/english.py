@@ -15,7 +15,7 @@ PDF GitLab Git CI CPU JUnit XML YAML JSON CSV Excel APP SSH Tab UTF GBK KB MB SM
 Ctrl WPS SHA Pages xlsx zip
 python check query pdf export build serve history audit remind verify text junit table brief json csv
 asc desc current previous zm zhaomin make run test PORT reminders web
-import outbox review main origin aliases BOM
+import outbox review main origin aliases BOM notify
 """
 # Products and formats; then the command line: the program, its commands, option values shown in help,
 # make's targets, environment variables and config.yaml's keys a person types.

@@ -357,6 +357,26 @@ def test_without_a_cas_session_the_form_is_not_reached(proxy):
     assert seen == []
 
 
+def test_gitlab_s_webhook_passes_without_a_cas_session_as_no_one_and_proves_itself(proxy, monkeypatch):
+    """POST /hooks/gitlab is exempt from CAS (GitLab has no session); the form's own token check decides."""
+    ports, seen = proxy
+    monkeypatch.setenv("LIAISON_GITLAB_WEBHOOK_SECRET", "hook-secret-0123456789")
+    body = b'{"object_kind": "pipeline", "object_attributes": {"id": 1, "status": "running"}}'
+    forged = {"Content-Type": "application/json", "X-Gitlab-Event": "Pipeline Hook", "X-Remote-User": "zhao"}
+    browser = Browser(ports["https"])
+    status, _, _ = browser.request("POST", "/hooks/gitlab", body, {**forged, "X-Gitlab-Token": "guess"})
+    assert status == 401
+    status, _, answer = browser.request(
+        "POST", "/hooks/gitlab", body, {**forged, "X-Gitlab-Token": "hook-secret-0123456789"}
+    )
+    assert status == 200 and '"ok":true' in answer.replace(" ", "")
+    assert seen == [None, None]  # reached the form, and never as a user, whatever the client sent
+    status, headers, _ = browser.request("GET", "/hooks/gitlab")
+    assert status == 403 and seen == [None, None]  # only POST passes
+    status, headers, _ = browser.request("POST", "/hooks/gitlab/../new", b"", forged)
+    assert status in (302, 403) and seen == [None, None]
+
+
 def test_plain_http_only_sends_the_browser_to_https(proxy):
     ports, seen = proxy
     connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=30)

@@ -13,7 +13,22 @@ from pathlib import Path
 
 import click
 
-from liaison.cli import audit, build, check, export, history, import_, outbox, pdf, query, remind, review, serve, verify
+from liaison.cli import (
+    audit,
+    build,
+    check,
+    export,
+    history,
+    import_,
+    notify,
+    outbox,
+    pdf,
+    query,
+    remind,
+    review,
+    serve,
+    verify,
+)
 from liaison.cli.chinese import Group
 from liaison.cli.shared import PROGRAM
 from liaison.core.cachekit import take_notices
@@ -59,6 +74,7 @@ COMMANDS = (
     build.build,
     serve.serve,
     outbox.outbox,
+    notify.notify,
     history.history,
     audit.audit,
     remind.remind,

@@ -23,15 +23,22 @@ from liaison.core.semesters import RangeError
 @click.option(
     "--ledger",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="发送记录文件，重复运行同一轮时不会重复发送（默认为仓库中的 .cache/remind/ledger.json）。",
+    help="邮件与群机器人的发送记录文件，重复运行同一轮时不会重复发送（默认为仓库中的 .cache/remind/ledger.json）。",
+)
+@click.option(
+    "--data",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="短信与校园 APP 待办的数据目录（默认为仓库中的 .liaison/，与表单服务相同，暂缓的短信由表单服务接着发送）。",
 )
 @click.pass_context
-def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool, ledger: Path | None) -> None:
-    """提醒联系次数不足的领导干部（邮件与校园 APP/短信接口），并把名单汇总发给思政科。
+def remind(
+    ctx: click.Context, semester: str, round_name: str | None, send: bool, ledger: Path | None, data: Path | None
+) -> None:
+    """提醒联系次数不足的领导干部（邮件、短信、校园 APP），并把名单汇总发给思政科。
 
-    最少次数、提醒轮次、短信模板和发送渠道在 config.yaml 的 reminders 中设置；邮件密码与接口令牌
-    放在环境变量 LIAISON_SMTP_PASSWORD、LIAISON_WEBHOOK_TOKEN 中。任一渠道失败不影响其他渠道，
-    失败会逐条列出，退出码为 1。
+    最少次数、提醒轮次和邮件在 config.yaml 的 reminders 中设置，短信与校园 APP 在 notify 中设置
+    （见 docs/notify.md）；密码与密钥放在环境变量中。任一渠道失败不影响其他渠道，失败会逐条列出，
+    退出码为 1；免打扰时段内的短信暂缓，下次运行（或表单服务）时发出。
 
     \b
     示例：
@@ -44,7 +51,7 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
 
     project = project_of(ctx)
     with said(RangeError, ReminderConfigError):
-        done = remind_round(project, semester, round_name, send, ledger)
+        done = remind_round(project, semester, round_name, send, ledger, data)
     say_verdict(done.verdict, "提醒统计")
     plan = done.plan
     if not plan.round:
@@ -66,6 +73,8 @@ def remind(ctx: click.Context, semester: str, round_name: str | None, send: bool
             f"已发送 {len(report.sent)} 条，本轮此前已发送而跳过 {len(report.skipped)} 条，"
             f"失败 {len(report.failures)} 条。"
         )
+        for held in report.held:
+            click.echo(f"暂缓：{held}")
         for failure in report.failures:
             click.echo(f"失败：{failure}", err=True)
     exit_with(done.exit_code)

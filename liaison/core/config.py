@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from liaison.core import dates
 from liaison.core.semesters import Calendar, RangeError, parse_semester_id
 
+RETURNED_LABEL = "退回"  # the merge request label that sends a record back (web.gitlab_api.returned_label)
+
 
 @dataclass(frozen=True)
 class GitLabApiSettings:
@@ -22,7 +24,7 @@ class GitLabApiSettings:
 
     url: str
     project: str
-    returned_label: str = "退回"
+    returned_label: str = RETURNED_LABEL
     every: int = 60  # seconds between background reads
     timeout: int = 10  # seconds per request
 
@@ -166,6 +168,101 @@ class ReviewSettings:
         return "", self.max_size
 
 
+TODO_KINDS = ("reminder", "approved", "returned", "pending", "exported")  # the to-dos, in the flow's order
+CHANNELS = ("sms", "app")
+
+
+@dataclass(frozen=True)
+class OfficePerson:
+    """One of 思政科's people in ``notify.office``: who is told of submissions waiting and of exports."""
+
+    name: str
+    login: str = ""  # the campus app's userid (the single-sign-on name, as for leaders)
+    mobile: str = ""
+
+
+@dataclass(frozen=True)
+class SmsLimits:
+    """How many SMS one number may get (the provider's 流控, which refuses the rest): more are held, not dropped."""
+
+    per_minute: int = 1
+    per_hour: int = 5
+    per_day: int = 10
+
+
+@dataclass(frozen=True)
+class SmsSettings:
+    """``notify.sms``: the SMS provider (keys are LIAISON_SMS_KEY_ID and LIAISON_SMS_KEY_SECRET) and its templates."""
+
+    provider: str = "aliyun"  # aliyun | tencent | generic
+    endpoint: str = ""  # a base URL instead of the provider's (private cloud; the generic gateway's URL)
+    sign_name: str = ""  # the approved 短信签名
+    templates: dict[str, str] = field(default_factory=dict)  # to-do kind -> approved template code
+    region: str = ""  # aliyun: cn-hangzhou; tencent: ap-guangzhou
+    sdk_app_id: str = ""  # tencent: the SmsSdkAppId of the 短信应用
+    limits: SmsLimits = field(default_factory=SmsLimits)
+    timeout: int = 10  # seconds per call
+
+    @classmethod
+    def from_data(cls, data: dict) -> SmsSettings:
+        data = dict(data)
+        data["templates"] = dict(data.get("templates") or {})
+        data["limits"] = SmsLimits(**(data.get("limits") or {}))
+        data["sdk_app_id"] = str(data.get("sdk_app_id", ""))
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    """``notify.app``: the campus app (the secret is LIAISON_APP_SECRET); messages go to the roster's login as userid."""
+
+    provider: str = "wecom"  # wecom | dingtalk | generic
+    endpoint: str = ""  # a base URL instead of the provider's (private deployment; the generic app's URL)
+    corp_id: str = ""  # wecom
+    app_key: str = ""  # dingtalk
+    agent_id: int = 0
+    timeout: int = 10  # seconds per call
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """``notify:``: the to-dos of every step, to the one person they concern, by SMS and the campus app."""
+
+    channels: tuple[str, ...] = CHANNELS  # a roster entry's own ``notify:`` list wins
+    quiet_hours: str = "22:00-08:00"  # SMS held until the window ends ('' for none); app messages go at once
+    office: tuple[OfficePerson, ...] = ()
+    form_url: str = ""  # the form's public address, for the links in messages (https://form.example.edu.cn)
+    gather_seconds: int = 120  # submissions this close together reach 思政科 as one digest
+    sms: SmsSettings | None = None
+    app: AppSettings | None = None
+
+    @classmethod
+    def from_data(cls, data: dict | None) -> NotifySettings | None:
+        if data is None:
+            return None
+        data = dict(data)
+        if "channels" in data:
+            data["channels"] = tuple(data["channels"] or ())
+        data["office"] = tuple(OfficePerson(**person) for person in data.get("office") or ())
+        if data.get("sms"):
+            data["sms"] = SmsSettings.from_data(data["sms"])
+        if data.get("app"):
+            data["app"] = AppSettings(**data["app"])
+        return cls(**data)
+
+    def quiet_window(self) -> tuple[datetime.time, datetime.time] | None:
+        """(start, end) of the quiet hours as wall-clock times, or None when there are none."""
+        return parse_quiet_hours(self.quiet_hours)
+
+
+def parse_quiet_hours(text: str) -> tuple[datetime.time, datetime.time] | None:
+    """``"22:00-08:00"`` as (22:00, 08:00); None for ''; ValueError for anything else."""
+    if not text.strip():
+        return None
+    start, _, end = text.partition("-")
+    return datetime.time.fromisoformat(start.strip()), datetime.time.fromisoformat(end.strip())
+
+
 @dataclass(frozen=True)
 class Config:
     school: str
@@ -178,6 +275,13 @@ class Config:
     git: GitSettings = field(default_factory=GitSettings)
     # Not in repr: the PDF cache is keyed by repr(config), and the hints never change a PDF.
     review: ReviewSettings = field(default_factory=ReviewSettings, repr=False)
+    notify: NotifySettings | None = field(default=None, repr=False)  # None: no to-dos are sent
+
+    @property
+    def returned_label(self) -> str:
+        """The label that sends a merge request back (``web.gitlab_api.returned_label``, else 退回)."""
+        api = self.web.gitlab_api
+        return api.returned_label if api is not None else RETURNED_LABEL
 
     @property
     def calendar(self) -> Calendar:
@@ -221,6 +325,7 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
                 "企业微信或钉钉群机器人请写 kind: wecom 或 kind: dingtalk。",
             )
         )
+    problems.extend(_notify_problems(data.get("notify")))
     if problems:
         return None, problems
     config = Config(
@@ -233,5 +338,47 @@ def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]
         reminders=ReminderPolicy.from_data(data.get("reminders")),
         git=GitSettings.from_data(data.get("git")),
         review=ReviewSettings.from_data(data.get("review")),
+        notify=NotifySettings.from_data(data.get("notify")),
     )
     return config, []
+
+
+def _notify_problems(notify: dict | None) -> list[tuple[tuple, str]]:
+    """What the schema cannot see in ``notify:``: the quiet hours' form, templates for every to-do, the keys."""
+    if not notify:
+        return []
+    problems = []
+    try:
+        parse_quiet_hours(str(notify.get("quiet_hours", "")))
+    except ValueError:
+        problems.append(
+            (("notify", "quiet_hours"), f"免打扰时段“{notify.get('quiet_hours')}”应写成 22:00-08:00 的形式。")
+        )
+    sms = notify.get("sms") or {}
+    if sms:
+        missing = [kind for kind in TODO_KINDS if not (sms.get("templates") or {}).get(kind)]
+        if missing and sms.get("provider", "aliyun") != "generic":
+            problems.append(
+                (
+                    ("notify", "sms", "templates"),
+                    f"短信模板缺少 {'、'.join(missing)}：每种待办须填写在短信平台审核通过的模板编号（见 docs/notify.md）。",
+                )
+            )
+        if sms.get("provider") == "tencent" and not sms.get("sdk_app_id"):
+            problems.append((("notify", "sms", "sdk_app_id"), "腾讯云短信须填写 sdk_app_id（短信应用的 SdkAppId）。"))
+    app = notify.get("app") or {}
+    if app.get("provider", "wecom") == "wecom" and app and not app.get("corp_id"):
+        problems.append(
+            (("notify", "app", "corp_id"), "企业微信须填写 corp_id（企业 ID）和 agent_id（应用的 AgentId）。")
+        )
+    if app.get("provider") == "dingtalk" and not app.get("app_key"):
+        problems.append(
+            (("notify", "app", "app_key"), "钉钉须填写 app_key（应用的 AppKey）和 agent_id（应用的 AgentId）。")
+        )
+    for key in ("sms", "app"):
+        section = notify.get(key) or {}
+        if section.get("provider") == "generic" and not section.get("endpoint"):
+            problems.append(
+                ((("notify", key, "endpoint")), "学校自己的接口（provider: generic）须填写 endpoint 接口地址。")
+            )
+    return problems

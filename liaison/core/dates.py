@@ -3,7 +3,9 @@
 Everything that asks "what time is it", "what day is it" or "what day was
 this moment where the university is" asks here, with the configured zone
 (``config.yaml``'s ``timezone``, Asia/Shanghai by default). Tests and a
-re-run of a past day's checks fake the clock with ``LIAISON_TODAY=YYYY-MM-DD``.
+re-run of a past day's checks fake the clock with ``LIAISON_TODAY=YYYY-MM-DD``;
+the service's clock (quiet hours, rate limits, retries of the to-dos) with
+``LIAISON_NOW`` (an ISO date-time; without a zone it is the configured zone's).
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ def zone(name: str = DEFAULT_ZONE) -> ZoneInfo:
 
 
 def now(tz: str = DEFAULT_ZONE) -> datetime.datetime:
-    """This moment in the zone ``tz``, to the second."""
+    """This moment in the zone ``tz``, to the second (``LIAISON_NOW`` fakes it, read at every call)."""
+    faked = os.environ.get("LIAISON_NOW")
+    if faked:
+        moment = datetime.datetime.fromisoformat(faked)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=zone(tz))
+        return moment.astimezone(zone(tz)).replace(microsecond=0)
     return datetime.datetime.now(zone(tz)).replace(microsecond=0)
 
 

@@ -17,6 +17,7 @@ class Leader:
     email: str = ""
     mobile: str = ""
     active: bool = True
+    notify: tuple[str, ...] | None = None  # how they get to-dos (sms, app); None: config.yaml's notify.channels
 
     @property
     def display(self) -> str:
@@ -92,4 +93,10 @@ def control_problems(leaders: list[dict]) -> list[tuple[tuple, str]]:
 
 def roster_from_data(data: dict) -> Roster:
     fields = Leader.__dataclass_fields__
-    return Roster([Leader(**{k: v for k, v in entry.items() if k in fields}) for entry in data["leaders"]])
+    leaders = []
+    for entry in data["leaders"]:
+        values = {k: v for k, v in entry.items() if k in fields}
+        if values.get("notify") is not None:
+            values["notify"] = tuple(values["notify"])
+        leaders.append(Leader(**values))
+    return Roster(leaders)

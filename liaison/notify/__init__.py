@@ -1,1 +1,3 @@
-"""Reminder rounds (一线规则): ``plan`` who is below the minimum, ``send`` by mail and webhook, the ``ledger``."""
+"""To-dos and reminder rounds: GitLab's ``events``, the ``todos`` they make, their ``todoledger`` and ``worker``,
+the channels (``sms``, ``app`` through ``transport``), and the reminder rounds (``plan``, ``send`` by mail and
+webhook, ``robots``, their ``ledger``; ``rounds`` sends a round by every channel)."""

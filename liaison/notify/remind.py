@@ -11,7 +11,9 @@ from liaison.core.semesters import resolve_range
 from liaison.git.verdict import Verdict, require_ready, verdict
 from liaison.notify.ledger import Ledger, default_ledger_path
 from liaison.notify.plan import Plan, plan_round
-from liaison.notify.send import Report, send_round
+from liaison.notify.rounds import send_reminders
+from liaison.notify.send import Report
+from liaison.notify.worker import open_notifier
 
 
 @dataclass
@@ -29,13 +31,19 @@ class Reminding:
 
 
 def remind(
-    project: Project, semester: str, round_name: str | None = None, send: bool = False, ledger: Path | None = None
+    project: Project,
+    semester: str,
+    round_name: str | None = None,
+    send: bool = False,
+    ledger: Path | None = None,
+    data: Path | None = None,
 ) -> Reminding:
     """Plan the round of ``semester`` (an id, ``current`` or ``previous``) and, with ``send``, send it.
 
     A leader with a record that fails check may be undercounted, so is held
     back, never reminded. Raises RangeError for a semester that cannot be
     read and ReminderConfigError for a reminders section that cannot be used.
+    ``data``: where the to-dos' ledger lives (短信 and the campus app; default ``.liaison/``, the form service's).
     """
     require_ready(project)
     today = project.today()
@@ -46,5 +54,6 @@ def remind(
     )
     if not (send and plan.round and plan.due):
         return Reminding(plan, found)
-    report = send_round(plan, project.config, Ledger(ledger or default_ledger_path(project.root)))
+    notifier = open_notifier(data or project.root / ".liaison", lambda: project) if project.config.notify else None
+    report = send_reminders(plan, project, Ledger(ledger or default_ledger_path(project.root)), notifier)
     return Reminding(plan, found, report)

@@ -34,6 +34,7 @@ class Report:
     sent: list[str] = field(default_factory=list)  # "channel: who"
     skipped: list[str] = field(default_factory=list)  # already reached in this round
     failures: list[str] = field(default_factory=list)  # Chinese, one per failed send
+    held: list[str] = field(default_factory=list)  # to-dos waiting (quiet hours, a limit, a retry): sent later
 
     @property
     def ok(self) -> bool:

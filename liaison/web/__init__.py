@@ -15,6 +15,7 @@ from pathlib import Path
 from flask import Flask, Response, render_template
 
 from liaison.core.project import open_project
+from liaison.notify.worker import open_notifier
 from liaison.outputs.pdf import OnDemand, default_cache_dir
 from liaison.submit.worker import open_submitter
 
@@ -52,8 +53,8 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     """The application for the repository checkout at ``root``.
 
     ``data_dir`` (default ``<root>/.liaison``) holds the outbox, the git
-    mirror, the session key and, when config.yaml names no remote, the
-    embedded stand-in for GitLab (``remote.git``).
+    mirror, the to-dos' ledger (``notify/``), the session key and, when
+    config.yaml names no remote, the embedded stand-in for GitLab (``remote.git``).
     """
     project = open_project(root)
     if project.config is None or project.roster is None:
@@ -86,9 +87,13 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
         LIAISON_SUBMITTER=submitter,
         LIAISON_PDF=OnDemand(project.root, project.schema, project.config, default_cache_dir(project.root)),
     )
+    # The notifier reads the project as the app has it now: an edited roster is used without a restart.
+    notifier = open_notifier(data_dir, lambda: app.config["LIAISON_PROJECT"])
+    app.config["LIAISON_NOTIFIER"] = notifier
     _install(app, dev_login)
     if start_worker:
         submitter.start()
+        notifier.start()
     return app
 
 

@@ -11,7 +11,7 @@ from .mine import PENDING, freshness, my_records, own, project
 
 
 def show_record(record_id):
-    mine = own(record_id)
+    mine = own(record_id, follow_moves=True)  # a to-do's link names the record as it was when it was sent
     just = session.pop("just_submitted", None) == record_id
     fields = [(f.label, mine.record.data.get(f.key, "")) for f in project().schema.fields if not f.internal]
     return render_template(
@@ -26,7 +26,7 @@ def show_record(record_id):
 
 
 def record_pdf(record_id):
-    mine = own(record_id)
+    mine = own(record_id, follow_moves=True)
     data = current_app.config["LIAISON_PDF"].pdf(mine.record)
     name = f"{mine.record.date.isoformat()}_{mine.record['target']}.pdf"
     return Response(

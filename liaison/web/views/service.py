@@ -8,8 +8,13 @@ from .mine import project, submitter
 
 
 def health():
-    """Whether the outbox is healthy, for the administrator's monitoring: counts and ages, no personal data."""
+    """Whether the outbox and the to-dos are healthy, for the administrator's monitoring: counts and ages, no personal data.
+
+    A failed to-do needs a person (``build.py notify``), so it makes the service "not ok" until retried or dismissed.
+    """
     state = submitter().health()
+    todos = current_app.config["LIAISON_NOTIFIER"].health()
+    state = {**state, **todos, "ok": state["ok"] and todos["todos_failed"] == 0}
     return state, 200 if state["ok"] else 503
 
 

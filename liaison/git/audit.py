@@ -188,7 +188,8 @@ def _row(change: Change, flags: list[str], merge_method: str, timezone: str) -> 
 
 def record_days(change: Change) -> set[datetime.date]:
     """The record's dates before and after the change: its 联系时间, and the date its file name carries (which
-    ``check`` holds equal, and which a file that is no record still has)."""
+    ``check`` holds equal, and which a file that is no record still has). Both sides: in a shallow clone the
+    first change seen of a record may be its deletion."""
     days = {data.get("date") for data in (change.old_data, change.new_data)}
     for path in (change.old_path, change.new_path):
         found = dates.DATE_PATTERN.match(stem(path)) if path else None

@@ -93,15 +93,15 @@ def audit_log(
 
 def empty_note(history: History, date_range: DateRange, by_merge_date: bool, timezone: str) -> str:
     """Why an audit of ``date_range`` lists nothing, and what else to ask (Chinese, for the screen and the sheet)."""
-    merged = [c for c in history.changes if c.merged]
+    every = history.changes + history.signer_changes
     if not history.changes:
         return (
             "Git 历史中没有任何联系记录的改动：records/ 中的记录尚未提交，或这里不是 Git 仓库（或是浅克隆）。"
             "审计只看已提交到 Git 的改动：请在仓库的完整克隆中运行。"
         )
     days = sorted(day for c in history.changes for day in record_days(c))
-    entered = sorted(dates.local(c.when, timezone).date() for c in merged)
-    everything = f"不加 --semester/--from/--to 则列出全部 {len(history.changes)} 次改动。"
+    entered = sorted(dates.local(c.when, timezone).date() for c in every if c.merged)
+    everything = f"不加 --semester/--from/--to 则列出全部 {len(every)} 次改动。"
     if by_merge_date:
         note = f"{date_range.description}内没有改动进入主分支"
         if entered:

@@ -98,6 +98,20 @@ def test_a_semester_s_audit_lists_every_change_to_its_records_whenever_made(term
     }
 
 
+def test_without_a_range_every_change_is_listed_even_of_a_file_that_names_no_date(term, run):
+    (term / "records" / "2025" / "备忘.yaml").write_text("随手记的一行\n", encoding="utf-8")
+    git(term, "add", "-A")
+    git(term, "commit", "-q", "-m", "误提交的文件", when="2026-03-21T09:00:00+08:00")
+    done = run(term, "audit", "--format", "json")
+    rows = json.loads(done.stdout)
+    assert len(rows) == 12 and rows[-1]["文件"] == "records/2025/备忘.yaml"
+    assert [r["说明"] for r in rows if r["文件"] == "allowed_signers"] == [
+        "启用系统，补录上学期的记录",
+        "换表单的签名密钥",
+    ]
+    assert done.exit_code == 1 and "备忘.yaml" in done.stderr  # check names the file; its change is still listed
+
+
 def test_by_merge_date_is_the_other_view_and_an_empty_one_says_what_to_ask(term, run, tmp_path):
     rows, said = audit(run, term, "--semester", AUTUMN, "--by-merge-date")
     assert rows == []

@@ -60,7 +60,7 @@ def provenance(change: Change, merge_method: str = "merge") -> str:
 def _request_flag(change: Change, merge_method: str) -> str | None:
     merge = change.merge
     if not change.merged:
-        return f"{NOT_MERGED}：只在当前分支上，主分支上还没有这次改动"
+        return f"{NOT_MERGED}：主分支上还没有这次改动"
     if through_request(change, merge_method):
         if merge_method == "semi_linear" and not merge.rebased:
             return (
@@ -201,7 +201,9 @@ def record_days(change: Change) -> set[datetime.date]:
 
 def records_dated_in(history: History, date_range: DateRange) -> set[str]:
     """The records (their keys) dated in ``date_range`` at any time: now, before a deletion, or before a date
-    correction moved them out of it."""
+    correction moved them out of it. No range: every record, a file that names no date too."""
+    if date_range.start is None and date_range.end is None:
+        return {c.record for c in history.changes}
     return {c.record for c in history.changes if any(day in date_range for day in record_days(c))}
 
 
@@ -224,9 +226,10 @@ def audited_changes(
     else:
         keys = records_dated_in(history, date_range)
         listed = [c for c in history.changes if c.record in keys]
+        everything = date_range.start is None and date_range.end is None
         last = max((c.position for c in listed if c.merged), default=-1)
         pending = any(not c.merged for c in listed)
-        listed += [c for c in history.signer_changes if (c.position <= last if c.merged else pending)]
+        listed += [c for c in history.signer_changes if everything or (c.position <= last if c.merged else pending)]
     return sorted(listed, key=lambda c: c.position if c.merged else math.inf)  # stable: the topo order kept
 
 

@@ -55,7 +55,7 @@ def how_it_entered(change: Change, timezone: str = dates.DEFAULT_ZONE) -> str:
     or not yet (a branch's commit that main does not have)."""
     merge = change.merge
     if not change.merged:
-        return f"{NOT_MERGED}（只在当前分支上）"
+        return f"{NOT_MERGED}（主分支上还没有这个提交）"
     if merge is None:
         return "直接提交到主分支，未经合并请求" if change.on_mainline else NOT_MERGED
     merged = f"{merge.merged_by} 于 {dates.shown(merge.merged_at, timezone)} 合并"

@@ -43,7 +43,6 @@ def audit(project: Project, date_range, by_merge_date: bool, fmt: str, out: Path
       python build.py audit --semester 2025-2026-1 --by-merge-date
       python build.py audit --from 2025-09-01 --to 2025-12-31 --format csv --out 审计日志.csv
     """
-    from liaison.outputs.auditlog import BY_RECORD_DATE
     from liaison.outputs.auditlog import audit as audit_log
 
     with said():
@@ -51,10 +50,7 @@ def audit(project: Project, date_range, by_merge_date: bool, fmt: str, out: Path
     say_verdict(log.verdict, "审计日志的“领导姓名”列（其改动仍全部列出）")
     if fmt == "xlsx":
         out = out or project.root / "export" / f"审计日志-{safe_filename(date_range.title)}.xlsx"
-    counted = (
-        f"{log.records} 条记录的 {len(log.rows)} 次改动" if log.scope == BY_RECORD_DATE else f"{len(log.rows)} 次改动"
-    )
-    summary = f"审计日志（{log.scope}）：{date_range.description}，{counted}，其中 {log.flagged} 次需要核查。"
+    summary = f"审计日志（{log.scope}）：{date_range.description}，{log.counted}，其中 {log.flagged} 次需要核查。"
     if out is None:
         click.echo(log.data.decode("utf-8-sig"), nl=False)
         click.echo(summary + (f"\n{log.note}" if log.note else ""), err=True)  # stdout carries the data only

@@ -44,6 +44,12 @@ class AuditLog:
         """How many changes deserve a look (a 提示)."""
         return sum(1 for row in self.rows if row.flags)
 
+    @property
+    def counted(self) -> str:
+        """「23 条记录的 31 次改动」 (by record date), 「31 次改动」 (by merge date)."""
+        changes = f"{len(self.rows)} 次改动"
+        return f"{self.records} 条记录的 {changes}" if self.scope == BY_RECORD_DATE else changes
+
 
 def audit(project: Project, date_range: DateRange, fmt: str, by_merge_date: bool = False) -> AuditLog:
     """``audit``: the audit log of ``date_range`` as a file, the history read once for it and for check.
@@ -140,13 +146,10 @@ def _file(project: Project, date_range: DateRange, fmt: str, log: AuditLog) -> b
 
     commit = head_commit(project.root)
     stamp = commit.time if commit else config.now()
-    counted = (
-        f"共 {log.records} 条记录的 {len(rows)} 次改动" if log.scope == BY_RECORD_DATE else f"共 {len(rows)} 次改动"
-    )
     return build_table_workbook(
         "审计日志",
         f"{config.school}领导干部结对联系学生记录 审计日志",
-        f"范围（{log.scope}）：{date_range.description}　{counted}，{log.flagged} 次需要核查"
+        f"范围（{log.scope}）：{date_range.description}　共 {log.counted}，{log.flagged} 次需要核查"
         + (f"　{log.note}" if log.note else ""),
         Table(
             AUDIT_HEADER,

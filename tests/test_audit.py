@@ -53,7 +53,8 @@ def run(root: Path, *args: str, who=OFFICE, committer=None, when: str | None = N
     }
     if when:
         env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"] = when
-    return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True).stdout.strip()
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True, timeout=60)
+    return done.stdout.strip()
 
 
 def put(root: Path, record_id: str, **fields) -> None:
@@ -193,15 +194,15 @@ def test_audit_rows_and_flags(audited):
 
 def test_audit_command_range_and_formats(audited, run_cli, tmp_path):
     out = tmp_path / "audit.xlsx"
-    done = run_cli(audited, "audit", "--from", "2025-03-03", "--to", "2025-03-05", "--out", str(out))
+    done = run_cli(audited, "audit", "--from", "2025-03-03", "--to", "2025-03-05", "--by-merge-date", "--out", str(out))
     assert done.exit_code == 0, done.output
     sheet = load_workbook(out).active
     rows = list(sheet.iter_rows(min_row=4, values_only=True))
-    assert [r[1] for r in rows] == ["新增", "修改", "删除"]  # 3 March to 5 March only
+    assert [r[1] for r in rows] == ["新增", "修改", "删除"]  # what entered main from 3 March to 5 March only
     assert all(r[11] for r in rows)  # every one of these deserves a look
-    listed = json.loads(run_cli(audited, "audit", "--format", "json").output)
+    listed = json.loads(run_cli(audited, "audit", "--format", "json").stdout)
     assert len(listed) == len(read_history(audited, SCHEMA).changes)
-    csv_text = run_cli(audited, "audit", "--format", "csv").output
+    csv_text = run_cli(audited, "audit", "--format", "csv").stdout
     assert csv_text.splitlines()[0].lstrip("\ufeff").startswith("时间,操作,记录编号")
 
 

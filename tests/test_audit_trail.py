@@ -148,7 +148,7 @@ def test_a_backdated_commit_pushed_after_the_closing_tag_is_a_change_to_the_clos
     assert checked.exit_code == 1 and f"{record_path(CLOSED_ID)}: {message}" in checked.output
     row = next(r for r in rows_of(trail) if r.commit == sneaky[:12])
     assert f"修改已关闭的{TERM}，且没有重开理由" in row.flags
-    assert row.committed_at.date() == datetime.date(2025, 1, 15)  # what the commit claims, shown beside the truth
+    assert row.authored_at.date() == datetime.date(2025, 1, 15)  # what the commit claims, shown beside the truth
 
     put(trail, CLOSED_ID, content="经同意更正")
     commit(trail, "更正\n\nReopen-Reason: 思政科同意更正", when="2025-01-16T09:00:00+08:00")

@@ -179,6 +179,48 @@ def test_a_date_move_says_where_the_date_went(branch, pdf_cache):
     assert (branch / "review" / "2024-09-20-T1-aaaaaa.pdf").is_file()
 
 
+def test_a_leader_s_corrections_count_as_corrections_of_one_record(branch, pdf_cache, run):
+    # A new record, corrected on the branch twice (the second time its date, so its file moves) months later.
+    path = write_record(branch, record_data(target="学生会", content=CONTENT), suffix="bbbbbb")
+    commit(branch, "新增联系记录", "2024-09-16T10:00:00+08:00")
+    write_record(branch, record_data(target="学生会", content=CONTENT + "补充。"), suffix="bbbbbb")
+    commit(branch, "修改联系记录", "2024-12-20T10:00:00+08:00")
+    (branch / path).unlink()
+    write_record(
+        branch,
+        record_data(target="学生会", content=CONTENT + "补充。", date=datetime.date(2024, 9, 14)),
+        suffix="bbbbbb",
+    )
+    commit(branch, "修改联系记录", "2024-12-21T10:00:00+08:00")
+    # The record main has, corrected twice.
+    for n, text in enumerate(("第一次更正。", "第二次更正。"), 1):
+        write_record(branch, record_data(content=CONTENT + text), suffix="aaaaaa")
+        commit(branch, f"修改联系记录（{n}）", f"2024-09-1{6 + n}T10:00:00+08:00")
+
+    done = run(branch, "review", "--base", "main", "--cache", str(pdf_cache))
+    assert done.exit_code == 0, done.output
+    summary = (
+        "审核预览：与主分支相比，本次提交改动了 2 条联系记录（新增 1 条、修改 1 条，其中 1 条新增的记录提交后又更正过）"
+    )
+    assert summary in done.output
+    assert "【新增】2024-09-14-T1-bbbbbb 赵某 · 2024年9月14日 · 学生会；提交后又更正 2 次；检查通过" in done.output
+    assert "【修改】2024-09-15-T1-aaaaaa 赵某 · 2024年9月15日 · 国旗护卫队；改动：联系内容；更正 2 次；" in done.output
+    page = parse(branch / "review" / "index.html")
+    assert page.all("p", class_="meta")[0].text().startswith("本次提交与主分支相比")  # words first, hashes after
+    found = items(page)
+    assert {k: v.attrs["data-kind"] for k, v in found.items()} == {
+        "2024-09-14-T1-bbbbbb": "新增",
+        "2024-09-15-T1-aaaaaa": "修改",
+    }
+    new = found["2024-09-14-T1-bbbbbb"]
+    steps = [li.text() for li in new.all("details", class_="commits")[0].all("li")]
+    assert [s.split(" · ")[-1].rsplit(" ", 1)[0] for s in steps] == ["新增联系记录", "修改联系记录", "修改联系记录"]
+    assert [s[:16] for s in steps] == ["2024-09-16 10:00", "2024-12-20 10:00", "2024-12-21 10:00"]
+    assert "提交后又更正 2 次" in new.all("p", class_="steps")[0].text()
+    # Submitted on time: corrections months later do not make it 补填较晚.
+    assert [h.attrs["data-hint"] for h in new.all("li", class_="hint")] == []
+
+
 def test_a_deletion_shows_the_removed_record_and_its_pdf(branch, pdf_cache):
     (branch / OLD).unlink()
     commit(branch, "删除记录")

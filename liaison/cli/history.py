@@ -7,6 +7,8 @@ import json
 import click
 
 from liaison.cli.shared import UserError, command, format_option, project_of
+from liaison.core import dates
+from liaison.core.config import Config
 from liaison.git.history.read import record_history
 from liaison.outputs.historytext import change_json, change_text
 
@@ -26,13 +28,18 @@ def history(ctx: click.Context, record: str, fmt: str) -> None:
       python build.py history records/2025/2025-11-12-T2012003-403e34.yaml --format json
     """
     project = project_of(ctx)
-    changes = record_history(project.root, project.schema, record.strip())
+    # A broken config.yaml does not hide the history: the default zone and branch name stand in.
+    config = project.config or Config(school="", office="")
+    main = config.web.target_branch
+    changes = record_history(project.root, project.schema, record.strip(), main=main)
     if not changes:
         raise UserError(f"Git 历史中找不到记录“{record}”。请核对记录编号或路径（如 records/2025/…yaml）。")
+    zone = config.timezone
     if fmt == "json":
-        click.echo(json.dumps([change_json(c) for c in changes], ensure_ascii=False, indent=2))
+        click.echo(json.dumps([change_json(c, zone) for c in changes], ensure_ascii=False, indent=2))
         return
     leader = changes[-1].data.get("leader", "")
-    click.echo(f"记录 {changes[-1].record_id}（{leader}）的历史，共 {len(changes)} 次改动，从早到晚：")
+    title = f"记录 {changes[-1].record_id}（{leader}）的历史，共 {len(changes)} 次改动，从早到晚"
+    click.echo(f"{title}（{dates.zone_title(zone)}）：")
     for number, change in enumerate(changes, 1):
-        click.echo("\n".join(change_text(number, change)))
+        click.echo("\n".join(change_text(number, change, zone)))

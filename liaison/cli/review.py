@@ -24,7 +24,7 @@ from liaison.outputs.pdf import OutputDirError, default_cache_dir
 @render_options
 @click.pass_context
 def review(ctx: click.Context, base: str, out: Path | None, cache: Path | None, jobs: int | None) -> None:
-    """审核预览：本分支相对 --base 新增、修改、移动或删除的每条记录，供思政科在合并请求中审核。
+    """审核预览：本次提交（当前分支）相对主分支（--base）新增、修改、移动或删除的每条记录，供思政科在合并请求中审核。
 
     生成 review/index.html（一个独立的网页，手机上也能看）和每条记录的 PDF：按附表排版的记录、
     逐项对比（改动的文字已标出）、检查发现的错误和审核提示（规则见 config.yaml 的 review 一节）。

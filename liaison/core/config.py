@@ -299,6 +299,10 @@ class Config:
         """A timezone-aware moment as the configured zone's wall-clock time."""
         return dates.local(moment, self.timezone)
 
+    def shown(self, moment: datetime.datetime, seconds: bool = False) -> str:
+        """``moment`` as people read it, in the configured zone (``liaison.core.dates.shown``)."""
+        return dates.shown(moment, self.timezone, seconds)
+
 
 def config_from_data(data: dict) -> tuple[Config | None, list[tuple[tuple, str]]]:
     """A Config from already schema-valid data, plus (path, message) for what the schema cannot see."""

@@ -1,4 +1,4 @@
-"""The clock, the time zone and the one date pattern.
+"""The clock, the time zone, the one date pattern and the one way a time is written.
 
 Everything that asks "what time is it", "what day is it" or "what day was
 this moment where the university is" asks here, with the configured zone
@@ -6,6 +6,11 @@ this moment where the university is" asks here, with the configured zone
 re-run of a past day's checks fake the clock with ``LIAISON_TODAY=YYYY-MM-DD``;
 the service's clock (quiet hours, rate limits, retries of the to-dos) with
 ``LIAISON_NOW`` (an ISO date-time; without a zone it is the configured zone's).
+
+Every time a person reads (``history``, the audit log, the review page, the
+site, 我的记录, mails and text messages) is written by :func:`shown`: the
+same instant gives the same words everywhere, in the configured zone,
+whatever offset git or GitLab stored it with. Programs get :func:`stamped`.
 """
 
 from __future__ import annotations
@@ -19,6 +24,11 @@ from zoneinfo import ZoneInfo
 DEFAULT_ZONE = "Asia/Shanghai"
 # The one way a person writes a date here: 年-月-日, month and day with one or two digits.
 DATE_PATTERN = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+# How a time is written for people: 2025-11-12 07:10 (the audit adds seconds, to compare with git's own log).
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+SECONDS_FORMAT = "%Y-%m-%d %H:%M:%S"
+# The same in a spreadsheet cell that holds a real date-time (the zone's wall clock: Excel has no zones).
+SPREADSHEET_TIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
 
 
 @cache
@@ -65,3 +75,37 @@ def parse_date(text: str) -> datetime.date | None:
     if not match:
         return None
     return datetime.date(int(match[1]), int(match[2]), int(match[3]))
+
+
+def shown(moment: datetime.datetime, tz: str = DEFAULT_ZONE, seconds: bool = False) -> str:
+    """``moment`` as every page, log, sheet and message writes it: ``2025-11-12 07:10``, the wall clock in ``tz``.
+
+    A moment without a zone names no instant, so it is a bug (ValueError), never guessed.
+    """
+    return local(_aware(moment), tz).strftime(SECONDS_FORMAT if seconds else TIME_FORMAT)
+
+
+def stamped(moment: datetime.datetime, tz: str = DEFAULT_ZONE) -> str:
+    """``moment`` for programs (JSON): ISO 8601 with ``tz``'s offset, ``2025-11-12T07:10:00+08:00``."""
+    return local(_aware(moment), tz).isoformat()
+
+
+def parse_moment(text: str) -> datetime.datetime | None:
+    """A time written ISO 8601 with its offset (git's ``%cI``, GitLab's ``2025-11-11T23:10:00.000Z``); None when
+    the text is not one, or names no zone (then it names no instant)."""
+    try:
+        moment = datetime.datetime.fromisoformat(text.strip())
+    except (AttributeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def zone_title(tz: str = DEFAULT_ZONE) -> str:
+    """How a heading names the zone its times are in: 北京时间 for China's, else the zone's name."""
+    return "北京时间" if tz in ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC") else f"{tz} 时间"
+
+
+def _aware(moment: datetime.datetime) -> datetime.datetime:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise ValueError(f"{moment!r} has no time zone: it names no instant")
+    return moment

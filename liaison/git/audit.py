@@ -10,7 +10,9 @@ Writing the rows as a workbook, CSV or JSON is ``liaison.outputs.auditlog``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import math
 from dataclasses import dataclass
 
 from liaison.core import dates
@@ -18,10 +20,11 @@ from liaison.core.records import GIT_MODE_NAMES
 from liaison.core.roster import Roster
 from liaison.core.semesters import Calendar, DateRange
 from liaison.git.closed import REOPEN, Closed
-from liaison.git.history.model import DELETED, SIGNERS_FILE, SUBMITTED_BY, Change, History
+from liaison.git.history.model import DELETED, SIGNERS_FILE, SUBMITTED_BY, Change, History, stem
 
 FORM, REQUEST, NEITHER = "表单（签名有效）", "合并请求", "两者都不是"
 NOT_THROUGH_REQUEST = "未经合并请求"
+NOT_MERGED = "尚未合并到主分支"
 _SIGNATURE_TROUBLE = {
     "U": "带有签名，但签名密钥不在主分支当时的 allowed_signers 中，不能算作表单提交",
     "B": "签名无效（提交内容与签名不符）",
@@ -57,6 +60,8 @@ def provenance(change: Change, merge_method: str = "merge") -> str:
 
 def _request_flag(change: Change, merge_method: str) -> str | None:
     merge = change.merge
+    if not change.merged:
+        return f"{NOT_MERGED}：主分支上还没有这次改动"
     if through_request(change, merge_method):
         if merge_method == "semi_linear" and not merge.rebased:
             return (
@@ -124,7 +129,7 @@ def signer_flags(change: Change, merge_method: str = "merge") -> list[str]:
 
 @dataclass(frozen=True)
 class AuditRow:
-    when: datetime.datetime  # when the change entered the mainline (the mainline commit's time)
+    when: datetime.datetime  # the change's time (Change.when): when it entered the mainline
     kind: str
     record_id: str
     path: str
@@ -136,10 +141,11 @@ class AuditRow:
     commit: str
     subject: str
     flags: tuple[str, ...]
-    committed_at: datetime.datetime | None = None  # the commit's own date: whatever its committer set
+    authored_at: datetime.datetime | None = None  # the time the commit's author wrote on it: whatever they set
     source: str = ""  # 表单 / 合并请求 / 两者都不是
     entered: str = ""  # the mainline commit that brought it in
     submitted_by: str = ""  # the form's Submitted-By login, when the form signed it
+    timezone: str = dates.DEFAULT_ZONE  # the zone its times are written in
 
 
 AUDIT_HEADER = (
@@ -162,13 +168,14 @@ AUDIT_HEADER = (
 )
 
 
-def _row(change: Change, when: datetime.datetime, flags: list[str], merge_method: str, timezone: str) -> AuditRow:
+def _row(change: Change, flags: list[str], merge_method: str, timezone: str) -> AuditRow:
     merge, commit = change.merge, change.commit
+    moved = change.old_path and change.new_path and change.old_path != change.new_path
     return AuditRow(
-        when,
+        change.when,
         change.kind,
         change.record_id,
-        change.path,
+        f"{change.old_path} → {change.new_path}" if moved else change.path,
         str(change.data.get("leader", "")),
         f"{commit.author_name} <{commit.author_email}>",
         f"{commit.committer_name} <{commit.committer_email}>",
@@ -177,11 +184,59 @@ def _row(change: Change, when: datetime.datetime, flags: list[str], merge_method
         commit.sha[:12],
         commit.subject,
         tuple(flags),
-        dates.local(commit.committer_time, timezone),
+        commit.author_time,
         provenance(change, merge_method),
         change.entered[:12],
         change.submitted_by if change.by_form else "",
+        timezone,
     )
+
+
+def record_days(change: Change) -> set[datetime.date]:
+    """The record's dates before and after the change: its 联系时间, and the date its file name carries (which
+    ``check`` holds equal, and which a file that is no record still has). Both sides: in a shallow clone the
+    first change seen of a record may be its deletion."""
+    days = {data.get("date") for data in (change.old_data, change.new_data)}
+    for path in (change.old_path, change.new_path):
+        found = dates.DATE_PATTERN.match(stem(path)) if path else None
+        if found:
+            with contextlib.suppress(ValueError):  # 2025-02-30 in a file name names no day
+                days.add(datetime.date(*map(int, found.groups())))
+    return {day for day in days if isinstance(day, datetime.date)}
+
+
+def records_dated_in(history: History, date_range: DateRange) -> set[str]:
+    """The records (their keys) dated in ``date_range`` at any time: now, before a deletion, or before a date
+    correction moved them out of it. No range: every record, a file that names no date too."""
+    if date_range.start is None and date_range.end is None:
+        return {c.record for c in history.changes}
+    return {c.record for c in history.changes if any(day in date_range for day in record_days(c))}
+
+
+def audited_changes(
+    history: History, date_range: DateRange, timezone: str = dates.DEFAULT_ZONE, by_merge_date: bool = False
+) -> list[Change]:
+    """The changes an audit of ``date_range`` lists, in mainline order (a branch's unmerged changes last).
+
+    By default the changes, whenever made, to the records dated in the range at any time (a record moved
+    into the range brings its earlier changes, one moved out keeps those it had), and the changes to
+    ``allowed_signers`` that entered main no later than the last of them (they decided how those were
+    judged). ``by_merge_date``: every change that entered main in the range, whatever its record's date.
+    """
+    if by_merge_date:
+        listed = [
+            c
+            for c in history.changes + history.signer_changes
+            if c.merged and dates.local(c.when, timezone).date() in date_range
+        ]
+    else:
+        keys = records_dated_in(history, date_range)
+        listed = [c for c in history.changes if c.record in keys]
+        everything = date_range.start is None and date_range.end is None
+        last = max((c.position for c in listed if c.merged), default=-1)
+        pending = any(not c.merged for c in listed)
+        listed += [c for c in history.signer_changes if everything or (c.position <= last if c.merged else pending)]
+    return sorted(listed, key=lambda c: c.position if c.merged else math.inf)  # stable: the topo order kept
 
 
 def audit_rows(
@@ -192,29 +247,26 @@ def audit_rows(
     date_range: DateRange,
     timezone: str = dates.DEFAULT_ZONE,
     merge_method: str = "merge",
+    by_merge_date: bool = False,
 ) -> list[AuditRow]:
-    """One row per change (and per change to allowed_signers) that entered the mainline in ``date_range``.
+    """One row per change that :func:`audited_changes` lists, in mainline order.
 
-    In mainline order; the date is the mainline commit's (in ``timezone``), not the commit's own.
+    The time is the change's (``Change.when``: when it entered the mainline, not the commit's own date).
     """
-    changes = sorted(history.changes + history.signer_changes, key=lambda c: c.position)  # stable: topo order kept
     rows = []
-    for change in changes:
-        moment = history.mainline_times.get(change.entered, change.commit.committer_time)
-        when = dates.local(moment, timezone)
-        if when.date() not in date_range:
-            continue
+    for change in audited_changes(history, date_range, timezone, by_merge_date):
         if change.record == SIGNERS_FILE and not change.data:
             flags = signer_flags(change, merge_method)
         else:
             flags = change_flags(change, roster, calendar, closed, merge_method)
-        rows.append(_row(change, when, flags, merge_method, timezone))
+        rows.append(_row(change, flags, merge_method, timezone))
     return rows
 
 
 def row_values(row: AuditRow) -> list:
+    """The row as text, each time written as everywhere else (with seconds, to compare with git's own log)."""
     return [
-        row.when.strftime("%Y-%m-%d %H:%M:%S"),
+        dates.shown(row.when, row.timezone, seconds=True),
         row.kind,
         row.record_id,
         row.path,
@@ -226,7 +278,7 @@ def row_values(row: AuditRow) -> list:
         row.commit,
         row.subject,
         "；".join(row.flags),
-        row.committed_at.strftime("%Y-%m-%d %H:%M:%S") if row.committed_at else "",
+        dates.shown(row.authored_at, row.timezone, seconds=True) if row.authored_at else "",
         row.source,
         row.entered,
         row.submitted_by,

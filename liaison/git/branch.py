@@ -28,7 +28,7 @@ class FileChange:
     new_path: str | None
     old_raw: bytes | None
     new_raw: bytes | None
-    commits: tuple[Commit, ...] = field(default=())  # the branch's commits touching either path, oldest first
+    commits: tuple[Commit, ...] = field(default=())  # the branch's commits of this record (any path), oldest first
 
     @property
     def path(self) -> str:
@@ -79,14 +79,21 @@ def branch_changes(root: Path, base: str, ref: str = "HEAD") -> list[FileChange]
     entries = _raw_diff(repo, base_sha, ref)
     # A link's or a submodule's version is never read as a record: its raw bytes stay None (check names it).
     blobs = repo.objects(b for _, old, new, _ in entries for b in (old, new) if b != ZERO and not irregular_mode(b))
-    touched = [p for *_, paths in entries for p in paths]
-    commits = log_commits(repo, f"{base_sha}..{ref}", touched) if touched else {}
+    # A record's commits follow its identity (工号 + suffix), not its path: a new record whose date the leader
+    # corrected on the branch has commits on paths that the diff from the base no longer shows.
+    commits = log_commits(repo, f"{base_sha}..{ref}", [f"{RECORDS_DIR}/"]) if entries else {}
+    order: dict[str, int] = {}
+    by_identity: dict[str, dict[str, Commit]] = {}
+    for path, listed in commits.items():
+        for commit in listed:
+            order.setdefault(commit.sha, len(order))
+            by_identity.setdefault(identity(path), {})[commit.sha] = commit
     changes = []
     for status, old_blob, new_blob, paths in entries:
         kind = _KINDS.get(status, CHANGED)
         old_path = None if kind == ADDED else paths[0]
         new_path = None if kind == DELETED else paths[-1]
-        mine = {c.sha: c for p in paths for c in commits.get(p, [])}
+        mine = {sha: c for p in paths for sha, c in by_identity.get(identity(p), {}).items()}
         changes.append(
             FileChange(
                 kind,
@@ -94,7 +101,7 @@ def branch_changes(root: Path, base: str, ref: str = "HEAD") -> list[FileChange]
                 new_path,
                 blobs.get(old_blob) if old_blob != ZERO else None,
                 blobs.get(new_blob) if new_blob != ZERO else None,
-                tuple(sorted(mine.values(), key=lambda c: c.committer_time)),
+                tuple(sorted(mine.values(), key=lambda c: order[c.sha])),
             )
         )
     return sorted(changes, key=lambda c: c.path)

@@ -83,7 +83,9 @@ class Repo:
         self, *args: str, input: bytes | None = None, env: dict | None = None, timeout: float | None = None
     ) -> Result:
         """Run ``git ARGS``; a non-zero exit is a Result, a timeout or a missing git binary is a GitError."""
-        command = ["git", *args]
+        # Paths as they are: git would otherwise quote a non-ASCII name ("records/2025/\345\244\207.yaml"), and a
+        # file named so would slip past every reader that looks for records/….yaml (the history, the audit).
+        command = ["git", "-c", "core.quotePath=false", *args]
         limit = self.timeout if timeout is None else timeout
         with contextlib.ExitStack() as stack:
             stdin = None

@@ -51,7 +51,7 @@ def _when(epoch, zone: str) -> str:
         return ""
     from liaison.core import dates
 
-    return datetime.datetime.fromtimestamp(float(epoch), dates.zone(zone)).isoformat()
+    return dates.stamped(datetime.datetime.fromtimestamp(float(epoch), datetime.UTC), zone)
 
 
 @dataclass

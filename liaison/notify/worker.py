@@ -283,7 +283,7 @@ class Notifier:
             recent = [t for t in sent if t > now - span]
             if len(recent) >= most:
                 until = recent[-most] + span
-                when = datetime.datetime.fromtimestamp(until, zone).strftime("%m-%d %H:%M")
+                when = dates.shown(datetime.datetime.fromtimestamp(until, datetime.UTC), self.config.timezone)
                 return until, f"{HOLD_WORDS['limit']}（{label}最多 {most} 条），{when} 后发送"
         return 0.0, ""
 

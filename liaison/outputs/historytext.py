@@ -1,33 +1,43 @@
-"""A record's changes in words and as JSON: what ``history`` prints, from the git layer's data."""
+"""A record's changes in words and as JSON: what ``history`` prints, from the git layer's data.
+
+A change's time is ``Change.when`` (when it entered main; for a change not
+merged yet, when its author made it), written by ``liaison.core.dates``
+in the configured zone, as the audit, the review page and the site write it.
+"""
 
 from __future__ import annotations
 
+from liaison.core import dates
 from liaison.core.records import irregular_message, plain_value
 from liaison.git.history.model import ADDED, DELETED, MOVED, Change
 
+NOT_MERGED = "尚未合并到主分支"
 
-def change_json(change: Change) -> dict:
-    """A change as JSON-ready data (``history --format json``)."""
+
+def change_json(change: Change, timezone: str = dates.DEFAULT_ZONE) -> dict:
+    """A change as JSON-ready data (``history --format json``); times are ISO 8601 in ``timezone``."""
     commit, merge = change.commit, change.merge
     return {
-        "when": commit.committer_time.isoformat(),
+        "when": dates.stamped(change.when, timezone),
         "kind": change.kind,
         "record_id": change.record_id,
         "old_path": change.old_path,
         "new_path": change.new_path,
         "author": commit.author_name,
         "author_email": commit.author_email,
-        "authored_at": commit.author_time.isoformat(),
+        "authored_at": dates.stamped(commit.author_time, timezone),
         "committer": commit.committer_name,
         "committer_email": commit.committer_email,
+        "committed_at": dates.stamped(commit.committer_time, timezone),
         "commit": commit.sha,
         "message": commit.message,
         "merge_request": merge.reference if merge else None,
         "merged_by": merge.merged_by if merge else None,
-        "merged_at": merge.merged_at.isoformat() if merge else None,
-        "direct_to_main": change.on_mainline and change.merge is None,
+        "merged_at": dates.stamped(merge.merged_at, timezone) if merge else None,
+        "on_main": change.merged,
+        "direct_to_main": change.merged and change.on_mainline and change.merge is None,
         "made_in_merge": change.in_merge,
-        "entered_mainline": change.entered,
+        "entered_mainline": change.entered or None,
         "mainline_position": change.position,
         "signature": change.signature.status if change.signature else "N",
         "signed_by_form": change.by_form,
@@ -41,12 +51,15 @@ def change_json(change: Change) -> dict:
     }
 
 
-def how_it_entered(change: Change) -> str:
-    """How the change reached the mainline, in words: the merge request, a local merge, a direct push, a merge's own edit."""
+def how_it_entered(change: Change, timezone: str = dates.DEFAULT_ZONE) -> str:
+    """How the change reached main, in words: a merge request, a local merge, a direct push, a merge's own edit,
+    or not yet (a branch's commit that main does not have)."""
     merge = change.merge
+    if not change.merged:
+        return f"{NOT_MERGED}（主分支上还没有这个提交）"
     if merge is None:
-        return "直接提交到主分支，未经合并请求" if change.on_mainline else "尚未合并到主分支"
-    merged = f"{merge.merged_by} 于 {merge.merged_at:%Y-%m-%d %H:%M} 合并"
+        return "直接提交到主分支，未经合并请求" if change.on_mainline else NOT_MERGED
+    merged = f"{merge.merged_by} 于 {dates.shown(merge.merged_at, timezone)} 合并"
     if not merge.is_request:
         how = f"本地合并后推送到主分支（合并提交 {merge.sha[:12]}，{merged}），未经合并请求"
     else:
@@ -54,14 +67,21 @@ def how_it_entered(change: Change) -> str:
     return f"在合并提交中直接修改（{how}）" if change.in_merge else how
 
 
-def change_text(number: int, change: Change) -> list[str]:
+def written_at(change: Change, timezone: str = dates.DEFAULT_ZONE) -> str:
+    """The time the commit's author wrote on it, when it reads otherwise than the change's own time ('' if not)."""
+    written = dates.shown(change.commit.author_time, timezone)
+    return "" if written == dates.shown(change.when, timezone) else written
+
+
+def change_text(number: int, change: Change, timezone: str = dates.DEFAULT_ZONE) -> list[str]:
     """A change as lines for the terminal (``history --format table``)."""
     commit = change.commit
-    how = how_it_entered(change)
+    how = how_it_entered(change, timezone)
+    written = written_at(change, timezone)
     lines = [
-        f"━━ {number}. {commit.committer_time:%Y-%m-%d %H:%M} · {change.kind} · {change.path}",
+        f"━━ {number}. {dates.shown(change.when, timezone)} · {change.kind} · {change.path}",
         f"   作者：{commit.author_name} <{commit.author_email}>　提交者：{commit.committer_name} <{commit.committer_email}>",
-        f"   {how}",
+        f"   {how}" + (f"；提交自报时间 {written}" if written else ""),
         *(
             [
                 f"   由表单提交（签名有效：{change.signature.signer}）"

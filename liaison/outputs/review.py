@@ -31,7 +31,7 @@ from liaison.core.records import Record, parse_record
 from liaison.core.semesters import Semester
 from liaison.git.branch import FileChange, branch_changes
 from liaison.git.closed import REOPEN, check_with_history, semesters_closed_now
-from liaison.git.history.model import ADDED, DELETED, MOVED, Commit, field_changes
+from liaison.git.history.model import ADDED, CHANGED, DELETED, MOVED, Commit, field_changes
 from liaison.git.repo import Repo
 from liaison.git.verdict import NotReady
 from liaison.outputs.folders import claim_output_dir, replace_dir
@@ -92,13 +92,29 @@ class ReviewItem:
         parts = [display_value(None, data[k]) for k in ("leader", "date", "target") if data.get(k)]
         return " · ".join(parts) or self.record_id
 
+    @property
+    def corrections(self) -> int:
+        """How often the record was corrected in this submission: a new record's commits after the first, every
+        commit of a correction to a record main has; a record corrected twice is one record, corrected twice."""
+        if self.kind == ADDED:
+            return max(len(self.commits) - 1, 0)
+        return 0 if self.kind == DELETED else len(self.commits)
+
+    @property
+    def steps(self) -> str:
+        """「提交后又更正 2 次」 for a new record corrected on the branch, 「更正 2 次」 for a correction made in steps."""
+        if self.kind == ADDED and self.corrections:
+            return f"提交后又更正 {self.corrections} 次"
+        return f"更正 {self.corrections} 次" if self.corrections > 1 else ""
+
     def summary(self) -> str:
         """One line for the job log."""
         who = self.heading
         changed = f"；改动：{'、'.join(d.label for d in self.diffs)}" if self.kind not in (ADDED, DELETED) else ""
+        steps = f"；{self.steps}" if self.steps else ""
         verdict = f"错误 {len(self.problems)} 处" if self.problems else "检查通过"
         hints = f"，审核提示：{'、'.join(h.title for h in self.hints)}" if self.hints else ""
-        return f"【{self.kind}】{self.record_id} {who}{changed}；{verdict}{hints}"
+        return f"【{self.kind}】{self.record_id} {who}{changed}{steps}；{verdict}{hints}"
 
 
 @dataclass
@@ -111,13 +127,23 @@ class Review:
     rendered: int = 0
 
     def summary_lines(self) -> list[str]:
+        """The page's first sentence (本次提交, compared with 主分支: the merge request's words), then a line a record."""
         if not self.items:
-            return [f"审核预览：本分支相对 {self.base[:8]} 没有改动任何联系记录。"]
+            return ["审核预览：与主分支相比，本次提交没有改动任何联系记录。"]
         errors = sum(1 for i in self.items if i.problems)
         hinted = sum(1 for i in self.items if i.hints)
-        lines = [f"审核预览：本分支相对 {self.base[:8]} 改动了 {len(self.items)} 条记录，"]
-        lines[0] += f"{errors} 条有错误，{hinted} 条有审核提示。"
-        return lines + [item.summary() for item in self.items]
+        corrected = sum(1 for i in self.items if i.kind == ADDED and i.corrections)
+        kinds = "、".join(f"{kind} {n} 条" for kind, n in self.counts.items())
+        line = f"审核预览：与主分支相比，本次提交改动了 {len(self.items)} 条联系记录（{kinds}"
+        line += f"，其中 {corrected} 条新增的记录提交后又更正过）" if corrected else "）"
+        line += f"，{errors} 条有错误，{hinted} 条有审核提示。"
+        return [line] + [item.summary() for item in self.items]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many records of each kind, in the order 新增, 修改, 移动, 删除."""
+        found = {kind: sum(1 for i in self.items if i.kind == kind) for kind in (ADDED, CHANGED, MOVED, DELETED)}
+        return {kind: n for kind, n in found.items() if n}
 
 
 # Comparing --------------------------------------------------------------------
@@ -298,10 +324,12 @@ def _parse(path: str | None, raw: bytes | None, project: Project) -> tuple[Recor
 
 
 def _submitted(change: FileChange, project: Project) -> datetime.date:
-    """The day the branch last touched the file (its author's time, where the university is), or today."""
+    """The day a new record was first submitted (corrections after it do not make it late), or the day of a
+    correction's last commit; its author's time, where the university is; today when there is no commit."""
     if not change.commits:
         return project.today()
-    return project.config.local(change.commits[-1].author_time).date()
+    commit = change.commits[0] if change.kind == ADDED else change.commits[-1]
+    return project.config.local(commit.author_time).date()
 
 
 def review_item(change: FileChange, project: Project, result: CheckResult, closed: set) -> ReviewItem:
@@ -356,15 +384,13 @@ def gather_review(project: Project, base: str, ref: str = "HEAD") -> Review:
 
 def review_html(review: Review, project: Project) -> str:
     env = environment(project.root / "templates")
-    counts: dict[str, int] = {}
-    for item in review.items:
-        counts[item.kind] = counts.get(item.kind, 0) + 1
     return env.get_template(TEMPLATE).render(
         review=review,
-        counts=counts,
+        counts=review.counts,
         form_title=form_title(project.config),
         office=project.config.office,
         summary=review.summary_lines()[0],
+        shown=project.config.shown,  # every time on the page as everywhere else, in the configured zone
     )
 
 

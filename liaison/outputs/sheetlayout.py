@@ -29,6 +29,8 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from liaison.core import dates
+
 BODY_PT = 10.5
 MIN_BODY_PT = 8.0
 LINE_PT = 13.5  # one wrapped line of 10.5 pt 宋体, as Excel spaces it (LibreOffice needs 12.3)
@@ -107,8 +109,8 @@ def _has_wide(text: str) -> bool:
 def text_of(value) -> str:
     if value is None:
         return ""
-    if hasattr(value, "hour"):  # as the workbook shows a date-time: 2026年11月24日 13:55:40
-        return f"{value.year}年{value.month}月{value.day}日 {value:%H:%M:%S}"
+    if hasattr(value, "hour"):  # as the workbook shows a date-time (dates.SPREADSHEET_TIME_FORMAT): 2026-11-24 13:55:40
+        return value.strftime(dates.SECONDS_FORMAT)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -196,7 +198,8 @@ def _measure(label: str, values: list, long: bool, unbroken: bool) -> _Measure:
         least = max(header, min(LONG_MIN, widest + 2))
         cap = max(least, min(LONG_MAX, widest + 2))
         return _Measure(min(float(LONG_WIDTH), widest + 2.0), float(least), widest, volume, float(cap))
-    if texts and all(not _has_wide(t) for t in texts):
+    moments = [v for v in values if hasattr(v, "hour")]
+    if texts and all(not _has_wide(t) for t in texts) and not moments:
         pieces = max(
             (math.ceil(print_width(p)) for t in texts for p in (_PATH_BREAK if "/" in t else _LATIN_BREAK).split(t)),
             default=0,
@@ -210,13 +213,12 @@ def _measure(label: str, values: list, long: bool, unbroken: bool) -> _Measure:
         least = min(max(pieces + 2, header), preferred, LATIN_LEAST)
         return _Measure(float(preferred), float(least), widest)
     preferred = min(widest + 2, SHORT_MAX)
-    # A date-time (2026年11月24日 13:55:40) wraps between its date and its time only.
-    whole = max((print_width(p) for v in values if hasattr(v, "hour") for p in text_of(v).split(" ")), default=0)
-    least = preferred if unbroken else min(preferred, max(SHORT_WRAP, header, math.ceil(whole) + 2))
+    # A date-time cell (2026-11-24 13:55:40) is a number to Excel and LibreOffice: too narrow, it prints as ###.
+    least = preferred if unbroken or moments else min(preferred, max(SHORT_WRAP, header))
     # Wide enough that the longest value fits one row: only long columns continue in the rows below.
     tallest = max((sum(_paragraph_widths(t)) for t in texts), default=0)
     least = max(least, min(preferred, math.ceil(tallest / (MAX_LINES - 2)) + 4))
-    wraps = not unbroken and not whole
+    wraps = not unbroken and not moments
     return _Measure(float(preferred), float(least), widest, volume if wraps else 0.0, preferred if wraps else 0)
 
 

@@ -314,10 +314,10 @@ def later_changes(project: Project, manifest: dict, date_range: DateRange) -> li
         day = change.data.get("date")
         if change.position <= since or not isinstance(day, datetime.date) or day not in date_range:
             continue
-        when = history.mainline_times[change.entered]
+        when = project.config.shown(change.when)
         notes.append(
             f"记录 {change.record_id}（{day}）在导出所依据的提交 {manifest['commit'][:8]} 之后{change.kind}："
-            f"提交 {change.commit.sha[:8]}，{when:%Y-%m-%d %H:%M} 进入主分支；这份导出中没有这次{change.kind}。"
+            f"提交 {change.commit.sha[:8]}，{when} 进入主分支；这份导出中没有这次{change.kind}。"
         )
     return notes
 

@@ -20,6 +20,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 from openpyxl.writer.excel import ExcelWriter
 
+from liaison.core import dates
 from liaison.core.config import Config
 from liaison.core.continued import CARRIED_KEYS, CONTINUED, SERIAL_HEADER
 from liaison.core.records import Record
@@ -111,8 +112,8 @@ _BORDER = Border(left=_THIN, right=_THIN, top=_THIN, bottom=_THIN)
 _FONT = "宋体"
 _CENTER = Alignment(horizontal="center", vertical="center", wrap_text=True)
 _TOP = Alignment(vertical="top", wrap_text=True)
-# Chinese date-time format for real date-time cells (the audit log's 时间): sorts and filters as time.
-DATETIME_FORMAT = 'yyyy"年"m"月"d"日" hh:mm:ss'
+# Real date-time cells (the audit log's 时间) sort and filter as time, and read as every other output writes it.
+DATETIME_FORMAT = dates.SPREADSHEET_TIME_FORMAT
 
 
 def _named_styles() -> list[NamedStyle]:
@@ -155,7 +156,7 @@ def build_workbook(
     ``source`` says what it was built from (e.g. 提交 1a2b3c4).
     """
     book = _new_book()
-    subtitle = f"统计范围：{date_range.description}　数据来源：{source}（{config.local(stamp):%Y-%m-%d %H:%M}）"
+    subtitle = f"统计范围：{date_range.description}　数据来源：{source}（{config.shown(stamp)}）"
     for sheet, table in (
         (COUNT_SHEET, count_table(records, roster, schema)),
         (CONTENT_SHEET, content_table(records, roster, schema)),

@@ -30,6 +30,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from liaison.core import dates
 from liaison.core.config import Config
 
 from .outbox import ATTENTION, DEFERRED, Entry, EntryState, Outbox, new_token, valid_token
@@ -304,7 +305,7 @@ def open_submitter(config: Config, project_root: Path, data_dir: Path) -> Submit
 
 
 def now_iso() -> str:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat()
+    return dates.now("UTC").isoformat()  # the clock's one door; UTC: the instant, shown in the zone where read
 
 
 def local_time(epoch: float, config: Config) -> datetime.datetime:

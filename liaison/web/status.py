@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 
+from liaison.core import dates
 from liaison.core.config import GitLabApiSettings
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,14 @@ def install(app: Flask) -> None:
     if settings is not None and token:
         app.config["LIAISON_REVIEWS"] = ReviewCache(GitLabReviews(settings, token), settings.every)
     app.jinja_env.globals["record_status"] = record_status
+    app.jinja_env.globals["shown_time"] = lambda text: shown_time(text, project.config.timezone)
+
+
+def shown_time(text: str, timezone: str) -> str:
+    """A time GitLab gives (``2025-11-11T23:10:00.000Z``) as every page writes one, in the configured zone;
+    text that is no such time as it came (GitLab's words are never lost)."""
+    moment = dates.parse_moment(text)
+    return dates.shown(moment, timezone) if moment is not None else text
 
 
 def record_status(item) -> Status:

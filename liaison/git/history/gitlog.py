@@ -60,9 +60,19 @@ def _log_commits(raw: bytes) -> list[tuple[Commit, str]]:
 
 
 def log_commits(repo: Repo, revisions: str, paths: list[str]) -> dict[str, list[Commit]]:
-    """The non-merge commits in ``revisions`` (e.g. ``base..HEAD``) that touch ``paths``: path -> commits."""
+    """The non-merge commits in ``revisions`` (e.g. ``base..HEAD``) that touch ``paths``: path -> commits,
+    parents before children (whatever dates the commits carry)."""
     raw = repo.run(
-        "log", "--no-merges", "--no-renames", "--name-only", f"--format=%x1e{_FIELDS}%x1d", revisions, "--", *paths
+        "log",
+        "--reverse",
+        "--topo-order",
+        "--no-merges",
+        "--no-renames",
+        "--name-only",
+        f"--format=%x1e{_FIELDS}%x1d",
+        revisions,
+        "--",
+        *paths,
     )
     found: dict[str, list[Commit]] = {}
     for commit, names in _log_commits(raw):

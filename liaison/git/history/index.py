@@ -410,15 +410,17 @@ class HistoryIndex:
             blobs = sorted({b for row in changes for b in row[2:]})
             versions = _select(db, "SELECT blob, data FROM versions WHERE blob IN ({})", blobs)
             entered = sorted({row[1] for row in reach})
-            positions = dict(_select(db, "SELECT sha, position FROM mainline WHERE sha IN ({})", entered))
+            places = _select(db, "SELECT sha, position, time FROM mainline WHERE sha IN ({})", entered)
         finally:
             db.execute("COMMIT")
-        if len(commits) != len(seqs) or len(reach) != len(commits) or len(positions) != len(entered):
+        if len(commits) != len(seqs) or len(reach) != len(commits) or len(places) != len(entered):
             raise Damaged("rows of a record's commits are missing")
         with _decoding():
             entry = {sha: entered for sha, entered, _ in reach}
             rank = {sha: rank for sha, _, rank in reach}
-            mainline = Mainline([], {}, entry, _merges(merges), rank, known_positions=positions)
+            positions = {sha: position for sha, position, _ in places}
+            times = {sha: datetime.datetime.fromisoformat(when) for sha, _, when in places}
+            mainline = Mainline([], times, entry, _merges(merges), rank, known_positions=positions)
             return self._build(mainline, commits, changes, versions).of(record)
 
     def _build(self, mainline: Mainline, commit_rows: list, change_rows: list, version_rows: list) -> History:

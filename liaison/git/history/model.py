@@ -104,6 +104,18 @@ class Change:
     signature: Signature | None = None  # None: the commit is not signed
     old_irregular: str = ""  # the git mode of the version before, when it was no plain file
     new_irregular: str = ""  # the git mode of the version after, when it is no plain file
+    entered_at: datetime.datetime | None = None  # the time of the mainline commit ``entered`` (settable, but in order)
+
+    @property
+    def merged(self) -> bool:
+        """The change is on the mainline (its commit entered it); False for a branch's change not merged yet."""
+        return bool(self.entered)
+
+    @property
+    def when(self) -> datetime.datetime:
+        """The time of the change, the one every output shows: when it entered the mainline (the clock the audit
+        trusts); for a change not merged yet, when its author made it."""
+        return self.entered_at if self.merged and self.entered_at is not None else self.commit.author_time
 
     @property
     def path(self) -> str:
@@ -319,6 +331,7 @@ def build_history(
             "position": positions.get(entered, -1),
             "in_merge": in_merge,
             "signature": signatures.get(commit.sha),
+            "entered_at": mainline.times.get(entered),
         }
         records = [c for c in changes if c.path.startswith(f"{RECORDS_DIR}/") and c.path.endswith(".yaml")]
         for kind, old_path, new_path, old_blob, new_blob in pair_moves(records):

@@ -79,9 +79,10 @@ VERBS = {"新增": "提交", "修改": "修改", "删除": "删除", "移动": "
 def history_items(changes: list[Change], timezone: str = dates.DEFAULT_ZONE) -> list[dict]:
     """A record's changes for its page, oldest first, said in words.
 
-    「赵敏 通过表单提交 · 思政科 审核通过（合并请求 !12）」; the commit id stays
-    as a small link (to GitLab when the build knows the project's address,
-    CI_PROJECT_URL) for auditors.
+    「2025-11-12 10:30 赵敏 于 2025-11-12 07:10 通过表单提交 · 思政科 审核通过（合并请求 !12）」: the
+    change's time (when it entered main, as ``history`` and the audit give it), and the submission's
+    own when it reads otherwise; the commit id stays as a small link (to GitLab when the build knows
+    the project's address, CI_PROJECT_URL) for auditors.
     """
     project_url = os.environ.get("CI_PROJECT_URL", "").rstrip("/")
     items = []
@@ -92,12 +93,14 @@ def history_items(changes: list[Change], timezone: str = dates.DEFAULT_ZONE) -> 
             by_form = commit.committer_email == FORM_COMMITTER
         verb = VERBS.get(change.kind, change.kind)
         fields = "、".join(f.label for f in change.fields) if change.kind == "修改" else ""
+        when, written = dates.shown(change.when, timezone), dates.shown(commit.author_time, timezone)
+        at = f" 于 {written}" if written != when else ""
         items.append(
             {
-                "when": dates.local(commit.committer_time, timezone).strftime("%Y-%m-%d %H:%M"),
+                "when": when,
                 "kind": change.kind,
                 "author": commit.author_name,
-                "did": f"{commit.author_name} {'通过表单' if by_form else '直接'}{verb}"
+                "did": f"{commit.author_name}{at} {'通过表单' if by_form else '直接'}{verb}"
                 + (f"（{fields}）" if fields else ""),
                 "how": _review_words(change),
                 "commit": commit.sha[:8],

@@ -95,7 +95,8 @@ def own(record_id: str, follow_moves: bool = False) -> MyRecord:
 
 
 def freshness() -> dict:
-    """For the pages: 「状态更新于 HH:MM」 and whether the last fetch failed."""
+    """For the pages: 「状态更新于 2025-11-12 14:05」 and whether the last fetch failed."""
     state = submitter().freshness
-    when = local_time(state.fetched, project().config).strftime("%H:%M") if state.fetched else ""
+    config = project().config
+    when = config.shown(local_time(state.fetched, config)) if state.fetched else ""
     return {"updated_at": when, "stale": bool(state.error)}

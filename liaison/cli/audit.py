@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, format_option, range_options, said, say_verdict
+from liaison.cli.shared import command, exit_with, format_option, range_options, said, say, say_verdict
 from liaison.core.atomic import write_atomic
 from liaison.core.filenames import safe_filename
 from liaison.core.project import Project
@@ -41,10 +41,8 @@ def audit(project: Project, date_range, fmt: str, out: Path | None) -> None:
     if fmt == "xlsx":
         out = out or project.root / "export" / f"审计日志-{safe_filename(date_range.title)}.xlsx"
     if out is None:
-        click.echo(log.data.decode("utf-8-sig"), nl=False)
+        say(log.data.decode("utf-8-sig"), nl=False, as_json=fmt == "json")
     else:
         write_atomic(out, log.data)
-        click.echo(
-            f"审计日志：{date_range.description}，{len(log.rows)} 次改动，其中 {log.flagged} 次需要核查。已写入 {out}"
-        )
+        say(f"审计日志：{date_range.description}，{len(log.rows)} 次改动，其中 {log.flagged} 次需要核查。已写入 {out}")
     exit_with(log.verdict.exit_code)

@@ -6,7 +6,7 @@ import json
 
 import click
 
-from liaison.cli.shared import UserError, command, format_option, project_of
+from liaison.cli.shared import UserError, command, format_option, project_of, say
 from liaison.git.history.read import record_history
 from liaison.outputs.historytext import change_json, change_text
 
@@ -30,9 +30,9 @@ def history(ctx: click.Context, record: str, fmt: str) -> None:
     if not changes:
         raise UserError(f"Git 历史中找不到记录“{record}”。请核对记录编号或路径（如 records/2025/…yaml）。")
     if fmt == "json":
-        click.echo(json.dumps([change_json(c) for c in changes], ensure_ascii=False, indent=2))
+        say(json.dumps([change_json(c) for c in changes], ensure_ascii=False, indent=2), as_json=True)
         return
     leader = changes[-1].data.get("leader", "")
-    click.echo(f"记录 {changes[-1].record_id}（{leader}）的历史，共 {len(changes)} 次改动，从早到晚：")
+    say(f"记录 {changes[-1].record_id}（{leader}）的历史，共 {len(changes)} 次改动，从早到晚：")
     for number, change in enumerate(changes, 1):
-        click.echo("\n".join(change_text(number, change)))
+        say("\n".join(change_text(number, change)))

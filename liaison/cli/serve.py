@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import UserError, command, said
+from liaison.cli.shared import UserError, command, said, say
 from liaison.core.logs import configure_logging
 
 
@@ -54,5 +54,5 @@ def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path 
         ) from None
     configure_logging("INFO")  # the service logs every delivery attempt and fetch for the administrator
     app.config["LIAISON_SUBMITTER"].start()
-    click.echo(f"表单服务：http://{host}:{port}/{'（开发模式登录，仅限本机）' if dev_login else ''}，按 Ctrl-C 停止。")
+    say(f"表单服务：http://{host}:{port}/{'（开发模式登录，仅限本机）' if dev_login else ''}，按 Ctrl-C 停止。")
     server.run()  # until Ctrl-C or SIGTERM; waitress then stops its threads

@@ -75,6 +75,8 @@ def hostile(repo) -> tuple[Path, str]:
     write_record(repo, record_data(date=datetime.date(2024, 9, 17)), suffix="def456")
     write_record(repo, record_data(date=datetime.date(2024, 9, 15), target="学生会" + HOSTILE), suffix="abc123")
     write_record(repo, record_data(date=datetime.date(2024, 9, 16)), path=f"records/2024/名单{IN_A_NAME}.yaml")
+    not_utf8 = os.fsdecode(b"records/2024/\xff\xfe.yaml")  # a name in GBK, say: bytes Python cannot print as they are
+    write_record(repo, record_data(date=datetime.date(2024, 9, 18), place="会议室"), path=not_utf8)
     git("add", "-A")
     git("commit", "-q", "-m", f"新增记录 {HOSTILE}\n\n说明 {HOSTILE}")
     return repo, base
@@ -131,6 +133,7 @@ def test_check_names_a_file_whose_name_carries_escape_sequences_without_obeying_
     out = invoke(root, "check", tty=tty).output
     assert obeyed(out) == []
     assert "records/2024/名单\\x1b[2J\\x1b]0;pwned\\x07\\x9b31m\\u202eok\\x0dX.yaml: 文件名应为" in out
+    assert "records/2024/\\xff\\xfe.yaml: 文件名应为" in out
 
 
 @TTY

@@ -8,7 +8,10 @@ record or the roster may carry any of them, and click strips only CSI
 sequences, and only off a terminal. So everything the command line and the
 logs print passes through :func:`visible` first: each such character
 becomes its escape (``\\x1b``, ``\\x9b``, ``\\u202e``), which a person can
-read and a terminal does not obey. Tab, newline and CR LF stay.
+read and a terminal does not obey. Tab, newline and CR LF stay. A file
+name that is not UTF-8 reaches Python with its bytes as lone surrogates
+(``surrogateescape``), which no terminal encoding can write: each is shown
+as the byte it stands for (``\xff``).
 
 JSON keeps its own escapes: ``json.dumps`` writes C0 characters as
 ``\\u001b`` already, but not DEL, the C1 range or the bidirectional
@@ -20,12 +23,15 @@ from __future__ import annotations
 
 import re
 
-# C0 but tab and newline (and CR before LF), DEL and C1, and the bidirectional embeddings, overrides and isolates.
-_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]|\r(?!\n)")
+# C0 but tab and newline (and CR before LF), DEL and C1, the bidirectional embeddings, overrides and
+# isolates, and lone surrogates.
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]|\r(?!\n)")
 
 
 def _escape(match: re.Match) -> str:
     code = ord(match[0])
+    if 0xDC80 <= code <= 0xDCFF:  # a byte that was not UTF-8, as surrogateescape keeps it
+        return f"\\x{code - 0xDC00:02x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 

@@ -244,3 +244,18 @@ def test_a_client_that_sends_the_whole_refused_body_still_reads_the_chinese_413(
         response = connection.getresponse()
         assert response.status == 413 and "512 KB" in response.read().decode("utf-8")
         connection.close()
+
+
+def test_serve_refuses_to_start_when_the_system_allows_too_few_open_files(form_repo, tmp_path):
+    """500 connections need about 1,100 descriptors; under a hard limit of 300 the service says so and stops."""
+    command = f"ulimit -n 300 && ulimit -Hn 300 && exec {sys.executable} {PROJECT / 'build.py'} --root {form_repo}"
+    command += f" serve --port {free_port()} --data {tmp_path / 'data'}"
+    done = subprocess.run(
+        ["bash", "-c", command],
+        env={**os.environ, "LIAISON_PROXY_SECRET": PROXY_SECRET},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "web.limits.connections 为 500" in done.stderr and "系统只允许 300 个" in done.stderr

@@ -10,6 +10,7 @@ form, with a tiny stand-in for the CAS client's check.
 from __future__ import annotations
 
 import configparser
+import html
 import http.client
 import http.server
 import os
@@ -28,6 +29,9 @@ import pytest
 import test_pipeline
 import yaml
 from conftest import PROJECT, PROXY_SECRET, git, good_form
+
+from liaison.core.config import ServerLimits
+from liaison.web.chinese import too_large
 
 DEPLOY = PROJECT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -387,6 +391,28 @@ def test_plain_http_only_sends_the_browser_to_https(proxy):
     assert seen == []
 
 
+def test_nginx_refuses_a_body_over_the_form_s_limit_in_the_form_s_words_before_the_form_sees_it(proxy):
+    ports, seen = proxy
+    body = b"content=" + b"a" * (ServerLimits().max_body_kb * 1024)
+    for cookies in (CAS_COOKIE, ""):
+        status, headers, page = Browser(ports["https"], cookies).request(
+            "POST", "/new", body, {"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert status == 413 and too_large(ServerLimits()) in page
+        assert "Content-Security-Policy" not in headers  # nginx's own page: the form's would carry one
+    assert seen == []
+
+
+def test_the_proxies_body_limit_is_the_form_s_in_the_form_s_words():
+    """The proxy must refuse first: a body the form refuses after the proxy passed it on costs the form a read."""
+    nginx = (DEPLOY / "nginx" / "liaison.conf").read_text(encoding="utf-8")
+    assert f"client_max_body_size {ServerLimits().max_body_kb}k;" in nginx
+    assert too_large(ServerLimits()) in nginx
+    apache = (DEPLOY / "apache" / "liaison.conf").read_text(encoding="utf-8")
+    assert f"LimitRequestBody {ServerLimits().max_body_kb * 1024}\n" in apache
+    assert too_large(ServerLimits()) in html.unescape(apache.split("ErrorDocument 413 ", 1)[1].split("\n", 1)[0])
+
+
 # ---------------------------------------------------------------- Apache with mod_auth_cas
 
 APACHE = shutil.which("apache2") or "/usr/sbin/apache2"
@@ -414,6 +440,7 @@ def test_apache_with_mod_auth_cas_accepts_the_configuration(tmp_path):
         site = site.replace(old, new)
     (tmp_path / "liaison.conf").write_text(site, encoding="utf-8")
     modules = ["mpm_event", "authn_core", "authz_core", "authz_user", "alias", "headers", "ssl", "proxy", "proxy_http"]
+    modules.append("reqtimeout")
     main = tmp_path / "httpd.conf"
     main.write_text(
         "".join(f"LoadModule {name}_module {MODULES / f'mod_{name}.so'}\n" for name in modules)

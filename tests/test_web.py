@@ -82,7 +82,7 @@ def test_a_post_elsewhere_without_the_csrf_token_is_403(form_repo, make_app):
 def test_an_oversized_body_is_413(port):
     client = Client(port, proxy_headers("zhao"))
     reply = client.post("/new", {**client.new_form(), **good_form(content="长" * 200_000)})
-    assert reply.status == 413 and "256 KB" in reply.text
+    assert reply.status == 413 and "512 KB" in reply.text
 
 
 def test_a_field_over_its_limit_is_a_field_error_and_nothing_typed_is_lost(port):

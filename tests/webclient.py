@@ -61,7 +61,7 @@ class Client:
 
 
 class LiveServer:
-    """A real waitress server for ``app`` on a loopback port, in a thread, stopped cleanly.
+    """The service's own waitress server (liaison.web.server) for ``app`` on a loopback port, in a thread, stopped cleanly.
 
     waitress's ``run()`` loops until its sockets are closed under it, which
     makes ``select`` fail with "Bad file descriptor" in the serving thread.
@@ -69,12 +69,13 @@ class LiveServer:
     server itself, so a test's teardown leaves no thread error behind.
     """
 
-    def __init__(self, app, threads: int = 12):
+    def __init__(self, app, threads: int = 12, limits=None):
         import threading
 
-        from waitress.server import create_server
+        from liaison.core.config import ServerLimits
+        from liaison.web.server import create_server
 
-        self.server = create_server(app, host="127.0.0.1", port=0, threads=threads)
+        self.server = create_server(app, "127.0.0.1", 0, threads, limits or ServerLimits())
         self.port = self.server.effective_port
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="live-waitress", daemon=True)
@@ -83,7 +84,7 @@ class LiveServer:
     def _serve(self) -> None:
         server = self.server
         while not self._stop.is_set():
-            server.asyncore.loop(timeout=0.05, map=server._map, count=1)
+            server.asyncore.loop(timeout=0.05, map=server._map, use_poll=server.adj.asyncore_use_poll, count=1)
         for channel in list(server._map.values()):  # open client connections, then the listener
             channel.close()
 

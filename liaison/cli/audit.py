@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, format_option, range_options, said, say_verdict
+from liaison.cli.shared import command, exit_with, format_option, range_options, said, say, say_verdict
 from liaison.core.atomic import write_atomic
 from liaison.core.filenames import safe_filename
 from liaison.core.project import Project
@@ -52,9 +52,9 @@ def audit(project: Project, date_range, by_merge_date: bool, fmt: str, out: Path
         out = out or project.root / "export" / f"审计日志-{safe_filename(date_range.title)}.xlsx"
     summary = f"审计日志（{log.scope}）：{date_range.description}，{log.counted}，其中 {log.flagged} 次需要核查。"
     if out is None:
-        click.echo(log.data.decode("utf-8-sig"), nl=False)
-        click.echo(summary + (f"\n{log.note}" if log.note else ""), err=True)  # stdout carries the data only
+        say(log.data.decode("utf-8-sig"), nl=False, as_json=fmt == "json")
+        say(summary + (f"\n{log.note}" if log.note else ""), err=True)  # stdout carries the data only
     else:
         write_atomic(out, log.data)
-        click.echo(f"{summary}已写入 {out}" + (f"\n{log.note}" if log.note else ""))
+        say(f"{summary}已写入 {out}" + (f"\n{log.note}" if log.note else ""))
     exit_with(log.verdict.exit_code)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import PROGRAM, command, exit_with, project_of, render_options, said, say_verdict
+from liaison.cli.shared import PROGRAM, command, exit_with, project_of, render_options, said, say, say_verdict
 from liaison.outputs.pdf import OutputDirError, default_cache_dir
 
 
@@ -41,15 +41,15 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
     with said(OutputDirError):
         site = build_site(project, out, cache or default_cache_dir(project.root), jobs)
     for warning in site.warnings:
-        click.echo(warning, err=True)
+        say(warning, err=True)
     count = len(site.verdict.left_out)
     lead = f"注意：以下 {count} 个文件存在问题，相关记录未放入网站。请运行 {PROGRAM} check 查看："
     say_verdict(site.verdict, "网站", lead)
-    click.echo(
+    say(
         f"网站已生成：{out}（{site.records} 条记录，{site.files} 个文件，其中有变化的 {len(site.made)} 个，"
         f"新生成 PDF {site.pdfs_rendered} 份）"
     )
-    click.echo(
+    say(
         f"  打开 {out / 'index.html'}，或运行 python -m http.server --bind 127.0.0.1 -d {out} {port}"
         f" 后访问 http://127.0.0.1:{port}/"
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import UserError, command, format_option, project_of, said
+from liaison.cli.shared import UserError, command, format_option, project_of, said, say
 from liaison.core.problems import summary_line
 from liaison.git.repo import CommitNotFound
 from liaison.git.verdict import check_report
@@ -48,17 +48,17 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
         report = check_report(project, list(paths) or None, since=changed_since)
     if report.changed is not None:
         bad = report.changed_with_problems
-        click.echo(
+        say(
             f"本次改动的记录与名单文件 {len(report.changed)} 个："
             + ("全部通过。" if not bad else f"{len(bad)} 个有问题：")
         )
         for problem in report.first:
-            click.echo(problem.format())
+            say(problem.format())
         if report.rest:
-            click.echo(f"其余文件有 {len({p.path for p in report.rest})} 个存在问题：")
+            say(f"其余文件有 {len({p.path for p in report.rest})} 个存在问题：")
     for problem in report.rest:
-        click.echo(problem.format())
-    click.echo(summary_line(report.result.problems, len(report.result.files)))
+        say(problem.format())
+    say(summary_line(report.result.problems, len(report.result.files)))
     if output is not None:
         output.write_bytes(junit_xml(report.first + report.rest, report.files))
     ctx.exit(0 if report.ok else 1)

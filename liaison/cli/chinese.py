@@ -6,6 +6,8 @@ locale would depend on the terminal's settings, which CI often lacks. So
 ``install()`` points those module-level ``_``/``ngettext`` names at the table
 below, whatever the locale; a message missing from the table stays as click
 wrote it (a test lists every message a user can meet and checks it is here).
+It also passes click's error messages through ``visible``, as all output is
+(liaison.core.terminal): they quote the file names and values they were given.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import click.parser
 import click.termui
 import click.types
 import click.utils
+
+from liaison.core.terminal import visible
 
 MESSAGES = {
     "Show this message and exit.": "显示本帮助并退出。",
@@ -118,6 +122,12 @@ def install() -> None:
             module.ngettext = ngettext
     for cls, name in TYPE_NAMES.items():
         cls.name = name
+    click.exceptions.echo = _visible_echo
+
+
+def _visible_echo(message=None, file=None, nl: bool = True, err: bool = False, color=None) -> None:
+    """click's own error messages quote what was given (a file name, a value); shown as every output is."""
+    click.utils.echo(visible(message) if isinstance(message, str) else message, file=file, nl=nl, err=err, color=color)
 
 
 class Command(click.Command):

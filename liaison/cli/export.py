@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import UserError, command, exit_with, range_options, render_options, said, say_verdict
+from liaison.cli.shared import UserError, command, exit_with, range_options, render_options, said, say, say_verdict
 from liaison.core.project import Project
 from liaison.outputs.pdf import OutputDirError, default_cache_dir
 
@@ -43,14 +43,12 @@ def export(project: Project, date_range, out: Path | None, cache: Path | None, j
         raise UserError(str(err)) from None
     say_verdict(result.verdict, "导出")
     for warning in result.warnings:
-        click.echo(warning, err=True)
+        say(warning, err=True)
     leaders = len({r.leader_id for r in result.records})
     if result.records:
-        click.echo(f"{date_range.description}：{leaders} 位领导干部的 {len(result.records)} 份记录表已导出。")
+        say(f"{date_range.description}：{leaders} 位领导干部的 {len(result.records)} 份记录表已导出。")
     else:
-        click.echo(
-            f"{date_range.description}：该范围内没有联系记录。汇总表已生成，表1 中在职领导干部的联系次数均为 0。"
-        )
-    click.echo(f"  文件夹：{result.folder}")
-    click.echo(f"  压缩包：{result.zip_path}")
+        say(f"{date_range.description}：该范围内没有联系记录。汇总表已生成，表1 中在职领导干部的联系次数均为 0。")
+    say(f"  文件夹：{result.folder}")
+    say(f"  压缩包：{result.zip_path}")
     exit_with(result.verdict.exit_code)

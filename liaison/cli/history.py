@@ -6,7 +6,7 @@ import json
 
 import click
 
-from liaison.cli.shared import UserError, command, format_option, project_of
+from liaison.cli.shared import UserError, command, format_option, project_of, say
 from liaison.core import dates
 from liaison.core.config import Config
 from liaison.git.history.read import record_history
@@ -36,10 +36,10 @@ def history(ctx: click.Context, record: str, fmt: str) -> None:
         raise UserError(f"Git 历史中找不到记录“{record}”。请核对记录编号或路径（如 records/2025/…yaml）。")
     zone = config.timezone
     if fmt == "json":
-        click.echo(json.dumps([change_json(c, zone) for c in changes], ensure_ascii=False, indent=2))
+        say(json.dumps([change_json(c, zone) for c in changes], ensure_ascii=False, indent=2), as_json=True)
         return
     leader = changes[-1].data.get("leader", "")
     title = f"记录 {changes[-1].record_id}（{leader}）的历史，共 {len(changes)} 次改动，从早到晚"
-    click.echo(f"{title}（{dates.zone_title(zone)}）：")
+    say(f"{title}（{dates.zone_title(zone)}）：")
     for number, change in enumerate(changes, 1):
-        click.echo("\n".join(change_text(number, change, zone)))
+        say("\n".join(change_text(number, change, zone)))

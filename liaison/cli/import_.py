@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import UserError, command, format_option, project_of
+from liaison.cli.shared import UserError, command, format_option, project_of, say
 
 
 @command(name="import")
@@ -57,13 +57,13 @@ def import_(
     ending = _ending(outcome, dry_run, _rerun_with_push(ctx, files, sheet, branch, reopen_reason))
     if fmt == "json":
         extra = {"dry_run": dry_run, "branch": outcome.branch, "commit": outcome.commit, "pushed": outcome.pushed}
-        click.echo(report_json(plan, extra), nl=False)
-        click.echo("\n".join(ending), err=True)
+        say(report_json(plan, extra), nl=False, as_json=True)
+        say("\n".join(ending), err=True)
     elif fmt == "csv":
-        click.echo(report_csv(plan), nl=False)
-        click.echo("\n".join(ending), err=True)
+        say(report_csv(plan), nl=False)
+        say("\n".join(ending), err=True)
     else:
-        click.echo(report_text(plan, ending), nl=False)
+        say(report_text(plan, ending), nl=False)
     if not plan.ok:
         ctx.exit(1)
 

@@ -30,7 +30,7 @@ from liaison.cli import (
     verify,
 )
 from liaison.cli.chinese import Group
-from liaison.cli.shared import PROGRAM
+from liaison.cli.shared import PROGRAM, say
 from liaison.core.cachekit import take_notices
 from liaison.core.logs import configure_logging
 
@@ -62,7 +62,7 @@ def cli(ctx: click.Context, root: Path) -> None:
 def _say_uncached() -> None:
     """One Chinese line for each cache folder this run could not write (it ran without it, with the same results)."""
     for line in take_notices():
-        click.echo(line, err=True)
+        say(line, err=True)
 
 
 COMMANDS = (

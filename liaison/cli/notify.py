@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, format_option, project_of, said
+from liaison.cli.shared import command, exit_with, format_option, project_of, said, say
 
 KINDS = {
     "reminder": "提醒填写",
@@ -54,11 +54,11 @@ def notify(ctx: click.Context, data: Path | None, retry: str | None, dismiss: st
             line += f"。{item.get('last_error', '')}。{item.get('fix', '')}"
         elif item.get("held"):
             line += f"（{item['held']}）"
-        click.echo(line)
+        say(line)
     elif fmt == "json":
-        click.echo(json.dumps(answer.rows, ensure_ascii=False, indent=2))
+        say(json.dumps(answer.rows, ensure_ascii=False, indent=2), as_json=True)
     else:
-        click.echo(_table(answer.rows, FAILED, STATES))
+        say(_table(answer.rows, FAILED, STATES))
     exit_with(0 if answer.ok else 1)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, format_option, project_of, said
+from liaison.cli.shared import command, exit_with, format_option, project_of, said, say
 
 STATES = {"pending": "待同步", "deferred": "推迟重试", "needs-attention": "待人工处理", "sent": "已送达"}
 
@@ -43,19 +43,19 @@ def outbox(ctx: click.Context, data: Path | None, retry: str | None, export_to, 
     with said(ValueError):
         answer = outbox_command(project, data, retry, export_to, import_from)
     if isinstance(answer, Imported):
-        click.echo(f"已导入 {answer.added} 条记录，{answer.known} 条原本就有（未重复导入）。表单服务运行时会自动提交。")
+        say(f"已导入 {answer.added} 条记录，{answer.known} 条原本就有（未重复导入）。表单服务运行时会自动提交。")
     elif isinstance(answer, Exported):
-        click.echo(f"已导出 {answer.count} 条未送达的记录到 {answer.path}。")
+        say(f"已导出 {answer.count} 条未送达的记录到 {answer.path}。")
     elif isinstance(answer, Retried):
         state = answer.state
-        click.echo(
+        say(
             f"{answer.token}：{STATES.get(state.state, state.state)}"
             + (f"（{state.last_error}）" if state.last_error else "")
         )
     elif isinstance(answer, Listed) and fmt == "json":
-        click.echo(json.dumps(answer.rows, ensure_ascii=False, indent=2))
+        say(json.dumps(answer.rows, ensure_ascii=False, indent=2), as_json=True)
     else:
-        click.echo(_table(answer.rows))
+        say(_table(answer.rows))
     exit_with(0 if answer.ok else 1)
 
 

@@ -14,6 +14,7 @@ from liaison.cli.shared import (
     range_options,
     render_options,
     said,
+    say,
     say_verdict,
 )
 from liaison.core.project import Project
@@ -61,14 +62,14 @@ def pdf(
         done = pdf_folder(project, date_range, out, cache, jobs, name, leader_id, which, prune_cache)
     say_verdict(done.verdict, "PDF")
     for warning in done.build.warnings:
-        click.echo(warning, err=True)
+        say(warning, err=True)
     part = f"第 {shard} 份，" if shard else ""
-    click.echo(
+    say(
         f"{date_range.description}：{part}共 {len(done.records)} 份 PDF（新生成 {done.build.rendered} 份，"
         f"沿用缓存 {done.build.cached} 份），保存在 {done.out}"
     )
     if done.pruned is not None:
-        click.echo(f"已从缓存删除 {done.pruned} 份不再需要的 PDF。")
+        say(f"已从缓存删除 {done.pruned} 份不再需要的 PDF。")
     exit_with(done.verdict.exit_code)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, format_option, leader_options, range_options, said, say_verdict
+from liaison.cli.shared import command, exit_with, format_option, leader_options, range_options, said, say, say_verdict
 from liaison.core.atomic import write_atomic
 from liaison.core.project import Project
 from liaison.core.query import QueryError
@@ -51,10 +51,10 @@ def query(
     say_verdict(listing.verdict, "查询结果")
     text = _text(listing, project, date_range, order, fmt)
     if out is None:
-        click.echo(text, nl=False)
+        say(text, nl=False, as_json=fmt == "json")
     else:
         write_atomic(out, formats.file_bytes(text, fmt))
-        click.echo(f"已写出 {out}（{len(listing.records)} 条记录）。")
+        say(f"已写出 {out}（{len(listing.records)} 条记录）。")
     exit_with(listing.verdict.exit_code)
 
 

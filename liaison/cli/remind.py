@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, project_of, said, say_verdict
+from liaison.cli.shared import command, exit_with, project_of, said, say, say_verdict
 from liaison.core.semesters import RangeError
 
 
@@ -55,26 +55,26 @@ def remind(
     say_verdict(done.verdict, "提醒统计")
     plan = done.plan
     if not plan.round:
-        click.echo(f"{plan.semester.title}：提醒轮次还没有开始（见 config.yaml 的 reminders.rounds），本次不发送。")
+        say(f"{plan.semester.title}：提醒轮次还没有开始（见 config.yaml 的 reminders.rounds），本次不发送。")
         return
     mode = "发送" if send else "试运行，未发送；加 --send 发送"
-    click.echo(f"{plan.semester.title} · {plan.round} · {len(plan.due)} 位领导干部低于要求（{mode}）")
+    say(f"{plan.semester.title} · {plan.round} · {len(plan.due)} 位领导干部低于要求（{mode}）")
     for due in plan.due:
-        click.echo(f"━━ {due.leader.display}：已联系 {due.count} 次，要求 {due.minimum} 次")
-        click.echo(f"  短信/消息（{len(due.sms)} 字）：{due.sms}")
-        click.echo(f"  邮件：{due.email_subject}")
+        say(f"━━ {due.leader.display}：已联系 {due.count} 次，要求 {due.minimum} 次")
+        say(f"  短信/消息（{len(due.sms)} 字）：{due.sms}")
+        say(f"  邮件：{due.email_subject}")
     if plan.due:
-        click.echo(f"思政科汇总：{plan.digest_subject}")
+        say(f"思政科汇总：{plan.digest_subject}")
     for leader in plan.held:
-        click.echo(f"暂不提醒 {leader.display}：其记录文件有问题，联系次数可能少算。请先修改（见上）。", err=True)
+        say(f"暂不提醒 {leader.display}：其记录文件有问题，联系次数可能少算。请先修改（见上）。", err=True)
     report = done.report
     if report is not None:
-        click.echo(
+        say(
             f"已发送 {len(report.sent)} 条，本轮此前已发送而跳过 {len(report.skipped)} 条，"
             f"失败 {len(report.failures)} 条。"
         )
         for held in report.held:
-            click.echo(f"暂缓：{held}")
+            say(f"暂缓：{held}")
         for failure in report.failures:
-            click.echo(f"失败：{failure}", err=True)
+            say(f"失败：{failure}", err=True)
     exit_with(done.exit_code)

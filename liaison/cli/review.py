@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, project_of, render_options, said
+from liaison.cli.shared import command, project_of, render_options, said, say
 from liaison.git.repo import CommitNotFound
 from liaison.outputs.pdf import OutputDirError, default_cache_dir
 
@@ -42,7 +42,7 @@ def review(ctx: click.Context, base: str, out: Path | None, cache: Path | None, 
     with said(CommitNotFound, OutputDirError):
         result = build_review(project, base, out, cache or default_cache_dir(project.root), jobs)
     for warning in result.warnings:
-        click.echo(warning, err=True)
+        say(warning, err=True)
     for line in result.summary_lines():
-        click.echo(line)
-    click.echo(f"审核预览已写到 {out}（新生成 PDF {result.rendered} 份）。")
+        say(line)
+    say(f"审核预览已写到 {out}（新生成 PDF {result.rendered} 份）。")

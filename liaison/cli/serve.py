@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import UserError, command, said
+from liaison.cli.shared import UserError, command, said, say
 from liaison.core.logs import configure_logging
 
 
@@ -35,15 +35,24 @@ def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path 
       python build.py serve --dev-login                 # 本机试用
       LIAISON_PROXY_SECRET=... python build.py serve --port 8080
     """
-    from waitress import serve as waitress_serve
-
-    from liaison.web import ConfigurationError, create_app
+    from liaison.web import ConfigurationError, create_app, start_workers
     from liaison.web.auth import is_loopback
+    from liaison.web.server import create_server, raise_file_limit
 
     if dev_login and not is_loopback(host):
         raise UserError("开发模式登录只能在本机地址上运行（--host 127.0.0.1）。")
     with said(ConfigurationError):
-        app = create_app(ctx.find_root().obj, data, dev_login=dev_login)
+        app = create_app(ctx.find_root().obj, data, dev_login=dev_login, start_worker=False)
+    limits = app.config["LIAISON_LIMITS"]
+    if problem := raise_file_limit(limits):
+        raise UserError(problem)
+    try:
+        server = create_server(app, host, port, threads, limits)
+    except OSError as err:
+        raise UserError(
+            f"无法在 {host}:{port} 上监听（{err.strerror or err}）。端口是否已被占用？可用 --port 换一个。"
+        ) from None
     configure_logging("INFO")  # the service logs every delivery attempt and fetch for the administrator
-    click.echo(f"表单服务：http://{host}:{port}/{'（开发模式登录，仅限本机）' if dev_login else ''}，按 Ctrl-C 停止。")
-    waitress_serve(app, host=host, port=port, threads=threads, ident="liaison")
+    start_workers(app)
+    say(f"表单服务：http://{host}:{port}/{'（开发模式登录，仅限本机）' if dev_login else ''}，按 Ctrl-C 停止。")
+    server.run()  # until Ctrl-C or SIGTERM; waitress then stops its threads

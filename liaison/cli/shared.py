@@ -18,6 +18,7 @@ import click
 from liaison.cli import chinese
 from liaison.core.project import Project, ProjectError, open_project
 from liaison.core.semesters import RangeError, resolve_range
+from liaison.core.terminal import visible, visible_json
 from liaison.git.verdict import NotReady, Verdict
 
 # What a person types: the wrapper at the repository's root (it runs build.py with the project's .venv).
@@ -28,11 +29,21 @@ chinese.install()  # before any command is declared: their help and type names a
 command = functools.partial(click.command, cls=chinese.Command)
 
 
+def say(text: str = "", *, err: bool = False, nl: bool = True, as_json: bool = False) -> None:
+    """Print ``text`` for a person (stderr with ``err``): the one way out of the command line.
+
+    Text from commits, file names, records and the roster may carry control
+    characters that steer a terminal; they are printed as escapes such as
+    ``\\x1b`` (liaison.core.terminal), in JSON output (``as_json``) as JSON's own.
+    """
+    click.echo((visible_json if as_json else visible)(text), err=err, nl=nl)
+
+
 class UserError(click.ClickException):
     """An error the person can fix, printed in Chinese without a traceback."""
 
     def show(self, file=None) -> None:
-        click.echo(f"错误：{self.format_message()}", err=True)
+        say(f"错误：{self.format_message()}", err=True)
 
 
 @contextlib.contextmanager
@@ -42,7 +53,7 @@ def said(*kinds: type[Exception]) -> Iterator[None]:
         yield
     except NotReady as err:
         for problem in err.problems:
-            click.echo(problem.format(), err=True)
+            say(problem.format(), err=True)
         raise UserError(str(err)) from None
     except kinds as err:
         raise UserError(str(err)) from None
@@ -57,13 +68,13 @@ def project_of(ctx: click.Context) -> Project:
 def say_verdict(found: Verdict, what: str, lead: str = "") -> None:
     """On stderr: each note (the record is used), then the record files left out of ``what``."""
     for problem in found.notes:
-        click.echo(f"注意：{problem.format()}", err=True)
+        say(f"注意：{problem.format()}", err=True)
     if found.left_out:
         count = len(found.left_out)
         lead = lead or f"注意：以下 {count} 个记录文件存在问题，未计入{what}。请运行 {PROGRAM} check 查看并修改："
-        click.echo(lead, err=True)
+        say(lead, err=True)
         for path in found.left_out:
-            click.echo(f"  {path}", err=True)
+            say(f"  {path}", err=True)
 
 
 def exit_with(code: int) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, project_of, render_options
+from liaison.cli.shared import command, project_of, render_options, say
 from liaison.outputs.pdf import default_cache_dir
 
 
@@ -31,10 +31,10 @@ def verify(ctx: click.Context, target: Path, cache: Path | None, jobs: int | Non
     project = project_of(ctx)
     report = verify_report(target, project, cache or default_cache_dir(project.root), jobs)
     for difference in report.differences:
-        click.echo(difference)
+        say(difference)
     for note in report.notes:
-        click.echo(f"说明：{note}")
+        say(f"说明：{note}")
     if report.differences:
-        click.echo(f"核对未通过：共 {len(report.differences)} 处差异。")
+        say(f"核对未通过：共 {len(report.differences)} 处差异。")
         ctx.exit(1)
-    click.echo(f"核对通过：{target} 与清单及所依据的提交完全一致。")
+    say(f"核对通过：{target} 与清单及所依据的提交完全一致。")

@@ -30,6 +30,22 @@ class GitLabApiSettings:
 
 
 @dataclass(frozen=True)
+class ServerLimits:
+    """``web.limits``: what the form's HTTP port accepts from one client (docs/deploy.md); read at start.
+
+    Slow clients cost a connection slot each and nothing else (no thread),
+    so the slots are many and each must finish its request in time.
+    """
+
+    connections: int = 500  # open connections at once; the next wait in the listen queue
+    request_timeout: int = 20  # seconds from a request's first byte to its last (headers and body)
+    idle_timeout: int = 30  # seconds a kept-alive connection may sit silent between requests
+    max_body_kb: int = 512  # a form post; a longer declared body gets 413 before one byte of it is read
+    max_header_kb: int = 64  # the request line and headers together; longer ones get 431
+    backlog: int = 1024  # connections the kernel queues while every slot is taken
+
+
+@dataclass(frozen=True)
 class WebSettings:
     """``web:``: the form behind the single sign-on proxy (secrets are environment variables, never here)."""
 
@@ -41,10 +57,15 @@ class WebSettings:
     contact: str = ""  # empty: the office's name
     committer_email: str = "liaison@localhost"  # the form's commits; the principal in allowed_signers
     gitlab_api: GitLabApiSettings | None = None  # None: 我的记录 says what Git knows
+    # Not in repr (the PDF cache is keyed by repr(config)): neither changes a PDF.
+    limits: ServerLimits = field(default_factory=ServerLimits, repr=False)
+    min_free_mb: int = field(default=100, repr=False)  # below this, free space in the data folder fails /healthz
 
     @classmethod
     def from_data(cls, data: dict | None) -> WebSettings:
         data = dict(data or {})
+        if "limits" in data:
+            data["limits"] = ServerLimits(**(data["limits"] or {}))
         if "labels" in data:
             data["labels"] = tuple(data["labels"] or ())
         if data.get("gitlab_api"):

@@ -3,7 +3,8 @@
 The web form and the outbox log what they do (every delivery attempt, every
 fetch) through ``logging.getLogger("liaison.<part>")``; the command line keeps
 printing its Chinese messages for people and logs warnings only. Under
-systemd the lines go to the journal as they are.
+systemd the lines go to the journal as they are, control characters shown
+as escapes (liaison.core.terminal).
 """
 
 from __future__ import annotations
@@ -11,7 +12,16 @@ from __future__ import annotations
 import logging
 import os
 
+from liaison.core.terminal import visible
+
 FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
+class VisibleFormatter(logging.Formatter):
+    """Log lines with control characters shown as escapes: a logged commit message or file name steers no terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return visible(super().format(record))
 
 
 def configure_logging(level: str | None = None) -> None:
@@ -21,6 +31,6 @@ def configure_logging(level: str | None = None) -> None:
     logger.setLevel(chosen)
     if not any(getattr(h, "_liaison", False) for h in logger.handlers):
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
+        handler.setFormatter(VisibleFormatter(FORMAT, datefmt="%Y-%m-%dT%H:%M:%S%z"))
         handler._liaison = True  # type: ignore[attr-defined]
         logger.addHandler(handler)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from liaison.core import dates
 from liaison.core.project import Project
 from liaison.core.semesters import DateRange
+from liaison.core.terminal import visible
 from liaison.git.audit import (
     AUDIT_HEADER,
     AuditRow,
@@ -165,8 +166,14 @@ def _columns(*labels: str) -> frozenset[int]:
 
 
 def _typed(row: AuditRow, config) -> tuple:
-    """The workbook's cells: 时间 a real date-time (the configured zone's wall clock; Excel has no zones)."""
-    return (config.local(row.when).replace(tzinfo=None), *row_values(row)[1:])
+    """The workbook's cells: 时间 a real date-time (the configured zone's wall clock; Excel has no zones).
+
+    An author's name or a commit message may carry control characters, which
+    no worksheet can hold (openpyxl refuses them): they are written as their
+    escapes, as the terminal shows them (liaison.core.terminal).
+    """
+    values = (visible(value) if isinstance(value, str) else value for value in row_values(row)[1:])
+    return (config.local(row.when).replace(tzinfo=None), *values)
 
 
 def flat_json(listed: list[dict]) -> str:

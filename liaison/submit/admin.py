@@ -16,7 +16,7 @@ from pathlib import Path
 from liaison.core.atomic import write_durably
 from liaison.core.project import Project
 
-from .outbox import SENT, EntryState
+from .outbox import SENT, EntryState, NotSaved
 from .worker import Submitter, open_submitter
 
 FORMAT = "liaison-outbox/1"
@@ -100,4 +100,6 @@ def import_file(submitter: Submitter, path: Path) -> Imported:
         added, known = submitter.outbox.import_entries(items)
     except (KeyError, TypeError, ValueError) as err:
         raise ValueError(f"{path} 中有一条记录不完整（{err}），未导入其余记录之后的部分。") from None
+    except NotSaved as err:
+        raise ValueError(f"{err}，{path} 未能全部导入。腾出空间后再导入一次即可（已导入的记录不会重复）。") from None
     return Imported(added, known)

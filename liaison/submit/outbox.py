@@ -11,10 +11,18 @@ state, so one entry that cannot be delivered never holds back the others::
 Files are named by the submission token, so finding a token is two file
 opens however many entries were sent (no scan, no glob: a token is
 validated before it names a file).
+
+A full disk: an entry that cannot be written is not kept, and no part of it
+stays behind (``write_atomic`` removes its temporary file; one left by a
+crash is removed at the next start); the caller gets :class:`NotSaved`
+with the reason in Chinese. :meth:`Outbox.storage_problems` tells
+monitoring, before a leader meets it, that space is short or writes fail.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import re
@@ -23,7 +31,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from liaison.core.atomic import write_atomic, write_durably
+from liaison.core.atomic import TEMPORARY_PREFIX, write_atomic, write_durably
 from liaison.core.records import record_path
 
 TOKEN = re.compile(r"[0-9a-f]{32}")
@@ -39,6 +47,25 @@ def new_token() -> str:
 def valid_token(token: object) -> bool:
     """Whether ``token`` has a token's form: 32 lowercase hex digits, nothing else (no glob, no path)."""
     return isinstance(token, str) and TOKEN.fullmatch(token) is not None
+
+
+STALE_PART = 600.0  # seconds: a temporary file this old is no write in progress but a crash's leftover
+PROBE = ".write-test"  # the file /healthz writes and removes to see that the outbox can be written
+
+
+class NotSaved(Exception):
+    """An entry could not be written (disk full, read-only, I/O error); the message, in Chinese, says why."""
+
+
+def not_saved(error: OSError) -> NotSaved:
+    """The NotSaved for a failed write, naming its cause in a person's words."""
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        cause = "服务器磁盘已满"
+    elif error.errno == errno.EROFS:
+        cause = "服务器的数据目录变成了只读"
+    else:
+        cause = f"服务器无法写入数据目录（{error.strerror or error}）"
+    return NotSaved(cause)
 
 
 @dataclass(frozen=True)
@@ -93,7 +120,17 @@ class Outbox:
         self.sent = Path(data_dir) / "sent"
         for folder in (self.folder, self.sent):
             folder.mkdir(parents=True, exist_ok=True)
+        self._remove_stale_parts()
         self._migrate()
+
+    def _remove_stale_parts(self) -> None:
+        """Remove temporary files a crash left (a part of an entry is never an entry); fresh ones may be in use."""
+        cutoff = time.time() - STALE_PART
+        for folder in (self.folder, self.sent):
+            for path in folder.glob(f"{TEMPORARY_PREFIX}*"):
+                with contextlib.suppress(OSError):  # gone meanwhile, or a read-only disk: the next start tries again
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
 
     def _migrate(self) -> None:
         """Rename entries of the first layout (``<ns>-<token>.json``) to token-named files."""
@@ -116,8 +153,34 @@ class Outbox:
         if earlier is not None:
             return earlier, False
         data = {**asdict(entry), "queued_ns": entry.queued_ns or time.time_ns()}
-        write_durably(self.folder / f"{entry.token}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        try:
+            write_durably(self.folder / f"{entry.token}.json", json.dumps(data, ensure_ascii=False).encode("utf-8"))
+        except OSError as error:
+            raise not_saved(error) from error
         return Entry.from_dict(data), True
+
+    def space_problem(self, min_free_bytes: int) -> str:
+        """'' while the outbox's disk has ``min_free_bytes`` free, else what to do about it (Chinese)."""
+        try:
+            stats = os.statvfs(self.folder)
+        except OSError as error:
+            return f"无法读取数据目录 {self.folder.parent} 所在磁盘的剩余空间（{error.strerror or error}）。"
+        free = stats.f_bavail * stats.f_frsize
+        if free >= min_free_bytes:
+            return ""
+        return (
+            f"数据目录 {self.folder.parent} 所在磁盘剩余空间 {free // 2**20} MB，"
+            f"低于 config.yaml 中 web.min_free_mb 的 {min_free_bytes // 2**20} MB：请清理磁盘或扩容。"
+        )
+
+    def write_problem(self) -> str:
+        """'' when a small file can be written (fsynced) and removed in the outbox, else why not (Chinese)."""
+        try:
+            write_durably(self.folder / PROBE, b"ok")
+            (self.folder / PROBE).unlink()
+        except OSError as error:
+            return f"{not_saved(error)}：无法写入 {self.folder}，新提交的记录无法保存。"
+        return ""
 
     def find(self, token: str) -> Entry | None:
         """The entry with ``token``, waiting or sent; None for an unknown or malformed token."""

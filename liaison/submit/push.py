@@ -63,7 +63,9 @@ _TRANSIENT = re.compile(
     r"could not read from remote|unable to access|connection (refused|timed out|reset)|could not resolve"
     r"|does not appear to be a git repository|operation too slow|remote end hung up|early eof|rpc failed"
     r"|the requested url returned error: 5\d\d|temporary failure|fetch first|non-fast-forward|cannot lock ref"
-    r"|failed to connect|timed out|network is unreachable|no route to host|ssl",
+    r"|failed to connect|timed out|network is unreachable|no route to host|ssl"
+    # A full or read-only disk, here or at GitLab, refuses no record: it passes.
+    r"|no space left on device|disk quota exceeded|read-only file system",
     re.IGNORECASE,
 )
 

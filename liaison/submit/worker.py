@@ -15,7 +15,10 @@
   ``MAX_TRIES`` times and then needs attention: the leader sees it on
   「我的记录」, the log and ``build.py outbox`` show it. One failing entry
   never holds back the others;
-* every delivery attempt is logged, one line, on the ``liaison.submit`` logger.
+* every delivery attempt is logged, one line, on the ``liaison.submit`` logger;
+* a full or read-only disk: :meth:`Submitter.submit` raises NotSaved (the
+  leader is told the record was not saved), the worker logs what it could
+  not write and carries on, and :meth:`Submitter.health` says so.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from pathlib import Path
 from liaison.core import dates
 from liaison.core.config import Config
 
-from .outbox import ATTENTION, DEFERRED, Entry, EntryState, Outbox, new_token, valid_token
+from .outbox import ATTENTION, DEFERRED, Entry, EntryState, NotSaved, Outbox, new_token, valid_token
 from .push import DeliveryError, Mirror, Settings, init_local_remote
 
 log = logging.getLogger("liaison.submit")
@@ -43,8 +46,10 @@ MAX_TRIES = 3  # attempts refused by the remote before an entry needs attention
 FIRST_DELAY = 5.0  # seconds before the second attempt; doubled each time
 MAX_DELAY = 900.0
 UNHEALTHY_AFTER = 3600.0  # an entry waiting longer than this makes /healthz say "not ok"
+WRITE_TEST_EVERY = 5.0  # seconds: after a good test write, /healthz skips the next ones this long (a failed one, never)
+DISK_TROUBLE_PAUSE = 30.0  # seconds the worker waits after the disk refused a write
 
-__all__ = ["Entry", "Submitter", "new_token", "now_iso", "open_submitter", "valid_token"]
+__all__ = ["Entry", "NotSaved", "Submitter", "new_token", "now_iso", "open_submitter", "valid_token"]
 
 
 @dataclass(frozen=True)
@@ -58,9 +63,11 @@ class Freshness:
 class Submitter:
     """The outbox in ``data_dir``, its git mirror, and the worker thread that delivers its entries."""
 
-    def __init__(self, data_dir: Path, settings: Settings):
+    def __init__(self, data_dir: Path, settings: Settings, min_free_mb: int = 100):
         self.data_dir = Path(data_dir)
         self.settings = settings
+        self.min_free_bytes = min_free_mb * 2**20
+        self._written_at = 0.0  # time.monotonic() of the last good test write
         self.outbox = Outbox(self.data_dir)
         self.mirror = Mirror(self.data_dir / "mirror.git", settings)
         self.lock_path = self.data_dir / "git.lock"
@@ -75,9 +82,17 @@ class Submitter:
     # The outbox ----------------------------------------------------------
 
     def submit(self, entry: Entry) -> tuple[Entry, bool]:
-        """Keep ``entry`` durably; (the entry on record, whether it is new). A known token returns the earlier entry."""
+        """Keep ``entry`` durably; (the entry on record, whether it is new). A known token returns the earlier entry.
+
+        NotSaved when the disk refuses it: nothing of it is kept, and the log says so.
+        """
         with self._token_lock:
-            entry, new = self.outbox.add(entry)
+            try:
+                entry, new = self.outbox.add(entry)
+            except NotSaved as error:
+                log.error("submission record=%s not saved: %s (%s)", entry.record_id, error, error.__cause__)
+                self._written_at = 0.0  # /healthz tests the disk again at once
+                raise
         if new:
             self._wake.set()
         return entry, new
@@ -146,21 +161,37 @@ class Submitter:
         return self.outbox.state(token)
 
     def health(self) -> dict:
-        """The outbox's health for monitoring, without personal data."""
+        """The outbox's health for monitoring, without personal data; ``problems`` says (in Chinese) what is wrong."""
         now = time.time()
         entries = self.pending()
         states = [self.outbox.state(e.token) or EntryState() for e in entries]
         oldest = min((e.queued_ns for e in entries), default=0)
         age = now - oldest / 1e9 if oldest else 0.0
         attention = sum(s.state == ATTENTION for s in states)
+        problems = list(self.storage_problems())
+        if attention:
+            problems.append(f"{attention} 条记录待人工处理：请运行 python build.py outbox 查看原因。")
+        if age >= UNHEALTHY_AFTER:
+            problems.append(f"最早的一条记录已等待 {round(age / 60)} 分钟仍未送达 GitLab。")
+        if self._worker is not None and not self._worker.is_alive():
+            problems.append("后台投递线程已停止（见日志）：请重启表单服务。")
         return {
-            "ok": attention == 0 and age < UNHEALTHY_AFTER,
+            "ok": not problems,
+            "problems": problems,
             "waiting": len(entries),
             "needs_attention": attention,
             "oldest_waiting_seconds": round(age),
             "fetched_seconds_ago": round(now - self.freshness.fetched) if self.freshness.fetched else None,
             "remote_reachable": not self.freshness.error,
         }
+
+    def storage_problems(self) -> list[str]:
+        """The outbox's disk: space below ``web.min_free_mb``, or a test write that failed (Chinese)."""
+        problems = [self.outbox.space_problem(self.min_free_bytes)]
+        if not self._written_at or time.monotonic() - self._written_at >= WRITE_TEST_EVERY:
+            problems.append(self.outbox.write_problem())
+            self._written_at = 0.0 if problems[-1] else time.monotonic()
+        return [problem for problem in problems if problem]
 
     # The worker ------------------------------------------------------------
 
@@ -186,8 +217,12 @@ class Submitter:
                 next_fetch = time.monotonic() + FETCH_EVERY
             if self._stop.is_set():
                 return
-            self.flush(due_only=True)
-            wait = max(0.05, min(next_fetch - time.monotonic(), self._next_due() - time.time()))
+            try:
+                self.flush(due_only=True)
+                wait = max(0.05, min(next_fetch - time.monotonic(), self._next_due() - time.time()))
+            except OSError as error:  # the disk refused a read or write: the entries stay; try again later
+                log.error("outbox worker: %s; next try in %d s", error, DISK_TROUBLE_PAUSE)
+                wait = DISK_TROUBLE_PAUSE
             self._wake.wait(timeout=wait)
             self._wake.clear()
 
@@ -256,7 +291,10 @@ class Submitter:
             new = EntryState(DEFERRED, tries, now + delay, str(error), now)
         if transient:
             self._remote_retry_at = now + delay
-        self.outbox.set_state(entry.token, new)
+        try:
+            self.outbox.set_state(entry.token, new)
+        except OSError as unwritten:  # a full disk: the entry stays pending, tried again as if new
+            log.error("delivery record=%s: state not saved: %s", entry.record_id, unwritten)
         self.last_error = str(error)
         log.warning(
             "delivery record=%s branch=%s outcome=%s tries=%d %s: %s",
@@ -301,7 +339,7 @@ def open_submitter(config: Config, project_root: Path, data_dir: Path) -> Submit
         committer_email=web.committer_email,
         signing_key=os.environ.get("LIAISON_SIGNING_KEY", ""),
     )
-    return Submitter(data_dir, settings)
+    return Submitter(data_dir, settings, web.min_free_mb)
 
 
 def now_iso() -> str:

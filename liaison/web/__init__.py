@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from flask import Flask, Response, render_template
+from flask import Flask, Response, current_app, render_template
 
 from liaison.core.project import open_project
 from liaison.notify.worker import open_notifier
@@ -20,8 +20,6 @@ from liaison.outputs.pdf import OnDemand, default_cache_dir
 from liaison.submit.worker import open_submitter
 
 from . import auth, chinese, csrf, status, views
-
-MAX_BODY = 256 * 1024  # a record file is at most 256 KB; a form post a little less
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,9 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     app.jinja_env.autoescape = True  # every template, whatever its name
     app.config.update(
         SECRET_KEY=_secret_key(data_dir),
-        MAX_CONTENT_LENGTH=MAX_BODY,
+        # waitress refuses longer bodies before reading them (liaison.web.server); this guards any other server.
+        MAX_CONTENT_LENGTH=project.config.web.limits.max_body_kb * 1024,
+        LIAISON_LIMITS=project.config.web.limits,  # as the service started: a changed limit needs a restart
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=os.environ.get("LIAISON_COOKIE_SECURE") == "1",
@@ -92,9 +92,14 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     app.config["LIAISON_NOTIFIER"] = notifier
     _install(app, dev_login)
     if start_worker:
-        submitter.start()
-        notifier.start()
+        start_workers(app)
     return app
+
+
+def start_workers(app: Flask) -> None:
+    """Start the app's background workers: the outbox's deliveries and the to-dos' sending."""
+    app.config["LIAISON_SUBMITTER"].start()
+    app.config["LIAISON_NOTIFIER"].start()
 
 
 def _proxy_secret(dev_login: bool) -> str:
@@ -182,7 +187,7 @@ ERRORS = {
     403: ("无权访问", "您没有权限访问这个页面。"),
     404: ("找不到", "页面不存在，或这条记录不属于您。"),
     405: ("不支持的操作", "请从页面上的按钮操作。"),
-    413: ("提交的内容太大", "提交的内容超过了允许的大小（256 KB）。请精简联系内容后重新提交。"),
+    413: ("提交的内容太大", ""),  # the limit's own words: chinese.too_large
     500: ("服务器出错", "服务器出了问题，您填写的内容如已提示“已收到”则不会丢失。请稍后再试。"),
 }
 
@@ -192,7 +197,9 @@ def _error_page(code: int):
 
     def handler(error):
         description = getattr(error, "description", "") or ""
-        if code == 413 or not any("\u4e00" <= ch <= "\u9fff" for ch in description):
+        if code == 413:
+            description = chinese.too_large(current_app.config["LIAISON_LIMITS"])
+        elif not any("\u4e00" <= ch <= "\u9fff" for ch in description):
             description = default
         return render_template("web/message.html", title=title, message=description), code
 

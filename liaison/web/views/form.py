@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
 from liaison.submit.gitlabtext import description
 from liaison.submit.outbox import Entry, new_token, valid_token
-from liaison.submit.worker import now_iso
+from liaison.submit.worker import NotSaved, now_iso
 
 from ..formfields import form_fields, initial_values, record_from_form, values_of
 from .mine import MyRecord, own, parse, project, submitter
@@ -45,12 +45,20 @@ def edit_record(record_id):
     return _submitted(mine.record.id, mine)
 
 
-def _typed_again(record_id, token):
-    """The form as it was posted, with a fresh CSRF token: an expired page loses nothing typed."""
+def not_saved_notice(reason: str) -> str:
+    contact = current_app.config["LIAISON"].contact
+    return (
+        f"{reason}，这条记录没有保存。您填写的内容都在下面，请先不要关闭页面，稍后再按一次「提交」"
+        f"（不会重复）；也可以先把内容复制保存。问题已记入日志，如一直不能提交，请联系{contact}。"
+    )
+
+
+def _typed_again(record_id, token, status=403, notice=RESUBMIT):
+    """The form as it was posted, with a fresh CSRF token: an expired page, a full disk lose nothing typed."""
     values = {**initial_values(g.leader, project().today()), **request.form.to_dict()}
     for key in ("leader", "department"):
         values[key] = initial_values(g.leader, project().today())[key]
-    return form_page(values, {}, token if valid_token(token) else new_token(), record_id, 403, RESUBMIT)
+    return form_page(values, {}, token if valid_token(token) else new_token(), record_id, status, notice)
 
 
 def _submitted(record_id, mine: MyRecord | None = None):
@@ -69,7 +77,10 @@ def _submitted(record_id, mine: MyRecord | None = None):
     new_id, text, values, errors = record_from_form(request.form, g.leader, p.roster, p.schema, p.today(), record_id)
     if errors:
         return form_page(values, errors, token, record_id, status=422)
-    entry, _ = submitter().submit(_entry(token, record_id, new_id, text, mine))
+    try:
+        entry, _ = submitter().submit(_entry(token, record_id, new_id, text, mine))
+    except NotSaved as error:  # the same token later is still one record: nothing of this one was kept
+        return _typed_again(record_id, token, 503, not_saved_notice(str(error)))
     session["just_submitted"] = entry.record_id
     session["just_corrected"] = record_id is not None
     session["submitted_token"] = token

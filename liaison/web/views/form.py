@@ -16,13 +16,14 @@ RESUBMIT = "页面停留较久，安全校验已经更新。您填写的内容�
 
 def form_page(values, errors, token, record_id=None, status=200, notice=""):
     today = project().today()
+    fields = form_fields(project().schema, values, errors, today)
     return render_template(
         "web/form.html",
-        fields=form_fields(project().schema, values, errors, today),
+        fields=fields,
+        wrong=[field for field in fields if field.error],  # the list at the top, in the form's order
         token=token,
         record_id=record_id,
         leader=g.leader,
-        error_count=len(errors),
         notice=notice,
     ), status
 

@@ -25,7 +25,7 @@ from liaison.core.roster import Leader
 from liaison.core.schema import Schema
 from liaison.core.semesters import ALL_DATES, Calendar, DateRange, Semester
 from liaison.core.summary import contact_counts, leader_sort_key
-from liaison.git.history.model import Change, History
+from liaison.git.history.model import MOVED, Change, History, stem
 from liaison.outputs.formats import as_csv
 from liaison.outputs.pdf import display_value
 from liaison.outputs.site.counts import SemesterCounts, overview_charts, semester_comparison
@@ -346,6 +346,45 @@ def record_pages(
     return files
 
 
+def former_ids(changes: list[Change]) -> list[str]:
+    """The ids a record had before corrections of its date moved it, oldest first."""
+    return list(dict.fromkeys(stem(c.old_path) for c in changes if c.kind == MOVED and c.old_path))
+
+
+def moved_ids(records: list[Record], versions: Versions, history: History | None) -> dict[str, str]:
+    """Every former id of a record that is no record's id now -> the record's id now."""
+    if history is None:
+        return {}
+    current = {r.id for r in records}
+    return {
+        old: record.id for record in records for old in former_ids(versions.changes_of(record.id)) if old not in current
+    }
+
+
+def moved_pages(pages: Pages, records: list[Record], schema: Schema, moved: dict[str, str]) -> list[Output]:
+    """records/<former id>.html for each id a record had: a page that opens the record as it is now.
+
+    A corrected date changes the record's id (the date is part of it), and a
+    link or a PDF made before carries the old one. A static site cannot
+    answer with a redirect, so the old address holds a small page that says
+    so and goes on to the record (meta refresh, and a link). An old id that
+    is some record's id now is that record's page (``moved_ids`` leaves it out).
+    """
+    by_id = {r.id: r for r in records}
+    files = []
+    for old, new in sorted(moved.items()):
+        record = by_id[new]
+        context = {
+            "page_title": f"记录编号 {old} 已更正",
+            "nav": "search",
+            "old_id": old,
+            "record_id": new,
+            "heading": f"{record.leader} · {display_value(schema.field('date'), record.date)} · {record['target']}",
+        }
+        files.append(pages.page("moved.html", f"records/{old}.html", **context))
+    return files
+
+
 def site_outputs(
     project: Project,
     records: list[Record],
@@ -380,6 +419,7 @@ def site_outputs(
     files += download_files(pages, records, project, versions, digests)
     files += leader_pages(pages, records, project)
     files += record_pages(pages, records, project, versions, history, digests)
+    files += moved_pages(pages, records, schema, moved_ids(records, versions, history))
     files += search_data(records, roster, schema, calendar, today, fingerprint, digests)
     for asset in ASSETS:
         files.append(Output.of_bytes(f"assets/{asset}", (project.root / "site" / asset).read_bytes()))

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from flask import Response, current_app, g, render_template, session
 
 from ..progress import semester_progress
-from .mine import PENDING, freshness, my_records, own, project
+from .mine import PENDING, freshness, moved_from, my_records, own, project
 
 
 def show_record(record_id):
@@ -21,6 +21,7 @@ def show_record(record_id):
         just_submitted=just,
         corrected=session.pop("just_corrected", False),
         draft_submitted=session.pop("submitted_token", ""),
+        moved_from=moved_from(),
         **freshness(),
     )
 

@@ -126,11 +126,7 @@ class _Validator(cerberus.Validator):
             multiline = (rules.get("meta") or {}).get("widget") == "textarea"
             found = unwanted_character(value, multiline)
             if found:
-                self._error(
-                    field,
-                    f"第 {found[0]} 个字符是看不见的特殊字符（{found[1]}），"
-                    "可能是从其他软件复制带来的，请删除后重新输入。",
-                )
+                self._error(field, hidden_character(*found))
 
     def _validate_not_blank(self, constraint, field, value):
         """{'type': 'boolean'}"""
@@ -300,6 +296,10 @@ def too_small(value: object, limit: object) -> str:
 
 def too_large(value: object, limit: object) -> str:
     return f"{value} 太大，不能大于 {limit}，请核对。"
+
+
+def hidden_character(position: int, name: str) -> str:
+    return f"第 {position} 个字符是看不见的特殊字符（{name}），可能是从其他软件复制带来的，请删除后重新输入。"
 
 
 def in_future(value: object, today: object) -> str:

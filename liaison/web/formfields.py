@@ -19,7 +19,16 @@ from liaison.core import dates
 from liaison.core.checks import roster_problems
 from liaison.core.records import dump_record, new_record_id, parse_record, record_path
 from liaison.core.roster import Leader, Roster
-from liaison.core.schema import Field, Schema, in_future, too_large, too_long, too_small
+from liaison.core.schema import (
+    Field,
+    Schema,
+    hidden_character,
+    in_future,
+    too_large,
+    too_long,
+    too_small,
+    unwanted_character,
+)
 
 _INTEGER = re.compile(r"[0-9]+")
 # Dates and numbers are text boxes: a date box of the browser turns a typed 2025/9/5 into 0595-02-02 and
@@ -137,6 +146,54 @@ def month_days(year: object, month: object, days: object) -> str:
 
 def no_such_day(month: object, day: object) -> str:
     return f"{month} 月没有 {day} 日"
+
+
+# 申请更正: an approved record is corrected with a reason, which 思政科 reads in the merge request.
+REASON = Field(
+    key="reason",
+    label="更正理由",
+    order=1000,
+    type="string",
+    required=True,
+    widget="textarea",
+    source="user",
+    hint="这条记录已经审核通过。请说明更正什么、为什么，如“联系日期记错了，应为 9 月 16 日”。思政科审核时会看到。",
+    internal=False,
+    print="",
+    whole=False,
+    rules={"maxlength": 500},
+    aliases=(),
+)
+
+
+def reason_field(value: str, error: str, today: datetime.date) -> FormField:
+    """The 更正理由 box of 申请更正, laid out and checked like the schema's fields."""
+    return FormField(
+        key=REASON.key,
+        label=REASON.label,
+        widget=REASON.widget,
+        inputmode="",
+        required=True,
+        readonly=False,
+        maxlength=REASON.rules["maxlength"],
+        minimum=None,
+        maximum=None,
+        hint=REASON.hint,
+        value=value,
+        error=error,
+        check=client_check(REASON, today),
+    )
+
+
+def reason_of(form: dict[str, str]) -> tuple[str, str]:
+    """(the reason as typed, cleaned; its error or '') of a posted 申请更正."""
+    reason = _clean(str(form.get(REASON.key, "")), multiline=True)
+    if not reason:
+        return reason, required_message(REASON)
+    if len(reason) > REASON.rules["maxlength"]:
+        return reason, too_long(len(reason), REASON.rules["maxlength"])
+    found = unwanted_character(reason, multiline=True)
+    return reason, hidden_character(*found) if found else ""
 
 
 def initial_values(leader: Leader, today: datetime.date) -> dict[str, str]:

@@ -18,6 +18,7 @@ from liaison.submit.outbox import ATTENTION
 from liaison.submit.worker import Submitter, local_time
 
 PENDING, REVIEW, MERGED, NEEDS_ATTENTION = "待同步", "待审核", "已合并", "待人工处理"
+CORRECTING = "更正审核中"  # an approved record with a correction (申请更正) waiting or under review
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class MyRecord:
 
     @property
     def correctable(self) -> bool:
-        return self.status in (PENDING, REVIEW, NEEDS_ATTENTION)
+        return self.status in (PENDING, REVIEW, NEEDS_ATTENTION, CORRECTING)
 
 
 def project() -> Project:
@@ -58,21 +59,32 @@ def my_records(leader_id: str) -> dict[str, MyRecord]:
     for record_id, text in submitter().merged_records(leader_id).items():
         if (record := parse(record_id, text)) is not None:
             found[record_id] = MyRecord(record, MERGED)
+    # A correction of an approved record (申请更正) replaces it in the list, under its own id
+    # (a corrected date moves it), until its merge request is merged.
+    approved = {identity(record_id): record_id for record_id in found}
+
+    def replaces(record_id: str) -> bool:
+        old = approved.get(identity(record_id))
+        if old is not None:
+            found.pop(old, None)
+        return old is not None
+
     for record_id, (text, branch) in submitter().branch_records(leader_id).items():
         if (record := parse(record_id, text)) is not None:
-            found[record_id] = MyRecord(record, REVIEW, branch)
+            found[record_id] = MyRecord(record, CORRECTING if replaces(record_id) else REVIEW, branch)
     for entry in submitter().pending():  # oldest first: a later correction replaces what it corrects
         if entry.leader_id != leader_id or (record := parse(entry.record_id, entry.yaml)) is None:
             continue
         if entry.previous_path:
             found.pop(PurePosixPath(entry.previous_path).stem, None)
+        correcting = replaces(entry.record_id)
         state = submitter().entry_state(entry.token)
         if state is not None and state.state == ATTENTION:
             found[entry.record_id] = MyRecord(
                 record, NEEDS_ATTENTION, entry.branch_name, attention_note(state.last_error)
             )
         else:
-            found[entry.record_id] = MyRecord(record, PENDING, entry.branch_name)
+            found[entry.record_id] = MyRecord(record, CORRECTING if correcting else PENDING, entry.branch_name)
     return found
 
 

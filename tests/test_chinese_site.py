@@ -216,3 +216,31 @@ def test_a_result_card_on_a_phone_shows_the_key_fields_and_opens_for_the_rest(si
     assert longest["content"].split("\n")[-1] in card.inner_text()
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     assert phone.errors == []
+
+
+def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(site, serve, phone):
+    import io
+    import zipfile
+
+    from liaison.core.filenames import record_pdf_paths
+    from liaison.core.project import read_records
+
+    project = open_project(PROJECT)
+    records = [r for r in read_records(project)[0] if r.leader_id == "T2012003"]
+    start, end = "2025-09-01", "2026-06-30"
+    chosen = [r for r in records if start <= r.date.isoformat() <= end]
+    assert 1 < len(chosen) < len(records)
+    expected = record_pdf_paths(chosen, project.roster)
+    page = phone
+    page.goto(serve(site) + "leaders/T2012003.html")
+    page.fill("#pdf-zip input[name=from]", start)
+    page.fill("#pdf-zip input[name=to]", end)
+    with page.expect_download() as download:
+        page.click("#pdf-zip button[type=submit]")
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert archive.testzip() is None  # every CRC right
+    assert sorted(archive.namelist()) == sorted(expected.values())
+    for record in chosen:
+        assert archive.read(expected[record.id]) == (site / "records" / f"{record.id}.pdf").read_bytes()
+    assert download.value.suggested_filename == f"赵敏-{start}至{end}.zip"
+    assert "已打包" in page.inner_text(".zip-status") and page.errors == []

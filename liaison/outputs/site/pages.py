@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from jinja2 import Environment
 
 from liaison.core import dates
+from liaison.core.filenames import leader_folders, record_pdf_paths
 from liaison.core.project import Project
 from liaison.core.records import Record
 from liaison.core.roster import Leader
@@ -35,7 +36,7 @@ from liaison.outputs.site.versions import Version, Versions
 from liaison.outputs.templating import environment
 from liaison.outputs.workbook import build_workbook
 
-ASSETS = ("site.css", "search.js")
+ASSETS = ("site.css", "search.js", "zip.js")
 
 
 def download_items(semesters: list[Semester], calendar: Calendar) -> list[dict]:
@@ -275,9 +276,12 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
     by_leader: dict[str, list[Record]] = defaultdict(list)
     for record in sorted(records, key=lambda r: (r.date, r.id)):
         by_leader[record.leader_id].append(record)
+    # The names the export gives the PDFs (<folder>/<date>_<联系对象>.pdf): site/zip.js packs them so.
+    folders = leader_folders(project.roster)
     files = []
     for leader in project.roster.leaders:
         groups = defaultdict(list)
+        names = record_pdf_paths(by_leader.get(leader.id, []), project.roster)
         for record in reversed(by_leader.get(leader.id, [])):
             groups[calendar.semester_of(record.date)].append(
                 {
@@ -286,6 +290,7 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
                     "target": record["target"],
                     "place": record["place"],
                     "size": record["size"],
+                    "pdf_name": names[record.id],
                 }
             )
         shown = sorted(set(pages.semesters) | set(groups), reverse=True)
@@ -294,7 +299,16 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
             "nav": "leaders",
             "leader": leader,
             "semester_rows": semester_comparison(leader, counts, shown),
-            "groups": [{"title": s.title, "records": groups[s]} for s in sorted(groups, reverse=True)],
+            "groups": [
+                {
+                    "title": s.title,
+                    "start": calendar.start(s).isoformat(),
+                    "end": calendar.end(s).isoformat(),
+                    "records": groups[s],
+                }
+                for s in sorted(groups, reverse=True)
+            ],
+            "folder": folders[leader.id],
         }
         path = f"leaders/{leader.id}.html"
         # The context is small (one leader's list): it is its own key.

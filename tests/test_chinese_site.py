@@ -244,3 +244,25 @@ def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(
         assert archive.read(expected[record.id]) == (site / "records" / f"{record.id}.pdf").read_bytes()
     assert download.value.suggested_filename == f"赵敏-{start}至{end}.zip"
     assert "已打包" in page.inner_text(".zip-status") and page.errors == []
+
+
+@pytest.mark.parametrize(
+    "path", ["index.html?leader=zw&from=&to=", "leaders/T2012003.html", "leaders.html", "overview.html", "downloads.html"]
+)
+def test_the_site_pages_have_no_axe_violations(site, serve, browser, path):
+    from axe import violations
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, bypass_csp=True)
+    page = context.new_page()
+    page.goto(serve(site) + path)
+    if path.startswith("index"):
+        _wait(page)
+    found = violations(page)
+    if path.startswith("index"):
+        page.click("#results article button.unfold >> nth=0")
+        found += violations(page)
+    record = next((site / "records").glob("*.html")).relative_to(site).as_posix()
+    page.goto(serve(site) + record)
+    found += violations(page)
+    context.close()
+    assert found == []

@@ -186,3 +186,26 @@ def test_tab_never_stops_on_a_read_only_field(app, live, phone):
         visited.append(page.evaluate("document.activeElement.name || document.activeElement.id"))
     assert "leader" not in visited and "department" not in visited
     assert visited.index("position") < visited.index("place")
+
+
+def test_the_form_service_pages_have_no_axe_violations(app, live, phone):
+    """axe-core on every page a leader meets: 我的记录 by semester, a record, 申请更正, a moved record."""
+    port = live(app)
+    app.config["LIAISON_SUBMITTER"].refresh()  # the approved record on main
+    page = phone(port, bypass_csp=True)
+    page.goto(page.base + "/new")
+    for selector, value in good_form(date="2024-10-08").items():
+        if value:
+            page.fill(f"#f-{selector}", value)
+    page.tap("button[type=submit]")
+    page.wait_for_url("**/records/**")
+    record = page.url.rsplit("/", 1)[1]
+    found = {"record": violations(page)}
+    for name, path in [
+        ("mine", "/mine"),
+        ("request", "/records/2024-09-01-T1-0000aa/edit"),
+        ("moved", f"/records/2024-10-07-{record.split('-', 3)[3]}"),
+    ]:
+        page.goto(page.base + path)
+        found[name] = violations(page)
+    assert found == {name: [] for name in found}

@@ -247,7 +247,8 @@ def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(
 
 
 @pytest.mark.parametrize(
-    "path", ["index.html?leader=zw&from=&to=", "leaders/T2012003.html", "leaders.html", "overview.html", "downloads.html"]
+    "path",
+    ["index.html?leader=zw&from=&to=", "leaders/T2012003.html", "leaders.html", "overview.html", "downloads.html"],
 )
 def test_the_site_pages_have_no_axe_violations(site, serve, browser, path):
     from axe import violations

@@ -103,6 +103,12 @@ def test_a_corrected_date_of_an_approved_record_in_a_closed_semester_carries_reo
         f"D\trecords/2024/{APPROVED}.yaml",
         f"A\trecords/2024/{moved}.yaml",
     ]
+    # A second correction while the request is open goes onto it, with a reason and the trailer again.
+    assert _request(leader, moved, "", date="2024-09-02", content="再补一句。").status_code == 422
+    reply = _request(leader, moved, "再补充一句学生的原话。", date="2024-09-02", content="再补一句。")
+    assert reply.status_code == 303 and submitter.flush()
+    assert git(remote, "rev-list", "--count", f"main..{branch}") == "2"
+    assert "Reopen-Reason: 再补充一句学生的原话。" in git(remote, "show", "-s", "--format=%B", branch)
     # The merge request's check: a change to a closed semester passes only with the trailer.
     clone = tmp_path / "review"
     git(tmp_path, "clone", "-q", "--branch", branch, str(remote), str(clone))

@@ -11,7 +11,11 @@ from liaison.submit.push import description
 from liaison.submit.worker import now_iso
 
 from ..formfields import REASON, form_fields, initial_values, reason_field, reason_of, record_from_form, values_of
-from .mine import MERGED, MyRecord, own, parse, project, submitter
+from .mine import CORRECTING, MERGED, MyRecord, own, parse, project, submitter
+
+# 申请更正: an approved record, or one whose correction is open: every commit of that request carries
+# the reason (and Reopen-Reason in a closed semester, which check asks of each commit of the request).
+REQUESTED = (MERGED, CORRECTING)
 
 RESUBMIT = "页面停留较久，安全校验已经更新。您填写的内容都还在，请核对后再按一次「提交」。"
 
@@ -52,7 +56,7 @@ def new_record():
 def edit_record(record_id):
     if request.method == "GET":
         mine = own(record_id)
-        approved = mine.status == MERGED
+        approved = mine.status in REQUESTED
         return form_page(values_of(mine.record.data), {}, new_token(), record_id, request_correction=approved)
     # A correction of an approved record (申请更正, or a page opened before its merge
     # request was merged) becomes a new merge request and needs a reason; one sent from
@@ -66,7 +70,7 @@ def _typed_again(record_id, token):
     values = {**initial_values(g.leader, project().today()), **request.form.to_dict()}
     for key in ("leader", "department"):
         values[key] = initial_values(g.leader, project().today())[key]
-    approved = record_id is not None and own(record_id, follow_moves=True).status == MERGED
+    approved = record_id is not None and own(record_id, follow_moves=True).status in REQUESTED
     token = token if valid_token(token) else new_token()
     return form_page(values, {}, token, record_id, 403, RESUBMIT, request_correction=approved)
 
@@ -85,7 +89,7 @@ def _submitted(record_id, mine: MyRecord | None = None):
         return redirect(url_for("show_record", record_id=earlier.record_id), code=303)
     p = project()
     new_id, text, values, errors = record_from_form(request.form, g.leader, p.roster, p.schema, p.today(), record_id)
-    approved = mine is not None and mine.status == MERGED
+    approved = mine is not None and mine.status in REQUESTED
     reason = ""
     if approved:
         reason, error = reason_of(request.form)

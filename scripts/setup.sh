@@ -82,7 +82,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "$want" > "$stamp"
 fi
 
-# gitlab-ci-local, pinned by tools/package-lock.json, for the pipeline tests.
-if [ "$mode" != runtime ] && [ ! -x tools/node_modules/.bin/gitlab-ci-local ]; then
+# gitlab-ci-local and axe-core, pinned by tools/package-lock.json, for the pipeline and accessibility tests.
+if [ "$mode" != runtime ] && { [ ! -x tools/node_modules/.bin/gitlab-ci-local ] || [ ! -f tools/node_modules/axe-core/axe.min.js ]; }; then
     npm ci --prefix tools --no-audit --no-fund --loglevel=error
 fi

@@ -101,5 +101,6 @@
     }
   }
   form.addEventListener("input", function () { save(false); });
-  form.addEventListener("submit", function () { save(true); });
+  // A submit that site/form.js stopped (its list of problems is showing) was not sent.
+  form.addEventListener("submit", function (event) { save(!event.defaultPrevented); });
 })();

@@ -8,9 +8,11 @@
   "use strict";
 
   var PAGE = 100;
-  var state = { meta: null, chunks: {}, waiting: {}, results: [], shown: 0, runs: 0 };
+  // What a folded card shows on a phone (with the heading's date, leader and 联系对象); the rest opens.
+  var KEY_FIELDS = ["place", "size", "content"];
+  var state = { meta: null, chunks: {}, waiting: {}, results: [], shown: 0, runs: 0, grouped: false };
   var base = "";
-  var form, statusEl, resultsEl, moreEl, col = {};
+  var form, statusEl, choicesEl, resultsEl, moreEl, col = {};
 
   window.LIAISON = {
     meta: function (key, meta) {
@@ -63,11 +65,16 @@
     return named.map(function (l) { return l.id; });
   }
 
-  /* zm, zhaomin, "Zhao Min": a name's initials or full pinyin (liaison/core/pinyin.py's rule). */
+  /* zhao, zhaom, zhaomin, zm, "Zhao Min": the start of a name's full pinyin or of its initials,
+     in any of its readings (liaison/core/pinyin.py's matches_pinyin, the same rule). */
   function byPinyin(leaders, text) {
-    var typed = text.toLowerCase().replace(/[\s'’]+/g, "");
+    var typed = text.toLowerCase().replace(/[\s'’·]+/g, "");
     if (!/^[a-z]+$/.test(typed)) return [];
-    return leaders.filter(function (l) { return l.pinyin && l.pinyin.indexOf(typed) !== -1; });
+    return leaders.filter(function (l) {
+      return (l.pinyin || []).some(function (reading) {
+        return reading[0].indexOf(typed) === 0 || reading[1].indexOf(typed) === 0;
+      });
+    });
   }
 
   function sources(p, ids) {
@@ -119,13 +126,20 @@
           out.push(row);
         });
       });
+      var sign = p.order === "desc" ? -1 : 1;
+      // Several people for one box (zw: two 张伟, or 张伟 and 赵文): each person's records together.
+      var grouped = !!(ids && ids.length > 1);
+      var rank = {};
+      state.meta.leaders.forEach(function (l, i) { rank[l.id] = i; });
       out.sort(function (a, b) {
+        if (grouped && a[col.leader_id] !== b[col.leader_id]) return rank[a[col.leader_id]] - rank[b[col.leader_id]];
         var x = [a[col.date], a[col.leader_id], a[0]], y = [b[col.date], b[col.leader_id], b[0]];
-        for (var i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -1 : 1;
+        for (var i = 0; i < 3; i++) if (x[i] !== y[i]) return x[i] < y[i] ? -sign : sign;
         return 0;
       });
-      if (p.order === "desc") out.reverse();
+      state.grouped = grouped;
       show(out, p);
+      offer(grouped ? ids : [], out, p);
     }, function (error) {
       statusEl.textContent = "数据文件载入失败（" + error.message + "），请刷新页面重试。";
     });
@@ -140,6 +154,7 @@
     state.results = rows;
     state.shown = 0;
     resultsEl.textContent = "";
+    if (message) offer([], rows, p);
     statusEl.textContent = message || ("共 " + rows.length + " 条记录 · " + describe(p) +
       (p.order === "desc" ? " · 时间从晚到早" : " · 时间从早到晚"));
     statusEl.setAttribute("data-count", String(rows.length));
@@ -150,11 +165,50 @@
   function more() {
     var end = Math.min(state.results.length, state.shown + PAGE);
     var fragment = document.createDocumentFragment();
-    for (var i = state.shown; i < end; i++) fragment.appendChild(card(state.results[i]));
+    for (var i = state.shown; i < end; i++) {
+      var row = state.results[i], previous = state.results[i - 1];
+      if (state.grouped && (!previous || previous[col.leader_id] !== row[col.leader_id])) {
+        fragment.appendChild(groupHeading(row[col.leader_id]));
+      }
+      fragment.appendChild(card(row));
+    }
     resultsEl.appendChild(fragment);
     state.shown = end;
     moreEl.hidden = state.shown >= state.results.length;
     moreEl.textContent = "显示更多（还有 " + (state.results.length - state.shown) + " 条）";
+  }
+
+  function leaderOf(id) {
+    return state.meta.leaders.filter(function (l) { return l.id === id; })[0];
+  }
+
+  /* 张伟 · 学生工作处 · 3 条: where one person's records begin when the box meant several. */
+  function groupHeading(id) {
+    var leader = leaderOf(id) || { name: id, department: "" };
+    var count = state.results.filter(function (r) { return r[col.leader_id] === id; }).length;
+    var h = el("h2", "group", [leader.name, leader.department, count + " 条"].filter(Boolean).join(" · "));
+    h.setAttribute("data-leader", id);
+    return h;
+  }
+
+  /* The people the leader box matched, each a button that narrows the search to that person. */
+  function offer(ids, rows, p) {
+    choicesEl.textContent = "";
+    choicesEl.hidden = ids.length < 2;
+    if (choicesEl.hidden) return;
+    choicesEl.appendChild(el("span", "", "“" + p.leader + "”对应 " + ids.length + " 位领导干部，按人分开列出："));
+    ids.forEach(function (id) {
+      var leader = leaderOf(id);
+      var count = rows.filter(function (r) { return r[col.leader_id] === id; }).length;
+      var button = el("button", "choice", leader.name + "（" + leader.department + "）" + count + " 条");
+      button.type = "button";
+      button.setAttribute("data-leader", id);
+      button.addEventListener("click", function () {
+        form.elements.leader.value = leader.label;
+        search();
+      });
+      choicesEl.appendChild(button);
+    });
   }
 
   function card(row) {
@@ -169,7 +223,8 @@
     var dl = el("dl", "fields");
     state.meta.fields.forEach(function (f) {
       var value = row[col[f.key]];
-      var item = el("div", "field f-" + f.key + (f.long ? " long" : ""));
+      var key = KEY_FIELDS.indexOf(f.key) !== -1;
+      var item = el("div", "field f-" + f.key + (f.long ? " long" : "") + (key ? " key" : " extra"));
       item.appendChild(el("dt", "", f.label));
       var dd = el("dd");
       if (value === "" || value === null || value === undefined) dd.appendChild(el("span", "empty", "（无）"));
@@ -178,7 +233,17 @@
       dl.appendChild(item);
     });
     article.appendChild(dl);
+    // On a phone the card shows the key fields (CSS folds the rest); this button opens it whole.
+    var unfold = el("button", "unfold", "展开全部内容");
+    unfold.type = "button";
+    unfold.setAttribute("aria-expanded", "false");
+    unfold.addEventListener("click", function () {
+      var open = article.classList.toggle("open");
+      unfold.setAttribute("aria-expanded", String(open));
+      unfold.textContent = open ? "收起" : "展开全部内容";
+    });
     var links = el("p", "links");
+    links.appendChild(unfold);
     var pdf = el("a", "", "PDF 记录表");
     pdf.href = href + ".pdf";
     var page = el("a", "", "单独查看");
@@ -243,6 +308,7 @@
     base = meta.getAttribute("src").replace(/data\/meta\.js$/, "");
     form = document.getElementById("search");
     statusEl = document.getElementById("status");
+    choicesEl = document.getElementById("choices");
     resultsEl = document.getElementById("results");
     moreEl = document.getElementById("more");
     fill();

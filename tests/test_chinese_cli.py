@@ -65,7 +65,7 @@ def namesakes(repo):
     return repo
 
 
-@pytest.mark.parametrize("typed", ["zm", "ZM", "zhaomou", "Zhao Mou", "赵某"])
+@pytest.mark.parametrize("typed", ["zm", "ZM", "zhaomou", "Zhao Mou", "赵某", "zhao", "Zhao", "zhaom"])
 def test_a_leader_is_found_by_name_full_pinyin_or_initials(run, namesakes, typed):
     done = run(namesakes, "query", "--leader", typed, "--from", "2024-01-01", "--to", "2024-12-31")
     assert done.exit_code == 0, done.output
@@ -77,6 +77,17 @@ def test_pinyin_shared_by_namesakes_asks_for_the_id(run, namesakes, typed):
     done = run(namesakes, "query", "--leader", typed, "--from", "2024-01-01", "--to", "2024-12-31")
     assert done.exit_code != 0
     assert "--leader-id T2" in done.output and "--leader-id T3" in done.output
+
+
+@pytest.mark.parametrize(
+    "name, typed",
+    [("曾国藩", "zeng"), ("曾国藩", "zgf"), ("曾国藩", "cengguofan"), ("单雄信", "shan"), ("赵敏", "zhaomin")],
+)
+def test_a_surname_read_its_own_way_is_found_by_either_reading(name, typed):
+    from liaison.core.pinyin import matches_pinyin
+
+    assert matches_pinyin(name, typed)
+    assert not matches_pinyin(name, typed + "q")
 
 
 def test_pinyin_works_for_pdf_too(run, namesakes, tmp_path):

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, records_by_hand
 from english import english_words
 
 from liaison.core.project import open_project
@@ -130,3 +130,140 @@ def test_no_english_word_in_a_pdf_or_the_workbook(site):
     workbook.close()
     assert "联系学生次数" in " ".join(cells) or "表1" in " ".join(workbook.sheetnames)
     assert english_words("\n".join(cells), {"Seed", "maintainers"}) == []
+
+
+# Issue 30 item 9: search gaps, driven at a phone's width in a Chinese and an English browser.
+LOCALES = ["zh-CN", "en-US"]
+
+
+@pytest.fixture(params=LOCALES)
+def phone(request, browser):
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True, locale=request.param
+    )
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    yield page
+    context.close()
+
+
+def _search(page, base: str, query: str):
+    page.goto(base + "index.html?" + query)
+    _wait(page)
+
+
+@pytest.mark.parametrize("query", ["leader=zhao", "q=没有这样的内容", "leader=赵敏&from=2025-08-01&to=2026-02-22"])
+def test_no_show_more_button_when_every_result_is_shown(site, serve, phone, query):
+    _search(phone, serve(site), query)
+    count = int(phone.get_attribute("#status", "data-count"))
+    assert count < 100
+    assert not phone.is_visible("#more"), phone.inner_text("#more")
+    assert phone.errors == []
+
+
+@pytest.mark.parametrize("typed", ["zhao", "Zhao", "zhaom", "zhaomin", "Zhao Min", "zm", "ZM"])
+def test_a_surname_any_start_of_the_full_pinyin_and_the_initials_find_the_person(site, serve, phone, typed):
+    _search(phone, serve(site), "from=&to=")
+    phone.click("#filters > summary")
+    runs = phone.get_attribute("#status", "data-search")
+    phone.fill("input[name=leader]", typed)
+    phone.press("input[name=leader]", "Enter")
+    phone.wait_for_function(f"document.getElementById('status').dataset.search !== '{runs}'")
+    _wait(phone)
+    titles = phone.locator("#results article h2").all_inner_texts()
+    assert titles and all("赵敏" in t for t in titles), titles[:3]
+    assert phone.errors == []
+
+
+def test_people_matching_the_same_initials_are_shown_apart_with_their_departments(site, serve, phone):
+    _search(phone, serve(site), "leader=zw")
+    choices = phone.locator("#choices button").all_inner_texts()
+    assert len(choices) == 2 and any("学生工作处" in c for c in choices) and any("基础医学院" in c for c in choices)
+    groups = phone.locator("#results h2.group")
+    assert groups.count() == 2
+    headings = groups.all_inner_texts()
+    assert "学生工作处" in headings[0] and "基础医学院" in headings[1]
+    # Each person's records are together under their heading: the leader changes only at a heading.
+    owners = phone.eval_on_selector_all(
+        "#results > *", "nodes => nodes.map(n => n.dataset.leader || n.querySelector('h2 a').textContent)"
+    )
+    assert owners[0].startswith("T") and "学生工作处" in owners[1]
+    second = owners.index(next(o for o in owners[1:] if o.startswith("T")))
+    assert all("学生工作处" in o for o in owners[1:second]) and all("基础医学院" in o for o in owners[second + 1 :])
+    phone.click("#choices button:has-text('基础医学院')")
+    phone.wait_for_function("document.querySelectorAll('#results h2.group').length === 0")
+    titles = phone.locator("#results article h2").all_inner_texts()
+    assert titles and all("基础医学院" in t for t in titles)
+    assert not phone.is_visible("#choices")
+
+
+def test_a_result_card_on_a_phone_shows_the_key_fields_and_opens_for_the_rest(site, serve, phone):
+    _search(phone, serve(site), "from=&to=")
+    # The longest record: the one that filled a screen and a half.
+    longest = max(records_by_hand(PROJECT), key=lambda r: len(r["content"]) + len(r["feedback"] or ""))
+    _search(phone, serve(site), f"from={longest['date']}&to={longest['date']}")
+    card = phone.locator(f'#results article[data-id="{longest["id"]}"]')
+    height = phone.viewport_size["height"]
+    assert card.bounding_box()["height"] < height / 2
+    visible = [dt for dt in card.locator("dt").all() if dt.is_visible()]
+    assert [dt.inner_text() for dt in visible] == ["联系地点", "人员规模", "联系内容"]
+    button = card.locator("button.unfold")
+    assert button.get_attribute("aria-expanded") == "false"
+    button.click()
+    assert button.get_attribute("aria-expanded") == "true"
+    assert all(dt.is_visible() for dt in card.locator("dt").all())
+    assert longest["content"].split("\n")[-1] in card.inner_text()
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    assert phone.errors == []
+
+
+def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(site, serve, phone):
+    import io
+    import zipfile
+
+    from liaison.core.filenames import record_pdf_paths
+    from liaison.core.project import read_records
+
+    project = open_project(PROJECT)
+    records = [r for r in read_records(project)[0] if r.leader_id == "T2012003"]
+    start, end = "2025-09-01", "2026-06-30"
+    chosen = [r for r in records if start <= r.date.isoformat() <= end]
+    assert 1 < len(chosen) < len(records)
+    expected = record_pdf_paths(chosen, project.roster)
+    page = phone
+    page.goto(serve(site) + "leaders/T2012003.html")
+    page.fill("#pdf-zip input[name=from]", start)
+    page.fill("#pdf-zip input[name=to]", end)
+    with page.expect_download() as download:
+        page.click("#pdf-zip button[type=submit]")
+    archive = zipfile.ZipFile(io.BytesIO(Path(download.value.path()).read_bytes()))
+    assert archive.testzip() is None  # every CRC right
+    assert sorted(archive.namelist()) == sorted(expected.values())
+    for record in chosen:
+        assert archive.read(expected[record.id]) == (site / "records" / f"{record.id}.pdf").read_bytes()
+    assert download.value.suggested_filename == f"赵敏-{start}至{end}.zip"
+    assert "已打包" in page.inner_text(".zip-status") and page.errors == []
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["index.html?leader=zw&from=&to=", "leaders/T2012003.html", "leaders.html", "overview.html", "downloads.html"],
+)
+def test_the_site_pages_have_no_axe_violations(site, serve, browser, path):
+    from axe import violations
+
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, bypass_csp=True)
+    page = context.new_page()
+    page.goto(serve(site) + path)
+    if path.startswith("index"):
+        _wait(page)
+    found = violations(page)
+    if path.startswith("index"):
+        page.click("#results article button.unfold >> nth=0")
+        found += violations(page)
+    record = next((site / "records").glob("*.html")).relative_to(site).as_posix()
+    page.goto(serve(site) + record)
+    found += violations(page)
+    context.close()
+    assert found == []

@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import unicodedata
 from functools import cache
 from zoneinfo import ZoneInfo
 
@@ -63,6 +64,24 @@ def local(moment: datetime.datetime, tz: str = DEFAULT_ZONE) -> datetime.datetim
 def start_of_day(day: datetime.date, tz: str = DEFAULT_ZONE) -> datetime.datetime:
     """00:00 of ``day`` in ``tz``."""
     return datetime.datetime.combine(day, datetime.time(), zone(tz))
+
+
+# A date as people type it into a box: 2025-9-5, 2025/9/5, 2025.9.5, 2025年9月5日, full-width digits, spaces.
+# site/form.js applies the same pattern in the page, so the box shows 2025-09-05 before it is sent.
+TYPED_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+
+
+def typed_date(text: str) -> str:
+    """``text`` as ``YYYY-MM-DD`` when it is a date written one of the ways people type one, else as given (stripped).
+
+    Only the writing is normalised: 2027-2-30 becomes 2027-02-30, which
+    ``parse_date`` then says does not exist.
+    """
+    plain = unicodedata.normalize("NFKC", text).strip()
+    match = TYPED_DATE.fullmatch(plain)
+    if not match:
+        return text.strip()
+    return f"{match[1]}-{int(match[2]):02d}-{int(match[3]):02d}"
 
 
 def parse_date(text: str) -> datetime.date | None:

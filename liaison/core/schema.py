@@ -126,11 +126,7 @@ class _Validator(cerberus.Validator):
             multiline = (rules.get("meta") or {}).get("widget") == "textarea"
             found = unwanted_character(value, multiline)
             if found:
-                self._error(
-                    field,
-                    f"第 {found[0]} 个字符是看不见的特殊字符（{found[1]}），"
-                    "可能是从其他软件复制带来的，请删除后重新输入。",
-                )
+                self._error(field, hidden_character(*found))
 
     def _validate_not_blank(self, constraint, field, value):
         """{'type': 'boolean'}"""
@@ -140,10 +136,7 @@ class _Validator(cerberus.Validator):
     def _validate_not_future(self, constraint, field, value):
         """{'type': 'boolean'}"""
         if constraint and self.today and isinstance(value, datetime.date) and value > self.today:
-            self._error(
-                field,
-                f"{value.isoformat()} 晚于今天（{self.today.isoformat()}），不能填写将来的日期，请核对。",
-            )
+            self._error(field, in_future(value.isoformat(), self.today.isoformat()))
 
 
 class _KeepErrors(cerberus_errors.BaseErrorHandler):
@@ -218,15 +211,15 @@ class Schema:
             wanted = _TYPE_NAMES.get(str(err.constraint), str(err.constraint))
             return _join(f"应为{wanted}，现在是“{_shorten(err.value)}”。", hint)
         if code == cerberus_errors.MAX_LENGTH.code:
-            return f"太长了：{len(err.value)} 字，最多 {err.constraint} 字，请精简。"
+            return too_long(len(err.value), err.constraint)
         if code == cerberus_errors.MIN_LENGTH.code:
             return f"太短了：至少 {err.constraint} 字。"
         if code == cerberus_errors.REGEX_MISMATCH.code:
             return _join(f"格式不对：“{_shorten(err.value)}”。", hint)
         if code == cerberus_errors.MIN_VALUE.code:
-            return _join(f"{_show(err.value)} 太小，不能小于 {_show(err.constraint)}，请核对。", hint)
+            return _join(too_small(_show(err.value), _show(err.constraint)), hint)
         if code == cerberus_errors.MAX_VALUE.code:
-            return _join(f"{_show(err.value)} 太大，不能大于 {_show(err.constraint)}，请核对。", hint)
+            return _join(too_large(_show(err.value), _show(err.constraint)), hint)
         if code == cerberus_errors.CUSTOM.code and err.info:
             return str(err.info[0])
         return f"不符合规则 {err.rule}（{err.constraint}）。"
@@ -289,6 +282,28 @@ def _known_keys(rules: dict, parent: tuple) -> list[str]:
         if not isinstance(step, int):
             current = current.get(step, {})
     return list(current.get("schema", {}).keys())
+
+
+# The words of the rules a browser checks too: the web form passes placeholders ("{value}") to send
+# them to its script (liaison/web/formfields.py), so the page and the server say the same thing.
+def too_long(length: object, limit: object) -> str:
+    return f"太长了：{length} 字，最多 {limit} 字，请精简。"
+
+
+def too_small(value: object, limit: object) -> str:
+    return f"{value} 太小，不能小于 {limit}，请核对。"
+
+
+def too_large(value: object, limit: object) -> str:
+    return f"{value} 太大，不能大于 {limit}，请核对。"
+
+
+def hidden_character(position: int, name: str) -> str:
+    return f"第 {position} 个字符是看不见的特殊字符（{name}），可能是从其他软件复制带来的，请删除后重新输入。"
+
+
+def in_future(value: object, today: object) -> str:
+    return f"{value} 晚于今天（{today}），不能填写将来的日期，请核对。"
 
 
 def _join(message: str, hint: str) -> str:

@@ -86,6 +86,8 @@ class Entry:
     submitted_by: str = ""  # the SSO login that sent the form (the commit's Submitted-By trailer)
     queued_ns: int = 0  # when it entered the outbox: the delivery order
     description: str = ""  # the merge request's description (push option), made by push.description
+    reason: str = ""  # a correction of an approved record: why (申请更正), in the commit message
+    reopen: bool = False  # that record's semester is closed: the reason goes in a Reopen-Reason trailer too
 
     @property
     def path(self) -> str:

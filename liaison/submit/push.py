@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from liaison.core.records import RECORD_ID
+from liaison.git.closed import REOPEN
 from liaison.git.repo import GitError, Repo
 from liaison.submit.gitlabtext import inert_line
 
@@ -205,11 +206,14 @@ class Mirror:
                 self.repo.run("update-index", "--index-info", env=index, input=removal)
             self.repo.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{entry.path}", env=index)
             tree = self.repo.text("write-tree", env=index)
-        verb = "新增" if entry.kind == "new" else "修改"
+        verb = "新增" if entry.kind == "new" else "更正" if entry.reason else "修改"
         trailers = f"Submission-Token: {entry.token}\n"
         if entry.submitted_by:
             trailers += f"Submitted-By: {_one_line_plain(entry.submitted_by)}\n"
-        message = f"{verb}联系记录 {entry.record_id}\n\n{inert_line(entry.title)}\n\n{trailers}"
+        if entry.reopen:  # liaison/git/closed.py: check asks for it on a change to a closed semester
+            trailers += f"{REOPEN}: {inert_line(entry.reason)}\n"
+        reason = f"更正理由：{inert_line(entry.reason)}\n\n" if entry.reason else ""
+        message = f"{verb}联系记录 {entry.record_id}\n\n{inert_line(entry.title)}\n\n{reason}{trailers}"
         identity = {
             "GIT_AUTHOR_NAME": entry.author_name,
             "GIT_AUTHOR_EMAIL": entry.author_email,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,10 +19,21 @@ from liaison.core import dates
 from liaison.core.checks import roster_problems
 from liaison.core.records import dump_record, new_record_id, parse_record, record_path
 from liaison.core.roster import Leader, Roster
-from liaison.core.schema import Field, Schema
+from liaison.core.schema import (
+    Field,
+    Schema,
+    hidden_character,
+    in_future,
+    too_large,
+    too_long,
+    too_small,
+    unwanted_character,
+)
 
 _INTEGER = re.compile(r"[0-9]+")
-INPUT_TYPES = {"text": "text", "date": "date", "number": "number"}
+# Dates and numbers are text boxes: a date box of the browser turns a typed 2025/9/5 into 0595-02-02 and
+# a number box sends "" for a typed 50人; the page's script and the server read what was typed instead.
+INPUT_MODES = {"date": "text", "number": "numeric"}
 
 
 @dataclass(frozen=True)
@@ -29,7 +41,7 @@ class FormField:
     key: str
     label: str
     widget: str  # text, textarea, date, number
-    input_type: str
+    inputmode: str
     required: bool
     readonly: bool
     maxlength: int | None
@@ -38,6 +50,7 @@ class FormField:
     hint: str
     value: str
     error: str
+    check: dict  # what site/form.js checks before sending, with the server's words (``client_check``)
 
 
 def form_fields(
@@ -56,7 +69,7 @@ def form_fields(
                 key=field.key,
                 label=field.label,
                 widget=field.widget,
-                input_type=INPUT_TYPES.get(field.widget, "text"),
+                inputmode=INPUT_MODES.get(field.widget, ""),
                 required=field.required and not rules.get("empty", False),
                 readonly=field.source == "roster",
                 maxlength=rules.get("maxlength"),
@@ -65,9 +78,122 @@ def form_fields(
                 hint=field.hint,
                 value=values.get(field.key, ""),
                 error=errors.get(field.key, ""),
+                check=client_check(field, today),
             )
         )
     return out
+
+
+def client_check(field: Field, today: datetime.date) -> dict:
+    """The rules site/form.js checks in the page, each with the message the server gives for it.
+
+    The messages come from the functions the server words its own with,
+    given placeholders ({value}, {length}, {year}, {month}, {day}, {days})
+    that the script fills in: the list a person sees before sending is the
+    list the server would give. Rules only the server knows (the roster,
+    control characters) are left to it.
+    """
+    rules = field.rules
+    check: dict[str, Any] = {"label": field.label, "kind": field.widget}
+    if field.required and not rules.get("empty", False):
+        check["required"] = required_message(field)
+    if rules.get("maxlength"):
+        check["maxlength"] = [rules["maxlength"], too_long("{length}", rules["maxlength"])]
+    if field.type == "integer":
+        check["integer"] = not_integer("{value}")
+        for rule, words in (("min", too_small), ("max", too_large)):
+            if rules.get(rule) is not None:
+                check[rule] = [rules[rule], words("{value}", rules[rule])]
+    if field.type == "date":
+        check["date"] = not_a_date("{value}", field)
+        check["impossible"] = impossible_date("{value}", "{reason}", field)
+        check["reasons"] = {
+            "month": no_such_month("{month}"),
+            "days": month_days("{year}", "{month}", "{days}"),
+            "day": no_such_day("{month}", "{day}"),
+        }
+        if rules.get("min") is not None:
+            low = rules["min"].isoformat()
+            check["min"] = [low, _without_hint(too_small("{value}", low), field)]
+        if rules.get("not_future"):
+            check["max"] = [today.isoformat(), in_future("{value}", today.isoformat())]
+    return check
+
+
+def required_message(field: Field) -> str:
+    return f"请填写{field.label}。"
+
+
+def not_integer(raw: str) -> str:
+    return f"“{raw}”不是整数，请只填阿拉伯数字。"
+
+
+def not_a_date(raw: str, field: Field) -> str:
+    return f"“{raw}”不是日期，请按 年-月-日 填写{field.label}，如 2024-09-15。"
+
+
+def impossible_date(raw: str, reason: str, field: Field) -> str:
+    return f"{raw} 不是真实存在的日期（{reason}），请核对{field.label}。"
+
+
+def no_such_month(month: object) -> str:
+    return f"没有 {month} 月"
+
+
+def month_days(year: object, month: object, days: object) -> str:
+    return f"{year} 年 {month} 月只有 {days} 天"
+
+
+def no_such_day(month: object, day: object) -> str:
+    return f"{month} 月没有 {day} 日"
+
+
+# 申请更正: an approved record is corrected with a reason, which 思政科 reads in the merge request.
+REASON = Field(
+    key="reason",
+    label="更正理由",
+    order=1000,
+    type="string",
+    required=True,
+    widget="textarea",
+    source="user",
+    hint="这条记录已经审核通过。请说明更正什么、为什么，如“联系日期记错了，应为 9 月 16 日”。思政科审核时会看到。",
+    internal=False,
+    print="",
+    whole=False,
+    rules={"maxlength": 500},
+    aliases=(),
+)
+
+
+def reason_field(value: str, error: str, today: datetime.date) -> FormField:
+    """The 更正理由 box of 申请更正, laid out and checked like the schema's fields."""
+    return FormField(
+        key=REASON.key,
+        label=REASON.label,
+        widget=REASON.widget,
+        inputmode="",
+        required=True,
+        readonly=False,
+        maxlength=REASON.rules["maxlength"],
+        minimum=None,
+        maximum=None,
+        hint=REASON.hint,
+        value=value,
+        error=error,
+        check=client_check(REASON, today),
+    )
+
+
+def reason_of(form: dict[str, str]) -> tuple[str, str]:
+    """(the reason as typed, cleaned; its error or '') of a posted 申请更正."""
+    reason = _clean(str(form.get(REASON.key, "")), multiline=True)
+    if not reason:
+        return reason, required_message(REASON)
+    if len(reason) > REASON.rules["maxlength"]:
+        return reason, too_long(len(reason), REASON.rules["maxlength"])
+    found = unwanted_character(reason, multiline=True)
+    return reason, hidden_character(*found) if found else ""
 
 
 def initial_values(leader: Leader, today: datetime.date) -> dict[str, str]:
@@ -97,18 +223,19 @@ def _converted(field: Field, raw: str) -> tuple[Any, str]:
     record is still checked: every error shows in one round.
     """
     if field.type == "integer":
-        if _INTEGER.fullmatch(raw):
-            return int(raw), ""
-        return 1, (f"“{raw}”不是整数，请只填阿拉伯数字。" if raw else f"请填写{field.label}。")
+        digits = unicodedata.normalize("NFKC", raw)  # ５０ typed with a Chinese keyboard is 50
+        if _INTEGER.fullmatch(digits):
+            return int(digits), ""
+        return 1, (not_integer(raw) if raw else required_message(field))
     if field.type == "date":
         if not raw:
-            return None, f"请选择{field.label}。"
+            return None, required_message(field)
         try:
             day = dates.parse_date(raw)
         except ValueError:
-            return None, f"{raw} 不是真实存在的日期（{_impossible(raw)}），请核对{field.label}。"
+            return None, impossible_date(raw, _impossible(raw), field)
         if day is None:
-            return None, f"“{raw}”不是日期，请按 年-月-日 填写{field.label}，如 2024-09-15。"
+            return None, not_a_date(raw, field)
         return day, ""
     return raw, ""
 
@@ -117,9 +244,9 @@ def _impossible(raw: str) -> str:
     """Why 2027-02-30 is not a date, in words: the month has fewer days, or there is no such month."""
     year, month, day = (int(part) for part in dates.DATE_PATTERN.fullmatch(raw.strip()).groups())
     if not 1 <= month <= 12:
-        return f"没有 {month} 月"
+        return no_such_month(month)
     days = calendar.monthrange(year, month)[1] if year >= 1 else 31
-    return f"{year} 年 {month} 月只有 {days} 天" if day > days or day < 1 else f"{month} 月没有 {day} 日"
+    return month_days(year, month, days) if day > days or day < 1 else no_such_day(month, day)
 
 
 def _without_hint(message: str, field: Field | None) -> str:
@@ -127,7 +254,7 @@ def _without_hint(message: str, field: Field | None) -> str:
     if field is not None and field.hint and message.endswith(field.hint):
         message = message[: -len(field.hint)].strip()
     if message == "不能为空，请填写。" and field is not None:
-        return f"请填写{field.label}。"
+        return required_message(field)
     return message
 
 
@@ -141,6 +268,8 @@ def _typed_data(form: dict[str, str], leader: Leader, schema: Schema):
             values[field.key] = str(data[field.key])
             continue
         raw = _clean(str(form.get(field.key, "")), field.widget == "textarea")
+        if field.type == "date":
+            raw = dates.typed_date(raw)
         values[field.key] = raw
         data[field.key], error = _converted(field, raw)
         if error:

@@ -34,9 +34,16 @@ REVIEWING = ("审核中", "reviewing")
 APPROVED = ("已通过", "approved")
 RETURNED = ("已退回", "returned")
 ATTENTION = ("需要处理", "attention")
+CORRECTING = ("更正审核中", "correcting")  # 申请更正 of an approved record, sent or under review
 
 # What the pages' state words (liaison/web/views) mean here.
-_FROM_GIT = {"待同步": SYNCING, "待审核": REVIEWING, "已合并": APPROVED, "待人工处理": ATTENTION}
+_FROM_GIT = {
+    "待同步": SYNCING,
+    "待审核": REVIEWING,
+    "已合并": APPROVED,
+    "待人工处理": ATTENTION,
+    "更正审核中": CORRECTING,
+}
 
 
 @dataclass(frozen=True)
@@ -66,7 +73,7 @@ class Status:
 
     @property
     def correctable(self) -> bool:
-        return self.css in ("syncing", "reviewing", "returned", "attention")
+        return self.css in ("syncing", "reviewing", "returned", "attention", "correcting")
 
 
 def status_of(git_state: str, review: Review | None) -> Status:

@@ -19,13 +19,14 @@ from dataclasses import dataclass, field
 from jinja2 import Environment
 
 from liaison.core import dates
+from liaison.core.filenames import leader_folders, record_pdf_paths
 from liaison.core.project import Project
 from liaison.core.records import Record
 from liaison.core.roster import Leader
 from liaison.core.schema import Schema
 from liaison.core.semesters import ALL_DATES, Calendar, DateRange, Semester
 from liaison.core.summary import contact_counts, leader_sort_key
-from liaison.git.history.model import Change, History
+from liaison.git.history.model import MOVED, Change, History, stem
 from liaison.outputs.formats import as_csv
 from liaison.outputs.pdf import display_value
 from liaison.outputs.site.counts import SemesterCounts, overview_charts, semester_comparison
@@ -35,7 +36,7 @@ from liaison.outputs.site.versions import Version, Versions
 from liaison.outputs.templating import environment
 from liaison.outputs.workbook import build_workbook
 
-ASSETS = ("site.css", "search.js")
+ASSETS = ("site.css", "search.js", "zip.js")
 
 
 def download_items(semesters: list[Semester], calendar: Calendar) -> list[dict]:
@@ -278,9 +279,12 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
     by_leader: dict[str, list[Record]] = defaultdict(list)
     for record in sorted(records, key=lambda r: (r.date, r.id)):
         by_leader[record.leader_id].append(record)
+    # The names the export gives the PDFs (<folder>/<date>_<联系对象>.pdf): site/zip.js packs them so.
+    folders = leader_folders(project.roster)
     files = []
     for leader in project.roster.leaders:
         groups = defaultdict(list)
+        names = record_pdf_paths(by_leader.get(leader.id, []), project.roster)
         for record in reversed(by_leader.get(leader.id, [])):
             groups[calendar.semester_of(record.date)].append(
                 {
@@ -289,6 +293,7 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
                     "target": record["target"],
                     "place": record["place"],
                     "size": record["size"],
+                    "pdf_name": names[record.id],
                 }
             )
         shown = sorted(set(pages.semesters) | set(groups), reverse=True)
@@ -297,7 +302,16 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
             "nav": "leaders",
             "leader": leader,
             "semester_rows": semester_comparison(leader, counts, shown),
-            "groups": [{"title": s.title, "records": groups[s]} for s in sorted(groups, reverse=True)],
+            "groups": [
+                {
+                    "title": s.title,
+                    "start": calendar.start(s).isoformat(),
+                    "end": calendar.end(s).isoformat(),
+                    "records": groups[s],
+                }
+                for s in sorted(groups, reverse=True)
+            ],
+            "folder": folders[leader.id],
         }
         path = f"leaders/{leader.id}.html"
         # The context is small (one leader's list): it is its own key.
@@ -349,6 +363,45 @@ def record_pages(
     return files
 
 
+def former_ids(changes: list[Change]) -> list[str]:
+    """The ids a record had before corrections of its date moved it, oldest first."""
+    return list(dict.fromkeys(stem(c.old_path) for c in changes if c.kind == MOVED and c.old_path))
+
+
+def moved_ids(records: list[Record], versions: Versions, history: History | None) -> dict[str, str]:
+    """Every former id of a record that is no record's id now -> the record's id now."""
+    if history is None:
+        return {}
+    current = {r.id for r in records}
+    return {
+        old: record.id for record in records for old in former_ids(versions.changes_of(record.id)) if old not in current
+    }
+
+
+def moved_pages(pages: Pages, records: list[Record], schema: Schema, moved: dict[str, str]) -> list[Output]:
+    """records/<former id>.html for each id a record had: a page that opens the record as it is now.
+
+    A corrected date changes the record's id (the date is part of it), and a
+    link or a PDF made before carries the old one. A static site cannot
+    answer with a redirect, so the old address holds a small page that says
+    so and goes on to the record (meta refresh, and a link). An old id that
+    is some record's id now is that record's page (``moved_ids`` leaves it out).
+    """
+    by_id = {r.id: r for r in records}
+    files = []
+    for old, new in sorted(moved.items()):
+        record = by_id[new]
+        context = {
+            "page_title": f"记录编号 {old} 已更正",
+            "nav": "search",
+            "old_id": old,
+            "record_id": new,
+            "heading": f"{record.leader} · {display_value(schema.field('date'), record.date)} · {record['target']}",
+        }
+        files.append(pages.page("moved.html", f"records/{old}.html", **context))
+    return files
+
+
 def site_outputs(
     project: Project,
     records: list[Record],
@@ -383,6 +436,7 @@ def site_outputs(
     files += download_files(pages, records, project, versions, digests)
     files += leader_pages(pages, records, project)
     files += record_pages(pages, records, project, versions, history, digests)
+    files += moved_pages(pages, records, schema, moved_ids(records, versions, history))
     files += search_data(records, roster, schema, calendar, today, fingerprint, digests)
     for asset in ASSETS:
         files.append(Output.of_bytes(f"assets/{asset}", (project.root / "site" / asset).read_bytes()))

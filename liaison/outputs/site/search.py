@@ -8,7 +8,7 @@ import json
 from collections import Counter, defaultdict
 from typing import Any
 
-from liaison.core.pinyin import pinyin_keys
+from liaison.core.pinyin import pinyin_keys, pinyin_readings
 from liaison.core.records import Record, plain_value
 from liaison.core.roster import Leader, Roster
 from liaison.core.schema import Schema
@@ -81,7 +81,8 @@ def search_data(
                 "position": p.position,
                 "active": p.active,
                 "count": len(by_leader.get(p.id, [])),
-                "pinyin": list(pinyin_keys(p.name)),  # what the leader box accepts besides the name: zhaomin, zm
+                # What the leader box accepts besides the name: any start of zhaomin or of zm (pinyin.py's rule).
+                "pinyin": [list(reading) for reading in pinyin_readings(p.name)],
             }
             for p in leaders
         ],

@@ -1,29 +1,49 @@
-"""The record form: a new record, or a correction of one still open; what a posted form becomes."""
+"""The record form: a new record, a correction of one still open, or 申请更正 of an approved one; what a posted
+form becomes."""
 
 from __future__ import annotations
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
+from liaison.git.closed import semesters_closed_now
 from liaison.submit.gitlabtext import description
 from liaison.submit.outbox import Entry, new_token, valid_token
 from liaison.submit.worker import NotSaved, now_iso
 
-from ..formfields import form_fields, initial_values, record_from_form, values_of
-from .mine import MyRecord, own, parse, project, submitter
+from ..formfields import REASON, form_fields, initial_values, reason_field, reason_of, record_from_form, values_of
+from .mine import CORRECTING, MERGED, MyRecord, own, parse, project, submitter
+
+# 申请更正: an approved record, or one whose correction is open: every commit of that request carries
+# the reason (and Reopen-Reason in a closed semester, which check asks of each commit of the request).
+REQUESTED = (MERGED, CORRECTING)
 
 RESUBMIT = "页面停留较久，安全校验已经更新。您填写的内容都还在，请核对后再按一次「提交」。"
 
 
-def form_page(values, errors, token, record_id=None, status=200, notice=""):
+REQUEST_LEAD = (
+    "这条记录已经审核通过。更正会作为一个新的合并请求交给{office}审核，通过后替换现在的记录；"
+    "审核期间现在的记录仍然有效，「我的记录」中显示为“更正审核中”。记录编号 {record_id}"
+)
+
+
+def form_page(values, errors, token, record_id=None, status=200, notice="", request_correction=False):
+    """The form; ``request_correction``: 申请更正 of an approved record, with its 更正理由 box."""
     today = project().today()
+    fields = form_fields(project().schema, values, errors, today)
+    words = {}
+    if request_correction:
+        fields.append(reason_field(values.get(REASON.key, ""), errors.get(REASON.key, ""), today))
+        lead = REQUEST_LEAD.format(office=project().config.office, record_id=record_id)
+        words = {"title": "申请更正", "lead": lead, "submit_label": "提交更正申请"}
     return render_template(
         "web/form.html",
-        fields=form_fields(project().schema, values, errors, today),
+        fields=fields,
+        wrong=[field for field in fields if field.error],  # the list at the top, in the form's order
         token=token,
         record_id=record_id,
         leader=g.leader,
-        error_count=len(errors),
         notice=notice,
+        **words,
     ), status
 
 
@@ -36,11 +56,11 @@ def new_record():
 def edit_record(record_id):
     if request.method == "GET":
         mine = own(record_id)
-        if not mine.correctable:
-            abort(403, description="这条记录已经合并，不能再在这里修改。如需更正，请联系思政科。")
-        return form_page(values_of(mine.record.data), {}, new_token(), record_id)
-    # A correction sent after its merge request was merged becomes a new merge
-    # request; one sent from another tab after a date change finds the moved record.
+        approved = mine.status in REQUESTED
+        return form_page(values_of(mine.record.data), {}, new_token(), record_id, request_correction=approved)
+    # A correction of an approved record (申请更正, or a page opened before its merge
+    # request was merged) becomes a new merge request and needs a reason; one sent from
+    # another tab after a date change finds the moved record.
     mine = own(record_id, follow_moves=True)
     return _submitted(mine.record.id, mine)
 
@@ -58,7 +78,9 @@ def _typed_again(record_id, token, status=403, notice=RESUBMIT):
     values = {**initial_values(g.leader, project().today()), **request.form.to_dict()}
     for key in ("leader", "department"):
         values[key] = initial_values(g.leader, project().today())[key]
-    return form_page(values, {}, token if valid_token(token) else new_token(), record_id, status, notice)
+    approved = record_id is not None and own(record_id, follow_moves=True).status in REQUESTED
+    token = token if valid_token(token) else new_token()
+    return form_page(values, {}, token, record_id, status, notice, request_correction=approved)
 
 
 def _submitted(record_id, mine: MyRecord | None = None):
@@ -75,10 +97,16 @@ def _submitted(record_id, mine: MyRecord | None = None):
         return redirect(url_for("show_record", record_id=earlier.record_id), code=303)
     p = project()
     new_id, text, values, errors = record_from_form(request.form, g.leader, p.roster, p.schema, p.today(), record_id)
+    approved = mine is not None and mine.status in REQUESTED
+    reason = ""
+    if approved:
+        reason, error = reason_of(request.form)
+        values[REASON.key] = reason
+        errors = {**errors, **({REASON.key: error} if error else {})}
     if errors:
-        return form_page(values, errors, token, record_id, status=422)
+        return form_page(values, errors, token, record_id, status=422, request_correction=approved)
     try:
-        entry, _ = submitter().submit(_entry(token, record_id, new_id, text, mine))
+        entry, _ = submitter().submit(_entry(token, record_id, new_id, text, mine, reason))
     except NotSaved as error:  # the same token later is still one record: nothing of this one was kept
         return _typed_again(record_id, token, 503, not_saved_notice(str(error)))
     session["just_submitted"] = entry.record_id
@@ -87,9 +115,11 @@ def _submitted(record_id, mine: MyRecord | None = None):
     return redirect(url_for("show_record", record_id=entry.record_id), code=303)
 
 
-def _entry(token: str, record_id: str | None, new_id: str, text: str, mine: MyRecord | None) -> Entry:
+def _entry(token: str, record_id: str | None, new_id: str, text: str, mine: MyRecord | None, reason: str = "") -> Entry:
     record = parse(new_id, text)
     leader = g.leader
+    summary = _summary(record) + ([(REASON.label, reason)] if reason else [])
+    title = f"{leader.name} {record.date.isoformat()} 联系{record['target']}" + ("（申请更正）" if reason else "")
     return Entry(
         token=token,
         kind="correction" if record_id else "new",
@@ -98,13 +128,23 @@ def _entry(token: str, record_id: str | None, new_id: str, text: str, mine: MyRe
         author_name=leader.name,
         author_email=leader.email or f"{leader.login}@users.noreply",
         yaml=text,
-        title=f"{leader.name} {record.date.isoformat()} 联系{record['target']}",
+        title=title,
         created=now_iso(),
         branch=mine.branch if mine else "",
         previous_path=mine.record.path if mine and new_id != mine.record.id else "",
         submitted_by=g.login,
-        description=description(_summary(record)),
+        description=description(summary),
+        reason=reason,
+        reopen=bool(reason) and _reaches_closed(mine.record.date, record.date),
     )
+
+
+def _reaches_closed(*days) -> bool:
+    """Whether a correction touches a closed semester (by the record's date before or after):
+    then check asks its commit for a Reopen-Reason (liaison/git/closed.py)."""
+    calendar = project().config.calendar
+    closed = semesters_closed_now(project())
+    return any(calendar.semester_of(day) in closed for day in days)
 
 
 SUMMARY = ("leader", "date", "place", "target", "content")  # what the merge request's description shows

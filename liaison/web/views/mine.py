@@ -9,14 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from flask import abort, current_app, g
+from flask import abort, current_app, g, redirect, request, url_for
 
 from liaison.core.project import Project
 from liaison.core.records import RECORD_ID, Record, parse_record, record_path
+from liaison.git.history.model import identity
 from liaison.submit.outbox import ATTENTION
 from liaison.submit.worker import Submitter, local_time
 
 PENDING, REVIEW, MERGED, NEEDS_ATTENTION = "待同步", "待审核", "已合并", "待人工处理"
+CORRECTING = "更正审核中"  # an approved record with a correction (申请更正) waiting or under review
 
 
 @dataclass(frozen=True)
@@ -28,7 +30,7 @@ class MyRecord:
 
     @property
     def correctable(self) -> bool:
-        return self.status in (PENDING, REVIEW, NEEDS_ATTENTION)
+        return self.status in (PENDING, REVIEW, NEEDS_ATTENTION, CORRECTING)
 
 
 def project() -> Project:
@@ -57,41 +59,72 @@ def my_records(leader_id: str) -> dict[str, MyRecord]:
     for record_id, text in submitter().merged_records(leader_id).items():
         if (record := parse(record_id, text)) is not None:
             found[record_id] = MyRecord(record, MERGED)
+    # A correction of an approved record (申请更正) replaces it in the list, under its own id
+    # (a corrected date moves it), until its merge request is merged.
+    approved = {identity(record_id): record_id for record_id in found}
+
+    def replaces(record_id: str) -> bool:
+        old = approved.get(identity(record_id))
+        if old is not None:
+            found.pop(old, None)
+        return old is not None
+
     for record_id, (text, branch) in submitter().branch_records(leader_id).items():
         if (record := parse(record_id, text)) is not None:
-            found[record_id] = MyRecord(record, REVIEW, branch)
+            found[record_id] = MyRecord(record, CORRECTING if replaces(record_id) else REVIEW, branch)
     for entry in submitter().pending():  # oldest first: a later correction replaces what it corrects
         if entry.leader_id != leader_id or (record := parse(entry.record_id, entry.yaml)) is None:
             continue
         if entry.previous_path:
             found.pop(PurePosixPath(entry.previous_path).stem, None)
+        correcting = replaces(entry.record_id)
         state = submitter().entry_state(entry.token)
         if state is not None and state.state == ATTENTION:
             found[entry.record_id] = MyRecord(
                 record, NEEDS_ATTENTION, entry.branch_name, attention_note(state.last_error)
             )
         else:
-            found[entry.record_id] = MyRecord(record, PENDING, entry.branch_name)
+            found[entry.record_id] = MyRecord(record, CORRECTING if correcting else PENDING, entry.branch_name)
     return found
 
 
 def own(record_id: str, follow_moves: bool = False) -> MyRecord:
     """The user's record, or 404 — also for another leader's record, so its existence is not revealed.
 
+    A corrected date changes a record's id, but it keeps its identity (工号 and
+    random part): an old address (a bookmark, a link in a message, the 编号 on
+    a PDF downloaded before) answers with a redirect to the same page of the
+    record as it is now, which says it was corrected (``moved_from``).
     ``follow_moves``: a correction sent from another tab after a date change
-    names the record's old id; the record keeps its random part, so it is found.
+    names the old id; it is taken as the record's, without a redirect.
     """
     match = RECORD_ID.fullmatch(record_id)
     if not match or match[4] != g.leader.id:
         abort(404)
     records = my_records(g.leader.id)
     mine = records.get(record_id)
-    if mine is None and follow_moves:
-        moved = [r for r in records.values() if r.record.id.endswith(f"-{match[4]}-{match[5]}")]
-        mine = moved[0] if len(moved) == 1 else None
     if mine is None:
-        abort(404)
+        moved = [r for r in records.values() if same_identity(r.record.id, record_id)]
+        if len(moved) != 1:
+            abort(404)
+        if not follow_moves:
+            abort(redirect(url_for(request.endpoint, record_id=moved[0].record.id, moved_from=record_id), code=301))
+        mine = moved[0]
     return mine
+
+
+def same_identity(record_id: str, other: str) -> bool:
+    """Whether two ids name one record: the same 工号 and random part, whatever the date (the history's rule)."""
+    return identity(record_id) == identity(other)
+
+
+def moved_from() -> str:
+    """The old id the page was opened with (``?moved_from=``), when it is an earlier id of this record."""
+    old = request.args.get("moved_from", "")
+    current = request.view_args.get("record_id", "") if request.view_args else ""
+    if RECORD_ID.fullmatch(old) and old != current and same_identity(old, current):
+        return old
+    return ""
 
 
 def freshness() -> dict:

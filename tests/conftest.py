@@ -132,7 +132,7 @@ def git(root: Path, *args: str) -> str:
     import subprocess
 
     env = {**os.environ, **GIT_ENV, "HOME": str(root)}
-    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True, timeout=60)
     return done.stdout.strip()
 
 

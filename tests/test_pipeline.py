@@ -20,6 +20,10 @@ import yaml
 from conftest import PROJECT, git, record_data, write_record
 
 GITLAB_CI_LOCAL = PROJECT / "tools" / "node_modules" / ".bin" / "gitlab-ci-local"
+# A pipeline runs several jobs, each a Python process that may render every demo PDF: more than the
+# suite's default per-test timeout (pyproject.toml), and the run's own timeout fails first, naming it.
+PIPELINE_TIMEOUT = 300
+pytestmark = pytest.mark.timeout(PIPELINE_TIMEOUT + 60)
 
 
 def validate(pipeline: Path) -> subprocess.CompletedProcess:
@@ -34,6 +38,7 @@ def validate(pipeline: Path) -> subprocess.CompletedProcess:
         ],
         capture_output=True,
         text=True,
+        timeout=60,
     )
 
 
@@ -42,7 +47,12 @@ def pipeline_repo(tmp_path) -> Path:
     """A clone of the project as committed work would be: every file git would track, origin a bare repo."""
     repo = tmp_path / "project"
     listed = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT, capture_output=True, text=True, check=True
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     ).stdout.splitlines()
     for name in listed:
         if name.startswith("tools/node_modules/") or not (PROJECT / name).is_file():
@@ -70,7 +80,7 @@ def run_pipeline(repo: Path, *args: str, **variables: str) -> subprocess.Complet
     ]
     for key, value in variables.items():
         command += ["--variable", f"{key}={value}"]
-    done = subprocess.run([*command, *args], cwd=repo, capture_output=True, text=True, timeout=900)
+    done = subprocess.run([*command, *args], cwd=repo, capture_output=True, text=True, timeout=PIPELINE_TIMEOUT)
     done.jobs = set(re.findall(r"^ (?:PASS|FAIL) +(.+?)\s*$", done.stdout, re.M))
     return done
 

@@ -118,7 +118,7 @@ def test_validation_is_safe_from_many_threads_at_once():
     start = threading.Barrier(8)
 
     def work(n: int) -> None:
-        start.wait()
+        start.wait(timeout=60)
         for i in range(300):
             data = good if (n + i) % 2 else bad
             try:

@@ -48,7 +48,7 @@ def wait_until(condition, seconds: float = 30.0) -> None:
 def check_branch(remote: Path, branch: str, tmp_path: Path) -> list:
     """Clone the branch as a reviewer would and run build.py check on it."""
     clone = tmp_path / ("review-" + branch.replace("/", "-"))
-    subprocess.run(["git", "clone", "-q", "--branch", branch, str(remote), str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", "--branch", branch, str(remote), str(clone)], check=True, timeout=60)
     return check_repository(open_project(clone)).problems
 
 
@@ -231,7 +231,7 @@ def edit_fields(client: Client, record_id: str, **fields) -> dict:
 def reviewer_commit(remote: Path, branch: str, tmp_path: Path, note: str) -> str:
     """A reviewer's commit on the branch (GitLab's "apply suggestion"), pushed as a person would."""
     clone = tmp_path / "reviewer"
-    subprocess.run(["git", "clone", "-q", "--branch", branch, str(remote), str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", "--branch", branch, str(remote), str(clone)], check=True, timeout=60)
     (clone / "REVIEW.md").write_text(note, encoding="utf-8")
     git(clone, "add", "REVIEW.md")
     git(clone, "commit", "-q", "-m", "审核意见")
@@ -397,7 +397,9 @@ def test_a_second_tab_corrects_a_record_whose_date_the_first_tab_changed(form_re
 def test_signed_commits_verify_against_allowed_signers(form_repo, make_app, live, tmp_path, monkeypatch):
     key = tmp_path / "signing" / "id_ed25519"
     key.parent.mkdir()
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "liaison", "-f", str(key)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "liaison", "-f", str(key)], check=True, timeout=60
+    )
     monkeypatch.setenv("LIAISON_SIGNING_KEY", str(key))
     app = make_app(form_repo, start_worker=False)
     client = Client(live(app), proxy_headers("zhao"))
@@ -408,12 +410,12 @@ def test_signed_commits_verify_against_allowed_signers(form_repo, make_app, live
     allowed.write_text(f'liaison@localhost namespaces="git" {public[0]} {public[1]}\n', encoding="utf-8")
     remote = remote_of(form_repo, tmp_path)
     verify = ["git", "-c", f"gpg.ssh.allowedSignersFile={allowed}", "verify-commit", f"record/{record_id}"]
-    assert subprocess.run(verify, cwd=remote, capture_output=True).returncode == 0
+    assert subprocess.run(verify, cwd=remote, capture_output=True, timeout=60).returncode == 0
     other = tmp_path / "signing" / "other"  # a key the administrator never listed
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True, timeout=60)
     stranger = (tmp_path / "signing" / "other.pub").read_text(encoding="utf-8").split()
     allowed.write_text(f'liaison@localhost namespaces="git" {stranger[0]} {stranger[1]}\n', encoding="utf-8")
-    assert subprocess.run(verify, cwd=remote, capture_output=True).returncode != 0
+    assert subprocess.run(verify, cwd=remote, capture_output=True, timeout=60).returncode != 0
 
 
 def test_the_outbox_command_lists_retries_exports_and_imports_once(form_repo, make_app, live, tmp_path, run):

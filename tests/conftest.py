@@ -173,6 +173,38 @@ def browser():
         chromium.close()
 
 
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Each file under ``folder`` (relative path) and the SHA-256 of its bytes."""
+    import hashlib
+
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """The demo data's site (public/), built once per session and shared by the site tests.
+
+    Read-only: a test that needs to change a site builds or copies its own. The
+    files are compared with their digests at the end, so a test that wrote into
+    the shared site fails the run instead of quietly changing what later tests see.
+    """
+    from liaison.core.project import open_project
+    from liaison.outputs.site import build_site
+
+    out = tmp_path_factory.mktemp("demo-site") / "public"
+    cache, store = tmp_path_factory.mktemp("demo-cache"), tmp_path_factory.mktemp("demo-store")
+    build_site(open_project(PROJECT), out, cache, site_cache=store)
+    built = tree_digest(out)
+    yield out
+    now = tree_digest(out)
+    changed = sorted(name for name in built.keys() | now.keys() if built.get(name) != now.get(name))
+    assert changed == [], f"a test changed the shared demo site (copy it before changing it): {changed[:10]}"
+
+
 @pytest.fixture(scope="session")
 def serve():
     """serve(directory, prefix) -> base URL: a real HTTP server on loopback, the site under a sub-path."""

@@ -7,23 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT
 from english import english_words
-
-from liaison.core.project import open_project
-from liaison.outputs.site import build_site
 
 SCREENSHOTS = os.environ.get("LIAISON_SCREENSHOTS")
 VIEWPORTS = [(390, 844), (1366, 900)]
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site") / "public"
-    build_site(
-        open_project(PROJECT), out, tmp_path_factory.mktemp("cache"), site_cache=tmp_path_factory.mktemp("store")
-    )
-    return out
 
 
 @pytest.fixture(params=VIEWPORTS, ids=["phone", "pc"])
@@ -41,9 +28,9 @@ def _wait(page):
     page.wait_for_function("document.getElementById('status').hasAttribute('data-count')")
 
 
-def test_a_result_is_in_the_first_screen_zm_finds_the_leader_and_matches_are_marked(site, serve, screen):
+def test_a_result_is_in_the_first_screen_zm_finds_the_leader_and_matches_are_marked(demo_site, serve, screen):
     page, width, height = screen
-    page.goto(serve(site) + "index.html")
+    page.goto(serve(demo_site) + "index.html")
     _wait(page)
     first = page.locator("#results article").first
     assert first.bounding_box()["y"] < height, "the first result must show without scrolling"
@@ -67,14 +54,14 @@ def test_a_result_is_in_the_first_screen_zm_finds_the_leader_and_matches_are_mar
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.errors == []
     if SCREENSHOTS:
-        page.goto(serve(site) + "index.html?leader=T2012003&q=学生")
+        page.goto(serve(demo_site) + "index.html?leader=T2012003&q=学生")
         _wait(page)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"site-search-{width}.png"))
 
 
-def test_the_leader_count_table_keeps_headers_over_numbers_on_a_phone(site, serve, screen):
+def test_the_leader_count_table_keeps_headers_over_numbers_on_a_phone(demo_site, serve, screen):
     page, width, _ = screen
-    page.goto(serve(site) + "leaders/T2012003.html")
+    page.goto(serve(demo_site) + "leaders/T2012003.html")
     for column in (2, 3, 4):
         header = page.locator(f"table.compare thead th:nth-child({column})").bounding_box()
         cell = page.locator(f"table.compare tbody tr:first-child td:nth-child({column})").bounding_box()
@@ -83,17 +70,17 @@ def test_the_leader_count_table_keeps_headers_over_numbers_on_a_phone(site, serv
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-def test_downloads_list_every_semester(site):
-    html = (site / "downloads.html").read_text(encoding="utf-8")
-    semesters = sorted({p.name for p in (site / "data").glob("semester-*.js")})
-    workbooks = sorted((site / "downloads").glob("联系情况汇总表-*.xlsx"))
+def test_downloads_list_every_semester(demo_site):
+    html = (demo_site / "downloads.html").read_text(encoding="utf-8")
+    semesters = sorted({p.name for p in (demo_site / "data").glob("semester-*.js")})
+    workbooks = sorted((demo_site / "downloads").glob("联系情况汇总表-*.xlsx"))
     assert len(workbooks) >= len(semesters) and len(re.findall(r"\.xlsx\"", html)) == len(workbooks)
     # All records come as CSV only (a workbook of every record would be remade on every commit).
-    assert len(list((site / "downloads").glob("联系记录-*.csv"))) == len(workbooks) + 1
+    assert len(list((demo_site / "downloads").glob("联系记录-*.csv"))) == len(workbooks) + 1
 
 
-def test_history_says_who_did_what_in_words(site):
-    page = next((site / "records").glob("*.html")).read_text(encoding="utf-8")
+def test_history_says_who_did_what_in_words(demo_site):
+    page = next((demo_site / "records").glob("*.html")).read_text(encoding="utf-8")
     history = page[page.index("修改历史") :]
     assert "作者" not in history and not re.search(r"提交 [0-9a-f]{8}", history)
     assert re.search(r"(通过表单|直接)(提交|修改|删除|改了日期)", history)
@@ -103,11 +90,11 @@ def test_history_says_who_did_what_in_words(site):
 PAGES = ["index.html", "leaders.html", "overview.html", "downloads.html", "leaders/T2012003.html"]
 
 
-def test_no_english_word_on_the_site(site, serve, browser):
+def test_no_english_word_on_the_site(demo_site, serve, browser):
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
-    base = serve(site)
-    record = next((site / "records").glob("*.html")).relative_to(site).as_posix()
+    base = serve(demo_site)
+    record = next((demo_site / "records").glob("*.html")).relative_to(demo_site).as_posix()
     found = {}
     for path in [*PAGES, record]:
         page.goto(base + path)
@@ -118,14 +105,14 @@ def test_no_english_word_on_the_site(site, serve, browser):
     assert found == {}
 
 
-def test_no_english_word_in_a_pdf_or_the_workbook(site):
+def test_no_english_word_in_a_pdf_or_the_workbook(demo_site):
     import openpyxl
     from pypdf import PdfReader
 
-    pdf = next((site / "records").glob("*.pdf"))
+    pdf = next((demo_site / "records").glob("*.pdf"))
     text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "联系内容" in text and english_words(text) == []
-    workbook = openpyxl.load_workbook(next((site / "downloads").glob("*.xlsx")), read_only=True)
+    workbook = openpyxl.load_workbook(next((demo_site / "downloads").glob("*.xlsx")), read_only=True)
     cells = [str(c) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c]
     workbook.close()
     assert "联系学生次数" in " ".join(cells) or "表1" in " ".join(workbook.sheetnames)

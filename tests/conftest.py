@@ -211,7 +211,8 @@ def serve():
     import functools
     import http.server
     import tempfile
-    import threading
+
+    from webclient import ServerThread
 
     servers = []
 
@@ -226,14 +227,12 @@ def serve():
                 pass
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+        servers.append(ServerThread(server))
         return f"http://127.0.0.1:{server.server_address[1]}/{prefix}/"
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.close()
 
 
 PROXY_SECRET = "test-proxy-secret-0123456789"

@@ -19,7 +19,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -28,6 +27,7 @@ import pytest
 import test_pipeline
 import yaml
 from conftest import PROJECT, PROXY_SECRET, git, good_form
+from webclient import ServerThread
 
 DEPLOY = PROJECT / "deploy"
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
@@ -268,9 +268,8 @@ def proxy(tmp_path, form_repo, make_app, live):
         return inner(environ, start_response)
 
     app.wsgi_app = recording
-    cas = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInCas)
-    threading.Thread(target=cas.serve_forever, daemon=True).start()
-    ports = {"http": free_port(), "https": free_port(), "form": live(app), "cas": cas.server_address[1]}
+    cas_thread = ServerThread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInCas))
+    ports = {"http": free_port(), "https": free_port(), "form": live(app), "cas": cas_thread.server.server_address[1]}
     config = nginx_config(tmp_path, ports)
     error_log = config.parent / "error.log"
     nginx = subprocess.Popen(
@@ -289,8 +288,7 @@ def proxy(tmp_path, form_repo, make_app, live):
         except subprocess.TimeoutExpired:
             nginx.kill()
             nginx.wait(timeout=20)
-        cas.shutdown()
-        cas.server_close()
+        cas_thread.close()
 
 
 class Browser:

@@ -235,6 +235,50 @@ def serve():
         server.close()
 
 
+def pipeline_files() -> list[str]:
+    """The project's files as a commit would hold them (tracked, or untracked and not ignored), with every fifth
+    demo record: 12 of 59, four semesters, both render shards. The jobs do the same whatever the count, and a main
+    pipeline that rendered all 59 twice over was the suite's slowest test; every demo record is rendered by
+    demo_site."""
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    files = [n for n in listed if not n.startswith("tools/node_modules/") and (PROJECT / n).is_file()]
+    records = sorted(n for n in files if n.startswith("records/") and n.endswith(".yaml"))
+    return sorted(set(files) - set(records) | set(records[::5]))
+
+
+@pytest.fixture(scope="session")
+def pipeline_origin(tmp_path_factory) -> Path:
+    """A bare repository with one commit on main, the project as committed (``pipeline_files``); made once."""
+    work = tmp_path_factory.mktemp("pipeline-origin")
+    project = work / "project"
+    for name in pipeline_files():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(PROJECT / name, project / name)
+    git(project, "init", "-q", "-b", "main")
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "项目")
+    git(work, "clone", "-q", "--bare", str(project), str(work / "origin.git"))
+    return work / "origin.git"
+
+
+@pytest.fixture
+def pipeline_repo(tmp_path, pipeline_origin) -> Path:
+    """A clone of the project as committed work would be, whose origin is a bare repository of its own."""
+    remote, repo = tmp_path / "origin.git", tmp_path / "project"
+    git(tmp_path, "clone", "-q", "--bare", str(pipeline_origin), str(remote))
+    git(tmp_path, "clone", "-q", str(remote), str(repo))
+    return repo
+
+
 PROXY_SECRET = "test-proxy-secret-0123456789"
 
 

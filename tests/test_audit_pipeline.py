@@ -12,8 +12,8 @@ import subprocess
 
 from conftest import GIT_ENV, git
 
-# pipeline_repo is a fixture used by name; pytestmark gives these tests a pipeline's timeout.
-from test_pipeline import pipeline_repo, pytestmark, run_pipeline  # noqa: F401
+# pytestmark gives these tests a pipeline's timeout.
+from test_pipeline import pytestmark, run_pipeline  # noqa: F401
 
 RECORD = "records/2025/2025-09-17-T2018008-52481a.yaml"  # a demo record of 2025-2026-1
 
@@ -25,7 +25,7 @@ def backdated_commit(repo, message: str, amend: bool = False) -> None:
     subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=60)
 
 
-def test_a_merge_request_touching_a_closed_semester_needs_reopen_reason_whatever_its_dates(pipeline_repo):  # noqa: F811
+def test_a_merge_request_touching_a_closed_semester_needs_reopen_reason_whatever_its_dates(pipeline_repo):
     with (pipeline_repo / "config.yaml").open("a", encoding="utf-8") as config:
         config.write("closed_semesters:\n  2025-2026-1: 2026-03-01\n")
     git(pipeline_repo, "commit", "-q", "-am", "关闭 2025-2026-1")

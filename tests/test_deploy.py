@@ -64,9 +64,6 @@ def test_the_image_installs_setup_sh_s_own_package_list():
     assert "$(bash scripts/setup.sh packages)" in (DEPLOY / "Containerfile").read_text(encoding="utf-8")
 
 
-pipeline_repo = test_pipeline.pipeline_repo  # a clone of the project with a bare origin
-
-
 def jobs_listed(repo: Path, **variables: str) -> set[str]:
     """The jobs gitlab-ci-local would run (rules evaluated, changes against origin/main), without running them."""
     command = [str(test_pipeline.GITLAB_CI_LOCAL), "--list-csv", "--ignore-predefined-vars", ",".join(variables)]

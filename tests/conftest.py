@@ -173,6 +173,30 @@ def browser():
         chromium.close()
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder ``build(folder)`` fills, made once per run and shared read-only by every test that asks.
+
+    Under pytest-xdist each worker has its own session, so a session fixture
+    alone would build once per worker: the first worker to ask builds in the
+    run's common folder while the others wait on a lock, then all reuse it.
+    """
+    import fcntl
+    import os
+
+    common = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        common = common.parent  # above each worker's own folder: the run's
+    folder, done = common / name, common / f"{name}.built"
+    with open(common / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker killed mid-build left it half made
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     """Each file under ``folder`` (relative path) and the SHA-256 of its bytes."""
     import hashlib
@@ -195,9 +219,10 @@ def demo_site(tmp_path_factory):
     from liaison.core.project import open_project
     from liaison.outputs.site import build_site
 
-    out = tmp_path_factory.mktemp("demo-site") / "public"
-    cache, store = tmp_path_factory.mktemp("demo-cache"), tmp_path_factory.mktemp("demo-store")
-    build_site(open_project(PROJECT), out, cache, site_cache=store)
+    def build(folder: Path) -> None:
+        build_site(open_project(PROJECT), folder / "public", folder / "cache", site_cache=folder / "store")
+
+    out = built_once(tmp_path_factory, "demo-site", build) / "public"
     built = tree_digest(out)
     yield out
     now = tree_digest(out)
@@ -258,16 +283,18 @@ def pipeline_files() -> list[str]:
 @pytest.fixture(scope="session")
 def pipeline_origin(tmp_path_factory) -> Path:
     """A bare repository with one commit on main, the project as committed (``pipeline_files``); made once."""
-    work = tmp_path_factory.mktemp("pipeline-origin")
-    project = work / "project"
-    for name in pipeline_files():
-        (project / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(PROJECT / name, project / name)
-    git(project, "init", "-q", "-b", "main")
-    git(project, "add", "-A")
-    git(project, "commit", "-q", "-m", "项目")
-    git(work, "clone", "-q", "--bare", str(project), str(work / "origin.git"))
-    return work / "origin.git"
+
+    def build(work: Path) -> None:
+        project = work / "project"
+        for name in pipeline_files():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT / name, project / name)
+        git(project, "init", "-q", "-b", "main")
+        git(project, "add", "-A")
+        git(project, "commit", "-q", "-m", "项目")
+        git(work, "clone", "-q", "--bare", str(project), str(work / "origin.git"))
+
+    return built_once(tmp_path_factory, "pipeline-origin", build) / "origin.git"
 
 
 @pytest.fixture

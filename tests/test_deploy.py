@@ -66,7 +66,8 @@ def test_the_image_installs_setup_sh_s_own_package_list():
 
 def jobs_listed(repo: Path, **variables: str) -> set[str]:
     """The jobs gitlab-ci-local would run (rules evaluated, changes against origin/main), without running them."""
-    command = [str(test_pipeline.GITLAB_CI_LOCAL), "--list-csv", "--ignore-predefined-vars", ",".join(variables)]
+    command = [str(test_pipeline.GITLAB_CI_LOCAL), test_pipeline.NO_SCHEMA, "--list-csv"]
+    command += ["--ignore-predefined-vars", ",".join(variables)]
     for key, value in variables.items():
         command += ["--variable", f"{key}={value}"]
     done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=100, check=True)

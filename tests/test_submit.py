@@ -161,7 +161,12 @@ def test_fifty_submissions_from_ten_clients(form_repo, make_app, live, tmp_path)
     assert check_branch(remote, branches[0], tmp_path) == []
 
 
-def test_with_the_remote_gone_submissions_are_kept_and_arrive_after_a_restart(form_repo, make_app, tmp_path):
+def test_with_the_remote_gone_submissions_are_kept_and_arrive_after_a_restart(
+    form_repo, make_app, tmp_path, monkeypatch
+):
+    from liaison.submit import worker
+
+    monkeypatch.setattr(worker, "FIRST_DELAY", 0.5)  # the retry after the failure comes sooner: the same path
     app = make_app(form_repo)
     remote = remote_of(form_repo, tmp_path)
     away = tmp_path / "unreachable.git"

@@ -210,7 +210,7 @@ def tree_digest(folder: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def demo_site(tmp_path_factory):
-    """The demo data's site (public/), built once per session and shared by the site tests.
+    """The demo data's site (public/), built once per run (``built_once``) and shared by the site tests.
 
     Read-only: a test that needs to change a site builds or copies its own. The
     files are compared with their digests at the end, so a test that wrote into

@@ -13,6 +13,8 @@ MAX_LINES = 60
 RUNNERS = {"run", "call", "check_call", "check_output"}
 # Waits on a process (Popen.wait, Popen.communicate): the timeout is a keyword or the wait's one argument.
 WAITS = {"wait": 0, "communicate": 1}
+# Shell-outs that take no timeout at all: use subprocess.run(..., timeout=) instead.
+UNTIMEABLE = {"os.system", "os.popen"}
 
 
 def sources(folder: Path) -> dict[str, str]:
@@ -44,10 +46,18 @@ def _subprocess_names(tree: ast.AST) -> tuple[set[str], set[str]]:
     return modules, runners
 
 
+def _timed(keyword: ast.keyword) -> bool:
+    if keyword.arg is None:  # **options: trusted to carry one
+        return True
+    return keyword.arg == "timeout" and not (isinstance(keyword.value, ast.Constant) and keyword.value.value is None)
+
+
 def _needs_timeout(call: ast.Call, modules: set[str], runners: set[str]) -> bool:
-    if any(keyword.arg == "timeout" or keyword.arg is None for keyword in call.keywords):  # None: **options
-        return False
     function = call.func
+    if ast.unparse(function) in UNTIMEABLE:
+        return True
+    if any(_timed(keyword) for keyword in call.keywords):
+        return False
     if isinstance(function, ast.Name):
         return function.id in runners
     if not isinstance(function, ast.Attribute):
@@ -106,6 +116,8 @@ process.wait(5)
 process.communicate(b"")
 process.communicate(b"", 5)
 subprocess.run(["true"], **{"timeout": 5})
+process.wait(timeout=None)
+os.system("git gc")
 """
 
 
@@ -116,4 +128,6 @@ def test_a_subprocess_without_a_timeout_is_named():
         "tests/test_sample.py:7 out(...)",
         "tests/test_sample.py:10 process.wait(...)",
         "tests/test_sample.py:12 process.communicate(...)",
+        "tests/test_sample.py:15 process.wait(...)",
+        "tests/test_sample.py:16 os.system(...)",
     ]

@@ -142,7 +142,7 @@ def git(root: Path, *args: str) -> str:
     import subprocess
 
     env = {**os.environ, **GIT_ENV, "HOME": str(root)}
-    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True, timeout=60)
     return done.stdout.strip()
 
 
@@ -183,13 +183,71 @@ def browser():
         chromium.close()
 
 
+def built_once(tmp_path_factory, name: str, build) -> Path:
+    """The folder ``build(folder)`` fills, made once per run and shared read-only by every test that asks.
+
+    Under pytest-xdist each worker has its own session, so a session fixture
+    alone would build once per worker: the first worker to ask builds in the
+    run's common folder while the others wait on a lock, then all reuse it.
+    """
+    import fcntl
+    import os
+
+    common = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        common = common.parent  # above each worker's own folder: the run's
+    folder, done = common / name, common / f"{name}.built"
+    with open(common / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a worker killed mid-build left it half made
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def tree_digest(folder: Path) -> dict[str, str]:
+    """Each file under ``folder`` (relative path) and the SHA-256 of its bytes."""
+    import hashlib
+
+    return {
+        path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+@pytest.fixture(scope="session")
+def demo_site(tmp_path_factory):
+    """The demo data's site (public/), built once per run (``built_once``) and shared by the site tests.
+
+    Read-only: a test that needs to change a site builds or copies its own. The
+    files are compared with their digests at the end, so a test that wrote into
+    the shared site fails the run instead of quietly changing what later tests see.
+    """
+    from liaison.core.project import open_project
+    from liaison.outputs.site import build_site
+
+    def build(folder: Path) -> None:
+        build_site(open_project(PROJECT), folder / "public", folder / "cache", site_cache=folder / "store")
+
+    out = built_once(tmp_path_factory, "demo-site", build) / "public"
+    built = tree_digest(out)
+    yield out
+    now = tree_digest(out)
+    changed = sorted(name for name in built.keys() | now.keys() if built.get(name) != now.get(name))
+    assert changed == [], f"a test changed the shared demo site (copy it before changing it): {changed[:10]}"
+
+
 @pytest.fixture(scope="session")
 def serve():
     """serve(directory, prefix) -> base URL: a real HTTP server on loopback, the site under a sub-path."""
     import functools
     import http.server
     import tempfile
-    import threading
+
+    from webclient import ServerThread
 
     servers = []
 
@@ -204,14 +262,58 @@ def serve():
                 pass
 
         server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(www)))
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        servers.append(server)
+        servers.append(ServerThread(server))
         return f"http://127.0.0.1:{server.server_address[1]}/{prefix}/"
 
     yield start
     for server in servers:
-        server.shutdown()
-        server.server_close()
+        server.close()
+
+
+def pipeline_files() -> list[str]:
+    """The project's files as a commit would hold them (tracked, or untracked and not ignored), with every fifth
+    demo record: 12 of 59, four semesters, both render shards. The jobs do the same whatever the count, and a main
+    pipeline that rendered all 59 twice over was the suite's slowest test; every demo record is rendered by
+    demo_site."""
+    import subprocess
+
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout.splitlines()
+    files = [n for n in listed if not n.startswith("tools/node_modules/") and (PROJECT / n).is_file()]
+    records = sorted(n for n in files if n.startswith("records/") and n.endswith(".yaml"))
+    return sorted(set(files) - set(records) | set(records[::5]))
+
+
+@pytest.fixture(scope="session")
+def pipeline_origin(tmp_path_factory) -> Path:
+    """A bare repository with one commit on main, the project as committed (``pipeline_files``); made once."""
+
+    def build(work: Path) -> None:
+        project = work / "project"
+        for name in pipeline_files():
+            (project / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(PROJECT / name, project / name)
+        git(project, "init", "-q", "-b", "main")
+        git(project, "add", "-A")
+        git(project, "commit", "-q", "-m", "项目")
+        git(work, "clone", "-q", "--bare", str(project), str(work / "origin.git"))
+
+    return built_once(tmp_path_factory, "pipeline-origin", build) / "origin.git"
+
+
+@pytest.fixture
+def pipeline_repo(tmp_path, pipeline_origin) -> Path:
+    """A clone of the project as committed work would be, whose origin is a bare repository of its own."""
+    remote, repo = tmp_path / "origin.git", tmp_path / "project"
+    git(tmp_path, "clone", "-q", "--bare", str(pipeline_origin), str(remote))
+    git(tmp_path, "clone", "-q", str(remote), str(repo))
+    return repo
 
 
 PROXY_SECRET = "test-proxy-secret-0123456789"

@@ -12,8 +12,9 @@ from __future__ import annotations
 import http.server
 import json
 import re
-import threading
 import urllib.parse
+
+from webclient import ServerThread
 
 MERGE_REQUESTS = re.compile(r"/api/v4/projects/(?P<project>[^/]+)/merge_requests$")
 NOTES = re.compile(r"/api/v4/projects/(?P<project>[^/]+)/merge_requests/(?P<iid>\d+)/notes$")
@@ -45,8 +46,7 @@ class GitLabStandIn:
                 self.wfile.write(data)
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.serving = ServerThread(self.server)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
 
     def answer(self, raw_path: str, token: str) -> tuple[int, object]:
@@ -91,6 +91,4 @@ class GitLabStandIn:
         ]
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        self.serving.close()

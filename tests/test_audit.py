@@ -234,7 +234,7 @@ def test_two_clones_build_the_same_bytes_on_different_days(audited, tmp_path, mo
     for day in ("2026-12-01", "2026-12-02"):
         monkeypatch.setenv("LIAISON_TODAY", day)
         clone = tmp_path / f"clone-{day}"
-        subprocess.run(["git", "clone", "-q", str(audited), str(clone)], check=True)
+        subprocess.run(["git", "clone", "-q", str(audited), str(clone)], check=True, timeout=60)
         project = open_project(clone)
         build_site(project, clone / "public", tmp_path / f"cache-{day}")
         records = check_repository(project).clean_records()

@@ -11,7 +11,9 @@ import re
 import subprocess
 
 from conftest import GIT_ENV, git
-from test_pipeline import pipeline_repo, run_pipeline  # noqa: F401 - the fixture is used by name
+
+# pytestmark gives these tests a pipeline's timeout.
+from test_pipeline import pytestmark, run_pipeline  # noqa: F401
 
 RECORD = "records/2025/2025-09-17-T2018008-52481a.yaml"  # a demo record of 2025-2026-1
 
@@ -20,10 +22,10 @@ def backdated_commit(repo, message: str, amend: bool = False) -> None:
     env = {**os.environ, **GIT_ENV, "HOME": str(repo), "GIT_COMMITTER_DATE": "2025-10-01T09:00:00+08:00"}
     env["GIT_AUTHOR_DATE"] = env["GIT_COMMITTER_DATE"]
     args = ["commit", "-q", "-am", message] + (["--amend"] if amend else [])
-    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+    subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, timeout=60)
 
 
-def test_a_merge_request_touching_a_closed_semester_needs_reopen_reason_whatever_its_dates(pipeline_repo):  # noqa: F811
+def test_a_merge_request_touching_a_closed_semester_needs_reopen_reason_whatever_its_dates(pipeline_repo):
     with (pipeline_repo / "config.yaml").open("a", encoding="utf-8") as config:
         config.write("closed_semesters:\n  2025-2026-1: 2026-03-01\n")
     git(pipeline_repo, "commit", "-q", "-am", "关闭 2025-2026-1")

@@ -334,7 +334,9 @@ def keys(tmp_path) -> dict[str, Path]:
     for name in ("form", "other"):
         key = tmp_path / "keys" / name
         key.parent.mkdir(exist_ok=True)
-        subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True)
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True, timeout=60
+        )
         found[name] = key
     return found
 

@@ -111,7 +111,7 @@ def test_demo_data_passes_check(run):
 
 def test_build_py_is_the_entry_point():
     completed = subprocess.run(
-        [sys.executable, "build.py", "check"], cwd=PROJECT, capture_output=True, text=True, encoding="utf-8"
+        [sys.executable, "build.py", "check"], cwd=PROJECT, capture_output=True, text=True, encoding="utf-8", timeout=60
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "检查通过" in completed.stdout

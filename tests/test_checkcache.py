@@ -390,7 +390,7 @@ def test_a_run_killed_while_writing_leaves_a_cache_that_is_right(history, parses
     )
     assert writer.stdout.readline() == b"writing\n"  # mid-write: half the new entries inserted
     os.kill(writer.pid, signal.SIGKILL)
-    writer.wait()
+    writer.wait(timeout=60)
     writer.stdin.close()
     writer.stdout.close()
     assert writer.returncode == -signal.SIGKILL

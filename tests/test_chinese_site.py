@@ -10,20 +10,8 @@ import pytest
 from conftest import PROJECT, records_by_hand
 from english import english_words
 
-from liaison.core.project import open_project
-from liaison.outputs.site import build_site
-
 SCREENSHOTS = os.environ.get("LIAISON_SCREENSHOTS")
 VIEWPORTS = [(390, 844), (1366, 900)]
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site") / "public"
-    build_site(
-        open_project(PROJECT), out, tmp_path_factory.mktemp("cache"), site_cache=tmp_path_factory.mktemp("store")
-    )
-    return out
 
 
 @pytest.fixture(params=VIEWPORTS, ids=["phone", "pc"])
@@ -41,9 +29,9 @@ def _wait(page):
     page.wait_for_function("document.getElementById('status').hasAttribute('data-count')")
 
 
-def test_a_result_is_in_the_first_screen_zm_finds_the_leader_and_matches_are_marked(site, serve, screen):
+def test_a_result_is_in_the_first_screen_zm_finds_the_leader_and_matches_are_marked(demo_site, serve, screen):
     page, width, height = screen
-    page.goto(serve(site) + "index.html")
+    page.goto(serve(demo_site) + "index.html")
     _wait(page)
     first = page.locator("#results article").first
     assert first.bounding_box()["y"] < height, "the first result must show without scrolling"
@@ -67,14 +55,14 @@ def test_a_result_is_in_the_first_screen_zm_finds_the_leader_and_matches_are_mar
     assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert page.errors == []
     if SCREENSHOTS:
-        page.goto(serve(site) + "index.html?leader=T2012003&q=学生")
+        page.goto(serve(demo_site) + "index.html?leader=T2012003&q=学生")
         _wait(page)
         page.screenshot(path=str(Path(SCREENSHOTS) / f"site-search-{width}.png"))
 
 
-def test_the_leader_count_table_keeps_headers_over_numbers_on_a_phone(site, serve, screen):
+def test_the_leader_count_table_keeps_headers_over_numbers_on_a_phone(demo_site, serve, screen):
     page, width, _ = screen
-    page.goto(serve(site) + "leaders/T2012003.html")
+    page.goto(serve(demo_site) + "leaders/T2012003.html")
     for column in (2, 3, 4):
         header = page.locator(f"table.compare thead th:nth-child({column})").bounding_box()
         cell = page.locator(f"table.compare tbody tr:first-child td:nth-child({column})").bounding_box()
@@ -83,17 +71,17 @@ def test_the_leader_count_table_keeps_headers_over_numbers_on_a_phone(site, serv
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
 
-def test_downloads_list_every_semester(site):
-    html = (site / "downloads.html").read_text(encoding="utf-8")
-    semesters = sorted({p.name for p in (site / "data").glob("semester-*.js")})
-    workbooks = sorted((site / "downloads").glob("联系情况汇总表-*.xlsx"))
+def test_downloads_list_every_semester(demo_site):
+    html = (demo_site / "downloads.html").read_text(encoding="utf-8")
+    semesters = sorted({p.name for p in (demo_site / "data").glob("semester-*.js")})
+    workbooks = sorted((demo_site / "downloads").glob("联系情况汇总表-*.xlsx"))
     assert len(workbooks) >= len(semesters) and len(re.findall(r"\.xlsx\"", html)) == len(workbooks)
     # All records come as CSV only (a workbook of every record would be remade on every commit).
-    assert len(list((site / "downloads").glob("联系记录-*.csv"))) == len(workbooks) + 1
+    assert len(list((demo_site / "downloads").glob("联系记录-*.csv"))) == len(workbooks) + 1
 
 
-def test_history_says_who_did_what_in_words(site):
-    page = next((site / "records").glob("*.html")).read_text(encoding="utf-8")
+def test_history_says_who_did_what_in_words(demo_site):
+    page = next((demo_site / "records").glob("*.html")).read_text(encoding="utf-8")
     history = page[page.index("修改历史") :]
     assert "作者" not in history and not re.search(r"提交 [0-9a-f]{8}", history)
     assert re.search(r"(通过表单|直接)(提交|修改|删除|改了日期)", history)
@@ -103,11 +91,11 @@ def test_history_says_who_did_what_in_words(site):
 PAGES = ["index.html", "leaders.html", "overview.html", "downloads.html", "leaders/T2012003.html"]
 
 
-def test_no_english_word_on_the_site(site, serve, browser):
+def test_no_english_word_on_the_site(demo_site, serve, browser):
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     page = context.new_page()
-    base = serve(site)
-    record = next((site / "records").glob("*.html")).relative_to(site).as_posix()
+    base = serve(demo_site)
+    record = next((demo_site / "records").glob("*.html")).relative_to(demo_site).as_posix()
     found = {}
     for path in [*PAGES, record]:
         page.goto(base + path)
@@ -118,14 +106,14 @@ def test_no_english_word_on_the_site(site, serve, browser):
     assert found == {}
 
 
-def test_no_english_word_in_a_pdf_or_the_workbook(site):
+def test_no_english_word_in_a_pdf_or_the_workbook(demo_site):
     import openpyxl
     from pypdf import PdfReader
 
-    pdf = next((site / "records").glob("*.pdf"))
+    pdf = next((demo_site / "records").glob("*.pdf"))
     text = "\n".join(page.extract_text() for page in PdfReader(pdf).pages)
     assert "联系内容" in text and english_words(text) == []
-    workbook = openpyxl.load_workbook(next((site / "downloads").glob("*.xlsx")), read_only=True)
+    workbook = openpyxl.load_workbook(next((demo_site / "downloads").glob("*.xlsx")), read_only=True)
     cells = [str(c) for sheet in workbook.worksheets for row in sheet.iter_rows(values_only=True) for c in row if c]
     workbook.close()
     assert "联系学生次数" in " ".join(cells) or "表1" in " ".join(workbook.sheetnames)
@@ -154,8 +142,8 @@ def _search(page, base: str, query: str):
 
 
 @pytest.mark.parametrize("query", ["leader=zhao", "q=没有这样的内容", "leader=赵敏&from=2025-08-01&to=2026-02-22"])
-def test_no_show_more_button_when_every_result_is_shown(site, serve, phone, query):
-    _search(phone, serve(site), query)
+def test_no_show_more_button_when_every_result_is_shown(demo_site, serve, phone, query):
+    _search(phone, serve(demo_site), query)
     count = int(phone.get_attribute("#status", "data-count"))
     assert count < 100
     assert not phone.is_visible("#more"), phone.inner_text("#more")
@@ -163,8 +151,8 @@ def test_no_show_more_button_when_every_result_is_shown(site, serve, phone, quer
 
 
 @pytest.mark.parametrize("typed", ["zhao", "Zhao", "zhaom", "zhaomin", "Zhao Min", "zm", "ZM"])
-def test_a_surname_any_start_of_the_full_pinyin_and_the_initials_find_the_person(site, serve, phone, typed):
-    _search(phone, serve(site), "from=&to=")
+def test_a_surname_any_start_of_the_full_pinyin_and_the_initials_find_the_person(demo_site, serve, phone, typed):
+    _search(phone, serve(demo_site), "from=&to=")
     phone.click("#filters > summary")
     runs = phone.get_attribute("#status", "data-search")
     phone.fill("input[name=leader]", typed)
@@ -176,8 +164,8 @@ def test_a_surname_any_start_of_the_full_pinyin_and_the_initials_find_the_person
     assert phone.errors == []
 
 
-def test_people_matching_the_same_initials_are_shown_apart_with_their_departments(site, serve, phone):
-    _search(phone, serve(site), "leader=zw")
+def test_people_matching_the_same_initials_are_shown_apart_with_their_departments(demo_site, serve, phone):
+    _search(phone, serve(demo_site), "leader=zw")
     choices = phone.locator("#choices button").all_inner_texts()
     assert len(choices) == 2 and any("学生工作处" in c for c in choices) and any("基础医学院" in c for c in choices)
     groups = phone.locator("#results h2.group")
@@ -198,11 +186,11 @@ def test_people_matching_the_same_initials_are_shown_apart_with_their_department
     assert not phone.is_visible("#choices")
 
 
-def test_a_result_card_on_a_phone_shows_the_key_fields_and_opens_for_the_rest(site, serve, phone):
-    _search(phone, serve(site), "from=&to=")
+def test_a_result_card_on_a_phone_shows_the_key_fields_and_opens_for_the_rest(demo_site, serve, phone):
+    _search(phone, serve(demo_site), "from=&to=")
     # The longest record: the one that filled a screen and a half.
     longest = max(records_by_hand(PROJECT), key=lambda r: len(r["content"]) + len(r["feedback"] or ""))
-    _search(phone, serve(site), f"from={longest['date']}&to={longest['date']}")
+    _search(phone, serve(demo_site), f"from={longest['date']}&to={longest['date']}")
     card = phone.locator(f'#results article[data-id="{longest["id"]}"]')
     height = phone.viewport_size["height"]
     assert card.bounding_box()["height"] < height / 2
@@ -218,12 +206,12 @@ def test_a_result_card_on_a_phone_shows_the_key_fields_and_opens_for_the_rest(si
     assert phone.errors == []
 
 
-def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(site, serve, phone):
+def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(demo_site, serve, phone):
     import io
     import zipfile
 
     from liaison.core.filenames import record_pdf_paths
-    from liaison.core.project import read_records
+    from liaison.core.project import open_project, read_records
 
     project = open_project(PROJECT)
     records = [r for r in read_records(project)[0] if r.leader_id == "T2012003"]
@@ -232,7 +220,7 @@ def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(
     assert 1 < len(chosen) < len(records)
     expected = record_pdf_paths(chosen, project.roster)
     page = phone
-    page.goto(serve(site) + "leaders/T2012003.html")
+    page.goto(serve(demo_site) + "leaders/T2012003.html")
     page.fill("#pdf-zip input[name=from]", start)
     page.fill("#pdf-zip input[name=to]", end)
     with page.expect_download() as download:
@@ -241,7 +229,7 @@ def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(
     assert archive.testzip() is None  # every CRC right
     assert sorted(archive.namelist()) == sorted(expected.values())
     for record in chosen:
-        assert archive.read(expected[record.id]) == (site / "records" / f"{record.id}.pdf").read_bytes()
+        assert archive.read(expected[record.id]) == (demo_site / "records" / f"{record.id}.pdf").read_bytes()
     assert download.value.suggested_filename == f"赵敏-{start}至{end}.zip"
     assert "已打包" in page.inner_text(".zip-status") and page.errors == []
 
@@ -250,20 +238,20 @@ def test_one_leaders_pdfs_for_a_range_download_as_one_zip_named_like_the_export(
     "path",
     ["index.html?leader=zw&from=&to=", "leaders/T2012003.html", "leaders.html", "overview.html", "downloads.html"],
 )
-def test_the_site_pages_have_no_axe_violations(site, serve, browser, path):
+def test_the_site_pages_have_no_axe_violations(demo_site, serve, browser, path):
     from axe import violations
 
     context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, bypass_csp=True)
     page = context.new_page()
-    page.goto(serve(site) + path)
+    page.goto(serve(demo_site) + path)
     if path.startswith("index"):
         _wait(page)
     found = violations(page)
     if path.startswith("index"):
         page.click("#results article button.unfold >> nth=0")
         found += violations(page)
-    record = next((site / "records").glob("*.html")).relative_to(site).as_posix()
-    page.goto(serve(site) + record)
+    record = next((demo_site / "records").glob("*.html")).relative_to(demo_site).as_posix()
+    page.goto(serve(demo_site) + record)
     found += violations(page)
     context.close()
     assert found == []

@@ -135,17 +135,17 @@ def test_a_leader_sees_every_error_progress_states_and_the_reviewers_comment(
     context.close()
 
 
-def test_without_the_setting_the_page_says_what_git_knows(form_repo, make_app, live):
+def test_without_the_setting_the_page_says_what_git_knows(form_repo, make_app):
     app = make_app(form_repo, start_worker=False)
     assert "LIAISON_REVIEWS" not in app.config
-    client = Client(live(app), proxy_headers("zhao"))
+    client = Client(app, proxy_headers("zhao"))
     waiting = submit(client)
     page = client.get("/mine").text
     assert re.search(rf'data-id="{waiting}" data-status="syncing"', page) and "已提交 · 正在同步" in page
 
 
-def test_a_redirect_body_is_chinese(form_repo, make_app, live):
-    client = Client(live(make_app(form_repo, start_worker=False)), proxy_headers("zhao"))
+def test_a_redirect_body_is_chinese(form_repo, make_app):
+    client = Client(make_app(form_repo, start_worker=False), proxy_headers("zhao"))
     reply = client.get("/")
     assert reply.status == 302 and "正在跳转" in reply.text and "Redirecting" not in reply.text
 

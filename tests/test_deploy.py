@@ -20,7 +20,6 @@ import socket
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -29,6 +28,7 @@ import pytest
 import test_pipeline
 import yaml
 from conftest import PROJECT, PROXY_SECRET, git, good_form
+from webclient import ServerThread
 
 from liaison.core.config import ServerLimits
 from liaison.web.chinese import too_large
@@ -43,6 +43,7 @@ def test_the_containerfile_passes_hadolint():
         [str(PROJECT / ".venv" / "bin" / "hadolint"), "--no-color", str(DEPLOY / "Containerfile")],
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -50,7 +51,7 @@ def test_the_containerfile_passes_hadolint():
 def test_the_pipeline_uses_the_image_built_from_today_s_inputs():
     """The ci image's tag is the hash of its inputs; an edited pin or Containerfile needs a new tag."""
     tag = subprocess.run(
-        ["bash", "scripts/build-image.sh", "--tag"], cwd=PROJECT, capture_output=True, text=True, check=True
+        ["bash", "scripts/build-image.sh", "--tag"], cwd=PROJECT, capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     variables = yaml.safe_load((PROJECT / ".gitlab-ci.yml").read_text(encoding="utf-8"))["variables"]
     assert variables["LIAISON_CI_IMAGE_TAG"] == tag, (
@@ -61,21 +62,19 @@ def test_the_pipeline_uses_the_image_built_from_today_s_inputs():
 
 def test_the_image_installs_setup_sh_s_own_package_list():
     listed = subprocess.run(
-        ["bash", "scripts/setup.sh", "packages"], cwd=PROJECT, capture_output=True, text=True, check=True
+        ["bash", "scripts/setup.sh", "packages"], cwd=PROJECT, capture_output=True, text=True, check=True, timeout=60
     ).stdout.split()
     assert {"libharfbuzz-subset0", "fonts-arphic-uming", "fonts-wqy-microhei", "fonts-hanazono", "git"} <= set(listed)
     assert "$(bash scripts/setup.sh packages)" in (DEPLOY / "Containerfile").read_text(encoding="utf-8")
 
 
-pipeline_repo = test_pipeline.pipeline_repo  # a clone of the project with a bare origin
-
-
 def jobs_listed(repo: Path, **variables: str) -> set[str]:
     """The jobs gitlab-ci-local would run (rules evaluated, changes against origin/main), without running them."""
-    command = [str(test_pipeline.GITLAB_CI_LOCAL), "--list-csv", "--ignore-predefined-vars", ",".join(variables)]
+    command = [str(test_pipeline.GITLAB_CI_LOCAL), test_pipeline.NO_SCHEMA, "--list-csv"]
+    command += ["--ignore-predefined-vars", ",".join(variables)]
     for key, value in variables.items():
         command += ["--variable", f"{key}={value}"]
-    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=300, check=True)
+    done = subprocess.run(command, cwd=repo, capture_output=True, text=True, timeout=100, check=True)
     table = done.stdout.split("name;description;stage;when;allowFailure;needs\n", 1)[1]  # after any warnings
     return {line.split(";", 1)[0] for line in table.splitlines() if line}
 
@@ -143,7 +142,9 @@ def test_systemd_analyze_verify_accepts_the_unit_and_notices_a_typo(tmp_path, br
         text = text.replace(*broken)
     path = tmp_path / "liaison-form.service"
     path.write_text(text, encoding="utf-8")
-    done = subprocess.run(["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True)
+    done = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(path)], capture_output=True, text=True, timeout=60
+    )
     # verify exits 0 on settings it ignores; every complaint it prints counts.
     complaints = done.stdout + done.stderr
     if broken:
@@ -181,6 +182,7 @@ def self_signed_certificate(directory: Path) -> None:
         + ["-keyout", str(directory / "form.key"), "-out", str(directory / "form.pem")],
         check=True,
         capture_output=True,
+        timeout=60,
     )
 
 
@@ -230,6 +232,7 @@ def test_nginx_accepts_the_configuration(tmp_path):
         [NGINX, "-t", "-p", str(config.parent), "-e", str(config.parent / "error.log"), "-c", str(config)],
         capture_output=True,
         text=True,
+        timeout=60,
     )
     assert done.returncode == 0 and "test is successful" in done.stderr, done.stderr
 
@@ -267,9 +270,8 @@ def proxy(tmp_path, form_repo, make_app, live):
         return inner(environ, start_response)
 
     app.wsgi_app = recording
-    cas = http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInCas)
-    threading.Thread(target=cas.serve_forever, daemon=True).start()
-    ports = {"http": free_port(), "https": free_port(), "form": live(app), "cas": cas.server_address[1]}
+    cas_thread = ServerThread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInCas))
+    ports = {"http": free_port(), "https": free_port(), "form": live(app), "cas": cas_thread.server.server_address[1]}
     config = nginx_config(tmp_path, ports)
     error_log = config.parent / "error.log"
     nginx = subprocess.Popen(
@@ -287,9 +289,8 @@ def proxy(tmp_path, form_repo, make_app, live):
             nginx.wait(timeout=20)
         except subprocess.TimeoutExpired:
             nginx.kill()
-            nginx.wait()
-        cas.shutdown()
-        cas.server_close()
+            nginx.wait(timeout=20)
+        cas_thread.close()
 
 
 class Browser:
@@ -449,5 +450,5 @@ def test_apache_with_mod_auth_cas_accepts_the_configuration(tmp_path):
         + f"Include {tmp_path / 'liaison.conf'}\n",
         encoding="utf-8",
     )
-    done = subprocess.run([APACHE, "-t", "-f", str(main)], capture_output=True, text=True)
+    done = subprocess.run([APACHE, "-t", "-f", str(main)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and "Syntax OK" in done.stderr, done.stderr

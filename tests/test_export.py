@@ -106,9 +106,9 @@ def test_verify_passes_on_folder_and_zip_and_in_another_clone(repo_git, tmp_path
     assert verify_export(result.zip_path, project) == []
     # An auditor's clone, through a bare remote, after further commits.
     bare = tmp_path / "remote.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(repo_git), str(bare)], check=True)
+    subprocess.run(["git", "clone", "-q", "--bare", str(repo_git), str(bare)], check=True, timeout=60)
     clone = tmp_path / "auditor"
-    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True)
+    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, timeout=60)
     write_record(clone, record_data(date=D(2024, 12, 24), content="后来补录"), suffix="000009")
     commit_all(clone, "补录")
     assert verify_export(result.zip_path, open_project(clone)) == []

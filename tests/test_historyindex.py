@@ -411,7 +411,7 @@ def test_a_run_killed_mid_write_leaves_an_index_the_next_run_uses_correctly_or_r
     assert killed.stdout.readline() == "writing\n"
     assert journal(project).is_file()  # the transaction is in flight: its journal is on disk
     os.kill(killed.pid, signal.SIGKILL)
-    killed.communicate()
+    killed.communicate(timeout=60)
     assert killed.returncode == -signal.SIGKILL
     assert_same_as_cold(project)
 
@@ -429,11 +429,11 @@ def test_two_runs_at_once_both_give_the_cold_history(project, tmp_path, first_ru
     if first_run == "finishes":
         first.stdin.write("\n")
         first.stdin.flush()
-        assert first.communicate()[0] == expected
+        assert first.communicate(timeout=60)[0] == expected
     else:
         os.kill(first.pid, signal.SIGKILL)
-        first.communicate()
-    out, err = second.communicate()
+        first.communicate(timeout=60)
+    out, err = second.communicate(timeout=60)
     assert second.returncode == 0, err
     assert out == expected
     assert_same_as_cold(project)

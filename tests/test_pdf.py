@@ -227,7 +227,7 @@ def test_the_renderer_s_speed_ups_leave_the_bytes_as_weasyprint_writes_them(proj
     out = tmp_path / "untuned"
     out.mkdir()
     subprocess.run(
-        [sys.executable, "-c", UNTUNED_RENDER, str(PROJECT), str(project), str(out)], check=True, timeout=300
+        [sys.executable, "-c", UNTUNED_RENDER, str(PROJECT), str(project), str(out)], check=True, timeout=100
     )
     import pydyf
     import weasyprint.pdf.fonts

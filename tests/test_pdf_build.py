@@ -164,7 +164,9 @@ def test_temporary_files_of_a_running_build_are_left_alone_and_a_dead_ones_remov
     out, cache = tmp_path / "out", tmp_path / "cache"
     build(project, out, cache)
     running = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=60
+    )
     try:
         alive_file = out / f"{TEMPORARY}{running.pid}-1"
         dead_file = out / f"{TEMPORARY}{int(dead.stdout)}-1"
@@ -173,7 +175,7 @@ def test_temporary_files_of_a_running_build_are_left_alone_and_a_dead_ones_remov
         build(project, out, cache)
         assert alive_file.exists() and not dead_file.exists()
     finally:
-        running.communicate(b"")
+        running.communicate(b"", timeout=60)
 
 
 @pytest.mark.parametrize("damage", ["1", "true", '{"a": 1}', '"x"', "[1, 2, 3, 4]", "null"])

@@ -53,7 +53,7 @@ def print_with_libreoffice(xlsx: Path, tmp_path: Path) -> Path:
         ],
         check=True,
         capture_output=True,
-        timeout=180,
+        timeout=100,
         env={**os.environ, "HOME": str(tmp_path)},
     )
     return xlsx.with_suffix(".pdf")

@@ -20,6 +20,7 @@ import urllib.parse
 
 import pytest
 from conftest import CONFIG, record_data, write_record
+from webclient import ServerThread
 
 TOKEN = "webhook-token-for-tests"
 ROSTER = """\
@@ -77,12 +78,9 @@ def webhook():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    server.calls = calls
-    yield server
-    server.shutdown()
-    server.server_close()
+    with ServerThread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)) as server:
+        server.calls = calls
+        yield server
 
 
 @pytest.fixture
@@ -344,14 +342,9 @@ def robot():
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Robot)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.calls, server.reply = calls, reply
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with ServerThread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Robot)) as server:
+        server.calls, server.reply = calls, reply
+        yield server
 
 
 def use_robot(root, robot, kind: str, path: str) -> None:
@@ -461,9 +454,8 @@ def test_a_robot_that_never_answers_times_out_and_the_round_goes_on(reminding, r
         def log_message(self, *args):
             pass
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Silent)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    serving = ServerThread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), Silent))
+    server = serving.server
     try:
         use_robot(reminding, server, "wecom", "/cgi-bin/webhook/send")
         monkeypatch.setattr(robots, "TIMEOUT", 0.5)
@@ -472,6 +464,4 @@ def test_a_robot_that_never_answers_times_out_and_the_round_goes_on(reminding, r
         assert len(smtp.messages) == 3  # the mails went out regardless
     finally:
         release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join()
+        serving.close()

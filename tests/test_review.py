@@ -89,7 +89,7 @@ def items(page: Node) -> dict[str, Node]:
 def git_at(root: Path, when: str, *args: str) -> str:
     """git with a fixed identity, and the author/committer date ``when`` (the day a record is 'submitted')."""
     env = {**os.environ, **GIT_ENV, "HOME": str(root), "GIT_AUTHOR_DATE": when, "GIT_COMMITTER_DATE": when}
-    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True)
+    done = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=True, timeout=60)
     return done.stdout.strip()
 
 

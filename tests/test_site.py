@@ -21,15 +21,6 @@ D = datetime.date
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
 
-@pytest.fixture(scope="module")
-def demo_site(tmp_path_factory):
-    out = tmp_path_factory.mktemp("site") / "public"
-    build_site(
-        open_project(PROJECT), out, tmp_path_factory.mktemp("cache"), site_cache=tmp_path_factory.mktemp("store")
-    )
-    return out
-
-
 @pytest.fixture
 def page(browser):
     context = browser.new_context(viewport={"width": 1100, "height": 900})

@@ -230,7 +230,7 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(site_repo, tmp_path, 
     fake_pdfs(site_repo, where / "pdf")
     script = KILLER.format(root=str(PROJECT), where=str(where), repo=str(site_repo), out=str(out))
     process = subprocess.Popen([sys.executable, "-c", script])
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 90
     killed = False
     while process.poll() is None and time.monotonic() < deadline:
         staging = next(tmp_path.glob("public.new-*"), None)
@@ -238,7 +238,7 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(site_repo, tmp_path, 
             process.send_signal(signal.SIGKILL)
             killed = True
             break
-    process.wait()
+    process.wait(timeout=60)
     assert killed, "the build ended before the new tree was seen"
 
     build(site_repo, tmp_path / "full", tmp_path / "fresh")

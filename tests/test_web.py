@@ -1,4 +1,5 @@
-"""The form's guards over a real waitress server, and a leader's whole visit in headless Chromium."""
+"""The form's guards, in-process and (where only a socket shows it) over a real waitress server, and a leader's
+whole visit in headless Chromium."""
 
 from __future__ import annotations
 
@@ -11,33 +12,40 @@ from webclient import Client
 
 
 @pytest.fixture
-def port(form_repo, make_app, live):
-    return live(make_app(form_repo, start_worker=False))
+def app(form_repo, make_app):
+    return make_app(form_repo, start_worker=False)
 
 
-def test_no_proxy_headers_is_401(port):
-    reply = Client(port).get("/new")
+@pytest.fixture
+def port(app, live):
+    """The app behind a real waitress server, for what the in-process client cannot show."""
+    return live(app)
+
+
+def test_no_proxy_headers_is_401(app):
+    reply = Client(app).get("/new")
     assert reply.status == 401 and "统一身份认证" in reply.text
 
 
-def test_a_wrong_secret_is_403(port):
-    reply = Client(port, {"X-Remote-User": "zhao", "X-Liaison-Proxy-Secret": "guess"}).get("/new")
+def test_a_wrong_secret_is_403(app):
+    reply = Client(app, {"X-Remote-User": "zhao", "X-Liaison-Proxy-Secret": "guess"}).get("/new")
     assert reply.status == 403 and "密钥不正确" in reply.text
 
 
 def test_the_user_header_spelled_with_underscores_is_not_the_user(port):
+    # waitress drops the header (a WSGI environ cannot tell X_Remote_User from X-Remote-User): a socket shows it.
     reply = Client(port, {"X_Remote_User": "zhao", "X-Liaison-Proxy-Secret": PROXY_SECRET}).get("/new")
     assert reply.status == 401
 
 
 @pytest.mark.parametrize("login, word", [("nobody", "不在领导干部名单中"), ("ayi", "已离任")])
-def test_someone_not_on_the_roster_is_told_whom_to_contact(port, login, word):
-    reply = Client(port, proxy_headers(login)).get("/new")
+def test_someone_not_on_the_roster_is_told_whom_to_contact(app, login, word):
+    reply = Client(app, proxy_headers(login)).get("/new")
     assert reply.status == 403 and word in reply.text and "思政科（电话 1234）" in reply.text
 
 
-def test_the_form_is_filled_from_the_roster(port):
-    page = Client(port, proxy_headers("zhao")).get("/new")
+def test_the_form_is_filled_from_the_roster(app):
+    page = Client(app, proxy_headers("zhao")).get("/new")
     assert page.status == 200
     assert re.search(r'name="leader" type="text" value="赵某" readonly tabindex="-1"', page.text)
     assert re.search(r'name="department" type="text" value="学生工作处" readonly tabindex="-1"', page.text)
@@ -46,20 +54,19 @@ def test_the_form_is_filled_from_the_roster(port):
     assert re.search(r'name="date" type="text" value="\d{4}-\d{2}-\d{2}"', page.text)
 
 
-def test_another_leaders_record_and_pdf_are_404(port):
-    owner = Client(port, proxy_headers("zhao"))
+def test_another_leaders_record_and_pdf_are_404(app):
+    owner = Client(app, proxy_headers("zhao"))
     reply = owner.post("/new", {**owner.new_form(), **good_form()})
     record_id = reply.headers["Location"].rsplit("/", 1)[1]
     assert owner.get(f"/records/{record_id}.pdf").status == 200
-    other = Client(port, proxy_headers("zhangwei"))
+    other = Client(app, proxy_headers("zhangwei"))
     assert other.get(f"/records/{record_id}.pdf").status == 404
     assert other.get(f"/records/{record_id}").status == 404
     assert other.get(f"/records/{record_id}/edit").status == 404
 
 
-def test_an_expired_csrf_token_gives_the_form_back_with_everything_typed_and_submits_nothing(form_repo, make_app, live):
-    app = make_app(form_repo, start_worker=False)
-    client = Client(live(app), proxy_headers("zhao"))
+def test_an_expired_csrf_token_gives_the_form_back_with_everything_typed_and_submits_nothing(app):
+    client = Client(app, proxy_headers("zhao"))
     hidden = client.new_form()
     long_text = "与学生座谈，" * 55  # 330 characters, as in the report
     for forged in ("", "x" * 43, "中文令牌"):
@@ -81,13 +88,14 @@ def test_a_post_elsewhere_without_the_csrf_token_is_403(form_repo, make_app):
 
 
 def test_an_oversized_body_is_413(port):
+    # Over a socket: the refusal reaches a browser that is still sending the body.
     client = Client(port, proxy_headers("zhao"))
     reply = client.post("/new", {**client.new_form(), **good_form(content="长" * 200_000)})
     assert reply.status == 413 and "512 KB" in reply.text
 
 
-def test_a_field_over_its_limit_is_a_field_error_and_nothing_typed_is_lost(port):
-    client = Client(port, proxy_headers("zhao"))
+def test_a_field_over_its_limit_is_a_field_error_and_nothing_typed_is_lost(app):
+    client = Client(app, proxy_headers("zhao"))
     reply = client.post("/new", {**client.new_form(), **good_form(place="楼" * 201, content="我写的内容")})
     assert reply.status == 422
     error = re.search(r'name="place"[^>]*>\s*<p class="error"[^>]*>([^<]+)', reply.text)
@@ -95,8 +103,8 @@ def test_a_field_over_its_limit_is_a_field_error_and_nothing_typed_is_lost(port)
     assert "我写的内容" in reply.text and "楼" * 201 in reply.text
 
 
-def test_leader_fields_always_come_from_the_roster(port, form_repo):
-    client = Client(port, proxy_headers("zhao"))
+def test_leader_fields_always_come_from_the_roster(app, form_repo):
+    client = Client(app, proxy_headers("zhao"))
     reply = client.post("/new", {**client.new_form(), **good_form(), "leader": "别人", "department": "别处"})
     page = client.get(reply.headers["Location"])
     assert "赵某" in page.text and "别人" not in page.text and "别处" not in page.text
@@ -165,11 +173,10 @@ def test_production_mode_needs_the_proxy_secret(form_repo, monkeypatch):
         create_app(form_repo, form_repo / ".liaison", start_worker=False)
 
 
-def test_an_edited_roster_is_used_without_a_restart_and_a_broken_one_is_not(form_repo, make_app, live):
+def test_an_edited_roster_is_used_without_a_restart_and_a_broken_one_is_not(form_repo, app):
     import os
 
-    port = live(make_app(form_repo, start_worker=False))
-    newcomer = Client(port, proxy_headers("qian"))
+    newcomer = Client(app, proxy_headers("qian"))
     assert newcomer.get("/new").status == 403
     roster = form_repo / "roster.yaml"
     text = roster.read_text(encoding="utf-8")
@@ -181,11 +188,11 @@ def test_an_edited_roster_is_used_without_a_restart_and_a_broken_one_is_not(form
     assert newcomer.get("/new").status == 200
     roster.write_text(text + "  - {id: T5, name: 钱某\n", encoding="utf-8")  # a typo while editing
     os.utime(roster, ns=(roster.stat().st_atime_ns, roster.stat().st_mtime_ns + 2 * 10**9))
-    assert Client(port, proxy_headers("zhao")).get("/new").status == 200  # the last good roster stays in use
+    assert Client(app, proxy_headers("zhao")).get("/new").status == 200  # the last good roster stays in use
 
 
-def test_every_response_carries_the_security_headers(port):
-    client = Client(port, proxy_headers("zhao"))
+def test_every_response_carries_the_security_headers(app):
+    client = Client(app, proxy_headers("zhao"))
     for path in ("/new", "/mine", "/healthz", "/nowhere"):
         reply = client.get(path)
         csp = reply.headers.get("Content-Security-Policy", "")
@@ -198,16 +205,16 @@ def test_every_response_carries_the_security_headers(port):
     assert "<script>" not in client.get("/new").text  # drafts live in site/draft.js: CSP allows no inline script
 
 
-def test_health_says_whether_the_outbox_is_healthy_without_personal_data(port):
-    client = Client(port, proxy_headers("zhao"))
+def test_health_says_whether_the_outbox_is_healthy_without_personal_data(app):
+    client = Client(app, proxy_headers("zhao"))
     client.post("/new", {**client.new_form(), **good_form(target="国旗护卫队")})
-    reply = Client(port).get("/healthz")  # no login needed
+    reply = Client(app).get("/healthz")  # no login needed
     assert reply.status == 200 and '"waiting": 1' in reply.text.replace('":', '": ').replace(":  ", ": ")
     assert "国旗护卫队" not in reply.text and "zhao" not in reply.text and "T1" not in reply.text
 
 
-def test_login_makes_a_new_session_and_logout_forgets_it(port):
-    client = Client(port, proxy_headers("zhao"))
+def test_login_makes_a_new_session_and_logout_forgets_it(app):
+    client = Client(app, proxy_headers("zhao"))
     client.get("/new")
     first = client.cookie
     client.headers = proxy_headers("zhangwei")  # another person in this browser

@@ -1,4 +1,12 @@
-"""A small HTTP client for the form's tests and benchmark: real requests over loopback, one cookie jar."""
+"""A small client for the form's tests and benchmark: one cookie jar, the app in-process or a live server.
+
+Most tests drive the Flask app in-process (``Client(app)``: its test client, no
+socket, no thread), as Datasette's tests do. A few need what only a socket
+shows (waitress dropping a header spelled with underscores, a body over the
+limit refused mid-upload, many clients at once, Chromium, nginx in front):
+they serve the app with ``LiveServer`` and talk to its port (``Client(port)``).
+The same client, cookie handling and replies serve both.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,10 @@ import http.client
 import re
 import urllib.parse
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 @dataclass
@@ -25,20 +37,19 @@ class Reply:
 
 
 class Client:
-    def __init__(self, port: int, headers: dict | None = None):
-        self.port = port
+    """Requests as one browser makes them: ``target`` is a Flask app (in-process) or a live server's port."""
+
+    def __init__(self, target: int | Flask, headers: dict | None = None):
+        self.target = target
         self.headers = dict(headers or {})
         self.cookie = ""
 
     def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None) -> Reply:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
         sent = {**self.headers, **(headers or {})}
         if self.cookie:
             sent["Cookie"] = self.cookie
-        connection.request(method, path, body=body, headers=sent)
-        response = connection.getresponse()
-        reply = Reply(response.status, dict(response.getheaders()), response.read())
-        connection.close()
+        send = _over_loopback if isinstance(self.target, int) else _in_process
+        reply = send(self.target, method, path, body, sent)
         cookie = reply.headers.get("Set-Cookie")
         if cookie:
             self.cookie = cookie.split(";", 1)[0]
@@ -60,6 +71,25 @@ class Client:
         return {"csrf_token": page.field("csrf_token"), "token": page.field("token")}
 
 
+def _over_loopback(port: int, method: str, path: str, body: bytes | None, headers: dict) -> Reply:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return Reply(response.status, dict(response.getheaders()), response.read())
+    finally:
+        connection.close()
+
+
+def _in_process(app: Flask, method: str, path: str, body: bytes | None, headers: dict) -> Reply:
+    # The client's own cookie jar is off: Client keeps the one cookie, as over loopback.
+    response = app.test_client(use_cookies=False).open(path, method=method, data=body, headers=headers)
+    try:
+        return Reply(response.status_code, dict(response.headers), response.get_data())
+    finally:
+        response.close()
+
+
 class LiveServer:
     """The service's own waitress server (liaison.web.server) for ``app`` on a loopback port, in a thread, stopped cleanly.
 
@@ -76,7 +106,7 @@ class LiveServer:
         from liaison.web.server import create_server
 
         self.server = create_server(app, "127.0.0.1", 0, threads, limits or ServerLimits())
-        self.port = self.server.effective_port
+        self.port = int(self.server.effective_port)  # waitress gives it as text
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="live-waitress", daemon=True)
         self._thread.start()
@@ -96,6 +126,32 @@ class LiveServer:
         self.server.task_dispatcher.shutdown()
         self._stop.set()
         self._thread.join(timeout=10)
+
+
+class ServerThread:
+    """Serves a ``socketserver`` server (http.server's, say) in a thread until ``close`` or the end of a ``with``.
+
+    It looks for the stop every 0.05 s instead of socketserver's 0.5 s: ``shutdown`` waits for that look,
+    and with a server in most reminder and deploy tests the default cost each of them half a second.
+    """
+
+    def __init__(self, server):
+        import threading
+
+        self.server = server
+        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=10)
+
+    def __enter__(self):
+        return self.server
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
 
 class HangingServer:

@@ -31,9 +31,12 @@ recomputed here from the secret, by the published algorithm):
   corpconversation/asyncsend_v2`` requires the token, agent_id and userid_list,
   and delivers the same content to one person once a day.
 
-``delivered`` lists what reached a person; ``requests`` counts every call.
+``delivered`` lists what reached a person; ``requests`` counts every call (``headers``: theirs).
 ``refuse`` maps a number or userid to the provider's refusal code; ``hang``
-makes a send take effect but its answer never come (until ``release``).
+makes a send take effect but its answer never come (until ``release``);
+``trickle`` answers one byte at a time, for ever; ``raw`` and ``redirect``
+answer something else than the provider would. ``Generic`` is the school's
+own gateway (``provider: generic``), checking the Bearer key and the HMAC.
 """
 
 from __future__ import annotations
@@ -72,8 +75,12 @@ class StandIn:
         self.refuse: dict[str, str] = {}
         self.failing = 0  # answer this many requests with HTTP 503 first (a provider busy)
         self.hang = threading.Event()  # set: requests wait for ``release``
+        self.trickle = threading.Event()  # set: the answer comes one byte at a time, never ending (until ``release``)
         self.release = threading.Event()
-        self.arrived = threading.Event()  # a request arrived while hanging
+        self.arrived = threading.Event()  # a request arrived while hanging or trickling
+        self.raw: tuple[int, bytes] | None = None  # answer these bytes instead (after doing the work)
+        self.redirect = ""  # answer 302 to this address instead
+        self.headers: list[dict] = []  # every request's headers
         self.lock = threading.Lock()
         standin = self
 
@@ -81,40 +88,62 @@ class StandIn:
             def log_message(self, *args):
                 pass
 
-            def _handle(self, method):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                path, _, query = self.path.partition("?")
-                with standin.lock:
-                    standin.requests.append(f"{method} {path}")
-                    if standin.failing:
-                        standin.failing -= 1
-                        status, answer = 503, {"message": "busy"}
-                    else:
-                        status, answer = standin.answer(method, path, query, self.headers, body)
-                if standin.hang.is_set() and method == "POST":
-                    # The provider has done the work but its answer never comes back: the sender
-                    # cannot know whether the message went out.
-                    standin.arrived.set()
-                    standin.release.wait(60)
-                    return
-                data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
             def do_GET(self):  # noqa: N802 - the name http.server calls
-                self._handle("GET")
+                standin.handle(self, "GET")
 
             def do_POST(self):  # noqa: N802
-                self._handle("POST")
+                standin.handle(self, "POST")
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def handle(self, handler: http.server.BaseHTTPRequestHandler, method: str) -> None:
+        """One request: recorded, answered as the provider would (or as the test made it misbehave)."""
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        path, _, query = handler.path.partition("?")
+        with self.lock:
+            self.requests.append(f"{method} {path}")
+            self.headers.append(dict(handler.headers))
+            if self.failing:
+                self.failing -= 1
+                status, answer = 503, {"message": "busy"}
+            else:
+                status, answer = self.answer(method, path, query, handler.headers, body)
+        if self.hang.is_set() and method == "POST":
+            # The provider has done the work but its answer never comes back: the sender
+            # cannot know whether the message went out.
+            self.arrived.set()
+            self.release.wait(60)
+            return
+        if self.trickle.is_set() and method == "POST":
+            self.arrived.set()
+            self._trickle(handler)
+            return
+        data = json.dumps(answer, ensure_ascii=False).encode("utf-8")
+        if self.raw is not None:
+            status, data = self.raw
+        if self.redirect:
+            status, data = 302, b""
+        handler.send_response(status)
+        if self.redirect:
+            handler.send_header("Location", self.redirect)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _trickle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
+        """A status line, then a header one byte every 0.2 s: each read is quick, the answer never ends."""
+        deadline = time.monotonic() + 60
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self.release.wait(0.2) and time.monotonic() < deadline:
+                handler.wfile.write(b"a")
+        except OSError:
+            pass
 
     def close(self) -> None:
         self.release.set()
@@ -254,6 +283,7 @@ class TokenApp(StandIn):
         super().__init__()
         self.users = users
         self.tokens: set[str] = set()
+        self.expired: set[str] = set()  # tokens that ran out: answered 42001 (企业微信) / 88 (钉钉)
         self.seen: dict[str, float] = {}  # request body (or content+user) -> when it was delivered
 
     def token(self, ok: bool) -> tuple[int, dict]:
@@ -266,6 +296,15 @@ class TokenApp(StandIn):
     def authorised(self, query: str) -> bool:
         return urllib.parse.parse_qs(query).get("access_token", [""])[0] in self.tokens
 
+    def expire_tokens(self) -> None:
+        """Every token handed out runs out now (as after two hours)."""
+        with self.lock:
+            self.expired |= self.tokens
+            self.tokens.clear()
+
+    def ran_out(self, query: str) -> bool:
+        return urllib.parse.parse_qs(query).get("access_token", [""])[0] in self.expired
+
 
 class WeCom(TokenApp):
     name = "wecom"
@@ -276,6 +315,8 @@ class WeCom(TokenApp):
             return self.token(args.get("corpid") == CORP_ID and args.get("corpsecret") == APP_SECRET)
         if method != "POST" or path != "/cgi-bin/message/send":
             return 404, {"errcode": 404, "errmsg": "not found"}
+        if self.ran_out(query):
+            return 200, {"errcode": 42001, "errmsg": "access_token expired"}
         if not self.authorised(query):
             return 200, {"errcode": 40014, "errmsg": "invalid access_token"}
         request = json.loads(body)
@@ -325,3 +366,23 @@ class DingTalk(TokenApp):
             self.seen[key] = time.time()
             self.delivered.append({"userid": user, **card})
         return 200, {"errcode": 0, "task_id": 256271667526, "request_id": uuid.uuid4().hex}
+
+
+class Generic(StandIn):
+    """The school's own SMS gateway or app (``provider: generic``): the Bearer key and the body's HMAC."""
+
+    name = "generic"
+
+    def __init__(self, secret: str):
+        super().__init__()
+        self.secret = secret
+
+    def answer(self, method, path, query, headers, body):
+        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        if headers.get("Authorization") != f"Bearer {self.secret}" or headers.get("X-Liaison-Signature") != expected:
+            return 401, {"error": "bad key or signature"}
+        request = json.loads(body)
+        if request.get("mobile") in self.refuse or request.get("userid") in self.refuse:
+            return 400, {"error": "refused"}
+        self.delivered.append(request)
+        return 200, {"id": uuid.uuid4().hex}

@@ -35,7 +35,7 @@ import urllib.parse
 
 from liaison.core.config import AppSettings
 
-from .transport import Refused, Transient, request_json, signature
+from .transport import ADDRESS_FIX, Refused, Transient, Uncertain, request_json, signature
 
 NAMES = {"wecom": "企业微信", "dingtalk": "钉钉", "generic": "学校 APP"}
 BASES = {"wecom": "https://qyapi.weixin.qq.com", "dingtalk": "https://oapi.dingtalk.com"}
@@ -111,8 +111,12 @@ def _token(settings: AppSettings, secret: str) -> str:
         else:
             query = {"appkey": settings.app_key, "appsecret": secret}
             url = f"{_base(settings)}/gettoken?{urllib.parse.urlencode(query)}"
-        _, answer = request_json("GET", url, settings.timeout, who=NAMES[settings.provider])
-        answer = answer if isinstance(answer, dict) else {}
+        try:
+            _, answer = request_json("GET", url, settings.timeout, who=NAMES[settings.provider])
+        except Uncertain as error:  # asking for a token sends nothing: simply try again later
+            raise Transient(str(error), error.code) from None
+        if not isinstance(answer, dict):
+            raise Transient(f"{NAMES[settings.provider]}换取 access_token 的回答无法读取", "unreadable")
         if answer.get("errcode") in _BUSY:
             raise Transient(f"{NAMES[settings.provider]}繁忙：{answer.get('errmsg', '')}", str(answer.get("errcode")))
         if answer.get("errcode", 0) != 0 or not answer.get("access_token"):
@@ -127,11 +131,14 @@ def _token(settings: AppSettings, secret: str) -> str:
         return answer["access_token"]
 
 
-def _answer(settings: AppSettings, answer: object) -> dict:
-    """The provider's verdict on a send: the answer when sent, else Transient, Refused or _Expired."""
-    answer = answer if isinstance(answer, dict) else {}
-    code = answer.get("errcode")
+def _answer(settings: AppSettings, status: int, answer: object) -> dict:
+    """The provider's verdict on a send: the answer when sent, else Transient, Uncertain, Refused or _Expired."""
     name = NAMES[settings.provider]
+    if not isinstance(answer, dict) or not isinstance(answer.get("errcode"), int):
+        if status >= 400:  # not the provider's API speaking (a wrong address): nothing was sent
+            raise Refused(f"{name}的接口回答 HTTP {status}", f"HTTP {status}", ADDRESS_FIX)
+        raise Uncertain(f"{name}的回答无法读取", "unreadable")
+    code = answer.get("errcode")
     if code == 0:
         return answer
     if code in _TOKEN_EXPIRED:
@@ -153,8 +160,8 @@ def _wecom(settings: AppSettings, item: dict, token: str) -> str:
         "duplicate_check_interval": DUPLICATE_CHECK,
     }
     url = f"{_base(settings)}/cgi-bin/message/send?access_token={urllib.parse.quote(token)}"
-    _, answer = request_json("POST", url, settings.timeout, body, who=NAMES["wecom"])
-    answer = _answer(settings, answer)
+    status, answer = request_json("POST", url, settings.timeout, body, who=NAMES["wecom"])
+    answer = _answer(settings, status, answer)
     invalid = {user.lower() for user in str(answer.get("invaliduser", "")).split("|") if user}
     if item["login"].lower() in invalid:
         raise Refused(f"企业微信找不到 userid“{item['login']}”", "invaliduser", USER_FIX)
@@ -176,8 +183,8 @@ def _dingtalk(settings: AppSettings, item: dict, token: str) -> str:
         },
     }
     url = f"{_base(settings)}/topapi/message/corpconversation/asyncsend_v2?access_token={urllib.parse.quote(token)}"
-    _, answer = request_json("POST", url, settings.timeout, body, who=NAMES["dingtalk"])
-    return str(_answer(settings, answer).get("task_id", ""))
+    status, answer = request_json("POST", url, settings.timeout, body, who=NAMES["dingtalk"])
+    return str(_answer(settings, status, answer).get("task_id", ""))
 
 
 def _generic(settings: AppSettings, item: dict, secret: str) -> str:

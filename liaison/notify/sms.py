@@ -26,7 +26,7 @@ import urllib.parse
 
 from liaison.core.config import SmsSettings
 
-from .transport import Refused, Transient, request_json, signature
+from .transport import Refused, Transient, Uncertain, network_failure, request_json, signature, within
 
 NAMES = {"aliyun": "阿里云短信", "tencent": "腾讯云短信", "generic": "学校短信网关"}
 RETRY_LATER = "python build.py notify --retry <编号>"
@@ -141,17 +141,26 @@ def _aliyun(settings: SmsSettings, item: dict, template: str, key_id: str, secre
         out_id=item["id"],
     )
     try:
-        answer = Client(config).send_sms_with_options(request, RuntimeOptions(autoretry=False))
+        answer = within(
+            settings.timeout,
+            NAMES["aliyun"],
+            lambda: Client(config).send_sms_with_options(request, RuntimeOptions(autoretry=False)),
+        )
     except exceptions.ClientException as error:  # 4xx: the request or the key
         raise _aliyun_refusal(error.code, error.message) from None
-    except TeaException as error:  # 5xx, throttling, the network, a timeout
-        raise Transient(
-            f"阿里云短信暂时不可用：{getattr(error, 'code', '') or ''} {error}"[:300], "transient"
-        ) from None
+    except TeaException as error:  # 5xx and throttling (with a status), or the network (without)
+        status = getattr(error, "statusCode", None)
+        if status:
+            code = getattr(error, "code", "") or f"HTTP {status}"
+            raise Transient(f"阿里云短信暂时不可用：HTTP {status} {code}", code) from None
+        # The SDK's text of a network error quotes the request's URL: the mobile and the message.
+        raise network_failure(str(getattr(error, "message", "") or error), NAMES["aliyun"]) from None
     body = answer.body
+    if body is None or not body.code:
+        raise Uncertain("阿里云短信的回答无法读取", "unreadable")
     if body.code == "OK":
         return body.biz_id or ""
-    if (body.code or "").startswith("isp."):
+    if body.code.startswith("isp."):
         raise Transient(f"阿里云短信暂时不可用：{body.code} {body.message}", body.code)
     raise _aliyun_refusal(body.code, body.message)
 
@@ -183,19 +192,28 @@ def _tencent(settings: SmsSettings, item: dict, template: str, key_id: str, secr
     request.TemplateParamSet = [value for _, value in params_of(item)]
     request.SessionContext = item["id"]
     try:
-        answer = client.SendSms(request)
+        answer = within(settings.timeout, NAMES["tencent"], lambda: client.SendSms(request))
     except TencentCloudSDKException as error:
         code = error.get_code() or ""
-        if code.startswith(("InternalError", "ClientNetworkError", "ServerNetworkError", "RequestLimitExceeded")):
+        if code == "ClientNetworkError":  # its text quotes the request
+            raise network_failure(error.get_message() or "", NAMES["tencent"]) from None
+        if code in _UNREADABLE:  # the SDK could not read a 200 answer: the message may have gone
+            raise Uncertain("腾讯云短信的回答无法读取", "unreadable") from None
+        if code.startswith(("InternalError", "ServerNetworkError", "RequestLimitExceeded")):
             raise Transient(f"腾讯云短信暂时不可用：{code} {error.get_message()}"[:300], code) from None
         raise _tencent_refusal(code, error.get_message()) from None
     status = (answer.SendStatusSet or [None])[0]
-    if status is not None and status.Code == "Ok":
+    if status is None or not isinstance(status.Code, str) or not status.Code:
+        raise Uncertain("腾讯云短信的回答中没有发送状态", "unreadable")
+    if status.Code == "Ok":
         return status.SerialNo or ""
-    code, message = (status.Code, status.Message) if status is not None else ("NoStatus", "没有发送状态")
-    if code.startswith("InternalError"):
-        raise Transient(f"腾讯云短信暂时不可用：{code} {message}", code)
-    raise _tencent_refusal(code, message)
+    if status.Code.startswith("InternalError"):
+        raise Transient(f"腾讯云短信暂时不可用：{status.Code} {status.Message}", status.Code)
+    raise _tencent_refusal(status.Code, status.Message)
+
+
+# The SDK's own codes when it cannot read an answer (the names of Python's exceptions), not 腾讯云's.
+_UNREADABLE = {"JSONDecodeError", "KeyError", "TypeError", "ValueError", "AttributeError", "IndexError"}
 
 
 def _tencent_refusal(code: str, message: str) -> Refused:

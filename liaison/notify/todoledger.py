@@ -7,13 +7,18 @@ one that cannot be sent never holds back the others::
     <data>/notify/seen/<event>         a delivery already turned into to-dos: the same UUID again is a replay
     <data>/notify/todo/<item>.json     a to-do for one person by one channel: queued, held, sending or failed
     <data>/notify/done/<item>.json     sent (or dismissed by a person): kept, so the same state is never sent twice
-    <data>/notify/notes/<mr>.json      the last comment on a merge request: the reason of a sending back
+    <data>/notify/notes/<mr>.json      the last comment of 思政科 on a merge request: the reason of a sending back
+    <data>/notify/merged/<mr>          a merge request merged: a late "opened" or "sent back" of it is nothing
 
 An item's name is a hash of (to-do key, channel, person), so the same state
 of the same record reported twice is the same file. Every write is
 ``write_durably`` (temporary file, fsync, rename); an item leaves todo/ for
 done/ by one rename, after its final state is written: a crash leaves it in
-one place or the other, whole.
+one place or the other, whole (a final state still in todo/ is moved on by
+:meth:`ToDoLedger.finish_moves` at the next start). The markers in seen/
+are pruned after :data:`SEEN_DAYS`: GitLab redelivers within days, and an
+event replayed later still finds its to-dos in done/; the part of a write a
+crash cut short, after a day.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ import re
 from contextlib import contextmanager
 from pathlib import Path
 
-from liaison.core.atomic import write_durably
+from liaison.core.atomic import TEMPORARY_PREFIX, write_durably
 
 QUEUED, HELD, SENDING, SENT, FAILED, DISMISSED = "queued", "held", "sending", "sent", "failed", "dismissed"
+SEEN_DAYS = 30
 ITEM_ID = re.compile(r"[0-9a-f]{24}")
 STATES = {
     QUEUED: "待发送",
@@ -52,7 +58,8 @@ class ToDoLedger:
         self.folder = Path(folder)
         self.inbox, self.seen = self.folder / "inbox", self.folder / "seen"
         self.todo, self.done, self.notes = self.folder / "todo", self.folder / "done", self.folder / "notes"
-        for path in (self.inbox, self.seen, self.todo, self.done, self.notes):
+        self.merged = self.folder / "merged"
+        for path in (self.inbox, self.seen, self.todo, self.done, self.notes, self.merged):
             path.mkdir(parents=True, exist_ok=True)
 
     # Webhook deliveries --------------------------------------------------------------
@@ -78,12 +85,28 @@ class ToDoLedger:
                 found.append((path.stem, data))
             elif data is not None:  # damaged: nothing can be made of it, and it must not stop the others
                 self.settle(path.stem)
-        return sorted(found, key=lambda pair: (pair[1].get("received", 0), pair[0]))
+        # "received" is the service's clock, to the second; "seq" (nanoseconds) orders deliveries within one.
+        return sorted(found, key=lambda pair: (pair[1]["received"], _ordinal(pair[1].get("seq")), pair[0]))
 
     def settle(self, name: str) -> None:
         """The delivery is turned into to-dos: remember its UUID (a replay sends nothing), drop the event."""
         write_durably(self.seen / name, b"")
         (self.inbox / f"{name}.json").unlink(missing_ok=True)
+
+    def prune(self, seen_before: float, parts_before: float) -> int:
+        """Forget the deliveries settled before ``seen_before``, and remove the parts of writes a crash cut
+        short (temporary files) from before ``parts_before`` (epoch seconds, the files' times); how many."""
+        pruned = _remove_older(self.seen, seen_before, lambda name: True)
+        for folder in (self.inbox, self.seen, self.todo, self.done, self.notes, self.merged):
+            # Only old parts: another process may be writing a fresh one right now.
+            pruned += _remove_older(folder, parts_before, lambda name: name.startswith(TEMPORARY_PREFIX))
+        return pruned
+
+    def mark_merged(self, merge_request: int) -> None:
+        write_durably(self.merged / str(int(merge_request)), b"")
+
+    def was_merged(self, merge_request: int) -> bool:
+        return (self.merged / str(int(merge_request))).exists()
 
     def keep_note(self, merge_request: int, text: str, when: float) -> None:
         write_durably(self.notes / f"{int(merge_request)}.json", _encode({"text": text, "when": when}))
@@ -122,6 +145,13 @@ class ToDoLedger:
         if item["state"] in (SENT, DISMISSED):
             os.replace(path, self.done / f"{item['id']}.json")
 
+    def finish_moves(self) -> list[dict]:
+        """Items whose final state was written but which a crash kept from done/: moved there now."""
+        moved = [item for item in _sorted(self.todo) if item["state"] in (SENT, DISMISSED)]
+        for item in moved:
+            os.replace(self.todo / f"{item['id']}.json", self.done / f"{item['id']}.json")
+        return moved
+
     def waiting(self) -> list[dict]:
         """Every item not yet sent (queued, held, sending, failed), oldest first."""
         return _sorted(self.todo)
@@ -139,6 +169,23 @@ class ToDoLedger:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remove_older(folder: Path, before: float, chosen) -> int:
+    removed = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            try:
+                if chosen(entry.name) and entry.stat().st_mtime < before:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:  # removed by another process meanwhile
+                pass
+    return removed
+
+
+def _ordinal(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _encode(data: dict) -> bytes:

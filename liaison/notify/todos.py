@@ -15,12 +15,16 @@ roster and the config in; :class:`Message` (what is said, with its identity
 SMS in China go out only through approved templates: a to-do names its
 template (config ``notify.sms.templates``) and the parameters, never free
 text; each parameter is cut to :data:`PARAM_LIMIT` characters, under what the
-providers allow for a variable.
+providers allow for a variable. What people typed (a leader's 联系对象, from
+the merge request's title, which anyone with access to GitLab can edit; a
+reviewer's reason) goes out :func:`plain`: a template's variable would
+otherwise carry a link or a number to call under the school's signature.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 
 from liaison.core.config import Config, NotifySettings
@@ -61,6 +65,26 @@ class Message:
 # What an app would read as markup in a card (企业微信's <div class=…>, 钉钉's markdown), made plain: a
 # leader's 联系对象 or a reviewer's comment shows as typed, never as a link or a style.
 _INERT = str.maketrans("<>[]()*_#`!|\\", "＜＞［］（）＊＿＃｀！｜＼")
+
+
+# A link: a scheme or www., a host name ending in letters (t.cn/x) or an IPv4 address, with the rest of its
+# printable ASCII. Not \b: Chinese letters are word characters, so 点击evil.cn has no boundary before the e.
+_LINK = re.compile(
+    r"(?i)(?<![a-z0-9+.-])(?:[a-z][a-z0-9+.-]*://|www\.)[\x21-\x7e]*"
+    r"|(?<![a-z0-9-])(?:[a-z0-9-]+\.)+[a-z]{2,}(?![a-z0-9-])(?::[0-9]+)?(?:/[\x21-\x7e]*)?"
+    r"|(?<![0-9.])(?:[0-9]{1,3}\.){3}[0-9]{1,3}(?![0-9])(?::[0-9]+)?(?:/[\x21-\x7e]*)?"
+)
+# A number to call or add: a mobile or a landline (with +86, spaces or dashes), 400/800, or any 7 digits in a row.
+_NUMBER = re.compile(
+    r"(?<![0-9])(?:(?:\+?86[ -]?)?1[3-9][0-9](?:[ -]?[0-9]){8}|0[0-9]{2,3}[ -]?[0-9]{7,8}"
+    r"|[48]00[ -]?[0-9]{3}[ -]?[0-9]{4}|[0-9]{7,})(?![0-9])"
+)
+_SIGNATURE = str.maketrans("【】〖〗", "［］［］")  # an SMS's signature is 【…】: typed text never looks like one
+
+
+def plain(text: str) -> str:
+    """What a person typed, fit for a message the school sends: no link, no number to call, no 【signature】."""
+    return _NUMBER.sub("（号码）", _LINK.sub("（链接）", text)).translate(_SIGNATURE)
 
 
 def inert(text: str) -> str:
@@ -114,7 +138,7 @@ def _message(kind: str, key: str, params: dict, title: str, description: str, ur
 def leader_message(event: Event, leader: Leader, config: Config, reason: str = "") -> Message:
     """The leader's to-do for a merged or sent-back merge request."""
     settings = config.notify
-    day, target = _day(event.record_id), event.target
+    day, target = _day(event.record_id), plain(event.target)
     what = f"您{day}联系{inert(target)}的记录" if target else f"您{day}的联系记录"
     common = {"name": leader.name, "date": day, "target": target or "学生"}
     if event.kind == MERGED:
@@ -126,7 +150,7 @@ def leader_message(event: Event, leader: Leader, config: Config, reason: str = "
             f"{leader.name}老师：{what}已通过审核，PDF 记录表已生成，请下载留存。",
             _form(settings, f"/records/{event.record_id}.pdf") or event.url,
         )
-    said = reason or "请查看审核意见"
+    said = plain(reason) or "请查看审核意见"
     return _message(
         "returned",
         f"returned/{event.record_id}/{event.version}",
@@ -143,7 +167,7 @@ def pending_message(opened: list[Event], names: dict[str, str]) -> Message:
     key = "pending/" + ",".join(sorted(f"{e.merge_request}:{e.version}" for e in opened))
     if len(opened) == 1:
         who = f"{names[first.leader_id]}提交的" if first.leader_id in names else ""
-        what = f"{_day(first.record_id)}联系{inert(first.target)}的记录" if first.target else "一条联系记录"
+        what = f"{_day(first.record_id)}联系{inert(plain(first.target))}的记录" if first.target else "一条联系记录"
         return _message(
             "pending",
             key,

@@ -6,12 +6,17 @@
 * :meth:`Notifier.receive` only writes the delivery durably (a replayed UUID
   is refused) and wakes the worker: a webhook never waits on a provider;
 * the worker thread turns deliveries into to-dos (liaison.notify.todos): a
-  merge request merged or sent back goes to its leader (a sending back
-  waits ``gather_seconds`` for the reviewer's comment, its reason);
-  submissions go to 思政科 once none has come for ``gather_seconds``, as one
-  digest when there are several; an export that finished goes to 思政科;
-* each ledger item is sent on its own (one sender at a time, across
-  processes, under the ledger's lock): SMS wait for the end of the quiet
+  merge request merged or sent back goes to its (active) leader (a sending
+  back waits ``gather_seconds`` for the reviewer's comment, its reason: the
+  last comment of one of 思政科's people, never the leader's or a
+  stranger's); submissions go to 思政科 once none has come for
+  ``gather_seconds``, as one digest when there are several; an export that
+  finished goes to 思政科. Deliveries are taken in the order they came; one
+  still waiting (a submission, a sending back) is called off by a later one
+  of the same merge request (merged, reopened, the 退回 label taken off), and
+  a merged merge request's late "opened" or "sent back" is nothing;
+* each ledger item is planned and sent on its own (one planner or sender at
+  a time, across processes, under the ledger's lock): SMS wait for the end of the quiet
   hours and for the number's limits (held, never dropped); a transient
   failure is retried with backoff, ``MAX_TRIES`` times; a refusal is kept as
   failed with what to fix until a person retries it (``build.py notify --retry``);
@@ -35,11 +40,11 @@ from liaison.core.config import Config, NotifySettings
 from liaison.core.project import Project
 
 from . import app, sms
-from .events import COMMENT, EXPORTED, OPENED, RETURNED, Event
-from .todoledger import DISMISSED, FAILED, HELD, QUEUED, SENDING, SENT, ToDoLedger
+from .events import COMMENT, EXPORTED, MERGED, OPENED, RETURNED, UNRETURNED, Event
+from .todoledger import DISMISSED, FAILED, HELD, QUEUED, SEEN_DAYS, SENDING, SENT, ToDoLedger
 from .todos import Message, Recipient, exported_message, items_for, leader_message, leader_recipient, office_recipients
 from .todos import pending_message as digest_message
-from .transport import SendError
+from .transport import SendError, Uncertain
 
 log = logging.getLogger("liaison.notify")
 
@@ -48,9 +53,10 @@ FIRST_DELAY = 60.0  # seconds before the second try of a transient failure; doub
 MAX_DELAY = 3600.0
 MAX_TRIES = 10  # transient failures before the item is failed (about seven hours of trying)
 LONGEST_SLEEP = 30.0  # seconds the worker sleeps at most (the service's clock may be faked in tests)
+PRUNE_EVERY = 3600.0  # seconds between two prunings of the delivery markers
 UNCERTAIN = "uncertain"
 UNCERTAIN_FIX = (
-    "服务在发送这一条时中断（重启或崩溃），无法确定对方是否已收到。为了不重复发送，没有自动重发。"
+    "发送这一条时没有得到服务商的回答（服务商超时、连接中断，或本服务重启），无法确定对方是否已收到。为了不重复发送，没有自动重发。"
     "请在短信平台（或学校 APP）的发送记录中按手机号和时间查看；确实没有收到时用 python build.py notify --retry <编号> 重发。"
 )
 EXHAUSTED_FIX = "多次重试仍未发出。请检查网络和服务商的状态，恢复后用 python build.py notify --retry <编号> 重发。"
@@ -67,6 +73,7 @@ class Notifier:
         self._stop = threading.Event()
         self._intake = threading.Lock()
         self._worker: threading.Thread | None = None
+        self._next_prune = 0.0  # time.monotonic() of the next pruning of seen/
         self.recover()
 
     # The clock and the settings -------------------------------------------------------------
@@ -88,13 +95,22 @@ class Notifier:
     def receive(self, delivery_id: str, event: Event) -> bool:
         """Keep a webhook's event durably and wake the worker; False for a delivery already received."""
         with self._intake:
-            new = self.ledger.receive(delivery_id, {"event": event.data(), "received": self.now()})
+            data = {"event": event.data(), "received": self.now(), "seq": time.time_ns()}
+            new = self.ledger.receive(delivery_id, data)
         if new:
             self._wake.set()
         return new
 
     def enqueue(self, message: Message, recipients: list[Recipient]) -> tuple[list[dict], list[dict]]:
-        """Put the message's items in the ledger: (items added, items that were already there)."""
+        """Put the message's items in the ledger: (items added, items that were already there).
+
+        Under the ledger's lock: another process may be sending the same item
+        and moving it to done/ between "is it known?" and the write.
+        """
+        with self.ledger.lock():
+            return self._enqueue(message, recipients)
+
+    def _enqueue(self, message: Message, recipients: list[Recipient]) -> tuple[list[dict], list[dict]]:
         added, known = [], []
         settings = self.settings
         if settings is None:
@@ -134,14 +150,24 @@ class Notifier:
         ``sending`` here is never one that another process is sending right now.
         """
         with self.ledger.lock():
+            for item in self.ledger.finish_moves():
+                log.info("todo id=%s: its move to done/ finished after a restart", item["id"])
             for item in self.ledger.waiting():
                 if item["state"] == SENDING:
                     self._cut_short(item)
 
-    def _cut_short(self, item: dict) -> None:
+    def _repeat_is_harmless(self, item: dict) -> bool:
+        """Whether sending ``item`` again reaches its person once (the provider drops the repeat)."""
         settings = self.settings
-        harmless = item["channel"] == "app" and settings is not None and settings.app is not None
-        if harmless and app.repeat_is_harmless(settings.app):
+        return (
+            item["channel"] == "app"
+            and settings is not None
+            and settings.app is not None
+            and app.repeat_is_harmless(settings.app)
+        )
+
+    def _cut_short(self, item: dict) -> None:
+        if self._repeat_is_harmless(item):
             item.update(state=QUEUED, next_try=0.0)
         else:
             item.update(state=FAILED, code=UNCERTAIN, last_error="发送途中服务中断，结果不明", fix=UNCERTAIN_FIX)
@@ -151,49 +177,90 @@ class Notifier:
     # Turning deliveries into to-dos --------------------------------------------------------------
 
     def plan(self) -> None:
-        """Turn the deliveries that are due into ledger items (deliveries still gathering wait)."""
-        project, now = self.project(), self.now()
+        """Turn the deliveries that are due into ledger items (deliveries still gathering wait).
+
+        Under the ledger's lock, so that two processes on one data folder never
+        both turn the same deliveries into to-dos (a digest of three and one of four).
+        """
+        if time.monotonic() >= self._next_prune:
+            self._next_prune = time.monotonic() + PRUNE_EVERY
+            pruned = self.ledger.prune(time.time() - SEEN_DAYS * 86400, time.time() - 86400)
+            if pruned:
+                log.info("pruned %d delivery markers (older than %d days) and parts of cut writes", pruned, SEEN_DAYS)
+        with self.ledger.lock():
+            self._plan(self.project(), self.now())
+
+    def _plan(self, project: Project, now: float) -> None:
         gather = float(self.settings.gather_seconds) if self.settings else 0.0
+        events = self._events()
+        called_off = _called_off(events)
         opened: list[tuple[str, Event, float]] = []
-        for name, data in self.ledger.events():
-            event, received = Event.from_data(data["event"]), float(data["received"])
-            if event is None:
-                log.warning("webhook event %s is damaged: dropped", name)
-            elif event.kind == COMMENT:
-                self.ledger.keep_note(event.merge_request, event.reason, received)
-            elif event.kind == OPENED:
+        for name, event, received in events:
+            ended = name in called_off or (
+                event.kind in (OPENED, RETURNED) and event.merge_request and self.ledger.was_merged(event.merge_request)
+            )
+            if not ended and event.kind == OPENED and not _reported(event, opened):
                 opened.append((name, event, received))
-                continue
-            elif event.kind == RETURNED and now < received + gather:
-                continue  # the reviewer's comment (the reason) often comes just after the label
+            elif not ended and event.kind == RETURNED and now < received + gather:
+                pass  # the reviewer's comment (the reason) often comes just after the label
             else:
-                self._plan_one(event, project)
-            self.ledger.settle(name)
+                self._take(event, received, project, ended)
+                self.ledger.settle(name)
         if opened:
             times = [received for _, _, received in opened]
             if now >= max(times) + gather or now >= min(times) + GATHER_MOST:
                 if self.settings is not None:
                     names = {leader.id: leader.name for leader in project.roster.leaders} if project.roster else {}
                     message = digest_message([event for _, event, _ in opened], names)
-                    self.enqueue(message, office_recipients(self.settings))
+                    self._enqueue(message, office_recipients(self.settings))
                 for name, _, _ in opened:
                     self.ledger.settle(name)
+
+    def _events(self) -> list[tuple[str, Event, float]]:
+        """(name, event, when received) of the deliveries in the inbox, in the order they came; damaged ones dropped."""
+        events = []
+        for name, data in self.ledger.events():
+            event = Event.from_data(data["event"])
+            if event is None:
+                log.warning("webhook event %s is damaged: dropped", name)
+                self.ledger.settle(name)
+            else:
+                events.append((name, event, float(data["received"])))
+        return events
+
+    def _take(self, event: Event, received: float, project: Project, ended: bool) -> None:
+        """What one delivery that is due comes to (``ended``: called off by a later one, or too late)."""
+        number = event.merge_request
+        reviewers = {person.login for person in self.settings.office if person.login} if self.settings else set()
+        if event.kind == COMMENT:
+            if event.author in reviewers:
+                self.ledger.keep_note(number, event.reason, received)
+            else:  # the leader's own words, or anyone else's, are never given as 思政科's reason
+                log.info("comment on !%s by %r: not one of notify.office, not a reason", number, event.author)
+        elif ended:
+            log.info("merge request !%s: %s called off by a later event", number, event.kind)
+        elif event.kind not in (OPENED, UNRETURNED):  # those: a submission reported again; a label taken off
+            self._plan_one(event, project)
+            if event.kind == MERGED and number:
+                self.ledger.mark_merged(number)
 
     def _plan_one(self, event: Event, project: Project) -> None:
         settings = self.settings
         if settings is None:
             return
         if event.kind == EXPORTED:
-            self.enqueue(exported_message(event), office_recipients(settings))
+            self._enqueue(exported_message(event), office_recipients(settings))
             return
         leader = project.roster.by_id.get(event.leader_id) if project.roster else None
-        if leader is None:
+        if leader is None or not leader.active:  # gone: the form no longer lets them in, their number may be another's
             log.info(
-                "merge request !%s (%s) names no leader of the roster: no to-do", event.merge_request, event.record_id
+                "merge request !%s (%s) names no active leader of the roster: no to-do",
+                event.merge_request,
+                event.record_id,
             )
             return
         reason = self.ledger.note(event.merge_request) if event.kind == RETURNED else ""
-        self.enqueue(leader_message(event, leader, self.config, reason), [leader_recipient(leader, settings)])
+        self._enqueue(leader_message(event, leader, self.config, reason), [leader_recipient(leader, settings)])
 
     # Sending ----------------------------------------------------------------------------------
 
@@ -229,6 +296,10 @@ class Notifier:
             except SendError as error:
                 self._failed(item, error, self.now())
                 return item
+            except Exception as error:  # a bug, or an SDK undone by an answer: never left "sending" for ever
+                log.exception("todo id=%s: the provider's call failed unexpectedly", item["id"])
+                self._failed(item, Uncertain(f"发送时出现意外错误（{type(error).__name__}）", "error"), self.now())
+                return item
             item.update(
                 state=SENT, sent_at=self.now(), updated=self.now(), receipt=receipt, last_error="", code="", fix=""
             )
@@ -240,7 +311,12 @@ class Notifier:
 
     def _failed(self, item: dict, error: SendError, now: float) -> None:
         tries = item.get("tries", 1)
-        if error.transient and tries < MAX_TRIES:
+        uncertain = isinstance(error, Uncertain)
+        if uncertain and not self._repeat_is_harmless(item):  # at most once: a person checks, then retries
+            item.update(
+                state=FAILED, next_try=0.0, last_error=str(error), code=UNCERTAIN, fix=UNCERTAIN_FIX, updated=now
+            )
+        elif (error.transient or uncertain) and tries < MAX_TRIES:
             delay = min(FIRST_DELAY * 2 ** (tries - 1), MAX_DELAY)
             item.update(state=QUEUED, next_try=now + delay, last_error=str(error), code=error.code, updated=now)
         else:
@@ -360,6 +436,30 @@ class Notifier:
         due = [i.get("next_try", 0) for i in self.ledger.waiting() if i["state"] in (QUEUED, HELD)]
         due += [float(data.get("received", 0)) + gather for _, data in self.ledger.events()]
         return max(0.05, min([LONGEST_SLEEP, *(t - now for t in due)]))
+
+
+def _called_off(events: list[tuple[str, Event, float]]) -> set[str]:
+    """The deliveries still waiting (a submission, a sending back) that a later one of the same merge request ends.
+
+    Reopened after a close, merged after the 退回 label, the label taken off
+    again, closed before 思政科 was told of it: the person hears only of the
+    state the merge request is in now.
+    """
+    waiting: dict[int, str] = {}
+    ended = set()
+    for name, event, _ in events:
+        if not event.merge_request or event.kind in (COMMENT, EXPORTED):
+            continue
+        if event.merge_request in waiting:
+            ended.add(waiting.pop(event.merge_request))
+        if event.kind in (OPENED, RETURNED):
+            waiting[event.merge_request] = name
+    return ended
+
+
+def _reported(event: Event, opened: list[tuple[str, Event, float]]) -> bool:
+    """Whether the same submission (merge request and version) is already among ``opened``: reported again."""
+    return any((e.merge_request, e.version) == (event.merge_request, event.version) for _, e, _ in opened)
 
 
 def _due(item: dict, now: float) -> bool:

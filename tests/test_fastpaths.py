@@ -178,7 +178,9 @@ def test_the_fast_validator_never_passes_what_cerberus_refuses(replaced, dropped
     size=st.integers(-3, 100_003),
     day=st.dates(datetime.date(1999, 12, 30), datetime.date(2026, 11, 26)),
 )
-def test_records_of_any_typed_text_read_and_check_the_same_both_ways(place, target, content, feedback, remarks, size, day):
+def test_records_of_any_typed_text_read_and_check_the_same_both_ways(
+    place, target, content, feedback, remarks, size, day
+):
     data = record_data(place=place, target=target, content=content, feedback=feedback, remarks=remarks, size=size)
     data["date"] = day
     text = dump_record(data, SCHEMA)

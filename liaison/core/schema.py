@@ -238,19 +238,23 @@ class _Passes:
                     if empty:
                         continue  # cerberus drops maxlength and regex for an allowed empty value
                     return False
-                if maxlength is not None and len(value) > maxlength:
-                    return False
-                if regex is not None and regex(value) is None:
-                    return False
-                if plain and unwanted_character(value, multiline) is not None:
-                    return False
-                if not_blank and not value.strip():
+                if not _text_passes(value, maxlength, regex, plain, multiline, not_blank):
                     return False
             elif not_future and today is not None and value > today:
                 return False
             if (low is not None and value < low) or (high is not None and value > high):
                 return False
         return True
+
+
+def _text_passes(value: str, maxlength: int | None, regex, plain: bool, multiline: bool, not_blank: bool) -> bool:
+    """Whether non-empty text surely passes ``maxlength``, ``regex``, ``plain_text`` and ``not_blank``."""
+    return (
+        (maxlength is None or len(value) <= maxlength)
+        and (regex is None or regex(value) is not None)
+        and not (plain and unwanted_character(value, multiline) is not None)
+        and not (not_blank and not value.strip())
+    )
 
 
 class Schema:

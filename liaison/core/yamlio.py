@@ -141,18 +141,10 @@ def flat_mapping(text: str) -> Mapping | None:
         number = at + 1
         at += 1
         if value == "|-":
-            block = []
-            while at < count and (not lines[at] or lines[at].startswith("  ")):
-                content = lines[at][2:]
-                if lines[at] and (not content or content.isspace()):
-                    return None  # a line of spaces only: its meaning in a block depends on more than this
-                block.append(content)
-                at += 1
-            if not block or not block[0] or block[0][0] == " ":
-                return None  # empty, or its indentation is not the two spaces this assumes
-            while not block[-1]:
-                block.pop()  # strip chomping: trailing empty lines are not part of the text
-            items[key] = Scalar("\n".join(block), False, number)
+            scalar, at = _flat_block(lines, at, number)
+            if scalar is None:
+                return None
+            items[key] = scalar
         elif value == "''":
             items[key] = Scalar("", False, number)
         elif _FLAT_PLAIN.fullmatch(value):
@@ -163,6 +155,22 @@ def flat_mapping(text: str) -> Mapping | None:
     if not items:
         return None
     return Mapping(items, 1, key_lines)
+
+
+def _flat_block(lines: list[str], at: int, number: int) -> tuple[Scalar | None, int]:
+    """The literal block (``|-``) whose lines start at ``at``, and the index after it; None when unsure."""
+    block = []
+    while at < len(lines) and (not lines[at] or lines[at].startswith("  ")):
+        content = lines[at][2:]
+        if lines[at] and (not content or content.isspace()):
+            return None, at  # a line of spaces only: its meaning in a block depends on more than this
+        block.append(content)
+        at += 1
+    if not block or not block[0] or block[0][0] == " ":
+        return None, at  # empty, or its indentation is not the two spaces this assumes
+    while not block[-1]:
+        block.pop()  # strip chomping: trailing empty lines are not part of the text
+    return Scalar("\n".join(block), False, number), at
 
 
 class _TreeBuilder:

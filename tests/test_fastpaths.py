@@ -10,6 +10,7 @@ bad records of the other tests: the same tree, the same verdict, the same proble
 from __future__ import annotations
 
 import datetime
+import json
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from test_yamlio import HOSTILE
 
 from liaison.core import yamlio
 from liaison.core.records import dump_record, new_record_id, parse_record, record_path
+from liaison.outputs.auditlog import flat_json
 
 TODAY = datetime.date(2026, 11, 24)
 DEMO = sorted((PROJECT / "records").rglob("*.yaml"))
@@ -229,3 +231,18 @@ def test_an_alias_or_a_deep_list_still_goes_the_long_way():
 def test_the_demo_check_of_the_command_line_is_unchanged(run):
     result = run(Path(PROJECT), "check")
     assert result.exit_code == 0, result.output
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.text(max_size=8),
+            st.one_of(st.text(max_size=20), st.integers(), st.none(), st.booleans(), st.floats()),
+            max_size=5,
+        ),
+        max_size=4,
+    )
+)
+def test_the_audit_s_json_writer_gives_json_s_own_text(rows):
+    assert flat_json(rows) == json.dumps(rows, ensure_ascii=False, indent=2)

@@ -20,6 +20,8 @@ _LETTERS = re.compile(r"[a-z]+")
 MEMO_FILE = "pinyin.json"
 _RECALLED: dict[str, tuple[tuple[str, ...], ...]] = {}  # name -> syllables, from a memo of an earlier run
 _FOUND: set[str] = set()  # names whose syllables this process asked pypinyin for
+_RECALLED_SORT: dict[str, tuple[str, ...]] = {}  # name -> its reading for sorting, from the memo
+_FOUND_SORT: set[str] = set()
 
 # Surnames read otherwise than the character's common reading (曾 is zēng as a surname, not céng).
 # pypinyin reads a name as ordinary text, so both readings are kept: a person may type either.
@@ -86,6 +88,17 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     return pinyin_readings(name)[0]
 
 
+@cache
+def sort_reading(name: str) -> tuple[str, ...]:
+    """pypinyin's plain reading of ``name`` (``lazy_pinyin``), piece by piece: what orders names by pinyin."""
+    if name in _RECALLED_SORT:
+        return _RECALLED_SORT[name]
+    from pypinyin import lazy_pinyin
+
+    _FOUND_SORT.add(name)
+    return tuple(lazy_pinyin(name))
+
+
 def typed_pinyin(text: str) -> str | None:
     """``text`` as pinyin to look up (lower case, spaces and apostrophes dropped), or None if it is not pinyin."""
     letters = re.sub(r"[\s'’·]+", "", text.strip().lower())
@@ -111,28 +124,38 @@ def recall(folder: Path) -> None:
         kept = cachekit.loads((Path(folder) / MEMO_FILE).read_bytes())
     except (OSError, ValueError, TypeError, KeyError):
         return
-    if type(kept) is not dict or kept.get("stamp") != _memo_stamp() or type(kept.get("names")) is not dict:
+    if type(kept) is not dict or kept.get("stamp") != _memo_stamp():
         return
-    for name, syllables in kept["names"].items():
-        if type(syllables) is list and all(
-            type(choices) is list
-            and choices
-            and all(type(s) is str and 0 < len(s) <= 100 and s.isprintable() for s in choices)
-            for choices in syllables
-        ):
+    names, sort = kept.get("names"), kept.get("sort")
+    for name, syllables in names.items() if type(names) is dict else ():
+        if type(syllables) is list and all(type(choices) is list and _texts(choices) for choices in syllables):
             _RECALLED[name] = tuple(tuple(choices) for choices in syllables)
+    for name, pieces in sort.items() if type(sort) is dict else ():
+        if type(pieces) is list and (_texts(pieces) or not pieces):
+            _RECALLED_SORT[name] = tuple(pieces)
+
+
+def _texts(items: list) -> bool:
+    """Whether ``items`` are some short printable texts, as pypinyin gives them."""
+    return bool(items) and all(type(s) is str and 0 < len(s) <= 100 and s.isprintable() for s in items)
 
 
 def keep(folder: Path) -> None:
     """Write the readings known in this process to ``folder`` (a usable cache folder) when pypinyin was asked
     for any (else nothing)."""
-    if not _FOUND:
+    if not (_FOUND or _FOUND_SORT):
         return
     names = {**_RECALLED, **{name: _syllables(name) for name in _FOUND}}
-    data = {"stamp": _memo_stamp(), "names": {n: [list(c) for c in s] for n, s in sorted(names.items())}}
+    sort = {**_RECALLED_SORT, **{name: sort_reading(name) for name in _FOUND_SORT}}
+    data = {
+        "stamp": _memo_stamp(),
+        "names": {n: [list(c) for c in s] for n, s in sorted(names.items())},
+        "sort": {n: list(s) for n, s in sorted(sort.items())},
+    }
     try:
         write_atomic(Path(folder) / MEMO_FILE, cachekit.dumps(data))
     except OSError as error:
         cachekit.unwritable(Path(folder), error)
         return
     _FOUND.clear()
+    _FOUND_SORT.clear()

@@ -259,7 +259,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--pdf-repeat", type=int, default=1, help="pairs of the PDF row (each pair about a minute)")
     parser.add_argument("--pipeline", action="store_true", help="also run the merge request's pipeline")
+    parser.add_argument("--rows", default="check,audit,site,pdf", help="which rows, comma-separated")
     args = parser.parse_args()
+    rows = set(args.rows.split(","))
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         root, commits = big_repository(tmp / "repo", args.records)
@@ -272,10 +274,14 @@ def main() -> None:
         )
         pdf_cache(root, tmp)
         same_results(root, tmp)
-        check_rows(root, args.repeat)
-        audit_row(root, args.repeat)
-        site_row(tmp, root, args.repeat)
-        pdf_row(tmp, args.pdf_records, args.pdf_repeat)
+        if "check" in rows:
+            check_rows(root, args.repeat)
+        if "audit" in rows:
+            audit_row(root, args.repeat)
+        if "site" in rows:
+            site_row(tmp, root, args.repeat)
+        if "pdf" in rows:
+            pdf_row(tmp, args.pdf_records, args.pdf_repeat)
         if args.pipeline:
             pipeline_row(tmp, root, min(args.repeat, 2))
         load_after = Path("/proc/loadavg").read_text().split()[:3]

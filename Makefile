@@ -39,6 +39,7 @@ bench: setup
 	$(PY) bench/historyindex.py
 	$(PY) bench/siteincremental.py
 	$(PY) bench/incremental.py
+	$(PY) bench/speed2.py --pipeline
 
 lint: setup
 	$(PY) -m ruff check .

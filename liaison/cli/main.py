@@ -8,27 +8,12 @@ that need them, so ``check`` starts quickly.
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
 import click
 
-from liaison.cli import (
-    audit,
-    build,
-    check,
-    export,
-    history,
-    import_,
-    notify,
-    outbox,
-    pdf,
-    query,
-    remind,
-    review,
-    serve,
-    verify,
-)
 from liaison.cli.chinese import Group
 from liaison.cli.shared import PROGRAM, say
 from liaison.core.cachekit import take_notices
@@ -65,24 +50,53 @@ def _say_uncached() -> None:
         say(line, err=True)
 
 
-COMMANDS = (
-    check.check,
-    query.query,
-    pdf.pdf,
-    export.export,
-    review.review,
-    build.build,
-    serve.serve,
-    outbox.outbox,
-    notify.notify,
-    history.history,
-    audit.audit,
-    remind.remind,
-    import_.import_,
-    verify.verify,
-)
-for command in COMMANDS:
-    cli.add_command(command)
+# Command name -> the module of liaison.cli that declares it (under the name of the module, bar a trailing _).
+COMMANDS = {
+    "check": "check",
+    "query": "query",
+    "pdf": "pdf",
+    "export": "export",
+    "review": "review",
+    "build": "build",
+    "serve": "serve",
+    "outbox": "outbox",
+    "notify": "notify",
+    "history": "history",
+    "audit": "audit",
+    "remind": "remind",
+    "import": "import_",
+    "verify": "verify",
+}
+
+
+class LazyCommands(dict):
+    """Command name -> command, each module imported the first time its command is asked for.
+
+    A command pays only for its own imports: ``check`` and ``history`` never
+    load the PDF renderer, the site, openpyxl or the web form (a warm
+    ``check`` is mostly starting Python). Listing the names imports nothing;
+    help for the whole group imports every command, as it shows each one.
+    """
+
+    def __getitem__(self, name: str) -> click.Command:
+        found = super().__getitem__(name)
+        if isinstance(found, str):
+            module = importlib.import_module(f"liaison.cli.{found}")
+            found = getattr(module, found)
+            self[name] = found
+        return found
+
+    def get(self, name: str, default=None):
+        return self[name] if name in self else default  # noqa: SIM401 - this is get itself
+
+    def values(self) -> list[click.Command]:
+        return [self[name] for name in self]
+
+    def items(self) -> list[tuple[str, click.Command]]:
+        return [(name, self[name]) for name in self]
+
+
+cli.commands = LazyCommands(COMMANDS)
 
 
 def main() -> None:

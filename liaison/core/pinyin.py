@@ -7,11 +7,21 @@ the site's search.js applies ``matches_pinyin`` to the readings listed here.
 
 from __future__ import annotations
 
+import importlib.metadata
 import re
 from functools import cache
 from itertools import product
+from pathlib import Path
+
+from liaison.core import cachekit
+from liaison.core.atomic import write_atomic
 
 _LETTERS = re.compile(r"[a-z]+")
+MEMO_FILE = "pinyin.json"
+_RECALLED: dict[str, tuple[tuple[str, ...], ...]] = {}  # name -> syllables, from a memo of an earlier run
+_FOUND: set[str] = set()  # names whose syllables this process asked pypinyin for
+_RECALLED_SORT: dict[str, tuple[str, ...]] = {}  # name -> its reading for sorting, from the memo
+_FOUND_SORT: set[str] = set()
 
 # Surnames read otherwise than the character's common reading (曾 is zēng as a surname, not céng).
 # pypinyin reads a name as ordinary text, so both readings are kept: a person may type either.
@@ -47,8 +57,11 @@ SURNAME_READINGS = {
 @cache
 def _syllables(name: str) -> tuple[tuple[str, ...], ...]:
     """Each character's readings (lower case), the surname's family reading added: (('ceng', 'zeng'), ('guo',), …)."""
-    from pypinyin import Style, lazy_pinyin  # its dictionary takes 0.15 s to load: only when asked
+    if name in _RECALLED:
+        return _RECALLED[name]
+    from pypinyin import Style, lazy_pinyin  # its dictionary takes 0.4 s to load: only when asked
 
+    _FOUND.add(name)
     syllables = [s.lower() for s in lazy_pinyin(name, errors="ignore") if _LETTERS.fullmatch(s.lower())]
     if not syllables:  # a name without Han characters: its own letters
         return tuple((s,) for s in lazy_pinyin(name, style=Style.FIRST_LETTER) if s)
@@ -75,6 +88,17 @@ def pinyin_keys(name: str) -> tuple[str, str]:
     return pinyin_readings(name)[0]
 
 
+@cache
+def sort_reading(name: str) -> tuple[str, ...]:
+    """pypinyin's plain reading of ``name`` (``lazy_pinyin``), piece by piece: what orders names by pinyin."""
+    if name in _RECALLED_SORT:
+        return _RECALLED_SORT[name]
+    from pypinyin import lazy_pinyin
+
+    _FOUND_SORT.add(name)
+    return tuple(lazy_pinyin(name))
+
+
 def typed_pinyin(text: str) -> str | None:
     """``text`` as pinyin to look up (lower case, spaces and apostrophes dropped), or None if it is not pinyin."""
     letters = re.sub(r"[\s'’·]+", "", text.strip().lower())
@@ -85,3 +109,53 @@ def matches_pinyin(name: str, typed: str) -> bool:
     """Whether ``typed`` (from ``typed_pinyin``) starts the name's full pinyin (zhao, zhaom, zhaomin)
     or its initials (zm, z): a surname alone finds every person of that surname."""
     return any(full.startswith(typed) or initials.startswith(typed) for full, initials in pinyin_readings(name))
+
+
+# A site build reads the same 150 names every time, and loading pypinyin's dictionary for them costs more
+# than the rest of a one-record rebuild's pages: their readings are kept in the cache folder, under a stamp
+# of this module's code and pypinyin's version, and anything of another shape is ignored.
+def _memo_stamp() -> str:
+    return cachekit.stamp(cachekit.code_stamp(__name__), importlib.metadata.version("pypinyin"))
+
+
+def recall(folder: Path) -> None:
+    """Take the readings an earlier run kept in ``folder`` (a cache folder), when they are of this code's making."""
+    try:
+        kept = cachekit.loads((Path(folder) / MEMO_FILE).read_bytes())
+    except (OSError, ValueError, TypeError, KeyError):
+        return
+    if type(kept) is not dict or kept.get("stamp") != _memo_stamp():
+        return
+    names, sort = kept.get("names"), kept.get("sort")
+    for name, syllables in names.items() if type(names) is dict else ():
+        if type(syllables) is list and all(type(choices) is list and _texts(choices) for choices in syllables):
+            _RECALLED[name] = tuple(tuple(choices) for choices in syllables)
+    for name, pieces in sort.items() if type(sort) is dict else ():
+        if type(pieces) is list and (_texts(pieces) or not pieces):
+            _RECALLED_SORT[name] = tuple(pieces)
+
+
+def _texts(items: list) -> bool:
+    """Whether ``items`` are some short printable texts, as pypinyin gives them."""
+    return bool(items) and all(type(s) is str and 0 < len(s) <= 100 and s.isprintable() for s in items)
+
+
+def keep(folder: Path) -> None:
+    """Write the readings known in this process to ``folder`` (a usable cache folder) when pypinyin was asked
+    for any (else nothing)."""
+    if not (_FOUND or _FOUND_SORT):
+        return
+    names = {**_RECALLED, **{name: _syllables(name) for name in _FOUND}}
+    sort = {**_RECALLED_SORT, **{name: sort_reading(name) for name in _FOUND_SORT}}
+    data = {
+        "stamp": _memo_stamp(),
+        "names": {n: [list(c) for c in s] for n, s in sorted(names.items())},
+        "sort": {n: list(s) for n, s in sorted(sort.items())},
+    }
+    try:
+        write_atomic(Path(folder) / MEMO_FILE, cachekit.dumps(data))
+    except OSError as error:
+        cachekit.unwritable(Path(folder), error)
+        return
+    _FOUND.clear()
+    _FOUND_SORT.clear()

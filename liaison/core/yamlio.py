@@ -16,6 +16,7 @@ that ``no``, ``0123`` or ``2020-06-20`` in a text field stay text.
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -87,6 +88,9 @@ def decode_yaml_bytes(data: bytes) -> str:
 
 def parse_yaml(text: str, max_depth: int = MAX_DEPTH) -> Node:
     """Parse one YAML document into a node tree, refusing anything but plain data nested at most ``max_depth`` deep."""
+    flat = flat_mapping(text) if max_depth >= 1 else None
+    if flat is not None:
+        return flat
     builder = _TreeBuilder(max_depth)
     try:
         # Event by event: a refusal (depth, an alias) stops the parser where it is, and a syntax
@@ -101,6 +105,72 @@ def parse_yaml(text: str, max_depth: int = MAX_DEPTH) -> Node:
     if builder.root is None:
         raise YamlError("文件是空的。", 1)
     return builder.root
+
+
+# The common case read without libyaml: a record as the form writes it (``dump_record``), one
+# ``key: value`` a line, each value plain, ``''`` or a literal block (``|-``) indented by two spaces.
+# Turning libyaml's events into nodes costs more than the whole check of such a file otherwise.
+# Anything else, however slightly different, gives None and goes to the event reader, which
+# decides and words every error; both give the same tree (tests/test_fastpaths.py). No anchor,
+# alias or tag can be written in this shape (it holds no ``&``, ``*`` or ``!`` outside text),
+# nothing nests, and a character libyaml reads differently (a line break other than ``\n``, a
+# control character, a tab, a BOM, a non-character) sends the whole file to the event reader.
+_NOT_FLAT = re.compile(r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
+_FLAT_ENTRY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.+)")
+# A plain scalar that starts with a letter, a digit or a non-ASCII character (no indicator) and holds
+# no ":" or "#" (so no ": " or " #"), ending where its line does, not in a space.
+_FLAT_PLAIN = re.compile(r"[0-9A-Za-z\xa0-\U0010ffff](?:[^ :#]| +[^ :#])*")
+
+
+def flat_mapping(text: str) -> Mapping | None:
+    """The tree of ``text`` when it is a flat mapping in the form's shape, else None (then ask libyaml)."""
+    if not text.endswith("\n") or _NOT_FLAT.search(text):
+        return None
+    lines = text.split("\n")
+    lines.pop()  # after the final newline
+    items: dict[str, Node] = {}
+    key_lines: dict[str, int] = {}
+    count, at = len(lines), 0
+    while at < count:
+        entry = _FLAT_ENTRY.fullmatch(lines[at])
+        if entry is None:
+            return None
+        key, value = entry.groups()
+        if key in items:
+            return None  # the event reader names the duplicate
+        number = at + 1
+        at += 1
+        if value == "|-":
+            scalar, at = _flat_block(lines, at, number)
+            if scalar is None:
+                return None
+            items[key] = scalar
+        elif value == "''":
+            items[key] = Scalar("", False, number)
+        elif _FLAT_PLAIN.fullmatch(value):
+            items[key] = Scalar(value, True, number)
+        else:
+            return None
+        key_lines[key] = number
+    if not items:
+        return None
+    return Mapping(items, 1, key_lines)
+
+
+def _flat_block(lines: list[str], at: int, number: int) -> tuple[Scalar | None, int]:
+    """The literal block (``|-``) whose lines start at ``at``, and the index after it; None when unsure."""
+    block = []
+    while at < len(lines) and (not lines[at] or lines[at].startswith("  ")):
+        content = lines[at][2:]
+        if lines[at] and (not content or content.isspace()):
+            return None, at  # a line of spaces only: its meaning in a block depends on more than this
+        block.append(content)
+        at += 1
+    if not block or not block[0] or block[0][0] == " ":
+        return None, at  # empty, or its indentation is not the two spaces this assumes
+    while not block[-1]:
+        block.pop()  # strip chomping: trailing empty lines are not part of the text
+    return Scalar("\n".join(block), False, number), at
 
 
 class _TreeBuilder:

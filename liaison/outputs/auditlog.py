@@ -177,19 +177,13 @@ def _typed(row: AuditRow, config) -> tuple:
 
 
 def flat_json(listed: list[dict]) -> str:
-    """``json.dumps(listed, ensure_ascii=False, indent=2)`` for a list of flat rows, the same text about five
-    times faster (``indent`` makes json take its pure-Python path; the audit of 20 years has 13,000 rows)."""
+    """``json.dumps(listed, ensure_ascii=False, indent=2)`` for a list of flat rows, the same text many times
+    faster (``indent`` makes json take its pure-Python path; the audit of 20 years has 13,000 rows)."""
     scalars = (str, int, float, bool, type(None))
     flat = all(type(k) is str and type(v) in scalars for row in listed for k, v in row.items())
     if not listed or not flat:
         return json.dumps(listed, ensure_ascii=False, indent=2)
-    text = json.encoder.encode_basestring  # what json uses for text when ensure_ascii is off
-
-    def value(item: object) -> str:
-        return text(item) if type(item) is str else json.dumps(item)
-
-    rows = [
-        "{\n" + ",\n".join(f"    {text(k)}: {value(v)}" for k, v in row.items()) + "\n  }" if row else "{}"
-        for row in listed
-    ]
+    # json's C encoder with the separators indent=2 puts between a nested row's items: the same text.
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",\n    ", ": ")).encode
+    rows = ["{\n    " + encode(row)[1:-1] + "\n  }" if row else "{}" for row in listed]
     return "[\n  " + ",\n  ".join(rows) + "\n]"

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from liaison.core import pinyin
 from liaison.core.project import Project
 from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit
@@ -68,13 +69,17 @@ def build_site(
     # The commit, not the clock, dates everything: the same commit builds the same site on any day.
     today = project.config.local(commit.time).date() if commit else project.today()
     versions = Versions.read(project.root, commit, history, project.config.calendar, project.config.now())
+    store = SiteStore(site_cache or default_site_cache(project.root))
+    if store.usable:
+        pinyin.recall(store.folder)  # the leaders' readings of the last build: pypinyin's dictionary stays unloaded
     outputs = site_outputs(project, records, versions, today, history, site_fingerprint(project))
+    if store.usable:
+        pinyin.keep(store.folder)
     phases.mark("keys")
 
     out_dir = Path(os.path.realpath(out_dir))  # a link to the site folder: the folder is what is replaced
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / SITE_MARKER).exists():
         raise OutputDirError(f"{out_dir} 已有其他文件。为免误删，请指定一个新的或空的目录（--out）。")
-    store = SiteStore(site_cache or default_site_cache(project.root))
     placed, pdfs = _assemble(project, records, outputs, out_dir, store, cache_dir, jobs, phases)
     log.info(
         "site build: %d files rendered (%d with new bytes), %d kept; %s",

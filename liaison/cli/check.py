@@ -10,7 +10,6 @@ from liaison.cli.shared import UserError, command, format_option, project_of, sa
 from liaison.core.problems import summary_line
 from liaison.git.repo import CommitNotFound
 from liaison.git.verdict import check_report
-from liaison.outputs.junit import junit_xml
 
 
 @command()
@@ -60,5 +59,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
         say(problem.format())
     say(summary_line(report.result.problems, len(report.result.files)))
     if output is not None:
+        from liaison.outputs.junit import junit_xml  # the report's writer loads only when asked for
+
         output.write_bytes(junit_xml(report.first + report.rest, report.files))
     ctx.exit(0 if report.ok else 1)

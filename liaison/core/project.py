@@ -10,10 +10,12 @@ import datetime
 import errno
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liaison.core import dates, yamlio
+from liaison.core import cachekit, dates, yamlio
+from liaison.core.atomic import write_atomic
 from liaison.core.config import Config, config_from_data
 from liaison.core.problems import Problem
 from liaison.core.records import Record, irregular_message, list_record_files, parse_record
@@ -23,6 +25,15 @@ from liaison.core.schema import Schema
 CONFIG_FILE = "config.yaml"
 ROSTER_FILE = "roster.yaml"
 SCHEMA_DIR = "schema"
+# What a project is read from, in the order its memo keeps them.
+SOURCES = (
+    f"{SCHEMA_DIR}/record.yaml",
+    f"{SCHEMA_DIR}/config.yaml",
+    f"{SCHEMA_DIR}/roster.yaml",
+    CONFIG_FILE,
+    ROSTER_FILE,
+)
+MEMO_FILE = "project.json"
 
 
 class ProjectError(Exception):
@@ -49,7 +60,9 @@ def open_project(root: Path) -> Project:
     """Load the schemas, config and roster of the repository at ``root``.
 
     Problems in config.yaml or roster.yaml are collected, not raised, so that
-    ``check`` reports them with everything else.
+    ``check`` reports them with everything else. A project without problems
+    is remembered in ``.cache/project.json`` (below), which the next run with
+    the same files uses instead of parsing and validating them again.
     """
     root = Path(root).resolve()
     if not (root / CONFIG_FILE).is_file() or not (root / SCHEMA_DIR / "record.yaml").is_file():
@@ -57,34 +70,61 @@ def open_project(root: Path) -> Project:
             f"{root} 不是联系记录仓库（找不到 {CONFIG_FILE} 或 {SCHEMA_DIR}/record.yaml）。"
             "请在仓库根目录运行，或用 --root 指定仓库目录。"
         )
-    schema = Schema.load(root / SCHEMA_DIR / "record.yaml")
+    sources = {name: _source(root, name) for name in SOURCES}
+    key = _memo_key(root, sources)
+    remembered = _remembered(root, key) if key is not None else None
+    if remembered is not None:
+        return remembered
+    record_schema, config_schema, roster_schema, config_bytes, roster_bytes = sources.values()
+    schema = Schema.from_bytes(_required(record_schema, SOURCES[0]), root / SOURCES[0])
     problems: list[Problem] = []
 
-    config_data = _load_checked(root, CONFIG_FILE, Schema.load(root / SCHEMA_DIR / "config.yaml"), problems)
+    config_data = _load_checked(CONFIG_FILE, config_bytes, _schema(root, SOURCES[1], config_schema), problems)
     config = None
     if config_data is not None:
         config, extra = config_from_data(config_data[0])
         problems.extend(_located(CONFIG_FILE, config_data[1], config_data[2], extra))
 
     roster = None
-    roster_schema = Schema.load(root / SCHEMA_DIR / "roster.yaml")
-    roster_data = _load_checked(root, ROSTER_FILE, roster_schema, problems)
+    roster_schema = _schema(root, SOURCES[2], roster_schema)
+    roster_data = _load_checked(ROSTER_FILE, roster_bytes, roster_schema, problems)
     if roster_data is not None:
         duplicates = duplicate_problems(roster_data[0]["leaders"]) + control_problems(roster_data[0]["leaders"])
         problems.extend(_located(ROSTER_FILE, roster_data[1], roster_schema, duplicates))
         if not duplicates:
             roster = roster_from_data(roster_data[0])
-    return Project(root, schema, config, roster, problems)
+    project = Project(root, schema, config, roster, problems)
+    if key is not None and project.ok and not problems:
+        _remember(root, key, [schema.rules, config_data[0], roster_data[0]])
+    return project
 
 
-def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]):
-    """(data, node, schema) of a schema-valid YAML file, or None with its problems appended."""
-    path = root / name
+def _source(root: Path, name: str) -> bytes | None:
+    """The bytes of one of the project's files (at most one byte over the reader's limit), None when missing."""
     try:
-        node = yamlio.read_yaml_bytes(path.read_bytes())
+        with open(root / name, "rb") as handle:
+            return handle.read(yamlio.MAX_FILE_BYTES + 1)  # more would be refused anyway: never read it
     except FileNotFoundError:
+        return None
+
+
+def _required(data: bytes | None, name: str) -> bytes:
+    if data is None:
+        raise FileNotFoundError(name)
+    return data
+
+
+def _schema(root: Path, name: str, data: bytes | None) -> Schema:
+    return Schema.from_bytes(_required(data, name), root / name)
+
+
+def _load_checked(name: str, raw: bytes | None, schema: Schema, problems: list[Problem]):
+    """(data, node, schema) of a schema-valid YAML file, or None with its problems appended."""
+    if raw is None:
         problems.append(Problem(name, None, "", "", f"找不到 {name}，请从示例仓库复制一份并按本校情况填写。"))
         return None
+    try:
+        node = yamlio.read_yaml_bytes(raw)
     except yamlio.YamlError as err:
         problems.append(Problem(name, err.line, "", "", err.message))
         return None
@@ -97,6 +137,64 @@ def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]
         problems.extend(_located(name, node, schema, errors))
         return None
     return data, node, schema
+
+
+# The project's memo (.cache/project.json) -------------------------------------------------------------------
+#
+# Every command starts by reading the schemas, config.yaml and roster.yaml, and validating the two: PyYAML
+# and cerberus imported, a roster of 150 leaders walked by cerberus, about a third of a warm ``check``. A
+# project without problems is remembered as the plain values its files gave (the record schema's rules,
+# config.yaml's and roster.yaml's data), keyed by the bytes of all five files, the code that reads them
+# (``liaison.core.project`` and every liaison module it imports: the YAML reader, the schema, the config),
+# PyYAML's and cerberus' installed files and Python's version. The next run with the same key builds the
+# very same Project from those values by the same functions (``Schema``, ``config_from_data``,
+# ``roster_from_data``), without parsing or validating. A project with a problem is never remembered: it is
+# read, and worded, anew. The memo is a cache: deleting it is always safe.
+
+
+def _memo_key(root: Path, sources: dict[str, bytes | None]) -> str | None:
+    """The key of a project read from ``sources``; None when a file is missing or too large (read and refused)."""
+    if any(data is None or len(data) > yamlio.MAX_FILE_BYTES for data in sources.values()):
+        return None
+    code = cachekit.code_stamp(__name__, memo=cachekit.cache_folder(root))
+    return cachekit.stamp(code, sys.version, cachekit.library_stamp("yaml", "cerberus"), *sources.values())
+
+
+def _remembered(root: Path, key: str) -> Project | None:
+    """The project the memo holds under ``key``, or None (then the files are read)."""
+    path = cachekit.cache_folder(root, MEMO_FILE)
+    try:
+        if path.stat().st_size > _MEMO_BYTES:
+            return None
+        kept = cachekit.loads(path.read_bytes())
+        if type(kept) is not dict or kept.get("key") != key:
+            return None
+        record_rules, config_data, roster_data = kept["values"]
+        config, extra = config_from_data(config_data)
+        roster = roster_from_data(roster_data)
+        schema = Schema(record_rules, root / SOURCES[0])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # missing, or not what this code wrote: read the files
+    if config is None or extra:
+        return None
+    return Project(root, schema, config, roster, [])
+
+
+def _remember(root: Path, key: str, values: list) -> None:
+    folder = cachekit.cache_folder(root)
+    try:
+        data = cachekit.dumps({"key": key, "values": values})
+    except cachekit.Unstorable:
+        return  # a value the codec cannot give back exactly: the files are read every time
+    if not cachekit.usable_folder(folder):
+        return
+    try:
+        write_atomic(folder / MEMO_FILE, data)
+    except OSError as error:
+        cachekit.unwritable(folder, error)
+
+
+_MEMO_BYTES = 4 * yamlio.MAX_FILE_BYTES  # what five files of at most MAX_FILE_BYTES give, written as plain values
 
 
 def _located(name: str, node: yamlio.Node, schema: Schema, errors: list[tuple[tuple, str]]) -> list[Problem]:

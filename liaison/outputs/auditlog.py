@@ -60,7 +60,7 @@ def audit(project: Project, date_range: DateRange, fmt: str, by_merge_date: bool
     """
     require_ready(project)
     history = read_history(project.root, project.schema, main=project.config.web.target_branch)
-    found = verdict(project, history=history, content_only=True)
+    found = verdict(project, history=history, content_only=True, records=False)
     log = audit_log(project, date_range, fmt, history, by_merge_date)
     log.verdict = found
     return log

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from liaison.core import cachekit
+from liaison.core.bulk import collector_paused
 from liaison.core.checks import CheckResult, RecordReader, check_repository, checked_files
 from liaison.core.problems import Problem
 from liaison.core.project import Project, read_record_bytes, read_records
@@ -263,7 +264,8 @@ class CheckCache:
         if self._stored is None:
             self._stored = self.store.load()
         try:
-            records, problems, fresh = self._read(project, paths, clean)
+            with collector_paused():  # 10,000 records that all stay: liaison.core.bulk
+                records, problems, fresh = self._read(project, paths, clean)
         except DamagedEntry as damage:
             self.store.discard(damage)
             self._broken = True

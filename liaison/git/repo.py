@@ -188,11 +188,18 @@ class Repo:
         """The commit ``revision`` names, or None when there is none."""
         if not revision or revision.startswith("-"):
             return None
-        result = self.attempt("rev-parse", "-q", "--verify", "--end-of-options", f"{revision}^{{commit}}")
+        result = self.query("rev-parse", "-q", "--verify", "--end-of-options", f"{revision}^{{commit}}")
         return result.text if result.ok else None
 
     def is_repository(self) -> bool:
-        return self.attempt("rev-parse", "--git-dir").ok
+        return self.query("rev-parse", "--git-dir").ok
+
+    def query_text(self, *args: str) -> str:
+        """``query``'s output as text, stripped; a failure raises GitError (``text`` for the hot paths)."""
+        result = self.query(*args)
+        if not result.ok:
+            raise GitError(list(args), result.status, result.stderr)
+        return result.text
 
     def objects(self, names: Iterable[str]) -> dict[str, bytes | None]:
         """The contents of many objects in one ``cat-file --batch``: name -> bytes, or None when missing.
@@ -310,4 +317,4 @@ def commits_since(root: Path, since: str, ref: str = "HEAD") -> set[str]:
     """The commits in ``since..ref``; a ``since`` that names no commit is a CommitNotFound, never "all"."""
     repo = Repo(root)
     base = _commit_or_raise(repo, since, "找出新的提交")
-    return set(repo.text("rev-list", f"{base}..{ref}").split())
+    return set(repo.query_text("rev-list", f"{base}..{ref}").split())

@@ -344,58 +344,48 @@ def build_history(
     """The history from what git said (``order`` from :func:`in_mainline_order`), with no git: what the index
     stores is these inputs, so a history from the index is built by the same code as one read at once."""
     with collector_paused():  # a million objects that all stay: liaison.core.bulk
-        return _built(schema, mainline, order, signatures, versions)
-
-
-def _built(
-    schema: Schema,
-    mainline: Mainline,
-    order: list[tuple[Commit, list[RawChange]]],
-    signatures: dict[str, Signature],
-    versions: dict[str, dict],
-) -> History:
-    positions = mainline.positions
-    history = History(mainline=mainline.commits, mainline_times=mainline.times, entry=mainline.entry)
-    current: dict[str, str] = {}
-    wording = FieldWording(schema, field_labels(schema))
-    for commit, changes in order:
-        entered = mainline.entry.get(commit.sha, "")
-        in_merge = len(commit.parents) > 1
-        common = {
-            "merge": mainline.merges.get(entered) if entered != commit.sha or in_merge else None,
-            "on_mainline": entered == commit.sha,
-            "entered": entered,
-            "position": positions.get(entered, -1),
-            "in_merge": in_merge,
-            "signature": signatures.get(commit.sha),
-            "entered_at": mainline.times.get(entered),
-        }
-        records = [c for c in changes if c.path.startswith(f"{RECORDS_DIR}/") and c.path.endswith(".yaml")]
-        for kind, old_path, new_path, old_blob, new_blob in pair_moves(records):
-            key = _record_key(current, kind, old_path, new_path)
-            for path in (old_path, new_path):
-                if path:
-                    history.aliases[path] = key
-                    history.aliases[stem(path)] = key
-            old = _version(versions, old_blob, old_path)
-            new = _version(versions, new_blob, new_path)
-            history.changes.append(
-                Change(
-                    commit,
-                    kind,
-                    key,
-                    old_path,
-                    new_path,
-                    old,
-                    new,
-                    wording,
-                    **common,
-                    old_irregular=irregular_mode(old_blob),
-                    new_irregular=irregular_mode(new_blob),
+        positions = mainline.positions
+        history = History(mainline=mainline.commits, mainline_times=mainline.times, entry=mainline.entry)
+        current: dict[str, str] = {}
+        wording = FieldWording(schema, field_labels(schema))
+        for commit, changes in order:
+            entered = mainline.entry.get(commit.sha, "")
+            in_merge = len(commit.parents) > 1
+            common = {
+                "merge": mainline.merges.get(entered) if entered != commit.sha or in_merge else None,
+                "on_mainline": entered == commit.sha,
+                "entered": entered,
+                "position": positions.get(entered, -1),
+                "in_merge": in_merge,
+                "signature": signatures.get(commit.sha),
+                "entered_at": mainline.times.get(entered),
+            }
+            records = [c for c in changes if c.path.startswith(f"{RECORDS_DIR}/") and c.path.endswith(".yaml")]
+            for kind, old_path, new_path, old_blob, new_blob in pair_moves(records):
+                key = _record_key(current, kind, old_path, new_path)
+                for path in (old_path, new_path):
+                    if path:
+                        history.aliases[path] = key
+                        history.aliases[stem(path)] = key
+                old = _version(versions, old_blob, old_path)
+                new = _version(versions, new_blob, new_path)
+                history.changes.append(
+                    Change(
+                        commit,
+                        kind,
+                        key,
+                        old_path,
+                        new_path,
+                        old,
+                        new,
+                        wording,
+                        **common,
+                        old_irregular=irregular_mode(old_blob),
+                        new_irregular=irregular_mode(new_blob),
+                    )
                 )
-            )
-        for change in (c for c in changes if c.path == SIGNERS_FILE):
-            kind = ADDED if change.old_blob == ZERO else DELETED if change.new_blob == ZERO else CHANGED
-            paths = (None if kind == ADDED else SIGNERS_FILE, None if kind == DELETED else SIGNERS_FILE)
-            history.signer_changes.append(Change(commit, kind, SIGNERS_FILE, *paths, {}, {}, None, **common))
-    return history
+            for change in (c for c in changes if c.path == SIGNERS_FILE):
+                kind = ADDED if change.old_blob == ZERO else DELETED if change.new_blob == ZERO else CHANGED
+                paths = (None if kind == ADDED else SIGNERS_FILE, None if kind == DELETED else SIGNERS_FILE)
+                history.signer_changes.append(Change(commit, kind, SIGNERS_FILE, *paths, {}, {}, None, **common))
+        return history

@@ -176,3 +176,12 @@ def test_the_config_the_memo_gives_is_the_config_read(repo):
     assert repr(again.config) == repr(first.config) == repr(fresh(repo).config)
     assert again.config.calendar.semester_of(datetime.date(2024, 8, 27)).id == "2024-2025-1"
     assert first.config.calendar.semester_of(datetime.date(2024, 8, 25)).id == "2023-2024-2"
+
+
+def test_the_check_cache_switch_turns_the_memo_off_too(repo, reads, monkeypatch):
+    open_project(repo)
+    monkeypatch.setenv("LIAISON_CHECK_CACHE", "off")
+    for _ in range(2):
+        reads.clear()
+        found = open_project(repo)
+        assert len(reads) == 5 and same(found, fresh(repo))

@@ -46,6 +46,9 @@ from liaison.core.atomic import write_atomic
 log = logging.getLogger(__name__)
 
 CACHE_FOLDER = ".cache"
+# "off": check reads every record file and the project's files, as if nothing were remembered (the benchmarks'
+# uncached runs, or a person who distrusts the cache): the check cache and the project's memo.
+CHECK_SWITCH = "LIAISON_CHECK_CACHE"
 _IGNORE = b"# made by liaison: caches, never committed\n*\n"
 _PACKAGE = Path(__file__).resolve().parent.parent  # the liaison package's folder
 _TOP = "liaison"
@@ -80,6 +83,11 @@ def usable_folder(folder: Path) -> bool:
         unwritable(folder, error)
         return False
     return True
+
+
+def switched_off(variable: str) -> bool:
+    """Whether the environment variable ``variable`` turns a cache off (``off``, ``0``, ``no``, ``false``)."""
+    return os.environ.get(variable, "").strip().lower() in ("off", "0", "no", "false")
 
 
 def discard(path: Path, why: object) -> None:

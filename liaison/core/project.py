@@ -71,7 +71,7 @@ def open_project(root: Path) -> Project:
             "请在仓库根目录运行，或用 --root 指定仓库目录。"
         )
     sources = {name: _source(root, name) for name in SOURCES}
-    key = _memo_key(root, sources)
+    key = None if cachekit.switched_off(cachekit.CHECK_SWITCH) else _memo_key(root, sources)
     remembered = _remembered(root, key) if key is not None else None
     if remembered is not None:
         return remembered
@@ -149,7 +149,8 @@ def _load_checked(name: str, raw: bytes | None, schema: Schema, problems: list[P
 # PyYAML's and cerberus' installed files and Python's version. The next run with the same key builds the
 # very same Project from those values by the same functions (``Schema``, ``config_from_data``,
 # ``roster_from_data``), without parsing or validating. A project with a problem is never remembered: it is
-# read, and worded, anew. The memo is a cache: deleting it is always safe.
+# read, and worded, anew. The memo is a cache: deleting it is always safe, and LIAISON_CHECK_CACHE=off
+# leaves it unused, as it does the check cache.
 
 
 def _memo_key(root: Path, sources: dict[str, bytes | None]) -> str | None:

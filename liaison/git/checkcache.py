@@ -57,7 +57,7 @@ log = logging.getLogger("liaison.git.checkcache")
 
 CACHE_VERSION = 2  # raise it when what an entry holds, or how it is keyed, changes
 CACHE_FILE = (cachekit.CACHE_FOLDER, "check.sqlite")
-SWITCH = "LIAISON_CHECK_CACHE"  # "off": read every file, as if there were no cache
+SWITCH = cachekit.CHECK_SWITCH  # "off": read every file, as if there were no cache
 # Attributes under which a checkout may write other bytes than the blob's, while git calls the file unchanged.
 _CONVERTING = ("text", "eol", "filter", "ident", "working-tree-encoding")
 _REGULAR = ("100644",)  # an executable is read, so that check sees its mode (liaison.core.records)
@@ -103,7 +103,7 @@ def cached_reader(project: Project) -> Iterator[RecordReader]:
 
     ``LIAISON_CHECK_CACHE=off`` turns the cache off (the benchmark's cold runs).
     """
-    if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "no", "false"):
+    if cachekit.switched_off(SWITCH):
         yield read_records
         return
     path = Path(project.root).joinpath(*CACHE_FILE)

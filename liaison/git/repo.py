@@ -269,11 +269,14 @@ class CommitInfo:
 def head_commit(root: Path) -> CommitInfo | None:
     """The commit checked out at ``root``, or None when it is not a Git repository (or has no commit)."""
     repo = Repo(root)
-    found = repo.attempt("log", "-1", "--format=%H %cI", "HEAD")
+    found = repo.query("log", "-1", "--format=%H %cI", "HEAD")
     if not found.ok or not found.text:
         return None
     sha, when = found.text.split()
-    status = repo.text("status", "--porcelain", "--untracked-files=all", "--", *SOURCE_PATHS)
+    # Without optional locks: a question that never writes the index (what makes it a query).
+    status = repo.query_text(
+        "--no-optional-locks", "status", "--porcelain", "--untracked-files=all", "--", *SOURCE_PATHS
+    )
     return CommitInfo(sha, datetime.datetime.fromisoformat(when), bool(status))
 
 

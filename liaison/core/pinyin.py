@@ -8,6 +8,7 @@ the site's search.js applies ``matches_pinyin`` to the readings listed here.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import cache
 from itertools import product
 
@@ -76,8 +77,9 @@ def pinyin_keys(name: str) -> tuple[str, str]:
 
 
 def typed_pinyin(text: str) -> str | None:
-    """``text`` as pinyin to look up (lower case, spaces and apostrophes dropped), or None if it is not pinyin."""
-    letters = re.sub(r"[\s'’·]+", "", text.strip().lower())
+    """``text`` as pinyin to look up (lower case, spaces and apostrophes dropped, full-width letters as an input
+    method in 全角 mode types them made half-width), or None if it is not pinyin."""
+    letters = re.sub(r"[\s'’·]+", "", unicodedata.normalize("NFKC", text).strip().lower())
     return letters if _LETTERS.fullmatch(letters) else None
 
 

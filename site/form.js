@@ -29,6 +29,14 @@
     return match[1] + "-" + ("0" + +match[2]).slice(-2) + "-" + ("0" + +match[3]).slice(-2);
   }
 
+  var OPENED = Date.now();
+
+  /* Whether the page has been open past midnight where the university is (the server said how many
+     seconds were left of that day): then "not after today" is the server's to say, with the new day. */
+  function pastMidnight(secondsLeft) {
+    return typeof secondsLeft === "number" && (Date.now() - OPENED) / 1000 >= secondsLeft;
+  }
+
   function fill(template, values) {
     return template.replace(/\{(\w+)\}/g, function (all, name) {
       return Object.prototype.hasOwnProperty.call(values, name) ? String(values[name]) : all;
@@ -71,7 +79,7 @@
       if (reason) return fill(check.impossible, { value: value, reason: reason });
       var iso = value.replace(/-(\d)(?=-|$)/g, "-0$1");
       if (check.min && iso < check.min[0]) return fill(check.min[1], { value: iso });
-      if (check.max && iso > check.max[0]) return fill(check.max[1], { value: iso });
+      if (check.max && iso > check.max[0] && !pastMidnight(check.max[2])) return fill(check.max[1], { value: iso });
     }
     return "";
   }

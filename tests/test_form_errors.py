@@ -209,3 +209,25 @@ def test_the_form_service_pages_have_no_axe_violations(app, live, phone):
         page.goto(page.base + path)
         found[name] = violations(page)
     assert found == {name: [] for name in found}
+
+
+def test_a_form_left_open_past_midnight_takes_the_new_day(app, live, phone, monkeypatch):
+    """Opened at 23:59:50 in Beijing, sent just after midnight dated the new day: that day is today now, not
+    晚于今天 (the page's own check knew only the day it was opened); a day later still is refused."""
+    monkeypatch.delenv("LIAISON_TODAY", raising=False)
+    monkeypatch.setenv("LIAISON_NOW", "2025-11-11T23:59:50+08:00")
+    page = phone(live(app))
+    page.clock.install()
+    page.goto(page.base + "/new")
+    for key, value in good_form(date="2025-11-13").items():
+        if value and key not in ("leader", "department"):
+            page.fill(f"#f-{key}", value)
+    page.clock.fast_forward(30_000)
+    monkeypatch.setenv("LIAISON_NOW", "2025-11-12T00:00:20+08:00")
+    page.tap("button[type=submit]")
+    page.wait_for_selector("#e-date")
+    assert "2025-11-13 晚于今天" in page.inner_text("#e-date")
+    page.fill("#f-date", "2025-11-12")
+    page.tap("button[type=submit]")
+    page.wait_for_url("**/records/**")
+    assert "2025-11-12" in page.inner_text("h1")

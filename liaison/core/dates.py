@@ -16,6 +16,7 @@ whatever offset git or GitLab stored it with. Programs get :func:`stamped`.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import re
 import unicodedata
@@ -64,6 +65,12 @@ def local(moment: datetime.datetime, tz: str = DEFAULT_ZONE) -> datetime.datetim
 def start_of_day(day: datetime.date, tz: str = DEFAULT_ZONE) -> datetime.datetime:
     """00:00 of ``day`` in ``tz``."""
     return datetime.datetime.combine(day, datetime.time(), zone(tz))
+
+
+def seconds_to_midnight(tz: str = DEFAULT_ZONE) -> int:
+    """Whole seconds from now until the next day begins in ``tz`` (at least 1)."""
+    moment = now(tz)
+    return max(1, math.ceil((start_of_day(moment.date() + datetime.timedelta(days=1), tz) - moment).total_seconds()))
 
 
 # A date as people type it into a box: 2025-9-5, 2025/9/5, 2025.9.5, 2025年9月5日, full-width digits, spaces.

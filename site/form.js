@@ -8,13 +8,13 @@
  * beside its field, aria-invalid, aria-describedby naming the error. The focus goes to the list.
  * The server checks again whatever this script says; without the script the server's list is shown.
  *
- * A date typed as 2025/9/5, 2025.9.5 or 2025年9月5日 is written 2025-09-05 as soon as the box is
+ * A date typed as 2025/9/5, 2025.9.5 (2025。9。5) or 2025年9月5日 is written 2025-09-05 as soon as the box is
  * left (liaison/core/dates.py's typed_date, the same pattern). Where the browser offers a calendar
  * (showPicker), a 选日期 button opens one and writes the chosen day into the box.
  */
 (function () {
   "use strict";
-  var TYPED_DATE = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$/;
+  var TYPED_DATE = /^(\d{4})\s*[-/.。年]\s*(\d{1,2})\s*[-/.。月]\s*(\d{1,2})\s*日?$/;
 
   function halfWidth(text) {
     return text.replace(/[\uff10-\uff19\uff0d\uff0f\uff0e]/g, function (ch) {

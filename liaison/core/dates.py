@@ -73,9 +73,10 @@ def seconds_to_midnight(tz: str = DEFAULT_ZONE) -> int:
     return max(1, math.ceil((start_of_day(moment.date() + datetime.timedelta(days=1), tz) - moment).total_seconds()))
 
 
-# A date as people type it into a box: 2025-9-5, 2025/9/5, 2025.9.5, 2025年9月5日, full-width digits, spaces.
+# A date as people type it into a box: 2025-9-5, 2025/9/5, 2025.9.5 (2025。9。5 where a Chinese input method
+# makes the period 。), 2025年9月5日, full-width digits, spaces.
 # site/form.js applies the same pattern in the page, so the box shows 2025-09-05 before it is sent.
-TYPED_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+TYPED_DATE = re.compile(r"(\d{4})\s*[-/.。年]\s*(\d{1,2})\s*[-/.。月]\s*(\d{1,2})\s*日?")
 
 
 def typed_date(text: str) -> str:

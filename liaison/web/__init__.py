@@ -121,7 +121,13 @@ def _install(app: Flask, dev_login: bool) -> None:
 
     def context() -> dict:
         config = app.config["LIAISON_PROJECT"].config
-        return {"csrf_token": csrf.token, "school": config.school, "dev_login": dev_login, "office": config.office}
+        return {
+            "csrf_token": csrf.token,
+            "school": config.school,
+            "dev_login": dev_login,
+            "office": config.office,
+            "timezone": config.timezone,  # the page's own times (a draft's) in the zone of every other time
+        }
 
     app.context_processor(context)
     views.register(app)

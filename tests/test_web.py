@@ -134,6 +134,7 @@ def test_a_phone_user_fixes_an_error_submits_downloads_the_pdf_and_finds_it(form
     assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
     record_id = page.url.rsplit("/", 1)[1]
     page.click("text=我的记录")
+    page.wait_for_selector(f'li[data-id="{record_id}"]')  # the click starts the page; count once it is there
     assert page.locator(f'li[data-id="{record_id}"]').count() == 1
     context.close()
 

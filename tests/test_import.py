@@ -145,6 +145,18 @@ def test_json_and_csv_reports_list_every_row(repo, tmp_path, run):
     assert f"{sheet},10,未导入,,D,日期,联系时间,2099-01-01 晚于今天" in text
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_with_the_report_on_stdout_the_ending_on_stderr_points_to_it_not_above(repo, tmp_path, run, fmt):
+    """``import 老记录.csv --format csv > 导入结果.csv``: the terminal shows only the ending, where nothing is above."""
+    sheet = write_messy(tmp_path / "汇总.xlsx")
+    done = run(repo, "import", str(sheet), "--dry-run", "--format", fmt)
+    assert done.exit_code == 1
+    assert "见上" not in done.stderr and "上面" not in done.stderr, done.stderr
+    column = "“problems”和“error”" if fmt == "json" else "“说明”"
+    assert f"4 行未导入（原因见报告中的{column}）" in done.stderr
+    assert "见上" not in done.stdout
+
+
 CSV_ROWS = [
     "姓名,部门,联系时间,联系地点,人员规模,联系对象,学生联系人,联系内容,学生反馈的意见建议,备注",
     '赵某,学生工作处,2023/9/1,图书馆101,50人,国旗护卫队,刘某,"座谈交流，\n了解情况。",希望延长开放时间。,',

@@ -23,6 +23,7 @@ from liaison.core.schema import Schema
 CONFIG_FILE = "config.yaml"
 ROSTER_FILE = "roster.yaml"
 SCHEMA_DIR = "schema"
+DATA_DIR = ".liaison"  # the form service's and the reminder rounds' data (outbox, to-dos), unless --data says
 
 
 class ProjectError(Exception):
@@ -43,6 +44,11 @@ class Project:
 
     def today(self) -> datetime.date:
         return self.config.today() if self.config else dates.today()
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the form service keeps its outbox and to-dos when no --data names a folder."""
+        return self.root / DATA_DIR
 
 
 def open_project(root: Path) -> Project:

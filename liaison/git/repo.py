@@ -227,6 +227,30 @@ def _commit_or_raise(repo: Repo, revision: str, purpose: str) -> str:
 require_commit = _commit_or_raise
 
 
+class ShallowClone(CommitNotFound):
+    """The clone holds only the latest commits (``git clone --depth``, GitLab CI's default): read from it,
+    the oldest commit looks like where every older record began, with that commit's time and author."""
+
+
+def require_whole_history(root: Path, what: str) -> None:
+    """ShallowClone, saying in Chinese how to get the whole history, when ``root`` is a shallow clone.
+
+    ``what`` names what needs the history (审计日志, 网站中每条记录的历史). Read from ``.git`` when that is
+    certain, else asked of git; a folder that is no repository passes (its readers say so themselves).
+    """
+    found = head_from_files(root)
+    if found is not None:
+        shallow = bool(found[1].strip())
+    else:
+        shallow = Repo(root).attempt("rev-parse", "--is-shallow-repository").text == "true"
+    if shallow:
+        raise ShallowClone(
+            f"这里是 Git 浅克隆（只含最近的一部分提交），{what}需要完整的 Git 历史：否则最早的那个提交"
+            "会被当作每条更早记录的来源，时间和作者都不对。请先运行 git fetch --unshallow 取回完整历史"
+            '（在 GitLab CI 中，给这个作业设置变量 GIT_DEPTH: "0"）。'
+        )
+
+
 def files_at(root: Path, sha: str, folder: str) -> dict[str, bytes]:
     """Every file under ``folder`` as it was at commit ``sha``: path -> bytes."""
     repo = Repo(root)

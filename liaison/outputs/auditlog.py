@@ -21,7 +21,7 @@ from liaison.git.audit import (
 from liaison.git.closed import closed_semesters
 from liaison.git.history.model import SIGNERS_FILE, History, identity
 from liaison.git.history.read import read_history
-from liaison.git.repo import head_commit
+from liaison.git.repo import head_commit, require_whole_history
 from liaison.git.verdict import Verdict, require_ready, verdict
 from liaison.outputs.formats import csv_text
 
@@ -59,6 +59,7 @@ def audit(project: Project, date_range: DateRange, fmt: str, by_merge_date: bool
     since its 领导姓名 may be wrong. Changes on a branch that main lacks are said to be not merged yet.
     """
     require_ready(project)
+    require_whole_history(project.root, "审计日志")
     history = read_history(project.root, project.schema, main=project.config.web.target_branch)
     found = verdict(project, history=history, content_only=True)
     log = audit_log(project, date_range, fmt, history, by_merge_date)

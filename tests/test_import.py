@@ -527,3 +527,14 @@ def test_round_trip_without_the_serial_column_joins_by_the_record_id(repo, tmp_p
     plan = plan_import([(path.name, path.read_bytes())], context(_emptied(repo, tmp_path)))
     assert [r.status for r in plan.files[0].rows] == [NEW] * len(LONG_RECORDS)
     assert sorted(r.raw for r in plan.new_rows) == sorted(r.raw for r in originals.values())
+
+
+@pytest.mark.parametrize(
+    "typed", ["2020-6-20", "2020/6/20", "2020.6.20", "2020。6。20", "2020年6月20日", "20200620", "２０２０－６－２０"]
+)
+def test_a_date_is_read_however_the_form_would_read_it(typed):
+    """The import reads a typed date as the form does (one pattern, core.dates.TYPED_DATE): 。 is the period
+    key of a Chinese input method, full-width digits come from its 全角 mode."""
+    from liaison.core.importplan import to_date
+
+    assert to_date(typed, datetime.datetime(1899, 12, 30)) == (datetime.date(2020, 6, 20), "")

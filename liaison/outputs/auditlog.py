@@ -125,9 +125,9 @@ def empty_note(history: History, date_range: DateRange, by_merge_date: bool, tim
 
 
 def _span(days: list) -> str:
-    """在 2025-09-17 至 2026-01-10 之间, or 都在 2025-09-17, for sorted days."""
+    """在 2025-09-17 至 2026-01-10 之间, or 都在 2025-09-17 当天, for sorted days."""
     first, last = days[0].isoformat(), days[-1].isoformat()
-    return f"都在 {first}" if first == last else f"在 {first} 至 {last} 之间"
+    return f"都在 {first} 当天" if first == last else f"在 {first} 至 {last} 之间"
 
 
 def _file(project: Project, date_range: DateRange, fmt: str, log: AuditLog) -> bytes:

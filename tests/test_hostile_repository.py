@@ -214,3 +214,46 @@ def test_review_names_a_link_a_branch_adds(repo, run, tmp_path):
     result = run(repo, "review", "--base", "main", "--out", str(tmp_path / "review"))
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert link in page and "符号链接" in page and "secret_key_outside" not in page + result.output
+
+
+# The repository's own files (roster.yaml, config.yaml, schema/): a merge request can carry them too ----------
+
+
+def _check_in_subprocess(repo, memory_mb: int = 600):
+    """``check`` in a child with its memory bounded: a link to /dev/zero would grow until it died, a FIFO block."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+
+    return subprocess.run(
+        [sys.executable, str(PROJECT / "build.py"), "--root", str(repo), "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+
+
+@pytest.mark.parametrize("name", ["roster.yaml", "config.yaml", "schema/roster.yaml", "schema/config.yaml"])
+@pytest.mark.parametrize("target", ["secret", "/dev/zero", "fifo"])
+def test_a_project_file_that_is_a_link_or_fifo_is_named_and_never_read(repo, tmp_path, name, target):
+    import os
+
+    outside = _outside(tmp_path)
+    write_record(repo, record_data(), suffix="def456")
+    (repo / name).unlink()
+    if target == "fifo":
+        os.mkfifo(repo / name)
+    else:
+        (repo / name).symlink_to(outside / "secret.yaml" if target == "secret" else target)
+    done = _check_in_subprocess(repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr
+    said = done.stdout + done.stderr
+    assert name in said and "secret_key_outside" not in said and "leader_id" not in said
+    assert ("符号链接" if target != "fifo" else "不是普通文件") in said

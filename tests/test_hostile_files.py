@@ -326,3 +326,73 @@ def test_a_workbook_openpyxl_fails_on_in_its_own_way_is_one_chinese_refusal(tmp_
     data = write_zip(tmp_path / "a.xlsx", [_Member(name).add(data) for name, data in sample.items()]).read_bytes()
     with pytest.raises(SheetError, match="无法作为 Excel 工作簿读取（IndexError）"):
         read_sheets("a.xlsx", data)
+
+
+def _many_members(path: Path, count: int) -> Path:
+    """A zip whose central directory lists ``count`` empty members, all the one local entry: 47 bytes each."""
+    name = b"a"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0) + name
+    entry = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + name
+    directory = entry * count
+    # The end record's member count says 1: zipfile reads the whole directory whatever the count says.
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(directory), len(local), 0)
+    path.write_bytes(local + directory + end)
+    return path
+
+
+@pytest.mark.parametrize("command", ["verify", "import"])
+def test_a_zip_listing_millions_of_members_is_refused_before_they_are_made(repo, tmp_path, command):
+    commit_all(repo)
+    count = 2_000_000 if command == "verify" else 1_000_000  # import takes files of 50 MB at most
+    bomb = _many_members(tmp_path / ("导出.zip" if command == "verify" else "炸弹.xlsx"), count)
+    code, output, peak = bounded("--root", str(repo), command, bomb.name, cwd=tmp_path)
+    assert code == 1 and "Traceback" not in output and "MemoryError" not in output, output[-1500:]
+    assert "目录有" in output and "的上限" in output, output[-1500:]
+    assert peak < 300, f"{peak} MB"
+
+
+def _zip_of(path: Path, members: dict[str, bytes | str], flag: int = 0, method: int | None = None) -> Path:
+    """A zip of ``members``, each header then given the general-purpose ``flag`` and compression ``method``."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    data = bytearray(path.read_bytes())
+    for signature, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start >= 0:
+            struct.pack_into("<H", data, start + at, flag or struct.unpack_from("<H", data, start + at)[0])
+            if method is not None:
+                struct.pack_into("<H", data, start + at + 2, method)
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _manifest(**changes) -> str:
+    import json
+
+    from liaison.outputs.export import FORMAT
+
+    manifest = {"format": FORMAT, "commit": None, "range": {"title": "t"}, "records": [], "files": [], **changes}
+    return json.dumps(manifest)
+
+
+HOSTILE_EXPORTS = {
+    "an encrypted member": ({"e/manifest.json": _manifest(), "e/a.pdf": b"x"}, 1, None),
+    "an unknown compression method": ({"e/manifest.json": _manifest(), "e/a.pdf": b"x"}, 0, 9),
+    "a manifest that is a list": ({"e/manifest.json": "[]"}, 0, None),
+    "files that are numbers": ({"e/manifest.json": _manifest(files=[1, "x"])}, 0, None),
+    "a record without its id": ({"e/manifest.json": _manifest(records=[{"sha256": "0"}])}, 0, None),
+    "a commit that is a number": ({"e/manifest.json": _manifest(commit=12)}, 0, None),
+    "a range of no real date": ({"e/manifest.json": _manifest(range={"title": "t", "start": "2024-02-30"})}, 0, None),
+    "a manifest nested 100,000 deep": ({"e/manifest.json": "[" * 100_000 + "]" * 100_000}, 0, None),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_EXPORTS))
+def test_verify_says_in_chinese_why_a_hostile_export_cannot_be_read(repo, run, tmp_path, case):
+    members, flag, method = HOSTILE_EXPORTS[case]
+    bomb = _zip_of(tmp_path / "导出.zip", members, flag, method)
+    result = run(repo, "verify", str(bomb))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "无法读取导出：" in result.output

@@ -311,3 +311,34 @@ def test_the_import_reports_csv_runs_no_formula_in_libreoffice(repo, tmp_path, r
     cells = [cell for row in book.active.iter_rows() for cell in row]
     assert cells and all(cell.data_type != "f" for cell in cells)
     assert any(isinstance(c.value, str) and "HYPERLINK" in c.value for c in cells)
+
+
+# Where a 3,000-character text is cut into （续） rows, the cut may land on anything the text is made of.
+CUT_ON = {
+    "=": "=" * 3000,
+    "'": "'" * 3000,
+    "a space": "a " * 1500,
+    "a tab": "联\t" * 1500,
+    "= and a space": "= " * 1500,
+    "' and a space": "' " * 1500,
+    "a line of =": "\n=" * 1500,
+    "all of them": ("'=+-@\t 联系。" * 400)[:3000],
+    "an _x0041_ escape": "_x0041_" * 420,
+}
+
+
+@pytest.mark.parametrize("case", list(CUT_ON))
+def test_a_long_text_cut_into_continued_rows_on_any_character_comes_back_byte_for_byte(case):
+    from liaison.outputs.formats import as_csv, file_bytes
+
+    record = _formed("学生会", CUT_ON[case], CUT_ON[case][:1000])
+    assert record is not None
+    workbook = _table2(record)
+    _assert_no_formula_cell(workbook)
+    import io
+
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook))["表2 联系内容汇总"]
+    assert any(serial == "（续）" for (serial,) in sheet.iter_rows(min_row=4, max_col=1, values_only=True))
+    for name, data in (("表2.xlsx", workbook), ("查询.csv", file_bytes(as_csv([record], _demo().schema), "csv"))):
+        plan = _reimported(name, data)
+        assert [(r.status, r.raw) for r in plan.new_rows] == [(NEW, record.raw)], (name, plan.files[0].rows[:2])

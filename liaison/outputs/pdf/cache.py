@@ -65,7 +65,7 @@ class PdfCache:
                 head = file.read(len(_HEAD))
                 file.seek(max(0, os.fstat(file.fileno()).st_size - _TAIL_BYTES))
                 tail = file.read(_TAIL_BYTES)
-        except (FileNotFoundError, IsADirectoryError):
+        except OSError:  # missing, or unreadable here (another user's file, a failing disk): rendered anew
             return False
         return self._whole(path, head + tail)
 
@@ -73,7 +73,7 @@ class PdfCache:
         path = self.path(key)
         try:
             data = path.read_bytes()
-        except (FileNotFoundError, IsADirectoryError):
+        except OSError:
             return None
         return data if self._whole(path, data[: len(_HEAD)] + data[-_TAIL_BYTES:]) else None
 

@@ -74,8 +74,12 @@ def test_the_plan_never_holds_two_new_rows_for_one_file(repo, tmp_path):
     assert len(paths) == len(set(paths))
 
 
-def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(repo, tmp_path, run, monkeypatch):
-    """A file named like shell code and a branch with $( ): the printed line, run by bash, pushes and runs nothing."""
+@pytest.mark.parametrize(
+    "name", ["汇总'; touch PWNED; echo '.xlsx", "--reopen-reason=借口.xlsx"], ids=["shell", "option"]
+)
+def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(repo, tmp_path, run, monkeypatch, name):
+    """A file named like shell code or like an option, a branch with $( ): the printed line, run by bash, pushes
+    that file's import and runs nothing, sets no option."""
     import os
     import shutil
     import subprocess
@@ -92,7 +96,6 @@ def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(re
     hook.write_text('#!/bin/sh\nenv | grep GIT_PUSH_OPTION_ | sort > "$GIT_DIR/options.log"\n', encoding="utf-8")
     hook.chmod(0o755)
     git(repo, "remote", "add", "origin", str(remote))
-    name = "汇总'; touch PWNED; echo '.xlsx"
     branch = "a$(touch${IFS}x)"
     book = openpyxl.Workbook()
     for cells in (HEADER, _row("", "国旗护卫队"), _row("", "学生会"), ["", "王五", "2023-09-01"]):
@@ -100,7 +103,7 @@ def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(re
     book.save(repo / name)
     monkeypatch.chdir(repo)
 
-    result = run(repo, "import", name, "--branch", branch)
+    result = run(repo, "import", "--branch", branch, "--", name)
     assert result.exit_code == 1 and "已提交 2 条新记录" in result.output and "1 行未导入" in result.output
     *_, intro, line = result.output.strip().splitlines()
     assert intro.startswith("下一步：推送并创建合并请求") and line.startswith("  ")
@@ -119,6 +122,7 @@ def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(re
     assert not (repo / "PWNED").exists() and not (repo / "x").exists() and not (tmp_path / "PWNED").exists()
     assert git(remote, "rev-parse", f"refs/heads/{branch}") == git(repo, "rev-parse", f"refs/heads/{branch}")
     assert "merge_request.create" in (remote / "options.log").read_text(encoding="utf-8")
+    assert "Reopen-Reason" not in git(repo, "log", "-1", "--format=%B", f"refs/heads/{branch}")
 
 
 # The round trip: every value the form accepts, back byte for byte; no cell a formula -----------------------

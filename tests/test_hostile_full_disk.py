@@ -88,3 +88,82 @@ def test_an_import_into_a_repository_whose_disk_is_full_says_nothing_was_written
     assert (tmp_path / "rc").read_text().strip() == "1" and "Traceback" not in said, said
     assert "没有写入任何内容" in said and "推送失败" not in said and "分支已在本地创建" not in said, said
     assert (tmp_path / "branches").read_text() == ""
+
+
+CACHE_MOUNTS = {
+    "full-from-the-start": "mount -t tmpfs -o size=64k tmpfs .cache && (head -c 1M /dev/zero > .cache/fill || true)",
+    "fills-on-the-way": "mount -t tmpfs -o size=64k tmpfs .cache",  # the first PDF (about 40 KB) fits, not the next
+    "read-only": "mount --bind .cache .cache && mount -o remount,bind,ro .cache",
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("how", list(CACHE_MOUNTS))
+def test_the_form_serves_whole_pdfs_when_its_cache_disk_is_full_or_read_only(form_repo, tmp_path, how):
+    """A reviewer saw the record page's PDF answer 500 with the cache's disk full: the form (python build.py serve,
+    in a mount namespace) serves every PDF and the semester's zip whole, and only warns."""
+    import http.client
+    import io
+    import os
+    import time
+    import zipfile
+
+    from conftest import PROXY_SECRET, proxy_headers, record_data, write_record
+
+    for day in (2, 3, 4):  # more PDFs than the small disk takes
+        write_record(form_repo, record_data(date=__import__("datetime").date(2024, 9, day)), suffix=f"0000b{day}")
+    subprocess.run(["git", "add", "-A"], cwd=form_repo, check=True, timeout=60)
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@x", "commit", "-qm", "三条"],
+        cwd=form_repo,
+        check=True,
+        timeout=60,
+    )
+    (form_repo / ".cache").mkdir()
+    port = __import__("test_web_server").free_port()
+    serve = shlex.join(
+        [sys.executable, str(PROJECT / "build.py"), "--root", str(form_repo), "serve", "--port", str(port)]
+        + ["--data", str(tmp_path / "data")]
+    )
+    script = f"cd {shlex.quote(str(form_repo))} && {CACHE_MOUNTS[how]} && exec {serve}"
+    env = {**os.environ, "LIAISON_PROXY_SECRET": PROXY_SECRET}
+    log = (tmp_path / "serve.log").open("wb")
+    process = subprocess.Popen([*mount_namespace(), "sh", "-c", script], env=env, stdout=log, stderr=subprocess.STDOUT)
+
+    def get(path: str):
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        try:
+            connection.request("GET", path, headers=proxy_headers("zhao"))
+            response = connection.getresponse()
+            return response.status, response.read()
+        finally:
+            connection.close()
+
+    try:
+        ids = ["2024-09-01-T1-0000aa", *(f"2024-09-0{day}-T1-0000b{day}" for day in (2, 3, 4))]
+        deadline = time.monotonic() + 120
+        while True:  # until the service answers and its worker has fetched the records
+            assert process.poll() is None, (tmp_path / "serve.log").read_text(errors="replace")
+            try:
+                status, _ = get(f"/records/{ids[-1]}")
+            except OSError:
+                status = 0
+            if status == 200 or time.monotonic() > deadline:
+                break
+        for record_id in ids * 2:  # twice: the second time from the cache where it took the PDF
+            status, body = get(f"/records/{record_id}.pdf")
+            assert status == 200 and body.startswith(b"%PDF-") and body.rstrip().endswith(b"%%EOF"), (
+                status,
+                body[:300],
+            )
+        status, body = get("/mine/2024-2025-1.zip")
+        assert status == 200
+        with zipfile.ZipFile(io.BytesIO(body)) as archive:
+            assert len(archive.namelist()) == 4
+            assert all(archive.read(name).rstrip().endswith(b"%%EOF") for name in archive.namelist())
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+    said = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "Traceback" not in said, said[-3000:]

@@ -74,20 +74,7 @@ def join_continued(
         other_id = record_id is not None and _text(_at(cells, record_id)) not in ("", _text(_at(head[1], record_id)))
         own = _own_values(cells, head[1], long_columns, carried, {marker, record_id})
         if other_id or own:
-            again = "表格排序或删改过行时，请改用导出的原表导入。"
-            why = (
-                f"记录编号却与它上面的第 {head[0]} 行不同。{CONTINUED}行要紧接在它所属记录的下面；"
-                if other_id
-                else f"却有第 {head[0]} 行的记录没有的内容（{own}），像是另一次联系。{CONTINUED}行只接着写上一条"
-                "记录放不下的长文字，其余各格空着或与那条记录相同；"
-            )
-            joined.append([number, list(cells), f"这一行的{SERIAL_HEADER}是“{CONTINUED}”，{why}{again}"])
-            # Whether the row belonged to the record above cannot be told: that record may be incomplete.
-            head[2] = (
-                head[2]
-                or f"下面第 {number} 行的{CONTINUED}行{'记录编号与这一行不同' if other_id else '与这一行的记录对不上'}，"
-                f"不能确定这条记录的文字是否完整。{again}"
-            )
+            joined.append(_not_continuing(head, number, cells, other_id, own))
             head = None
             continue
         first = head[1]
@@ -97,6 +84,24 @@ def join_continued(
             if part not in (None, ""):
                 first[index] = f"{_text(first[index])}{part}"
     return [(number, tuple(cells), problem) for number, cells, problem in joined]
+
+
+def _not_continuing(head: list, number: int, cells: tuple, other_id: bool, own: str) -> list:
+    """A continued row that does not belong to the record above (another 记录编号, or values of its own), as its
+    own row with a problem; the record above gets one too: whether the row was its text cannot be told."""
+    again = "表格排序或删改过行时，请改用导出的原表导入。"
+    why = (
+        f"记录编号却与它上面的第 {head[0]} 行不同。{CONTINUED}行要紧接在它所属记录的下面；"
+        if other_id
+        else f"却有第 {head[0]} 行的记录没有的内容（{own}），像是另一次联系。{CONTINUED}行只接着写上一条"
+        "记录放不下的长文字，其余各格空着或与那条记录相同；"
+    )
+    head[2] = (
+        head[2]
+        or f"下面第 {number} 行的{CONTINUED}行{'记录编号与这一行不同' if other_id else '与这一行的记录对不上'}，"
+        f"不能确定这条记录的文字是否完整。{again}"
+    )
+    return [number, list(cells), f"这一行的{SERIAL_HEADER}是“{CONTINUED}”，{why}{again}"]
 
 
 def _own_values(cells: tuple, first: list, long_columns: set[int], carried: set[int], ignored: set) -> str:

@@ -519,6 +519,38 @@ def test_a_continued_row_that_does_not_follow_its_record_is_refused_with_its_rec
     assert "不能确定这条记录的文字是否完整" in refused[5]  # the record it seemed to continue: never half imported
 
 
+SPLICED = {
+    # (序号 of the second row, its 记录编号, what else it holds): a row marked or numbered as a continuation that is
+    # another record (another leader, day, place …): its text must not be spliced into the record above, silently.
+    "another record marked continued": ("（续）", "", "张伟,2023-10-03,体育馆,80,研究生会,王某,另一次联系的全部内容。"),
+    "another day marked continued": ("（续）", "", ",2023-10-04,,,,,第二天的内容。"),
+    "the same record id, other content": ("（续）", "2023-09-12-T1-000000", ",,图书馆,9,新生班,刘某,另一份内容。"),
+    # No 序号 column (deleted): a row with the 记录编号 of the row above and nothing but identity and long text.
+    "the same record id, no serial column, another day": (None, "2023-09-12-T1-000000", "赵某,2023-10-04,,,,,第二天。"),
+}
+
+
+@pytest.mark.parametrize("case", list(SPLICED))
+def test_a_continued_row_that_holds_another_records_values_is_refused_with_its_record(repo, tmp_path, case):
+    serial, record_id, rest = SPLICED[case]
+    header = "序号,领导姓名,联系时间,联系地点,人员规模,联系对象,学生联系人,联系内容,记录编号"
+    first = "1,赵某,2023-09-12,图书馆,5,新生班,刘某,座谈第一部分。,2023-09-12-T1-000000"
+    second = f"{serial},{rest},{record_id}"
+    if serial is None:
+        header, first, second = (line.split(",", 1)[1] for line in (header, first, second))
+    path = tmp_path / "拼接.csv"
+    path.write_text(f"{header}\n{first}\n{second}\n", encoding="utf-8")
+    report = plan_import([(path.name, path.read_bytes())], context(repo)).files[0]
+    statuses = {row.row: row.status for row in report.rows}
+    assert statuses == {2: REFUSED, 3: REFUSED}, [
+        (r.row, r.status, [p.message for p in r.problems]) for r in report.rows
+    ]
+    first_row = next(row for row in report.rows if row.row == 2)
+    assert first_row.data.get("content") == "座谈第一部分。"  # nothing of the row below spliced into it
+    said = " ".join(p.message for row in report.rows for p in row.problems)
+    assert "（续）" in said or "记录编号" in said
+
+
 def test_round_trip_without_the_serial_column_joins_by_the_record_id(repo, tmp_path):
     path, originals = _exported_long_semester(repo, tmp_path)
     book = openpyxl.load_workbook(path)

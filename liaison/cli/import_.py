@@ -105,15 +105,21 @@ def _ending(outcome, dry_run: bool, rerun: str, where: str = "上") -> list[str]
 
 def _rerun_with_push(ctx: click.Context, files, sheet, branch, reopen_reason) -> str:
     """The import command as it was run, with --push: every value shell-quoted (a file may be named
-    ``汇总'; touch PWNED; echo '.xlsx``, a branch ``a$(touch${IFS}x)``), so the line runs as it reads."""
+    ``汇总'; touch PWNED; echo '.xlsx``, a branch ``a$(touch${IFS}x)``), and the files after ``--`` when one is
+    named like an option (``--reopen-reason=….xlsx``), so the line runs as it reads."""
     import shlex
 
     words = shlex.split(ctx.find_root().info_name or "python build.py")
     root = Path(ctx.find_root().obj)
     if root.resolve() != Path.cwd().resolve():
         words += ["--root", str(root)]
-    words += ["import", *(str(f) for f in files)]
-    for option, value in (("--sheet", sheet), ("--branch", branch), ("--reopen-reason", reopen_reason)):
-        if value:
-            words += [option, value]
-    return shlex.join([*words, "--push"])
+    names = [str(f) for f in files]
+    options = [
+        word
+        for option, value in (("--sheet", sheet), ("--branch", branch), ("--reopen-reason", reopen_reason))
+        if value
+        for word in (option, value)
+    ]
+    if any(name.startswith("-") for name in names):  # named like an option (--reopen-reason=….xlsx): after "--"
+        return shlex.join([*words, "import", *options, "--push", "--", *names])
+    return shlex.join([*words, "import", *names, *options, "--push"])

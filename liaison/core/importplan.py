@@ -30,7 +30,7 @@ from typing import Any
 
 from liaison.core import dates
 from liaison.core.checks import duplicate_content_problems, duplicate_id_problems, roster_problems
-from liaison.core.continued import CARRIED_KEYS, SERIAL_HEADER, join_continued
+from liaison.core.continued import CARRIED_KEYS, SERIAL_HEADER, column_letter, join_continued
 from liaison.core.problems import Problem
 from liaison.core.project import ROSTER_FILE
 from liaison.core.records import RECORD_ID, Record, dump_record, new_record_id, parse_record, record_path
@@ -153,15 +153,6 @@ class ImportContext:
 
 
 # Headers -----------------------------------------------------------------------
-
-
-def column_letter(index: int) -> str:
-    """Excel's name of the 0-based column ``index``: A, B, …, Z, AA."""
-    number, letters = index + 1, ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def normalize_header(text: Any) -> str:

@@ -58,22 +58,23 @@ def open_project(root: Path) -> Project:
     ``check`` reports them with everything else.
     """
     root = Path(root).resolve()
-    if not (root / CONFIG_FILE).is_file() or not (root / SCHEMA_DIR / "record.yaml").is_file():
+    # lexists: a link in their place is named when read (never followed), not taken for a missing file.
+    if not os.path.lexists(root / CONFIG_FILE) or not os.path.lexists(root / SCHEMA_DIR / "record.yaml"):
         raise ProjectError(
             f"{root} 不是联系记录仓库（找不到 {CONFIG_FILE} 或 {SCHEMA_DIR}/record.yaml）。"
             "请在仓库根目录运行，或用 --root 指定仓库目录。"
         )
-    schema = Schema.load(root / SCHEMA_DIR / "record.yaml")
+    schema = _load_schema(root, "record.yaml")
     problems: list[Problem] = []
 
-    config_data = _load_checked(root, CONFIG_FILE, Schema.load(root / SCHEMA_DIR / "config.yaml"), problems)
+    config_data = _load_checked(root, CONFIG_FILE, _load_schema(root, "config.yaml"), problems)
     config = None
     if config_data is not None:
         config, extra = config_from_data(config_data[0])
         problems.extend(_located(CONFIG_FILE, config_data[1], config_data[2], extra))
 
     roster = None
-    roster_schema = Schema.load(root / SCHEMA_DIR / "roster.yaml")
+    roster_schema = _load_schema(root, "roster.yaml")
     roster_data = _load_checked(root, ROSTER_FILE, roster_schema, problems)
     if roster_data is not None:
         duplicates = duplicate_problems(roster_data[0]["leaders"]) + control_problems(roster_data[0]["leaders"])
@@ -83,14 +84,31 @@ def open_project(root: Path) -> Project:
     return Project(root, schema, config, roster, problems)
 
 
-def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]):
-    """(data, node, schema) of a schema-valid YAML file, or None with its problems appended."""
-    path = root / name
+def _load_schema(root: Path, name: str) -> Schema:
+    """A schema file of the repository, read as a record is (never through a link, to its size limit)."""
+    rel = f"{SCHEMA_DIR}/{name}"
+    raw, unreadable = read_record_bytes(root, rel, executable=True)
     try:
-        node = yamlio.read_yaml_bytes(path.read_bytes())
-    except FileNotFoundError:
-        problems.append(Problem(name, None, "", "", f"找不到 {name}，请从示例仓库复制一份并按本校情况填写。"))
+        if raw is None:
+            raise yamlio.YamlError(_not_read(root, rel, unreadable))
+        return Schema(yamlio.to_python(yamlio.read_yaml_bytes(raw)), root / rel)
+    except yamlio.YamlError as err:
+        line = f"第 {err.line} 行：" if err.line else ""
+        raise ProjectError(f"{rel} 无法使用：{line}{err.message}") from None
+
+
+def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]):
+    """(data, node, schema) of a schema-valid YAML file, or None with its problems appended.
+
+    Read as a record is: a link (which may lead out of the repository, to a secret or /dev/zero), a FIFO or a
+    device is named and never read, and a file is read to the YAML size limit only.
+    """
+    raw, unreadable = read_record_bytes(root, name, executable=True)
+    if raw is None:
+        problems.append(Problem(name, None, "", "", _not_read(root, name, unreadable)))
         return None
+    try:
+        node = yamlio.read_yaml_bytes(raw)
     except yamlio.YamlError as err:
         problems.append(Problem(name, err.line, "", "", err.message))
         return None
@@ -103,6 +121,21 @@ def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]
         problems.extend(_located(name, node, schema, errors))
         return None
     return data, node, schema
+
+
+def _not_read(root: Path, rel: str, unreadable: list[Problem]) -> str:
+    """Why a file of the repository itself (roster.yaml, config.yaml, a schema) was not read, and what to do."""
+    path = root / rel
+    if not os.path.lexists(path):
+        return f"找不到 {rel}，请从示例仓库复制一份并按本校情况填写。"
+    if any(os.path.islink(place) for place in (path, *path.parents) if place.is_relative_to(root) and place != root):
+        return (
+            "这是符号链接（或在链接的文件夹中）：本系统不读取链接，它可能指向仓库之外，所指文件的改动也不在本仓库的历史中。"
+            f"请删除链接，把 {rel} 作为普通文件提交。"
+        )
+    if not os.path.isfile(path):
+        return f"这不是普通文件（可能是管道、设备或文件夹），本系统不读取它。请把 {rel} 作为普通文件提交。"
+    return unreadable[0].message
 
 
 def _located(name: str, node: yamlio.Node, schema: Schema, errors: list[tuple[tuple, str]]) -> list[Problem]:
@@ -135,12 +168,13 @@ def read_records(project: Project, paths: list[str] | None = None) -> tuple[list
     return records, problems
 
 
-def read_record_bytes(root: Path, rel: str) -> tuple[bytes | None, list[Problem]]:
+def read_record_bytes(root: Path, rel: str, executable: bool = False) -> tuple[bytes | None, list[Problem]]:
     """The bytes of the file ``rel``, or None and the problem saying why there are none.
 
     Opened one path component at a time without following a link (``O_NOFOLLOW``), so neither the file nor
     ``records/`` nor a year folder can lead out of the repository, and only a plain file is read: a FIFO
-    would block, a device never end. At most :data:`yamlio.MAX_FILE_BYTES` + 1 bytes are read.
+    would block, a device never end. At most :data:`yamlio.MAX_FILE_BYTES` + 1 bytes are read. A record must
+    not be ``executable`` (git would keep it as 100755); roster.yaml, config.yaml and the schemas may be.
     """
     parts = rel.split("/")
     if any(part in ("", ".", "..") for part in parts):
@@ -156,7 +190,7 @@ def read_record_bytes(root: Path, rel: str) -> tuple[bytes | None, list[Problem]
         handle = os.open(parts[-1], flags, dir_fd=folder)
         opened.append(handle)
         mode = os.fstat(handle).st_mode
-        if not stat.S_ISREG(mode) or mode & 0o111:
+        if not stat.S_ISREG(mode) or (mode & 0o111 and not executable):
             return None, [Problem(rel, None, "", "", irregular_message(mode))]
         with os.fdopen(os.dup(handle), "rb") as file:
             return file.read(yamlio.MAX_FILE_BYTES + 1), []

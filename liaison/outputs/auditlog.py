@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from liaison.core import dates
 from liaison.core.project import Project
 from liaison.core.semesters import DateRange
-from liaison.core.terminal import visible
+from liaison.core.terminal import visible, visible_json
 from liaison.git.audit import (
     AUDIT_HEADER,
     AuditRow,
@@ -133,11 +133,13 @@ def _span(days: list) -> str:
 def _file(project: Project, date_range: DateRange, fmt: str, log: AuditLog) -> bytes:
     """The log as a file: xlsx, csv (UTF-8 with BOM) or json."""
     config, rows = project.config, log.rows
+    # A file is read on a terminal too (cat): it holds what the screen shows, control characters as escapes;
+    # JSON's own \u escapes keep every value.
     if fmt == "json":
         listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
-        return (flat_json(listed) + "\n").encode("utf-8")
+        return (visible_json(flat_json(listed)) + "\n").encode("utf-8")
     if fmt == "csv":
-        table = csv_text([AUDIT_HEADER, *(row_values(row) for row in rows)])
+        table = visible(csv_text([AUDIT_HEADER, *(row_values(row) for row in rows)]))
         return table.encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
     from liaison.outputs.workbook import Table, build_table_workbook  # openpyxl loads only for a workbook
 

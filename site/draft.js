@@ -75,6 +75,18 @@
     return false;
   }
 
+  /* 07:10: the wall clock of the university's zone (config.yaml's timezone), as every other time the form and
+     the site show; a phone set to another zone would otherwise say 15:10 of the same moment. */
+  function clock(at) {
+    try {
+      return new Intl.DateTimeFormat("en-GB", {
+        timeZone: body.getAttribute("data-timezone") || undefined, hour: "2-digit", minute: "2-digit", hourCycle: "h23"
+      }).format(at);
+    } catch (e) { // an unknown zone name, or no Intl: this device's clock
+      return ("0" + at.getHours()).slice(-2) + ":" + ("0" + at.getMinutes()).slice(-2);
+    }
+  }
+
   var draft = read(key);
   // A page the server gave back (field errors, an expired token) already holds what was typed.
   if (draft && draft.values && !form.hasAttribute("data-draft-kept") && differs(draft.values)) {
@@ -83,8 +95,7 @@
     save(false);
     var notice = document.getElementById("draft-notice");
     if (notice) {
-      var at = new Date(draft.saved);
-      var time = ("0" + at.getHours()).slice(-2) + ":" + ("0" + at.getMinutes()).slice(-2);
+      var time = clock(new Date(draft.saved));
       notice.textContent = (draft.submitting ? "上次提交没有送达，" : "") +
         "已恢复您在本机保存的草稿（" + time + "），请核对后按「提交」。";
       var discard = document.createElement("button");

@@ -8,13 +8,13 @@
  * beside its field, aria-invalid, aria-describedby naming the error. The focus goes to the list.
  * The server checks again whatever this script says; without the script the server's list is shown.
  *
- * A date typed as 2025/9/5, 2025.9.5 or 2025年9月5日 is written 2025-09-05 as soon as the box is
+ * A date typed as 2025/9/5, 2025.9.5 (2025。9。5) or 2025年9月5日 is written 2025-09-05 as soon as the box is
  * left (liaison/core/dates.py's typed_date, the same pattern). Where the browser offers a calendar
  * (showPicker), a 选日期 button opens one and writes the chosen day into the box.
  */
 (function () {
   "use strict";
-  var TYPED_DATE = /^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?$/;
+  var TYPED_DATE = /^(\d{4})\s*[-/.。年]\s*(\d{1,2})\s*[-/.。月]\s*(\d{1,2})\s*日?$/;
 
   function halfWidth(text) {
     return text.replace(/[\uff10-\uff19\uff0d\uff0f\uff0e]/g, function (ch) {
@@ -27,6 +27,14 @@
     var match = TYPED_DATE.exec(plain);
     if (!match) return text.trim();
     return match[1] + "-" + ("0" + +match[2]).slice(-2) + "-" + ("0" + +match[3]).slice(-2);
+  }
+
+  var OPENED = Date.now();
+
+  /* Whether the page has been open past midnight where the university is (the server said how many
+     seconds were left of that day): then "not after today" is the server's to say, with the new day. */
+  function pastMidnight(secondsLeft) {
+    return typeof secondsLeft === "number" && (Date.now() - OPENED) / 1000 >= secondsLeft;
   }
 
   function fill(template, values) {
@@ -71,7 +79,7 @@
       if (reason) return fill(check.impossible, { value: value, reason: reason });
       var iso = value.replace(/-(\d)(?=-|$)/g, "-0$1");
       if (check.min && iso < check.min[0]) return fill(check.min[1], { value: iso });
-      if (check.max && iso > check.max[0]) return fill(check.max[1], { value: iso });
+      if (check.max && iso > check.max[0] && !pastMidnight(check.max[2])) return fill(check.max[1], { value: iso });
     }
     return "";
   }

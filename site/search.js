@@ -65,10 +65,11 @@
     return named.map(function (l) { return l.id; });
   }
 
-  /* zhao, zhaom, zhaomin, zm, "Zhao Min": the start of a name's full pinyin or of its initials,
-     in any of its readings (liaison/core/pinyin.py's matches_pinyin, the same rule). */
+  /* zhao, zhaom, zhaomin, zm, "Zhao Min", ｚｍ (an input method in full-width mode): the start of a
+     name's full pinyin or of its initials, in any of its readings (liaison/core/pinyin.py's
+     typed_pinyin and matches_pinyin, the same rule). */
   function byPinyin(leaders, text) {
-    var typed = text.toLowerCase().replace(/[\s'’·]+/g, "");
+    var typed = text.normalize("NFKC").toLowerCase().replace(/[\s'’·]+/g, "");
     if (!/^[a-z]+$/.test(typed)) return [];
     return leaders.filter(function (l) {
       return (l.pinyin || []).some(function (reading) {

@@ -258,6 +258,35 @@ def test_the_record_page_shows_its_history(audited, tmp_path):
     assert "（合并请求 !13）" in page
 
 
+@pytest.mark.parametrize(
+    "args", [["history", A2], ["audit", "--format", "csv"], ["build", "--out", "{tmp}/public", "--cache", "{tmp}/c"]]
+)
+def test_a_shallow_clone_is_refused_where_history_is_shown(audited, run, tmp_path, args):
+    """A clone of the last few commits (GitLab CI's default GIT_DEPTH) would show its oldest commit as where every
+    older record began, with that commit's time and author: history, the audit and the site's record pages say
+    how to get the whole history instead."""
+    clone = tmp_path / "shallow"
+    run_git = subprocess.run
+    run_git(["git", "clone", "-q", "--depth", "2", f"file://{audited}", str(clone)], check=True, timeout=60)
+    done = run(clone, *(arg.replace("{tmp}", str(tmp_path)) for arg in args))
+    assert done.exit_code == 1, done.output
+    assert "浅克隆" in done.output and "git fetch --unshallow" in done.output and "GIT_DEPTH" in done.output
+    assert "Traceback" not in done.output
+    assert not (tmp_path / "public").exists()
+    run_git(["git", "-C", str(clone), "fetch", "-q", "--unshallow"], check=True, timeout=60)
+    whole = run(clone, *(arg.replace("{tmp}", str(tmp_path)) for arg in args))
+    assert "浅克隆" not in whole.output and "Traceback" not in whole.output  # (build: 1 for C's missing Reopen-Reason)
+    assert whole.exit_code == 0 or (args[0] == "build" and (tmp_path / "public" / "index.html").exists())
+
+
+def test_the_jobs_that_show_history_clone_it_whole():
+    import yaml
+
+    jobs = yaml.safe_load((PROJECT / ".gitlab-ci.yml").read_text(encoding="utf-8"))
+    for job in ("check", "review", "pages"):  # pages: every record page shows the record's history
+        assert jobs[job].get("variables", {}).get("GIT_DEPTH") == "0", job
+
+
 def test_audit_with_a_broken_record_still_writes_the_log_and_exits_1(audited, run):
     broken = next((audited / "records").rglob("*.yaml"))
     broken.write_text(broken.read_text(encoding="utf-8").replace("size: ", "size: 很多 #"), encoding="utf-8")

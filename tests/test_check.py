@@ -174,6 +174,25 @@ def test_junit_report_has_a_case_per_file_and_fails_the_broken_one(repo, run, tm
     assert suite.get("failures") == "1"
 
 
+@pytest.mark.parametrize(
+    "name", ["x\x1b[2J\x01.yaml", "x\udcff\udcfe.yaml", "x\uffff.yaml"], ids=["escapes", "not-utf-8", "noncharacter"]
+)
+def test_junit_report_stays_xml_whatever_a_file_is_named(repo, run, tmp_path, name):
+    """A merge request can name a file with control characters or bytes that are not UTF-8: the report GitLab
+    parses must still be XML (else the merge request's test report shows nothing), naming it visibly."""
+    import os
+
+    write_record(repo, suffix="111111")
+    (repo / "records" / "2024").mkdir(parents=True, exist_ok=True)
+    with open(os.fsencode(repo / "records" / "2024") + b"/" + os.fsencode(name), "wb") as file:
+        file.write(b"leader_id: T1\n")
+    report = tmp_path / "report.xml"
+    result = run(repo, "check", "--format", "junit", "--output", str(report))
+    assert result.exit_code == 1 and not isinstance(result.exception, UnicodeError), result.exception
+    cases = [case.get("name") for case in ET.parse(report).getroot().iter("testcase")]
+    assert any(case.startswith("records/2024/x\\") for case in cases), cases
+
+
 def test_junit_needs_an_output_file(repo, run):
     result = run(repo, "check", "--format", "junit")
     assert result.exit_code != 0 and "--output" in result.output

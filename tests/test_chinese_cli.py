@@ -65,7 +65,9 @@ def namesakes(repo):
     return repo
 
 
-@pytest.mark.parametrize("typed", ["zm", "ZM", "zhaomou", "Zhao Mou", "赵某", "zhao", "Zhao", "zhaom"])
+@pytest.mark.parametrize(
+    "typed", ["zm", "ZM", "zhaomou", "Zhao Mou", "赵某", "zhao", "Zhao", "zhaom", "ｚｍ", "Ｚｈａｏ"]
+)
 def test_a_leader_is_found_by_name_full_pinyin_or_initials(run, namesakes, typed):
     done = run(namesakes, "query", "--leader", typed, "--from", "2024-01-01", "--to", "2024-12-31")
     assert done.exit_code == 0, done.output

@@ -63,7 +63,18 @@ def test_read_only_fields_are_no_tab_stops_and_nothing_is_a_browser_date_or_numb
 
 
 @pytest.mark.parametrize(
-    "typed", ["2025/9/5", "2025.9.5", "2025年9月5日", "２０２５年９月５日", " 2025 - 09 - 05 ", "2025-9-5"]
+    "typed",
+    # 2025。9。5: the period key of a Chinese input method in Chinese punctuation mode
+    [
+        "2025/9/5",
+        "2025.9.5",
+        "2025年9月5日",
+        "２０２５年９月５日",
+        " 2025 - 09 - 05 ",
+        "2025-9-5",
+        "2025。9。5",
+        "2025．9．5",
+    ],
 )
 def test_a_date_typed_the_ways_people_type_it_is_that_date(app, typed):
     assert typed_date(typed) == "2025-09-05"
@@ -162,9 +173,10 @@ def test_a_future_date_and_a_typed_date_are_said_in_chinese_not_by_the_browser(a
     page.tap("button[type=submit]")
     page.wait_for_selector("#e-date")
     assert f"{future} 晚于今天" in page.inner_text("#e-date") and "Value must" not in page.inner_text("body")
-    page.fill("#f-date", "2025/9/5")
-    page.locator("#f-date").blur()
-    assert page.input_value("#f-date") == "2025-09-05"
+    for typed in ("2025/9/5", "2025。9。5"):
+        page.fill("#f-date", typed)
+        page.locator("#f-date").blur()
+        assert page.input_value("#f-date") == "2025-09-05", typed
     page.fill("#f-date", "2025年9月5日")
     page.fill("#f-place", "图书馆101")
     page.fill("#f-size", "２５")
@@ -209,3 +221,25 @@ def test_the_form_service_pages_have_no_axe_violations(app, live, phone):
         page.goto(page.base + path)
         found[name] = violations(page)
     assert found == {name: [] for name in found}
+
+
+def test_a_form_left_open_past_midnight_takes_the_new_day(app, live, phone, monkeypatch):
+    """Opened at 23:59:50 in Beijing, sent just after midnight dated the new day: that day is today now, not
+    晚于今天 (the page's own check knew only the day it was opened); a day later still is refused."""
+    monkeypatch.delenv("LIAISON_TODAY", raising=False)
+    monkeypatch.setenv("LIAISON_NOW", "2025-11-11T23:59:50+08:00")
+    page = phone(live(app))
+    page.clock.install()
+    page.goto(page.base + "/new")
+    for key, value in good_form(date="2025-11-13").items():
+        if value and key not in ("leader", "department"):
+            page.fill(f"#f-{key}", value)
+    page.clock.fast_forward(30_000)
+    monkeypatch.setenv("LIAISON_NOW", "2025-11-12T00:00:20+08:00")
+    page.tap("button[type=submit]")
+    page.wait_for_selector("#e-date")
+    assert "2025-11-13 晚于今天" in page.inner_text("#e-date")
+    page.fill("#f-date", "2025-11-12")
+    page.tap("button[type=submit]")
+    page.wait_for_url("**/records/**")
+    assert "2025-11-12" in page.inner_text("h1")

@@ -130,6 +130,59 @@ def _csv_commas(path: Path) -> Path:  # 40 MB: one line of 40 million empty cell
     return path
 
 
+def _renamed_sheet(path: Path) -> Path:  # 15 million cells in a worksheet part not named .xml
+    sample = _sample_members()
+    for name in ("xl/_rels/workbook.xml.rels", "[Content_Types].xml"):
+        sample[name] = sample[name].replace(b"sheet1.xml", b"sheet1.bin")
+    sheet = _Member("xl/worksheets/sheet1.bin").add(SHEET_HEAD).add(b"<c/>" * (1 << 20), 15).add(SHEET_TAIL)
+    others = [_Member(name).add(data) for name, data in sample.items() if name != "xl/worksheets/sheet1.xml"]
+    return write_zip(path, [*others, sheet])
+
+
+def _styles(path: Path) -> Path:  # 15 million cell formats in styles.xml: openpyxl makes an object of each
+    head = f'<?xml version="1.0" encoding="UTF-8"?><styleSheet {NS}><cellXfs>'.encode()
+    return workbook_bomb(path, "xl/styles.xml", head, b"<xf/>" * (1 << 20), 15, b"</cellXfs></styleSheet>")
+
+
+def _merged_cells(path: Path) -> Path:  # 4 million merged ranges after the sheet's rows, each an object
+    head = f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}><sheetData/><mergeCells>'.encode()
+    body = b'<mergeCell ref="A1:B2"/>' * (1 << 18)
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", head, body, 15, b"</mergeCells></worksheet>")
+
+
+def _rich_text_runs(path: Path) -> Path:  # one cell of 2 million formatted runs, no text: held whole as a tree
+    head = SHEET_HEAD + b'<c r="A1" t="inlineStr"><is>'
+    body = b"<r><rPr><b/></rPr><t></t></r>" * (1 << 18)
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", head, body, 8, b"</is></c>" + SHEET_TAIL)
+
+
+def _defined_names(path: Path) -> Path:  # 1.5 million defined names in workbook.xml, each an object
+    sample = _sample_members()
+    names = "".join(f'<definedName name="n{i}">Sheet!$A$1</definedName>' for i in range(1_500_000))
+    sample["xl/workbook.xml"] = sample["xl/workbook.xml"].replace(
+        b"<definedNames />", f"<definedNames>{names}</definedNames>".encode()
+    )
+    return write_zip(path, [_Member(name).add(data) for name, data in sample.items()])
+
+
+def _rows_far_apart(path: Path) -> Path:  # 19,999 rows a thousand apart: 20 million empty rows made in between
+    rows = b"".join(
+        b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>x</t></is></c></row>' % (n * 1000, n * 1000)
+        for n in range(1, 20_000)
+    )
+    titles = ["领导姓名", "联系时间", "联系地点", "人员规模", "联系对象", "学生联系人", "联系内容"]
+    header = "".join(f'<c r="{chr(65 + n)}1" t="inlineStr"><is><t>{t}</t></is></c>' for n, t in enumerate(titles))
+    head = SHEET_HEAD + header.encode() + b"</row>"
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", head, rows, 1, b"</sheetData></worksheet>")
+
+
+def _one_row_many_times(path: Path) -> Path:  # 8 million rows all numbered 1: read past, each kept as an element
+    head = SHEET_HEAD.removesuffix(b'<row r="1">')
+    return workbook_bomb(
+        path, "xl/worksheets/sheet1.xml", head, b'<row r="1"/>' * (1 << 20), 8, b"</sheetData></worksheet>"
+    )
+
+
 BOMBS = {
     "one row of 15 million cells": (_cells, "每行单元格数"),
     "a 1.6 GB string": (_long_string, "MB 的上限"),
@@ -138,6 +191,13 @@ BOMBS = {
     "5 million shared strings": (_shared_strings, "文字个数"),
     "a tag 64 MB long": (_long_tag, "单个标记"),
     "a CSV line of 40 million cells": (_csv_commas, "每行单元格数"),
+    "a worksheet part not named .xml": (_renamed_sheet, "每行单元格数"),
+    "15 million cell formats": (_styles, "工作表数据之外"),
+    "4 million merged cells": (_merged_cells, "工作表数据之外"),
+    "a cell of 2 million formatted runs": (_rich_text_runs, "每行元素数"),
+    "1.5 million defined names": (_defined_names, "工作表数据之外"),
+    "rows a thousand apart": (_rows_far_apart, "行，不像是一份联系记录表"),
+    "8 million rows numbered 1": (_one_row_many_times, "工作表行数"),
 }
 
 
@@ -221,3 +281,118 @@ def test_an_honest_workbook_of_long_texts_is_read(repo, tmp_path, run):
     commit_all(repo)
     result = run(repo, "import", str(path), "--dry-run")
     assert "可新增 2000 条记录" in result.output, result.output[-500:]
+
+
+def _far_row(path: Path) -> Path:  # a row numbered 1,048,576 under a dimension of the whole sheet: 30 KB
+    head = f'<?xml version="1.0" encoding="UTF-8"?><worksheet {NS}><dimension ref="A1:XFD1048576"/><sheetData>'
+    far = '<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    return workbook_bomb(path, "xl/worksheets/sheet1.xml", head.encode(), far.encode(), 1, b"</sheetData></worksheet>")
+
+
+@pytest.mark.parametrize("given", ["a row numbered 1,048,576", "a styles part openpyxl cannot use"])
+def test_verify_compares_a_workbook_only_as_far_as_the_rebuilt_one_reaches(tmp_path, given):
+    """An export's workbook edited (and its manifest with it) to make verify compare 17 billion empty cells, or
+    to make openpyxl fail in its own way: one difference, said at once."""
+    if given.startswith("a row"):
+        _far_row(tmp_path / "given.xlsx")
+    else:
+        sample = _sample_members()
+        sample["xl/styles.xml"] = sample["xl/styles.xml"].replace(b'xfId="0" builtinId', b'xfId="7" builtinId')
+        write_zip(tmp_path / "given.xlsx", [_Member(name).add(data) for name, data in sample.items()])
+    book = openpyxl.Workbook()
+    book.active.append(["领导姓名", "联系时间"])
+    book.save(tmp_path / "expected.xlsx")
+    script = (
+        "import sys; from pathlib import Path; from liaison.outputs.verify import workbook_difference\n"
+        "given, expected = (Path(sys.argv[n]).read_bytes() for n in (1, 2))\n"
+        "print('\\n'.join(workbook_difference(given, expected, 'abc12345')))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "given.xlsx"), str(tmp_path / "expected.xlsx")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-1500:]
+    assert "汇总表 联系情况汇总表.xlsx" in done.stdout and "abc12345" in done.stdout
+
+
+def test_a_workbook_openpyxl_fails_on_in_its_own_way_is_one_chinese_refusal(tmp_path):
+    from liaison.core.sheets import SheetError, read_sheets
+
+    sample = _sample_members()
+    sample["xl/styles.xml"] = sample["xl/styles.xml"].replace(b'xfId="0" builtinId', b'xfId="7" builtinId')
+    data = write_zip(tmp_path / "a.xlsx", [_Member(name).add(data) for name, data in sample.items()]).read_bytes()
+    with pytest.raises(SheetError, match="无法作为 Excel 工作簿读取（IndexError）"):
+        read_sheets("a.xlsx", data)
+
+
+def _many_members(path: Path, count: int) -> Path:
+    """A zip whose central directory lists ``count`` empty members, all the one local entry: 47 bytes each."""
+    name = b"a"
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, 0, 0x21, 0, 0, 0, len(name), 0) + name
+    entry = struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 0, 0, 0x21, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0) + name
+    directory = entry * count
+    # The end record's member count says 1: zipfile reads the whole directory whatever the count says.
+    end = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, 1, 1, len(directory), len(local), 0)
+    path.write_bytes(local + directory + end)
+    return path
+
+
+@pytest.mark.parametrize("command", ["verify", "import"])
+def test_a_zip_listing_millions_of_members_is_refused_before_they_are_made(repo, tmp_path, command):
+    commit_all(repo)
+    count = 2_000_000 if command == "verify" else 1_000_000  # import takes files of 50 MB at most
+    bomb = _many_members(tmp_path / ("导出.zip" if command == "verify" else "炸弹.xlsx"), count)
+    code, output, peak = bounded("--root", str(repo), command, bomb.name, cwd=tmp_path)
+    assert code == 1 and "Traceback" not in output and "MemoryError" not in output, output[-1500:]
+    assert "目录有" in output and "的上限" in output, output[-1500:]
+    assert peak < 300, f"{peak} MB"
+
+
+def _zip_of(path: Path, members: dict[str, bytes | str], flag: int = 0, method: int | None = None) -> Path:
+    """A zip of ``members``, each header then given the general-purpose ``flag`` and compression ``method``."""
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    data = bytearray(path.read_bytes())
+    for signature, at in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = data.find(signature)
+        while start >= 0:
+            struct.pack_into("<H", data, start + at, flag or struct.unpack_from("<H", data, start + at)[0])
+            if method is not None:
+                struct.pack_into("<H", data, start + at + 2, method)
+            start = data.find(signature, start + 4)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _manifest(**changes) -> str:
+    import json
+
+    from liaison.outputs.export import FORMAT
+
+    manifest = {"format": FORMAT, "commit": None, "range": {"title": "t"}, "records": [], "files": [], **changes}
+    return json.dumps(manifest)
+
+
+HOSTILE_EXPORTS = {
+    "an encrypted member": ({"e/manifest.json": _manifest(), "e/a.pdf": b"x"}, 1, None),
+    "an unknown compression method": ({"e/manifest.json": _manifest(), "e/a.pdf": b"x"}, 0, 9),
+    "a manifest that is a list": ({"e/manifest.json": "[]"}, 0, None),
+    "files that are numbers": ({"e/manifest.json": _manifest(files=[1, "x"])}, 0, None),
+    "a record without its id": ({"e/manifest.json": _manifest(records=[{"sha256": "0"}])}, 0, None),
+    "a commit that is a number": ({"e/manifest.json": _manifest(commit=12)}, 0, None),
+    "a range of no real date": ({"e/manifest.json": _manifest(range={"title": "t", "start": "2024-02-30"})}, 0, None),
+    "a manifest nested 100,000 deep": ({"e/manifest.json": "[" * 100_000 + "]" * 100_000}, 0, None),
+}
+
+
+@pytest.mark.parametrize("case", list(HOSTILE_EXPORTS))
+def test_verify_says_in_chinese_why_a_hostile_export_cannot_be_read(repo, run, tmp_path, case):
+    members, flag, method = HOSTILE_EXPORTS[case]
+    bomb = _zip_of(tmp_path / "导出.zip", members, flag, method)
+    result = run(repo, "verify", str(bomb))
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "无法读取导出：" in result.output

@@ -214,3 +214,71 @@ def test_review_names_a_link_a_branch_adds(repo, run, tmp_path):
     result = run(repo, "review", "--base", "main", "--out", str(tmp_path / "review"))
     page = (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
     assert link in page and "符号链接" in page and "secret_key_outside" not in page + result.output
+
+
+# The repository's own files (roster.yaml, config.yaml, schema/): a merge request can carry them too ----------
+
+
+def _check_in_subprocess(repo, memory_mb: int = 500, args: tuple | list = ("check",)):
+    """``check`` (or ``args``) in a child with its memory bounded: a link to /dev/zero would grow until it died."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (memory_mb << 20, memory_mb << 20))
+
+    return subprocess.run(
+        [sys.executable, str(PROJECT / "build.py"), "--root", str(repo), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limit,
+        env={**os.environ, "PYTHONPATH": str(PROJECT)},
+    )
+
+
+@pytest.mark.parametrize("name", ["roster.yaml", "config.yaml", "schema/roster.yaml", "schema/config.yaml"])
+@pytest.mark.parametrize("target", ["secret", "/dev/zero", "fifo"])
+def test_a_project_file_that_is_a_link_or_fifo_is_named_and_never_read(repo, tmp_path, name, target):
+    import os
+
+    outside = _outside(tmp_path)
+    write_record(repo, record_data(), suffix="def456")
+    (repo / name).unlink()
+    if target == "fifo":
+        os.mkfifo(repo / name)
+    else:
+        (repo / name).symlink_to(outside / "secret.yaml" if target == "secret" else target)
+    done = _check_in_subprocess(repo)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and "MemoryError" not in done.stderr, done.stderr
+    said = done.stdout + done.stderr
+    assert name in said and "secret_key_outside" not in said and "leader_id" not in said
+    assert ("符号链接" if target != "fifo" else "不是普通文件") in said
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("command", ["history", "audit", "review"])
+def test_a_record_of_100_mb_in_git_is_named_as_too_large_and_never_held(repo, tmp_path, command):
+    """check reads 256 KB of a record file and stops; git keeps every version whole, and the history, the audit
+    and the review read versions through git: three versions of 100 MB, held at once, filled 500 MB."""
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    path = write_record(repo, record_data(), suffix="def456")
+    base = commit_all(repo)
+    line = b"  " + b"a" * 998 + b"\n"
+    for n in range(3):
+        with open(repo / path, "ab") as file:
+            file.write(f"remarks{n}: |-\n".encode() + line * 100_000)
+        commit_all(repo, f"大 {n}")
+    args = {
+        "history": ["history", "2024-09-15-T1-def456"],
+        "audit": ["audit", "--from", "2000-01-01", "--to", "2099-12-31", "--format", "json"],
+        "review": ["review", "--base", base, "--out", str(tmp_path / "review")],
+    }[command]
+    done = _check_in_subprocess(repo, args=args)
+    said = done.stdout + done.stderr
+    assert "Traceback" not in said and "MemoryError" not in said, said[-2000:]
+    if command == "review":
+        assert "文件过大" in (tmp_path / "review" / "index.html").read_text(encoding="utf-8")

@@ -145,6 +145,18 @@ def test_json_and_csv_reports_list_every_row(repo, tmp_path, run):
     assert f"{sheet},10,未导入,,D,日期,联系时间,2099-01-01 晚于今天" in text
 
 
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_with_the_report_on_stdout_the_ending_on_stderr_points_to_it_not_above(repo, tmp_path, run, fmt):
+    """``import 老记录.csv --format csv > 导入结果.csv``: the terminal shows only the ending, where nothing is above."""
+    sheet = write_messy(tmp_path / "汇总.xlsx")
+    done = run(repo, "import", str(sheet), "--dry-run", "--format", fmt)
+    assert done.exit_code == 1
+    assert "见上" not in done.stderr and "上面" not in done.stderr, done.stderr
+    column = "“problems”和“error”" if fmt == "json" else "“说明”"
+    assert f"4 行未导入（原因见报告中的{column}）" in done.stderr
+    assert "见上" not in done.stdout
+
+
 CSV_ROWS = [
     "姓名,部门,联系时间,联系地点,人员规模,联系对象,学生联系人,联系内容,学生反馈的意见建议,备注",
     '赵某,学生工作处,2023/9/1,图书馆101,50人,国旗护卫队,刘某,"座谈交流，\n了解情况。",希望延长开放时间。,',
@@ -507,6 +519,38 @@ def test_a_continued_row_that_does_not_follow_its_record_is_refused_with_its_rec
     assert "不能确定这条记录的文字是否完整" in refused[5]  # the record it seemed to continue: never half imported
 
 
+SPLICED = {
+    # (序号 of the second row, its 记录编号, what else it holds): a row marked or numbered as a continuation that is
+    # another record (another leader, day, place …): its text must not be spliced into the record above, silently.
+    "another record marked continued": ("（续）", "", "张伟,2023-10-03,体育馆,80,研究生会,王某,另一次联系的全部内容。"),
+    "another day marked continued": ("（续）", "", ",2023-10-04,,,,,第二天的内容。"),
+    "the same record id, other content": ("（续）", "2023-09-12-T1-000000", ",,图书馆,9,新生班,刘某,另一份内容。"),
+    # No 序号 column (deleted): a row with the 记录编号 of the row above and nothing but identity and long text.
+    "the same record id, no serial column, another day": (None, "2023-09-12-T1-000000", "赵某,2023-10-04,,,,,第二天。"),
+}
+
+
+@pytest.mark.parametrize("case", list(SPLICED))
+def test_a_continued_row_that_holds_another_records_values_is_refused_with_its_record(repo, tmp_path, case):
+    serial, record_id, rest = SPLICED[case]
+    header = "序号,领导姓名,联系时间,联系地点,人员规模,联系对象,学生联系人,联系内容,记录编号"
+    first = "1,赵某,2023-09-12,图书馆,5,新生班,刘某,座谈第一部分。,2023-09-12-T1-000000"
+    second = f"{serial},{rest},{record_id}"
+    if serial is None:
+        header, first, second = (line.split(",", 1)[1] for line in (header, first, second))
+    path = tmp_path / "拼接.csv"
+    path.write_text(f"{header}\n{first}\n{second}\n", encoding="utf-8")
+    report = plan_import([(path.name, path.read_bytes())], context(repo)).files[0]
+    statuses = {row.row: row.status for row in report.rows}
+    assert statuses == {2: REFUSED, 3: REFUSED}, [
+        (r.row, r.status, [p.message for p in r.problems]) for r in report.rows
+    ]
+    first_row = next(row for row in report.rows if row.row == 2)
+    assert first_row.data.get("content") == "座谈第一部分。"  # nothing of the row below spliced into it
+    said = " ".join(p.message for row in report.rows for p in row.problems)
+    assert "（续）" in said or "记录编号" in said
+
+
 def test_round_trip_without_the_serial_column_joins_by_the_record_id(repo, tmp_path):
     path, originals = _exported_long_semester(repo, tmp_path)
     book = openpyxl.load_workbook(path)
@@ -515,3 +559,14 @@ def test_round_trip_without_the_serial_column_joins_by_the_record_id(repo, tmp_p
     plan = plan_import([(path.name, path.read_bytes())], context(_emptied(repo, tmp_path)))
     assert [r.status for r in plan.files[0].rows] == [NEW] * len(LONG_RECORDS)
     assert sorted(r.raw for r in plan.new_rows) == sorted(r.raw for r in originals.values())
+
+
+@pytest.mark.parametrize(
+    "typed", ["2020-6-20", "2020/6/20", "2020.6.20", "2020。6。20", "2020年6月20日", "20200620", "２０２０－６－２０"]
+)
+def test_a_date_is_read_however_the_form_would_read_it(typed):
+    """The import reads a typed date as the form does (one pattern, core.dates.TYPED_DATE): 。 is the period
+    key of a Chinese input method, full-width digits come from its 全角 mode."""
+    from liaison.core.importplan import to_date
+
+    assert to_date(typed, datetime.datetime(1899, 12, 30)) == (datetime.date(2020, 6, 20), "")

@@ -74,8 +74,12 @@ def test_the_plan_never_holds_two_new_rows_for_one_file(repo, tmp_path):
     assert len(paths) == len(set(paths))
 
 
-def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(repo, tmp_path, run, monkeypatch):
-    """A file named like shell code and a branch with $( ): the printed line, run by bash, pushes and runs nothing."""
+@pytest.mark.parametrize(
+    "name", ["汇总'; touch PWNED; echo '.xlsx", "--reopen-reason=借口.xlsx"], ids=["shell", "option"]
+)
+def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(repo, tmp_path, run, monkeypatch, name):
+    """A file named like shell code or like an option, a branch with $( ): the printed line, run by bash, pushes
+    that file's import and runs nothing, sets no option."""
     import os
     import shutil
     import subprocess
@@ -92,7 +96,6 @@ def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(re
     hook.write_text('#!/bin/sh\nenv | grep GIT_PUSH_OPTION_ | sort > "$GIT_DIR/options.log"\n', encoding="utf-8")
     hook.chmod(0o755)
     git(repo, "remote", "add", "origin", str(remote))
-    name = "汇总'; touch PWNED; echo '.xlsx"
     branch = "a$(touch${IFS}x)"
     book = openpyxl.Workbook()
     for cells in (HEADER, _row("", "国旗护卫队"), _row("", "学生会"), ["", "王五", "2023-09-01"]):
@@ -100,7 +103,7 @@ def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(re
     book.save(repo / name)
     monkeypatch.chdir(repo)
 
-    result = run(repo, "import", name, "--branch", branch)
+    result = run(repo, "import", "--branch", branch, "--", name)
     assert result.exit_code == 1 and "已提交 2 条新记录" in result.output and "1 行未导入" in result.output
     *_, intro, line = result.output.strip().splitlines()
     assert intro.startswith("下一步：推送并创建合并请求") and line.startswith("  ")
@@ -119,6 +122,7 @@ def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(re
     assert not (repo / "PWNED").exists() and not (repo / "x").exists() and not (tmp_path / "PWNED").exists()
     assert git(remote, "rev-parse", f"refs/heads/{branch}") == git(repo, "rev-parse", f"refs/heads/{branch}")
     assert "merge_request.create" in (remote / "options.log").read_text(encoding="utf-8")
+    assert "Reopen-Reason" not in git(repo, "log", "-1", "--format=%B", f"refs/heads/{branch}")
 
 
 # The round trip: every value the form accepts, back byte for byte; no cell a formula -----------------------
@@ -311,3 +315,34 @@ def test_the_import_reports_csv_runs_no_formula_in_libreoffice(repo, tmp_path, r
     cells = [cell for row in book.active.iter_rows() for cell in row]
     assert cells and all(cell.data_type != "f" for cell in cells)
     assert any(isinstance(c.value, str) and "HYPERLINK" in c.value for c in cells)
+
+
+# Where a 3,000-character text is cut into （续） rows, the cut may land on anything the text is made of.
+CUT_ON = {
+    "=": "=" * 3000,
+    "'": "'" * 3000,
+    "a space": "a " * 1500,
+    "a tab": "联\t" * 1500,
+    "= and a space": "= " * 1500,
+    "' and a space": "' " * 1500,
+    "a line of =": "\n=" * 1500,
+    "all of them": ("'=+-@\t 联系。" * 400)[:3000],
+    "an _x0041_ escape": "_x0041_" * 420,
+}
+
+
+@pytest.mark.parametrize("case", list(CUT_ON))
+def test_a_long_text_cut_into_continued_rows_on_any_character_comes_back_byte_for_byte(case):
+    from liaison.outputs.formats import as_csv, file_bytes
+
+    record = _formed("学生会", CUT_ON[case], CUT_ON[case][:1000])
+    assert record is not None
+    workbook = _table2(record)
+    _assert_no_formula_cell(workbook)
+    import io
+
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook))["表2 联系内容汇总"]
+    assert any(serial == "（续）" for (serial,) in sheet.iter_rows(min_row=4, max_col=1, values_only=True))
+    for name, data in (("表2.xlsx", workbook), ("查询.csv", file_bytes(as_csv([record], _demo().schema), "csv"))):
+        plan = _reimported(name, data)
+        assert [(r.status, r.raw) for r in plan.new_rows] == [(NEW, record.raw)], (name, plan.files[0].rows[:2])

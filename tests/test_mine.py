@@ -89,3 +89,27 @@ def test_a_semester_zip_holds_the_leaders_own_pdfs_named_by_date_and_contact(app
     assert leader.get("/mine/..%2Fsecret.zip").status_code == 404
     assert other.get("/mine/2025-2026-1.zip").status_code == 200
     assert zipfile.ZipFile(io.BytesIO(other.get("/mine/2025-2026-1.zip").data)).namelist()[0].startswith("张伟")
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "国旗护卫队/礼仪队",
+        "../../etc: CON? *",
+        "CON",
+        "学生会 🎉👨‍👩‍👧",
+        "2023级临床医学" + "一二三四五六七八九十" * 19,
+    ],
+)
+def test_a_record_pdf_downloads_under_the_name_it_has_in_the_semester_zip(app, target):
+    """The PDF of one record (即填即导) and the same PDF in the semester's zip and the export: one name."""
+    from urllib.parse import unquote
+
+    leader = Leader(app)
+    record = _submit(leader, date="2025-10-09", target=target)
+    single = leader.get(f"/records/{record}.pdf")
+    assert single.status_code == 200 and single.data[:5] == b"%PDF-"
+    named = unquote(single.headers["Content-Disposition"].split("filename*=UTF-8''", 1)[1])
+    [entry] = zipfile.ZipFile(io.BytesIO(leader.get("/mine/2025-2026-1.zip").data)).namelist()
+    assert named == entry.split("/", 1)[1]
+    assert len(named.encode("utf-8")) <= 255 and "/" not in named and named.endswith(".pdf")

@@ -356,6 +356,19 @@ def test_a_comment_written_just_after_the_label_is_still_the_reason(service, pro
     assert [d["params"]["reason"] for d in providers["aliyun"].delivered] == ["日期填错了"]
 
 
+def test_the_reason_counts_when_the_label_and_its_comment_are_planned_in_one_pass(service, providers, monkeypatch):
+    """The worker may first look at the inbox after the label's wait has run out, the comment beside it: the
+    comment is kept before the return is told, whatever order they wait in (this raced before)."""
+    svc = service(gather=120)
+    svc.notifier.stop()  # nothing planned between the two deliveries: one pass sees both
+    svc.hook("Merge Request Hook", merge_request("update", labels=["退回"], previous=[]))
+    svc.hook("Note Hook", comment(1, "日期填错了"))
+    monkeypatch.setenv("LIAISON_NOW", "2025-10-20T10:02:01+08:00")
+    svc.notifier.plan()
+    [sms] = [i for i in svc.notifier.ledger.waiting() if i["channel"] == "sms"]
+    assert dict(sms["params"])["reason"] == "日期填错了"
+
+
 def test_closed_unmerged_is_sent_back_and_a_label_change_that_is_not_a_return_is_nothing(service, providers):
     svc = service()
     svc.hook("Merge Request Hook", merge_request("update", labels=["联系记录", "加急"], previous=["联系记录"]))

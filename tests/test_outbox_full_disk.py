@@ -8,7 +8,6 @@ write fails, and recovers once space is back.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import json
 import os
@@ -50,16 +49,25 @@ def small_disk(tmp_path):
 
 
 def fill(folder: Path, leave: int = 0) -> Path:
-    """Fill the file system of ``folder`` to the last byte, then free ``leave`` bytes; the filler file."""
+    """Fill the file system of ``folder`` to the last byte, then free ``leave`` bytes; the filler file.
+
+    Unbuffered: a buffered file would keep what the last write could not
+    place and raise ENOSPC again when it is closed (a flaky failure that
+    depended on how much the service had written before).
+    """
     filler = folder / "filler"
-    with filler.open("wb") as handle:
-        block = b"\0" * 65536
-        with contextlib.suppress(OSError):
-            while True:
-                handle.write(block)
-                handle.flush()
-    with contextlib.suppress(OSError):  # what the buffer held when the disk filled
-        filler.write_bytes(filler.read_bytes())
+    descriptor = os.open(filler, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        for size in (65536, 4096, 1):
+            block = b"\0" * size
+            try:
+                while os.write(descriptor, block):
+                    pass
+            except OSError as error:
+                if error.errno != errno.ENOSPC:
+                    raise
+    finally:
+        os.close(descriptor)
     if leave:
         os.truncate(filler, max(0, filler.stat().st_size - leave))
     return filler

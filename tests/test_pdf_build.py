@@ -191,3 +191,28 @@ def test_a_damaged_placed_index_costs_copies_never_a_failure(project, tmp_path, 
     again = build(project, out, cache)
     assert {k: p.read_bytes() for k, p in again.paths.items()} == {k: p.read_bytes() for k, p in first.paths.items()}
     assert json.loads((out / PLACED).read_text()).keys() == index.keys()  # a sound index again
+
+
+def test_a_cached_pdf_cut_short_is_rendered_again_never_passed_on(project, tmp_path):
+    """A power cut after a cache write can leave a PDF empty or cut short (write_atomic is not durable there), and
+    a CI cache may come back partly: such a file is discarded and the PDF rendered again, by builds and the form
+    alike, so that neither an export nor verify (which rebuilds through the same cache) ever carries it."""
+    from liaison.outputs.pdf import OnDemand
+
+    cold = build(project, tmp_path / "cold", tmp_path / "cold-cache", jobs=1)
+    cache = tmp_path / "cache"
+    build(project, tmp_path / "warm", cache, jobs=1)
+    cached = sorted(cache.rglob("*.pdf"))
+    for n, path in enumerate(cached):
+        data = path.read_bytes()
+        path.write_bytes(b"" if n % 2 else data[: len(data) // 2])
+    again = build(project, tmp_path / "again", cache, jobs=1)
+    assert again.rendered == len(cached)
+    for record_id, path in cold.paths.items():
+        assert again.paths[record_id].read_bytes() == path.read_bytes()
+    for path in cached[:2]:
+        path.write_bytes(b"")
+    opened = open_project(project)
+    form = OnDemand(project, opened.schema, opened.config, cache)
+    for record in check_repository(opened).clean_records():
+        assert form.pdf(record) == cold.paths[record.id].read_bytes()

@@ -215,3 +215,29 @@ def test_audit_workbook_times_are_real_date_times_in_the_configured_zone(demo):
     assert cell.is_date and isinstance(cell.value, datetime.datetime)
     assert cell.number_format == "yyyy-mm-dd hh:mm:ss"  # as the CSV, history and the site write a time
     assert cell.value == project.config.local(rows[0].when).replace(tzinfo=None)
+
+
+WIDE_LATIN = {
+    "a word of the widest letter": "m" * 3000,
+    "capitals and signs": "WWW@MOOC%ww " * 250,
+    "separator lines": ("==========================================\n第一部分：座谈交流。\n" * 60).strip(),
+}
+
+
+def test_libreoffice_prints_whole_the_texts_of_the_widest_latin_letters(repo, tmp_path):
+    """DejaVu Sans, LibreOffice's stand-in for 宋体, draws W, m, @ and = nearly as wide as a CJK character:
+    planned as average letters, such a text needed more lines than its rows had and lost its end on paper."""
+    for n, text in enumerate(WIDE_LATIN.values()):
+        write_record(repo, record_data(date=datetime.date(2025, 10, 1 + n), content=text), suffix=f"00000{n}")
+    commit_all(repo)
+    project = open_project(repo)
+    records = check_repository(project).clean_records()
+    date_range = resolve_range(project.config.calendar, SEMESTER)
+    xlsx = tmp_path / "workbook.xlsx"
+    xlsx.write_bytes(
+        build_workbook(records, project.roster, project.schema, project.config, date_range, STAMP, "提交 test")
+    )
+    pages = assert_prints_well(print_with_libreoffice(xlsx, tmp_path), ("序号", "领导姓名"))
+    table2 = [p for p in pages if "联系学生次数" not in "".join(w[0] for line in p for w in line[4])]
+    header, columns = sheet_columns(xlsx, CONTENT_SHEET, table2)
+    assert_every_value_printed([{"联系内容": r["content"]} for r in records], header, columns)

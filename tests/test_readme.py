@@ -7,6 +7,8 @@ fresh copy of the repository (``git init``, one commit, ``.venv/`` as
 ``make serve``, ``serve``) run on a free port until they answer, then stop;
 ``make test`` does all it does but run the tests (``--collect-only``: CI runs
 them); a command that sends (``--send``, ``--push``) shows its help instead.
+The servers other than the set-up run last: what they leave behind (the
+form's ``.liaison/``) must not be what makes another command work.
 """
 
 from __future__ import annotations
@@ -162,11 +164,34 @@ def _run_server(command: str, server: str, root: Path, env: dict) -> str:
                 process.wait(timeout=20)
 
 
+SETUP = "make run"  # the README's set-up command: every other command works after it alone
+
+
+def in_running_order(commands: list[str]) -> list[str]:
+    """Each command once: the set-up first, then the README's order, with the servers last (a server leaves
+    state behind, such as the form's data folder, that a command pasted on a fresh machine would not find)."""
+    unique = list(dict.fromkeys(commands))
+    setup = [c for c in unique if server_of(c) == SETUP]
+    servers = [c for c in unique if server_of(c) and c not in setup]
+    return [*setup, *(c for c in unique if not server_of(c)), *servers]
+
+
+def test_commands_run_after_the_set_up_alone():
+    commands = ["make run", "make serve", "python build.py notify", "PORT=8080 make run", "python build.py outbox"]
+    assert in_running_order(commands) == [
+        "make run",
+        "PORT=8080 make run",
+        "python build.py notify",
+        "python build.py outbox",
+        "make serve",
+    ]
+
+
 @pytest.mark.timeout(COMMAND_TIMEOUT * 2)  # every command of the README in turn, make run among them
 def test_every_readme_command_works_as_written(copy):
     env = _environment()
     done_servers: set[str] = set()
-    for command in dict.fromkeys(readme_commands(README.read_text(encoding="utf-8"))):  # each once, in order
+    for command in in_running_order(readme_commands(README.read_text(encoding="utf-8"))):
         server = server_of(command)
         if server:
             if server not in done_servers:  # PORT=8080 make run is make run on another port

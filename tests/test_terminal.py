@@ -201,3 +201,15 @@ def test_the_audit_workbook_holds_a_hostile_author_as_text(hostile, tmp_path):
     cells = [c for row in load_workbook(out).active.iter_rows(values_only=True) for c in row if isinstance(c, str)]
     assert any(c.startswith("Mallory\\x1b[2J\\x1b]0;pwned\\x07") for c in cells)
     assert [c for c in cells if obeyed(c)] == []
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_the_audit_log_written_to_a_file_is_what_the_screen_shows(hostile, tmp_path, fmt):
+    """``--out audit.csv`` and then ``cat audit.csv`` must not clear the screen or open a link: the file holds the
+    bytes the screen shows (JSON keeps every value, written with \\u escapes)."""
+    root, _ = hostile
+    shown = invoke(root, "audit", *WHOLE_RANGE, "--format", fmt, tty=False).stdout
+    out = tmp_path / f"审计日志.{fmt}"
+    invoke(root, "audit", *WHOLE_RANGE, "--format", fmt, "--out", str(out), tty=False)
+    written = out.read_bytes().decode("utf-8-sig")
+    assert obeyed(written) == [] and written.replace("\r\n", "\n") == shown  # click's runner gives \n

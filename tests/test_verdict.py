@@ -192,6 +192,19 @@ def test_outbox_answers_are_data(repo, tmp_path):
         outbox_command(open_project(repo), tmp_path / "nowhere")
 
 
+def test_where_the_form_never_ran_outbox_and_notify_list_nothing(repo, run):
+    """The README's ``python build.py outbox`` and ``notify``, pasted after ``make run`` alone (no .liaison/)."""
+    commit_all(repo)
+    for command, said in (("outbox", "没有待同步的记录"), ("notify", "还没有待办")):
+        listed = run(repo, command)
+        assert listed.exit_code == 0 and said in listed.output, listed.output
+        assert run(repo, command, "--format", "json").output.strip() == "[]"
+        named = run(repo, command, "--data", str(repo / "nowhere"))  # a folder named by hand must exist
+        assert named.exit_code == 1 and "请用 --data" in named.output
+    assert run(repo, "notify", "--retry", "0123").exit_code == 1
+    assert not (repo / ".liaison").exists()
+
+
 @pytest.mark.parametrize(
     "args, checks",
     [

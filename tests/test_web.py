@@ -3,6 +3,7 @@ whole visit in headless Chromium."""
 
 from __future__ import annotations
 
+import datetime
 import re
 from pathlib import Path
 
@@ -141,6 +142,7 @@ def test_a_phone_user_fixes_an_error_submits_downloads_the_pdf_and_finds_it(form
     assert Path(download.value.path()).read_bytes()[:5] == b"%PDF-"
     record_id = page.url.rsplit("/", 1)[1]
     page.click("text=我的记录")
+    page.wait_for_selector(f'li[data-id="{record_id}"]')  # the click starts the page; count once it is there
     assert page.locator(f'li[data-id="{record_id}"]').count() == 1
     context.close()
 
@@ -249,4 +251,18 @@ def test_a_draft_survives_a_reload_and_is_gone_after_the_submit(form_repo, make_
     assert page.evaluate("Object.keys(localStorage).filter(k => k.startsWith('liaison-draft:'))") == []
     page.goto(f"http://127.0.0.1:{port}/new")
     assert page.input_value("#f-content") == ""
+    context.close()
+
+
+def test_a_drafts_time_is_the_configured_zones_whatever_the_phones(form_repo, make_app, live, browser):
+    """Saved at 23:10 UTC on a phone set to Los Angeles (15:10 there): the notice says 07:10, Beijing time, as
+    every other time the form and the site show for that moment."""
+    port = live(make_app(form_repo, start_worker=False))
+    context = browser.new_context(extra_http_headers=proxy_headers("zhao"), timezone_id="America/Los_Angeles")
+    page = context.new_page()
+    page.clock.install(time=datetime.datetime(2025, 11, 11, 23, 10, tzinfo=datetime.UTC))
+    page.goto(f"http://127.0.0.1:{port}/new")
+    page.fill("#f-place", "图书馆101")
+    page.reload()
+    assert "（07:10）" in page.inner_text("#draft-notice"), page.inner_text("#draft-notice")
     context.close()

@@ -177,6 +177,32 @@ def test_a_slow_client_is_cut_off_at_the_request_timeout(serve_form, pieces):
         slow.close()
 
 
+def never_reading(port: int, requests: int = 400) -> socket.socket:
+    """A client that pipelines ``requests`` requests for a 14 KB script, as many as the server takes, and never
+    reads an answer: 5 MB of answers, more than the sockets between them hold."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    sock.connect(("127.0.0.1", port))
+    sock.settimeout(2)
+    data = b"GET /static/search.js HTTP/1.1\r\nHost: form\r\n\r\n" * requests
+    with contextlib.suppress(TimeoutError):  # the server stops reading once its answers pile up unread
+        sock.sendall(data)
+    return sock
+
+
+@pytest.mark.timeout(120)
+def test_a_client_that_never_reads_its_answers_keeps_its_slot_no_longer_than_the_idle_timeout(serve_form):
+    """Pipelined requests whose answers are never read fill the socket both ways; waitress then marks the
+    connection to close but waits for it to become writable, which it never does: the slot was held for good."""
+    served = serve_form(connections=10, idle_timeout=2)
+    hogs = [never_reading(served.port) for _ in range(10)]
+    try:
+        assert served.get("/healthz", timeout=60).status == 200  # waits in the queue until the slots are freed
+    finally:
+        for sock in hogs:
+            sock.close()
+
+
 def raw_request(port: int, head: bytes, timeout: float = 20) -> bytes:
     """Send only ``head`` (request line and headers) and read whatever the server answers until it closes."""
     with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:

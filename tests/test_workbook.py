@@ -15,7 +15,7 @@ from liaison.core.checks import check_repository
 from liaison.core.continued import CARRIED_KEYS, CONTINUED
 from liaison.core.project import open_project
 from liaison.core.semesters import resolve_range
-from liaison.outputs.sheetlayout import MAX_LINES, lines_needed, split_text
+from liaison.outputs.sheetlayout import BODY_PT, MAX_LINES, UNIT_PT, lines_needed, print_width, split_text
 from liaison.outputs.workbook import CONTENT_SHEET, COUNT_SHEET, build_workbook
 
 STAMP = datetime.datetime(2025, 2, 1, 10, 0, tzinfo=datetime.UTC)
@@ -233,3 +233,64 @@ def test_split_text_gives_parts_that_fit_a_row_and_join_back(text, width):
     # A part never starts with what a spreadsheet reads as a formula, nor between an emoji and its modifier.
     assert all(part[0] not in "=+-@'" for part in parts[1:]), [part[:3] for part in parts]
     assert all(not ("\U0001f3fb" <= part[0] <= "\U0001f3ff" or part[0] == "\u200d") for part in parts[1:])
+
+
+# Texts whose characters go together: a cut between them would print a flag as two letters, a syllable apart.
+JOINED = {
+    "flags": "🇨🇳" * 900 + "完",
+    "flags between words": "🇨🇳国旗" * 500,
+    "a spacing vowel sign (Devanagari)": "कि" * 3000,
+    "a vowel sign (Tibetan)": "བོད་" * 1500,
+    "Hangul jamo": "\u1100\u1161\u11a8" * 2000,
+    "skin tones and families": "👍🏽👨\u200d👩\u200d👧" * 900,
+}
+
+
+def _starts_inside_a_character(text: str, cut: int) -> bool:
+    """Whether ``text[cut]`` belongs with what comes before it (a simplified UAX #29 grapheme rule)."""
+    import unicodedata
+
+    here, before = text[cut], text[cut - 1]
+    regional = lambda ch: "\U0001f1e6" <= ch <= "\U0001f1ff"  # noqa: E731
+    run = 0
+    while cut - run - 1 >= 0 and regional(text[cut - run - 1]):
+        run += 1
+    return (
+        unicodedata.category(here) in ("Mn", "Mc", "Me", "Cf")
+        or "\U0001f3fb" <= here <= "\U0001f3ff"
+        or before == "\u200d"
+        or (regional(here) and run % 2 == 1)
+        or "\u1160" <= here <= "\u11ff"
+    )
+
+
+@pytest.mark.parametrize("text", JOINED.values(), ids=JOINED.keys())
+@pytest.mark.parametrize("width", [20, 33, 54])
+def test_split_text_never_cuts_inside_a_character_as_people_see_it(text, width):
+    parts = split_text(text, width)
+    assert len(parts) > 1 and "".join(parts) == text
+    cuts, at = [], 0
+    for part in parts[:-1]:
+        at += len(part)
+        cuts.append(at)
+    assert not [cut for cut in cuts if _starts_inside_a_character(text, cut)], [
+        p[-2:] + "|" + q[:2] for p, q in zip(parts, parts[1:], strict=False)
+    ]
+
+
+def test_latin_characters_are_measured_at_least_as_wide_as_libreoffice_prints_them():
+    """LibreOffice prints 宋体's Latin with DejaVu Sans, where W, m and @ are nearly a CJK character wide: a
+    text of them measured as average letters needs more lines than planned, and its row cuts it off."""
+    import subprocess
+
+    from fontTools.ttLib import TTFont
+
+    path = subprocess.run(["fc-match", "-f", "%{file}", "DejaVu Sans"], capture_output=True, text=True, timeout=30)
+    font = TTFont(path.stdout)
+    cmap, advances, em = font.getBestCmap(), font["hmtx"], font["head"].unitsPerEm
+    narrow = {
+        chr(code): round(advances[cmap[code]][0] / em * BODY_PT / UNIT_PT, 2)
+        for code in range(0x21, 0x7F)
+        if print_width(chr(code) * 10) < 10 * advances[cmap[code]][0] / em * BODY_PT / UNIT_PT - 0.1
+    }
+    assert not narrow, narrow

@@ -43,9 +43,10 @@ def audit(project: Project, date_range, by_merge_date: bool, fmt: str, out: Path
       python build.py audit --semester 2025-2026-1 --by-merge-date
       python build.py audit --from 2025-09-01 --to 2025-12-31 --format csv --out 审计日志.csv
     """
+    from liaison.git.repo import ShallowClone
     from liaison.outputs.auditlog import audit as audit_log
 
-    with said():
+    with said(ShallowClone):
         log = audit_log(project, date_range, fmt, by_merge_date)
     say_verdict(log.verdict, "审计日志的“领导姓名”列（其改动仍全部列出）")
     if fmt == "xlsx":

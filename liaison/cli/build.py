@@ -34,11 +34,12 @@ def build(ctx: click.Context, out: Path | None, cache: Path | None, jobs: int | 
       python build.py build
       python build.py build --out /srv/liaison-site
     """
+    from liaison.git.repo import ShallowClone
     from liaison.outputs.site import build_site
 
     project = project_of(ctx)
     out = out or project.root / "public"
-    with said(OutputDirError):
+    with said(OutputDirError, ShallowClone):
         site = build_site(project, out, cache or default_cache_dir(project.root), jobs)
     for warning in site.warnings:
         say(warning, err=True)

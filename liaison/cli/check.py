@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from liaison.cli.shared import UserError, command, format_option, project_of, said, say
+from liaison.core.atomic import write_atomic
 from liaison.core.problems import summary_line
 from liaison.git.repo import CommitNotFound
 from liaison.git.verdict import check_report
@@ -61,5 +62,5 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
     if output is not None:
         from liaison.outputs.junit import junit_xml  # the report's writer loads only when asked for
 
-        output.write_bytes(junit_xml(report.first + report.rest, report.files))
+        write_atomic(output, junit_xml(report.first + report.rest, report.files))  # never a half file for CI
     ctx.exit(0 if report.ok else 1)

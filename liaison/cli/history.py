@@ -6,11 +6,11 @@ import json
 
 import click
 
-from liaison.cli.shared import UserError, command, format_option, project_of, say
+from liaison.cli.shared import UserError, command, format_option, project_of, said, say
 from liaison.core import dates
 from liaison.core.config import Config
-from liaison.git.history.read import record_history
-from liaison.outputs.historytext import change_json, change_text
+from liaison.git.repo import ShallowClone
+from liaison.outputs.historytext import change_json, change_text, whole_record_history
 
 
 @command()
@@ -31,7 +31,8 @@ def history(ctx: click.Context, record: str, fmt: str) -> None:
     # A broken config.yaml does not hide the history: the default zone and branch name stand in.
     config = project.config or Config(school="", office="")
     main = config.web.target_branch
-    changes = record_history(project.root, project.schema, record.strip(), main=main)
+    with said(ShallowClone):
+        changes = whole_record_history(project.root, project.schema, record.strip(), main)
     if not changes:
         raise UserError(f"Git 历史中找不到记录“{record}”。请核对记录编号或路径（如 records/2025/…yaml）。")
     zone = config.timezone

@@ -54,7 +54,9 @@ def import_(
     except GitError as err:  # the push failed: the branch is there, the push can be repeated
         raise UserError(f"推送失败：{err.stderr or err}。分支已在本地创建，网络恢复后可再运行 git push。") from None
     plan = outcome.plan
-    ending = _ending(outcome, dry_run, _rerun_with_push(ctx, files, sheet, branch, reopen_reason))
+    # With a JSON or CSV report on stdout (often into a file), the ending on stderr has nothing above it.
+    where = {"json": "报告中的“problems”和“error”", "csv": "报告中的“说明”"}.get(fmt, "上")
+    ending = _ending(outcome, dry_run, _rerun_with_push(ctx, files, sheet, branch, reopen_reason), where)
     if fmt == "json":
         extra = {"dry_run": dry_run, "branch": outcome.branch, "commit": outcome.commit, "pushed": outcome.pushed}
         say(report_json(plan, extra), nl=False, as_json=True)
@@ -68,14 +70,14 @@ def import_(
         ctx.exit(1)
 
 
-def _ending(outcome, dry_run: bool, rerun: str) -> list[str]:
+def _ending(outcome, dry_run: bool, rerun: str, where: str = "上") -> list[str]:
     """The last lines of the import's report: what was committed, what was left out, what the exit code means,
-    and the one next step."""
+    and the one next step. ``where`` the reasons are: 上 (the text report), or the JSON's or CSV's column."""
     plan = outcome.plan
     new, refused = len(plan.new_rows), plan.refused
-    left_out = f"{refused} 行未导入（原因见上）" if refused else "没有未导入的行"
+    left_out = f"{refused} 行未导入（原因见{where}）" if refused else "没有未导入的行"
     if plan.file_errors:
-        return [f"有 {len(plan.file_errors)} 个文件无法导入（见上），本次没有写入任何内容。请修改后重新导入。"]
+        return [f"有 {len(plan.file_errors)} 个文件无法导入（见{where}），本次没有写入任何内容。请修改后重新导入。"]
     if dry_run:
         lines = [f"试运行（--dry-run）：可新增 {new} 条记录，{left_out}；没有写入任何内容。"]
     elif not new:
@@ -90,7 +92,9 @@ def _ending(outcome, dry_run: bool, rerun: str) -> list[str]:
             "退出码为 1，表示只导入了一部分：改正表格中未导入的行后再导入一次即可，已导入的行到时会显示“已存在”。"
         )
     elif refused:
-        lines.append(f"退出码为 1，表示有 {refused} 行不能导入：请按上面的说明改正表格后再导入。")
+        lines.append(
+            f"退出码为 1，表示有 {refused} 行不能导入：请按{'上面' if where == '上' else where}的说明改正表格后再导入。"
+        )
     if new and not dry_run:
         if outcome.pushed:
             lines.append(f"已推送并请求创建合并请求（目标分支 {outcome.target}），请思政科在 GitLab 中审核。")
@@ -101,15 +105,21 @@ def _ending(outcome, dry_run: bool, rerun: str) -> list[str]:
 
 def _rerun_with_push(ctx: click.Context, files, sheet, branch, reopen_reason) -> str:
     """The import command as it was run, with --push: every value shell-quoted (a file may be named
-    ``汇总'; touch PWNED; echo '.xlsx``, a branch ``a$(touch${IFS}x)``), so the line runs as it reads."""
+    ``汇总'; touch PWNED; echo '.xlsx``, a branch ``a$(touch${IFS}x)``), and the files after ``--`` when one is
+    named like an option (``--reopen-reason=….xlsx``), so the line runs as it reads."""
     import shlex
 
     words = shlex.split(ctx.find_root().info_name or "python build.py")
     root = Path(ctx.find_root().obj)
     if root.resolve() != Path.cwd().resolve():
         words += ["--root", str(root)]
-    words += ["import", *(str(f) for f in files)]
-    for option, value in (("--sheet", sheet), ("--branch", branch), ("--reopen-reason", reopen_reason)):
-        if value:
-            words += [option, value]
-    return shlex.join([*words, "--push"])
+    names = [str(f) for f in files]
+    options = [
+        word
+        for option, value in (("--sheet", sheet), ("--branch", branch), ("--reopen-reason", reopen_reason))
+        if value
+        for word in (option, value)
+    ]
+    if any(name.startswith("-") for name in names):  # named like an option (--reopen-reason=….xlsx): after "--"
+        return shlex.join([*words, "import", *options, "--push", "--", *names])
+    return shlex.join([*words, "import", *names, *options, "--push"])

@@ -15,12 +15,32 @@ from pathlib import Path
 import click
 
 from liaison.cli.chinese import Group
-from liaison.cli.shared import PROGRAM, say
-from liaison.core.cachekit import take_notices
+from liaison.cli.shared import PROGRAM, UserError, say
+from liaison.core.cachekit import cannot_write, take_notices, write_failure
 from liaison.core.logs import configure_logging
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _Commands(Group):
+    """The group, saying in Chinese when an output could not be written (a full disk, a read-only folder).
+
+    Every output is written aside and moved into place (the PDF folder file by file), so what failed left
+    nothing half-written: the person needs to know why, and what to do, not a traceback.
+    """
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except OSError as error:
+            if not cannot_write(error):
+                raise
+            where = f" {error.filename}" if error.filename else ""
+            raise UserError(
+                f"无法写入{where}（{write_failure(error)}），本次的输出没有写完。没写完的文件已删除，留下的都是完整的"
+                "（PDF 文件夹中可能只有一部分）。请留出空间、或用 --out 换一个可写的目录后重新运行。"
+            ) from None
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),

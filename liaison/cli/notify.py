@@ -64,7 +64,7 @@ def notify(ctx: click.Context, data: Path | None, retry: str | None, dismiss: st
 
 def _table(rows: list[dict], failed_state: str, states: dict[str, str]) -> str:
     if not rows:
-        return "还没有待办。"
+        return "还没有待办。表单服务（python build.py serve）和 python build.py remind --send 发出的短信、APP 消息会列在这里。"
     failed = sum(row["state"] == failed_state for row in rows)
     lines = [f"共 {len(rows)} 条待办，其中失败 {failed} 条："]
     for row in rows:

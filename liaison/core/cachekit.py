@@ -136,6 +136,11 @@ def cannot_write(error: OSError) -> bool:
     return isinstance(error, OSError) and error.errno in _WRITE_ERRORS
 
 
+def write_failure(error: OSError) -> str:
+    """Why ``error`` (one that :func:`cannot_write` names) kept a file from being written, in Chinese: 磁盘已满 …"""
+    return _REASONS.get(error.errno, "") or "写入失败，磁盘可能已满或已损坏"
+
+
 def sqlite_unwritable(error: sqlite3.Error) -> bool:
     """Whether SQLite says the file cannot be written here (read-only, no right, disk full)."""
     return _sqlite_name(error).startswith(tuple(_SQLITE_REASONS))

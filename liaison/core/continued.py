@@ -50,9 +50,11 @@ def join_continued(
     two rows with one 记录编号 and their own 联系地点, 人员规模 … are two rows, refused by the import as such);
     ``long_columns`` are the
     columns whose text continues; blank rows (``is_blank``) are kept and
-    skipped over. A continued row with no record above it, or naming another
-    记录编号, is kept as its own row with a problem (Chinese) that says so, and
-    the record above the latter gets one too (its text may be incomplete);
+    skipped over. A continued row with no record above it, naming another
+    记录编号, or holding a value of its own besides long text (another place,
+    another day: another record, whose text must not be spliced into this one)
+    is kept as its own row with a problem (Chinese) that says so, and the
+    record above the latter two gets one too (its text may be incomplete);
     everything else comes back with an empty problem.
     """
     joined: list[list] = []  # [row number, cells, problem]
@@ -69,21 +71,10 @@ def join_continued(
             problem = f"这一行的{SERIAL_HEADER}是“{CONTINUED}”，上面却没有它接续的记录。请改用导出的原表导入。"
             joined.append([number, list(cells), problem])
             continue
-        if record_id is not None and _text(_at(cells, record_id)) not in ("", _text(_at(head[1], record_id))):
-            again = "表格排序或删改过行时，请改用导出的原表导入。"
-            joined.append(
-                [
-                    number,
-                    list(cells),
-                    f"这一行的{SERIAL_HEADER}是“{CONTINUED}”，记录编号却与它上面的第 {head[0]} 行不同。"
-                    f"{CONTINUED}行要紧接在它所属记录的下面；{again}",
-                ]
-            )
-            # Whether the row belonged to the record above cannot be told: that record may be incomplete.
-            head[2] = (
-                head[2]
-                or f"下面第 {number} 行的{CONTINUED}行记录编号与这一行不同，不能确定这条记录的文字是否完整。{again}"
-            )
+        other_id = record_id is not None and _text(_at(cells, record_id)) not in ("", _text(_at(head[1], record_id)))
+        own = _own_values(cells, head[1], long_columns, carried, {marker, record_id})
+        if other_id or own:
+            joined.append(_not_continuing(head, number, cells, other_id, own))
             head = None
             continue
         first = head[1]
@@ -93,6 +84,46 @@ def join_continued(
             if part not in (None, ""):
                 first[index] = f"{_text(first[index])}{part}"
     return [(number, tuple(cells), problem) for number, cells, problem in joined]
+
+
+def _not_continuing(head: list, number: int, cells: tuple, other_id: bool, own: str) -> list:
+    """A continued row that does not belong to the record above (another 记录编号, or values of its own), as its
+    own row with a problem; the record above gets one too: whether the row was its text cannot be told."""
+    again = "表格排序或删改过行时，请改用导出的原表导入。"
+    why = (
+        f"记录编号却与它上面的第 {head[0]} 行不同。{CONTINUED}行要紧接在它所属记录的下面；"
+        if other_id
+        else f"却有第 {head[0]} 行的记录没有的内容（{own}），像是另一次联系。{CONTINUED}行只接着写上一条"
+        "记录放不下的长文字，其余各格空着或与那条记录相同；"
+    )
+    head[2] = (
+        head[2]
+        or f"下面第 {number} 行的{CONTINUED}行{'记录编号与这一行不同' if other_id else '与这一行的记录对不上'}，"
+        f"不能确定这条记录的文字是否完整。{again}"
+    )
+    return [number, list(cells), f"这一行的{SERIAL_HEADER}是“{CONTINUED}”，{why}{again}"]
+
+
+def _own_values(cells: tuple, first: list, long_columns: set[int], carried: set[int], ignored: set) -> str:
+    """The columns (as "E列、F列") where a continued row holds a value of its own: anything but long text, the
+    mark and the 记录编号, unless it repeats the record's (a carried identity: 工号, 领导姓名, 联系时间 …)."""
+    own = [
+        index
+        for index, cell in enumerate(cells)
+        if index not in long_columns | ignored
+        and _text(cell).strip()
+        and (index not in carried or _text(cell).strip() != _text(_at(first, index)).strip())
+    ]
+    return "、".join(f"{column_letter(index)}列" for index in own)
+
+
+def column_letter(index: int) -> str:
+    """Excel's name of the 0-based column ``index``: A, B, …, Z, AA."""
+    number, letters = index + 1, ""
+    while number:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def _continues(cells: tuple, head: list | None, marker: int | None, record_id: int | None, may_fill: set[int]) -> bool:

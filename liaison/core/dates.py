@@ -16,6 +16,7 @@ whatever offset git or GitLab stored it with. Programs get :func:`stamped`.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import re
 import unicodedata
@@ -66,9 +67,16 @@ def start_of_day(day: datetime.date, tz: str = DEFAULT_ZONE) -> datetime.datetim
     return datetime.datetime.combine(day, datetime.time(), zone(tz))
 
 
-# A date as people type it into a box: 2025-9-5, 2025/9/5, 2025.9.5, 2025年9月5日, full-width digits, spaces.
+def seconds_to_midnight(tz: str = DEFAULT_ZONE) -> int:
+    """Whole seconds from now until the next day begins in ``tz`` (at least 1)."""
+    moment = now(tz)
+    return max(1, math.ceil((start_of_day(moment.date() + datetime.timedelta(days=1), tz) - moment).total_seconds()))
+
+
+# A date as people type it into a box: 2025-9-5, 2025/9/5, 2025.9.5 (2025。9。5 where a Chinese input method
+# makes the period 。), 2025年9月5日, full-width digits, spaces.
 # site/form.js applies the same pattern in the page, so the box shows 2025-09-05 before it is sent.
-TYPED_DATE = re.compile(r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?")
+TYPED_DATE = re.compile(r"(\d{4})\s*[-/.。年]\s*(\d{1,2})\s*[-/.。月]\s*(\d{1,2})\s*日?")
 
 
 def typed_date(text: str) -> str:

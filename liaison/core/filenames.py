@@ -73,6 +73,12 @@ def leader_folders(roster: Roster) -> dict[str, str]:
     return folders
 
 
+def record_pdf_stem(record: Record) -> str:
+    """``<date>_<联系对象>``, made safe: a record's PDF is named so wherever it is saved (the export, a zip, the
+    one PDF a leader downloads)."""
+    return safe_filename(f"{record.date.isoformat()}_{record['target']}")
+
+
 def record_pdf_paths(records: list[Record], roster: Roster, folders: dict[str, str] | None = None) -> dict[str, str]:
     """``<leader folder>/<date>_<联系对象>.pdf`` for each record id.
 
@@ -84,8 +90,7 @@ def record_pdf_paths(records: list[Record], roster: Roster, folders: dict[str, s
     wanted: dict[str, str] = {}
     for record in records:
         folder = folders.get(record.leader_id) or safe_filename(f"{record.leader}（{record.leader_id}）")
-        stem = safe_filename(f"{record.date.isoformat()}_{record['target']}")
-        wanted[record.id] = f"{folder}/{stem}"
+        wanted[record.id] = f"{folder}/{record_pdf_stem(record)}"
     counts: dict[str, int] = defaultdict(int)
     for base in wanted.values():
         counts[base.casefold()] += 1  # Windows and macOS compare names without case

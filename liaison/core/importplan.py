@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from liaison.core import dates
 from liaison.core.checks import duplicate_content_problems, duplicate_id_problems, roster_problems
-from liaison.core.continued import CARRIED_KEYS, SERIAL_HEADER, join_continued
+from liaison.core.continued import CARRIED_KEYS, SERIAL_HEADER, column_letter, join_continued
 from liaison.core.problems import Problem
 from liaison.core.project import ROSTER_FILE
 from liaison.core.records import RECORD_ID, Record, dump_record, new_record_id, parse_record, record_path
@@ -44,13 +45,9 @@ LIKELY_SAME_KEYS = ("leader_id", "date", "target")  # one leader, one day, one g
 ROSTER_KEYS = ("leader_id", "leader", "department", "position")
 _BLANKS = " \t\r\n\u3000\xa0"
 _FORMULA_START = ("=", "+", "-", "@")
-_DATE_PATTERNS = (
-    re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日?"),
-    re.compile(r"(\d{4})/(\d{1,2})/(\d{1,2})"),
-    re.compile(r"(\d{4})\.(\d{1,2})\.(\d{1,2})"),
-    re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})"),
-    re.compile(r"(\d{4})(\d{2})(\d{2})"),
-)
+# The ways people type a date (the form's, one pattern: 2020-6-20, 2020/6/20, 2020.6.20, 2020。6。20, 2020年6月20日),
+# and 20200620.
+_DATE_PATTERNS = (dates.TYPED_DATE, re.compile(r"(\d{4})(\d{2})(\d{2})"))
 _TIME_OF_DAY = re.compile(r"\s+\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?$")
 _SIZE = re.compile(r"(?:约|大约|共)?(\d+)(?:人|名)?")
 _SERIAL_LIMIT = 2958466  # Excel's last date, 9999-12-31
@@ -156,15 +153,6 @@ class ImportContext:
 
 
 # Headers -----------------------------------------------------------------------
-
-
-def column_letter(index: int) -> str:
-    """Excel's name of the 0-based column ``index``: A, B, …, Z, AA."""
-    number, letters = index + 1, ""
-    while number:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def normalize_header(text: Any) -> str:

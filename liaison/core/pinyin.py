@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import unicodedata
 from functools import cache
 from itertools import product
 from pathlib import Path
@@ -100,8 +101,9 @@ def sort_reading(name: str) -> tuple[str, ...]:
 
 
 def typed_pinyin(text: str) -> str | None:
-    """``text`` as pinyin to look up (lower case, spaces and apostrophes dropped), or None if it is not pinyin."""
-    letters = re.sub(r"[\s'’·]+", "", text.strip().lower())
+    """``text`` as pinyin to look up (lower case, spaces and apostrophes dropped, full-width letters as an input
+    method in 全角 mode types them made half-width), or None if it is not pinyin."""
+    letters = re.sub(r"[\s'’·]+", "", unicodedata.normalize("NFKC", text).strip().lower())
     return letters if _LETTERS.fullmatch(letters) else None
 
 

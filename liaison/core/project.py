@@ -34,6 +34,7 @@ SOURCES = (
     ROSTER_FILE,
 )
 MEMO_FILE = "project.json"
+DATA_DIR = ".liaison"  # the form service's and the reminder rounds' data (outbox, to-dos), unless --data says
 
 
 class ProjectError(Exception):
@@ -55,6 +56,11 @@ class Project:
     def today(self) -> datetime.date:
         return self.config.today() if self.config else dates.today()
 
+    @property
+    def data_dir(self) -> Path:
+        """Where the form service keeps its outbox and to-dos when no --data names a folder."""
+        return self.root / DATA_DIR
+
 
 def open_project(root: Path) -> Project:
     """Load the schemas, config and roster of the repository at ``root``.
@@ -65,29 +71,31 @@ def open_project(root: Path) -> Project:
     the same files uses instead of parsing and validating them again.
     """
     root = Path(root).resolve()
-    if not (root / CONFIG_FILE).is_file() or not (root / SCHEMA_DIR / "record.yaml").is_file():
+    # lexists: a link in their place is named when read (never followed), not taken for a missing file.
+    if not os.path.lexists(root / CONFIG_FILE) or not os.path.lexists(root / SCHEMA_DIR / "record.yaml"):
         raise ProjectError(
             f"{root} 不是联系记录仓库（找不到 {CONFIG_FILE} 或 {SCHEMA_DIR}/record.yaml）。"
             "请在仓库根目录运行，或用 --root 指定仓库目录。"
         )
-    sources = {name: _source(root, name) for name in SOURCES}
-    key = None if cachekit.switched_off(cachekit.CHECK_SWITCH) else _memo_key(root, sources)
+    sources = {name: read_record_bytes(root, name, executable=True) for name in SOURCES}
+    raws = {name: raw for name, (raw, _) in sources.items()}
+    key = None if cachekit.switched_off(cachekit.CHECK_SWITCH) else _memo_key(root, raws)
     remembered = _remembered(root, key) if key is not None else None
     if remembered is not None:
         return remembered
-    record_schema, config_schema, roster_schema, config_bytes, roster_bytes = sources.values()
-    schema = Schema.from_bytes(_required(record_schema, SOURCES[0]), root / SOURCES[0])
+    schema = _load_schema(root, SOURCES[0], sources[SOURCES[0]])
     problems: list[Problem] = []
 
-    config_data = _load_checked(CONFIG_FILE, config_bytes, _schema(root, SOURCES[1], config_schema), problems)
+    config_schema = _load_schema(root, SOURCES[1], sources[SOURCES[1]])
+    config_data = _load_checked(root, CONFIG_FILE, sources[CONFIG_FILE], config_schema, problems)
     config = None
     if config_data is not None:
         config, extra = config_from_data(config_data[0])
         problems.extend(_located(CONFIG_FILE, config_data[1], config_data[2], extra))
 
     roster = None
-    roster_schema = _schema(root, SOURCES[2], roster_schema)
-    roster_data = _load_checked(ROSTER_FILE, roster_bytes, roster_schema, problems)
+    roster_schema = _load_schema(root, SOURCES[2], sources[SOURCES[2]])
+    roster_data = _load_checked(root, ROSTER_FILE, sources[ROSTER_FILE], roster_schema, problems)
     if roster_data is not None:
         duplicates = duplicate_problems(roster_data[0]["leaders"]) + control_problems(roster_data[0]["leaders"])
         problems.extend(_located(ROSTER_FILE, roster_data[1], roster_schema, duplicates))
@@ -99,29 +107,29 @@ def open_project(root: Path) -> Project:
     return project
 
 
-def _source(root: Path, name: str) -> bytes | None:
-    """The bytes of one of the project's files (at most one byte over the reader's limit), None when missing."""
+def _load_schema(root: Path, rel: str, read: tuple[bytes | None, list[Problem]]) -> Schema:
+    """A schema file of the repository from ``read`` (``read_record_bytes``: never through a link, to its limit)."""
+    raw, unreadable = read
     try:
-        with open(root / name, "rb") as handle:
-            return handle.read(yamlio.MAX_FILE_BYTES + 1)  # more would be refused anyway: never read it
-    except FileNotFoundError:
-        return None
+        if raw is None:
+            raise yamlio.YamlError(_not_read(root, rel, unreadable))
+        return Schema.from_bytes(raw, root / rel)
+    except yamlio.YamlError as err:
+        line = f"第 {err.line} 行：" if err.line else ""
+        raise ProjectError(f"{rel} 无法使用：{line}{err.message}") from None
 
 
-def _required(data: bytes | None, name: str) -> bytes:
-    if data is None:
-        raise FileNotFoundError(name)
-    return data
+def _load_checked(
+    root: Path, name: str, read: tuple[bytes | None, list[Problem]], schema: Schema, problems: list[Problem]
+):
+    """(data, node, schema) of a schema-valid YAML file, or None with its problems appended.
 
-
-def _schema(root: Path, name: str, data: bytes | None) -> Schema:
-    return Schema.from_bytes(_required(data, name), root / name)
-
-
-def _load_checked(name: str, raw: bytes | None, schema: Schema, problems: list[Problem]):
-    """(data, node, schema) of a schema-valid YAML file, or None with its problems appended."""
+    Read as a record is: a link (which may lead out of the repository, to a secret or /dev/zero), a FIFO or a
+    device is named and never read, and a file is read to the YAML size limit only.
+    """
+    raw, unreadable = read
     if raw is None:
-        problems.append(Problem(name, None, "", "", f"找不到 {name}，请从示例仓库复制一份并按本校情况填写。"))
+        problems.append(Problem(name, None, "", "", _not_read(root, name, unreadable)))
         return None
     try:
         node = yamlio.read_yaml_bytes(raw)
@@ -198,6 +206,21 @@ def _remember(root: Path, key: str, values: list) -> None:
 _MEMO_BYTES = 4 * yamlio.MAX_FILE_BYTES  # what five files of at most MAX_FILE_BYTES give, written as plain values
 
 
+def _not_read(root: Path, rel: str, unreadable: list[Problem]) -> str:
+    """Why a file of the repository itself (roster.yaml, config.yaml, a schema) was not read, and what to do."""
+    path = root / rel
+    if not os.path.lexists(path):
+        return f"找不到 {rel}，请从示例仓库复制一份并按本校情况填写。"
+    if any(os.path.islink(place) for place in (path, *path.parents) if place.is_relative_to(root) and place != root):
+        return (
+            "这是符号链接（或在链接的文件夹中）：本系统不读取链接，它可能指向仓库之外，所指文件的改动也不在本仓库的历史中。"
+            f"请删除链接，把 {rel} 作为普通文件提交。"
+        )
+    if not os.path.isfile(path):
+        return f"这不是普通文件（可能是管道、设备或文件夹），本系统不读取它。请把 {rel} 作为普通文件提交。"
+    return unreadable[0].message
+
+
 def _located(name: str, node: yamlio.Node, schema: Schema, errors: list[tuple[tuple, str]]) -> list[Problem]:
     return [
         Problem(name, yamlio.line_of(node, path), ".".join(str(p) for p in path), schema.label(path), message)
@@ -228,12 +251,13 @@ def read_records(project: Project, paths: list[str] | None = None) -> tuple[list
     return records, problems
 
 
-def read_record_bytes(root: Path, rel: str) -> tuple[bytes | None, list[Problem]]:
+def read_record_bytes(root: Path, rel: str, executable: bool = False) -> tuple[bytes | None, list[Problem]]:
     """The bytes of the file ``rel``, or None and the problem saying why there are none.
 
     Opened one path component at a time without following a link (``O_NOFOLLOW``), so neither the file nor
     ``records/`` nor a year folder can lead out of the repository, and only a plain file is read: a FIFO
-    would block, a device never end. At most :data:`yamlio.MAX_FILE_BYTES` + 1 bytes are read.
+    would block, a device never end. At most :data:`yamlio.MAX_FILE_BYTES` + 1 bytes are read. A record must
+    not be ``executable`` (git would keep it as 100755); roster.yaml, config.yaml and the schemas may be.
     """
     parts = rel.split("/")
     if any(part in ("", ".", "..") for part in parts):
@@ -249,7 +273,7 @@ def read_record_bytes(root: Path, rel: str) -> tuple[bytes | None, list[Problem]
         handle = os.open(parts[-1], flags, dir_fd=folder)
         opened.append(handle)
         mode = os.fstat(handle).st_mode
-        if not stat.S_ISREG(mode) or mode & 0o111:
+        if not stat.S_ISREG(mode) or (mode & 0o111 and not executable):
             return None, [Problem(rel, None, "", "", irregular_message(mode))]
         with os.fdopen(os.dup(handle), "rb") as file:
             return file.read(yamlio.MAX_FILE_BYTES + 1), []

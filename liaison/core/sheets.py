@@ -15,12 +15,16 @@ says what to do.
 A workbook is a zip of XML, and a small one can unpack to gigabytes: one row
 of 15 million empty cells in 63 KB, a 1.6 GB string, 2 GB of blanks, a
 million shared strings. Before openpyxl sees a workbook, :func:`check_workbook`
-reads every XML part once as a stream (expat, no tree) and refuses it as soon
-as it passes a limit (:class:`Limits`): what the parts unpack to in all, cells
-in a row and characters in a cell (Excel's own limits, 16,384 and 32,767),
-shared strings, a tag that never ends, and any DTD or entity. Only a
-workbook within them is handed to openpyxl, whose streaming reader then holds
-one row at a time. A CSV file is held to the same cell limits line by line.
+reads every part once as a stream (expat, no tree; every part, whatever its
+name: the package's relationships may call a worksheet ``sheet1.bin``) and
+refuses it as soon as it passes a limit (:class:`Limits`): what the parts
+unpack to in all, cells in a row and characters in a cell (Excel's own limits,
+16,384 and 32,767), shared strings, a tag that never ends, any DTD or entity,
+and elements: openpyxl holds a row (or a shared string) whole as a tree, and
+makes an object of every element outside the sheets' rows (styles, defined
+names, merged cells), so those are counted too. Only a workbook within them is
+handed to openpyxl, whose streaming reader then holds one row at a time. A CSV
+file is held to the same cell limits line by line.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ import csv
 import datetime
 import io
 import os
+import struct
 import xml.parsers.expat
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 # An import is a migration of existing records, a few thousand at most; more rows
 # than this is a wrong file (a whole database dump, a sheet filled to row 1,048,576).
@@ -48,7 +53,16 @@ MAX_CELL_CHARS = 32_767
 MAX_ROW_CELLS = 16_384
 MAX_SHARED_STRINGS = 1_000_000
 MAX_PARTS = 10_000
+MAX_DIRECTORY_BYTES = MAX_PARTS * 400  # a zip's central directory: 46 bytes a member, its name and extra fields
 MAX_TAG_BYTES = 2 * MB  # bytes of XML without a single whole tag or text: an attribute or a tag that never ends
+# openpyxl builds a row's (or a shared string's) elements as one tree: 16,384 cells with a value and an
+# inline string each are 65,536. It keeps every row it has read as an empty element (Excel has 1,048,576
+# rows at most). Everything outside the rows and the strings (styles, defined names, merged cells,
+# hyperlinks) is held whole or becomes an object of about 1 KB: Excel's most of 64,000 cell formats, each
+# with its alignment, stays within 200,000; 15 million `<xf/>` in a 113 KB file would fill the memory.
+MAX_UNIT_ELEMENTS = 65_536
+MAX_SHEET_ROWS = 1_048_576
+MAX_OTHER_ELEMENTS = 200_000
 _CHUNK = MB
 
 
@@ -149,6 +163,9 @@ def check_workbook(data: bytes, limits: Limits | None = None) -> None:
     Python's zipfile gives back (it stops there, or fails the checksum), so they are checked first.
     """
     limits = limits or Limits.from_environment()
+    directory = central_directory_bytes(io.BytesIO(data))
+    if directory > MAX_DIRECTORY_BYTES:
+        raise _too_big(f"工作簿的目录有 {directory // 1024} KB", f" {MAX_DIRECTORY_BYTES // 1024} KB ")
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError, OSError):
@@ -160,35 +177,67 @@ def check_workbook(data: bytes, limits: Limits | None = None) -> None:
         declared = sum(member.file_size for member in members)
         if declared > limits.unpacked_bytes:
             raise _too_big(f"工作簿解压后有 {declared // MB} MB", f" {limits.unpacked_bytes // MB} MB ")
-        budget = [limits.unpacked_bytes]
+        budget = _Budget(limits.unpacked_bytes)
         for member in members:
-            if member.filename.lower().endswith((".xml", ".rels", ".vml")):
-                _scan_part(archive, member, budget)
+            # Every part, whatever its name: openpyxl reads a part where the package's relationships point.
+            # One that is no XML stops expat at its first bytes.
+            _scan_part(archive, member, budget)
 
 
-def _scan_part(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: list[int]) -> None:
-    scan = _PartScan(member.filename)
+def central_directory_bytes(file: BinaryIO) -> int:
+    """How many bytes the zip ``file``'s central directory says it has (0 when there is no end record).
+
+    Python's zipfile reads that many bytes and makes an object of every member in them before anyone
+    can count the members (at 46 bytes or more each, a 94 MB directory is 2 million members and fills
+    500 MB), and it trusts neither the member count nor anything else there. So this asks zipfile's own
+    reader of the end record: the size read here is the size it will read, with no second opinion an
+    attacker could play against the first.
+    """
+    try:
+        found = zipfile._EndRecData(file)  # noqa: SLF001 - see above: zipfile's own answer, nothing parsed twice
+    except (OSError, struct.error):
+        return 0
+    return found[zipfile._ECD_SIZE] if found else 0  # noqa: SLF001
+
+
+@dataclass
+class _Budget:
+    """What the rest of the workbook may still hold: unpacked bytes, and elements outside rows and strings."""
+
+    unpacked: int
+    elements: int = MAX_OTHER_ELEMENTS
+
+
+def _scan_part(archive: zipfile.ZipFile, member: zipfile.ZipInfo, budget: _Budget) -> None:
+    scan = _PartScan(member.filename, budget)
     try:
         with archive.open(member) as stream:
             while chunk := stream.read(_CHUNK):
-                budget[0] -= len(chunk)
-                if budget[0] < 0:
+                budget.unpacked -= len(chunk)
+                if budget.unpacked < 0:
                     raise _too_big("工作簿解压后的内容", "导入的")
                 scan.feed(chunk)
         scan.feed(b"", final=True)
     except (zipfile.BadZipFile, EOFError, NotImplementedError, RuntimeError, OSError):
         return  # a damaged or encrypted part: openpyxl names the file's trouble below
     except xml.parsers.expat.ExpatError:
-        return  # not well-formed: openpyxl refuses it in its own words
+        # Not well-formed (or no XML at all): what came before the fault was counted, and openpyxl's
+        # parser (expat too) stops at the same place.
+        return
 
 
 class _PartScan:
     """Counts as expat reads one XML part, and raises SheetError at the first limit passed."""
 
     TEXT = frozenset({"t", "v", "f"})  # a cell's text, value or formula
+    # What openpyxl reads one at a time and lets go of: a row of a sheet's data, a string of the string table.
+    UNITS = frozenset({("sheetData", "row"), ("sst", "si")})
 
-    def __init__(self, name: str):
-        self.name = name
+    def __init__(self, name: str, budget: _Budget):
+        self.name, self.budget = name, budget
+        self.open: list[str] = []  # the names of the elements open, outermost first
+        self.unit_depth = 0  # how many were open when the row or string being read began; 0 outside one
+        self.unit_elements = self.rows = 0
         self.parser = xml.parsers.expat.ParserCreate()
         self.parser.buffer_text = True
         self.parser.StartElementHandler = self.start
@@ -209,6 +258,8 @@ class _PartScan:
     def start(self, tag: str, attributes: dict) -> None:
         self.seen = self.parser.CurrentByteIndex
         name = tag.rpartition(":")[2]
+        self._count(name)
+        self.open.append(name)
         if name == "c":
             self.cells += 1
             if self.cells > MAX_ROW_CELLS:
@@ -224,6 +275,30 @@ class _PartScan:
     def end(self, tag: str) -> None:
         self.seen = self.parser.CurrentByteIndex
         self.in_text = False
+        self.open.pop()
+        if len(self.open) == self.unit_depth:
+            self.unit_depth = 0
+
+    def _count(self, name: str) -> None:
+        """Count an element where openpyxl pays for it: in its row or string, as a row, or in the rest."""
+        if self.unit_depth:
+            self.unit_elements += 1
+            if self.unit_elements > MAX_UNIT_ELEMENTS:
+                raise _too_big(
+                    f"工作簿的 {self.name} 中一行或一个文字有超过 {MAX_UNIT_ELEMENTS} 个 XML 元素", "每行元素数"
+                )
+        elif self.open and (self.open[-1], name) in self.UNITS:
+            self.unit_depth, self.unit_elements = len(self.open), 0
+            self.rows += name == "row"
+            if self.rows > MAX_SHEET_ROWS:
+                raise _too_big(f"工作簿的 {self.name} 中有超过 {MAX_SHEET_ROWS} 行", "工作表行数（Excel 的）")
+        else:
+            self.budget.elements -= 1
+            if self.budget.elements < 0:
+                raise _too_big(
+                    f"工作簿中工作表数据之外的 XML 元素（样式、名称、合并单元格等）超过 {MAX_OTHER_ELEMENTS} 个",
+                    "元素个数",
+                )
 
     def text(self, data: str) -> None:
         self.seen = self.parser.CurrentByteIndex
@@ -237,34 +312,35 @@ class _PartScan:
 
 
 def bounded_rows(rows: Iterator[tuple[Any, ...]], limit: int | None = None) -> Iterator[tuple[Any, ...]]:
-    """``rows``, raising SheetError once more than ``limit`` non-empty rows have come.
+    """``rows``, raising SheetError when a non-empty row comes after more than ``limit`` rows.
 
     The table ends after :data:`MAX_BLANK_RUN` empty rows in a row: a sheet
-    formatted down to row 1,048,576 is not read to its last row.
+    formatted down to row 1,048,576 is not read to its last row. Empty rows
+    count towards the limit (the reader holds each row it is given): rows a
+    thousand apart would otherwise make millions of empty ones in between.
     """
     limit = limit or Limits.from_environment().rows
-    count = blanks = 0
-    for row in rows:
+    blanks = 0
+    for count, row in enumerate(rows, 1):
         blanks = 0 if any(value not in (None, "") for value in row) else blanks + 1
         if blanks > MAX_BLANK_RUN:
             return
-        if not blanks:
-            count += 1
-            if count > limit:
-                raise SheetError(
-                    f"超过 {limit} 行，不像是一份联系记录表（也可能是表格下方有大量无用的行）。"
-                    f"请删除多余的行，或拆分成每份不超过 {limit} 行的文件分别导入。"
-                )
+        if not blanks and count > limit:
+            raise SheetError(
+                f"超过 {limit} 行，不像是一份联系记录表（也可能是表格下方有大量无用的行）。"
+                f"请删除多余的行，或拆分成每份不超过 {limit} 行的文件分别导入。"
+            )
         yield row
 
 
 def _xlsx_sheets(data: bytes, wanted: str | None) -> list[Sheet]:
     from openpyxl import load_workbook  # loads only when a workbook is imported
-    from openpyxl.utils.exceptions import InvalidFileException
 
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=False, keep_links=False)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError, TypeError) as err:
+    except Exception as err:  # noqa: BLE001 - hostile bytes: any failure of the parser means "cannot be read"
+        if isinstance(err, SheetError):
+            raise
         raise SheetError(
             f"无法作为 Excel 工作簿读取（{type(err).__name__}）：文件可能已损坏，或不是 .xlsx。"
             "请在 Excel 或 WPS 中打开后“另存为” .xlsx 再导入。"
@@ -282,7 +358,7 @@ def _xlsx_rows(worksheet) -> Iterator[tuple[Any, ...]]:
             yield tuple(
                 Formula(str(cell.value)) if cell.data_type == "f" else cell.value for cell in cells[:MAX_COLUMNS]
             )
-    except (SyntaxError, KeyError, ValueError, EOFError, zipfile.BadZipFile) as err:
+    except Exception as err:  # noqa: BLE001 - hostile bytes: any failure of the parser means "cannot be read"
         raise SheetError(
             f"工作表“{worksheet.title}”内容损坏，无法读取（{type(err).__name__}）。"
             "请在 Excel 或 WPS 中打开后“另存为”新的 .xlsx 再导入。"

@@ -205,27 +205,61 @@ class Repo:
         """The contents of many objects in one ``cat-file --batch``: name -> bytes, or None when missing.
 
         ``names`` are object ids or ``rev:path``; a name git cannot resolve
-        (missing, ambiguous, outside a shallow clone) maps to None.
+        (missing, ambiguous, outside a shallow clone) maps to None. An object
+        larger than :data:`MAX_OBJECT_BYTES` is never read: it comes back as
+        :data:`TOO_LARGE` (that many zero bytes and one more), which every
+        reader refuses as too large. A merge request can carry a record of
+        2 GB; the history, the audit, the review and the form would each
+        have held all its versions at once (sizes come first, from
+        ``--batch-check``, which reads no content).
         """
         order = list(dict.fromkeys(names))
         if not order:
             return {}
         if any("\n" in name for name in order):
             raise ValueError("object names cannot contain a newline")
-        raw = self.run("cat-file", "--batch", input="".join(f"{n}\n" for n in order).encode("utf-8"))
-        found: dict[str, bytes | None] = {}
-        position = 0
-        for name in order:
-            header_end = raw.index(b"\n", position)
-            header = raw[position:header_end].split()
-            position = header_end + 1
-            if len(header) != 3 or not header[2].isdigit():  # "<name> missing" / "<name> ambiguous"
-                found[name] = None
-                continue
-            size = int(header[2])
-            found[name] = raw[position : position + size]
-            position += size + 1
+        sizes = self._sizes(order)
+        small = [name for name in order if sizes[name] is not None and sizes[name] <= MAX_OBJECT_BYTES]
+        found: dict[str, bytes | None] = {name: None if sizes[name] is None else TOO_LARGE for name in order}
+        if not small:
+            return found
+        raw = self.run("cat-file", "--batch", input="".join(f"{n}\n" for n in small).encode("utf-8"))
+        for name, (start, size) in zip(small, _batch_entries(raw, len(small)), strict=True):
+            found[name] = None if start is None else raw[start : start + size]
         return found
+
+    def _sizes(self, order: list[str]) -> dict[str, int | None]:
+        """Each object's size (None: missing or ambiguous), from one ``cat-file --batch-check``."""
+        raw = self.run("cat-file", "--batch-check", input="".join(f"{n}\n" for n in order).encode("utf-8"))
+        lines = raw.split(b"\n")
+        return {name: _size(line) for name, line in zip(order, lines, strict=False)} | {
+            name: None for name in order[len(lines) :]
+        }
+
+
+# Larger than any file liaison reads from git (a YAML file stops at 256 KB): what is larger is not read.
+MAX_OBJECT_BYTES = 1 << 20
+TOO_LARGE = bytes(MAX_OBJECT_BYTES + 1)
+
+
+def _size(header: bytes) -> int | None:
+    """The size in a ``cat-file`` header ("<sha> <type> <size>"), None in "<name> missing" or "ambiguous"."""
+    words = header.split()
+    return int(words[2]) if len(words) == 3 and words[2].isdigit() else None
+
+
+def _batch_entries(raw: bytes, count: int) -> Iterable[tuple[int | None, int]]:
+    """(where its content starts in ``raw``, its size) of each of the ``count`` objects ``cat-file --batch`` wrote."""
+    position = 0
+    for _ in range(count):
+        header_end = raw.index(b"\n", position)
+        size = _size(raw[position:header_end])
+        position = header_end + 1
+        if size is None:
+            yield None, 0
+            continue
+        yield position, size
+        position += size + 1
 
 
 _HEX40 = re.compile(r"[0-9a-f]{40}")
@@ -294,6 +328,30 @@ def _commit_or_raise(repo: Repo, revision: str, purpose: str) -> str:
 
 # The other git modules' name for it: a revision that must name a commit, or a Chinese CommitNotFound.
 require_commit = _commit_or_raise
+
+
+class ShallowClone(CommitNotFound):
+    """The clone holds only the latest commits (``git clone --depth``, GitLab CI's default): read from it,
+    the oldest commit looks like where every older record began, with that commit's time and author."""
+
+
+def require_whole_history(root: Path, what: str) -> None:
+    """ShallowClone, saying in Chinese how to get the whole history, when ``root`` is a shallow clone.
+
+    ``what`` names what needs the history (审计日志, 网站中每条记录的历史). Read from ``.git`` when that is
+    certain, else asked of git; a folder that is no repository passes (its readers say so themselves).
+    """
+    found = head_from_files(root)
+    if found is not None:
+        shallow = bool(found[1].strip())
+    else:
+        shallow = Repo(root).attempt("rev-parse", "--is-shallow-repository").text == "true"
+    if shallow:
+        raise ShallowClone(
+            f"这里是 Git 浅克隆（只含最近的一部分提交），{what}需要完整的 Git 历史：否则最早的那个提交"
+            "会被当作每条更早记录的来源，时间和作者都不对。请先运行 git fetch --unshallow 取回完整历史"
+            '（在 GitLab CI 中，给这个作业设置变量 GIT_DEPTH: "0"）。'
+        )
 
 
 def files_at(root: Path, sha: str, folder: str) -> dict[str, bytes]:

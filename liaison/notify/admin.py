@@ -13,7 +13,7 @@ from .worker import Notifier, open_notifier
 
 
 def open_for(project: Project, data_dir: Path | None) -> Notifier:
-    data_dir = Path(data_dir or project.root / ".liaison")
+    data_dir = Path(data_dir or project.data_dir)
     if not (data_dir / "notify").is_dir():
         raise ValueError(f"{data_dir} 中没有待办记录（notify/）。请用 --data 指定表单服务（或 remind）的数据目录。")
     return open_notifier(data_dir, lambda: project)
@@ -80,8 +80,11 @@ class Acted:
 def notify_command(project: Project, data_dir: Path | None, retry: str | None, dismiss: str | None) -> Listed | Acted:
     """``build.py notify`` with its options: retry or dismiss one item, else list the ledger.
 
-    Raises ValueError (Chinese) when there is no ledger or no such item.
+    Raises ValueError (Chinese) when there is no ledger or no such item. Where no form service or
+    reminder round has run yet (no ``.liaison/notify/`` in the repository), the list is empty.
     """
+    if retry is None and dismiss is None and data_dir is None and not (project.data_dir / "notify").is_dir():
+        return Listed([])
     notifier = open_for(project, data_dir)
     for wanted, action in ((retry, notifier.retry), (dismiss, notifier.dismiss)):
         if wanted is None:

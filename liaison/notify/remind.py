@@ -54,6 +54,6 @@ def remind(
     )
     if not (send and plan.round and plan.due):
         return Reminding(plan, found)
-    notifier = open_notifier(data or project.root / ".liaison", lambda: project) if project.config.notify else None
+    notifier = open_notifier(data or project.data_dir, lambda: project) if project.config.notify else None
     report = send_reminders(plan, project, Ledger(ledger or default_ledger_path(project.root)), notifier)
     return Reminding(plan, found, report)

@@ -193,6 +193,9 @@ class Notifier:
     def _plan(self, project: Project, now: float) -> None:
         gather = float(self.settings.gather_seconds) if self.settings else 0.0
         events = self._events()
+        # Comments first: a reviewer's reason that came in the same pass as the 退回 it explains (the label's wait
+        # ran out while both waited in the inbox) is kept before the return is told.
+        events.sort(key=lambda item: item[1].kind != COMMENT)
         called_off = _called_off(events)
         opened: list[tuple[str, Event, float]] = []
         for name, event, received in events:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from liaison.core import dates
 from liaison.core.project import Project
 from liaison.core.semesters import DateRange
-from liaison.core.terminal import visible
+from liaison.core.terminal import visible, visible_json
 from liaison.git.audit import (
     AUDIT_HEADER,
     AuditRow,
@@ -21,7 +21,7 @@ from liaison.git.audit import (
 from liaison.git.closed import closed_semesters
 from liaison.git.history.model import SIGNERS_FILE, History, identity
 from liaison.git.history.read import read_history
-from liaison.git.repo import head_commit
+from liaison.git.repo import head_commit, require_whole_history
 from liaison.git.verdict import Verdict, require_ready, verdict
 from liaison.outputs.formats import csv_text
 
@@ -59,6 +59,7 @@ def audit(project: Project, date_range: DateRange, fmt: str, by_merge_date: bool
     since its 领导姓名 may be wrong. Changes on a branch that main lacks are said to be not merged yet.
     """
     require_ready(project)
+    require_whole_history(project.root, "审计日志")
     history = read_history(project.root, project.schema, main=project.config.web.target_branch)
     found = verdict(project, history=history, content_only=True, records=False)
     log = audit_log(project, date_range, fmt, history, by_merge_date)
@@ -124,19 +125,21 @@ def empty_note(history: History, date_range: DateRange, by_merge_date: bool, tim
 
 
 def _span(days: list) -> str:
-    """在 2025-09-17 至 2026-01-10 之间, or 都在 2025-09-17, for sorted days."""
+    """在 2025-09-17 至 2026-01-10 之间, or 都在 2025-09-17 当天, for sorted days."""
     first, last = days[0].isoformat(), days[-1].isoformat()
-    return f"都在 {first}" if first == last else f"在 {first} 至 {last} 之间"
+    return f"都在 {first} 当天" if first == last else f"在 {first} 至 {last} 之间"
 
 
 def _file(project: Project, date_range: DateRange, fmt: str, log: AuditLog) -> bytes:
     """The log as a file: xlsx, csv (UTF-8 with BOM) or json."""
     config, rows = project.config, log.rows
+    # A file is read on a terminal too (cat): it holds what the screen shows, control characters as escapes;
+    # JSON's own \u escapes keep every value.
     if fmt == "json":
         listed = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
-        return (flat_json(listed) + "\n").encode("utf-8")
+        return (visible_json(flat_json(listed)) + "\n").encode("utf-8")
     if fmt == "csv":
-        table = csv_text([AUDIT_HEADER, *(row_values(row) for row in rows)])
+        table = visible(csv_text([AUDIT_HEADER, *(row_values(row) for row in rows)]))
         return table.encode("utf-8-sig")  # Excel reads UTF-8 CSV only with the BOM
     from liaison.outputs.workbook import Table, build_table_workbook  # openpyxl loads only for a workbook
 

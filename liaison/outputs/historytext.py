@@ -7,11 +7,22 @@ in the configured zone, as the audit, the review page and the site write it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from liaison.core import dates
 from liaison.core.records import irregular_message, plain_value
+from liaison.core.schema import Schema
 from liaison.git.history.model import ADDED, DELETED, MOVED, Change
+from liaison.git.history.read import record_history
+from liaison.git.repo import require_whole_history
 
 NOT_MERGED = "尚未合并到主分支"
+
+
+def whole_record_history(root: Path, schema: Schema, record: str, main: str) -> list[Change]:
+    """``history``: every change to ``record`` (an id or a path), oldest first; ShallowClone in a shallow clone."""
+    require_whole_history(root, "记录的历史")
+    return record_history(root, schema, record, main=main)
 
 
 def change_json(change: Change, timezone: str = dates.DEFAULT_ZONE) -> dict:

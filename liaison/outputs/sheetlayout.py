@@ -89,17 +89,24 @@ def display_width(text: str) -> int:
 
 # Half-width characters at their widest substitute (DejaVu Sans stands in for 宋体 in LibreOffice).
 NARROW = 1.3
+# The ASCII characters DejaVu Sans draws wider than that (W, m and @ nearly a CJK character), at their width
+# rounded up: a text of them planned as average letters needs more lines than its rows have.
+WIDER, WIDER_CHARACTERS = 1.65, b"#&+<=>DGHMNOQU^w~"
+WIDEST, WIDEST_CHARACTERS = 1.9, b"%@Wm"
 
 
 def print_width(text: str) -> float:
-    """Column units a line of text takes when printed: a CJK character two, others up to NARROW.
+    """Column units a line of text takes when printed: a CJK character two, others up to NARROW (WIDER, WIDEST).
 
     Every non-ASCII character counts as wide (safe: at worst a column is a
-    little wider); counting ASCII by encoding runs in C, which matters for
-    10,000 records of long text.
+    little wider); counting ASCII by encoding and deleting bytes runs in C,
+    which matters for 10,000 records of long text.
     """
-    narrow = len(text.encode("ascii", "ignore"))
-    return 2 * (len(text) - narrow) + NARROW * narrow
+    ascii_text = text.encode("ascii", "ignore")
+    narrow = len(ascii_text)
+    wider = narrow - len(ascii_text.translate(None, WIDER_CHARACTERS))
+    widest = narrow - len(ascii_text.translate(None, WIDEST_CHARACTERS))
+    return 2 * (len(text) - narrow) + NARROW * narrow + (WIDER - NARROW) * wider + (WIDEST - NARROW) * widest
 
 
 def _has_wide(text: str) -> bool:
@@ -136,6 +143,11 @@ _TOKENS = re.compile(r"[^\x00-\x7f]+|[^\x80-\U0010ffff ]+| +")
 
 
 @functools.lru_cache(maxsize=65536)
+def _word_width(word: str) -> float:
+    return print_width(word)  # cached: a text's words repeat
+
+
+@functools.lru_cache(maxsize=65536)
 def _lines_of(paragraph: str, room: float) -> int:
     """Lines a paragraph wraps to in ``room`` units, the way a spreadsheet wraps it.
 
@@ -158,7 +170,7 @@ def _lines_of(paragraph: str, room: float) -> int:
             lines += math.ceil(count / per_line)
             used = 2 * (count - (math.ceil(count / per_line) - 1) * per_line)
             continue
-        width = NARROW * len(token)
+        width = _word_width(token)
         if used + width <= room:
             used += width
         elif width <= room:
@@ -249,6 +261,7 @@ def plan_layout(
     """
     _paragraph_widths.cache_clear()  # one table's texts at a time: memory stays bounded by the table
     _lines_of.cache_clear()
+    _word_width.cache_clear()
     marks = marks or {}
     columns = [
         _measure(
@@ -389,7 +402,23 @@ def _good_cut(text: str, end: int) -> int:
 
 
 def _can_cut(text: str, cut: int) -> bool:
+    """Whether a part may start at ``cut``: not with a formula's mark or a blank, and never inside a character
+    as people see it (a vowel sign, a skin tone, an emoji sequence, a flag's second letter, a jamo syllable)."""
     after = text[cut]
-    if after in _NO_START or after == "\n" or unicodedata.category(after) in ("Mn", "Me", "Cf", "Sk"):
+    if after in _NO_START or after == "\n" or unicodedata.category(after) in ("Mn", "Mc", "Me", "Cf", "Sk"):
         return False
-    return text[cut - 1] != "\u200d"  # inside an emoji sequence
+    if text[cut - 1] == "\u200d" or "\u1160" <= after <= "\u11ff":  # inside an emoji sequence; a vowel or final jamo
+        return False
+    return not (_is_regional(after) and _regional_run(text, cut) % 2 == 1)  # a flag is two regional letters
+
+
+def _is_regional(ch: str) -> bool:
+    return "\U0001f1e6" <= ch <= "\U0001f1ff"
+
+
+def _regional_run(text: str, end: int) -> int:
+    """How many regional indicator letters stand right before ``end``."""
+    start = end
+    while start > 0 and _is_regional(text[start - 1]):
+        start -= 1
+    return end - start

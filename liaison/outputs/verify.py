@@ -27,7 +27,7 @@ from liaison.core.checks import check_repository
 from liaison.core.project import Project, ProjectError, open_project
 from liaison.core.records import parse_record
 from liaison.core.semesters import DateRange, RangeError, parse_semester_id
-from liaison.core.sheets import MB, SheetError, check_workbook, env_int
+from liaison.core.sheets import MB, SheetError, central_directory_bytes, check_workbook, env_int
 from liaison.git.history.model import field_changes
 from liaison.git.history.read import read_history
 from liaison.git.repo import CommitNotFound, GitError, Repo
@@ -36,6 +36,9 @@ from liaison.outputs.pdf import default_cache_dir, usable_cache
 from liaison.outputs.workbook import WORKBOOK_NAME
 
 MAX_CELLS = 10  # differing workbook cells named one by one; the rest are counted
+# A zip's list of members, which zipfile turns into an object each before anything can be counted: an
+# export of 10,000 records lists about 2 MB; 16 MB of 46-byte members would be 350,000 objects.
+MAX_DIRECTORY = 16 * MB
 
 
 @dataclass
@@ -84,6 +87,13 @@ def read_export(target: Path) -> tuple[dict, dict[str, bytes]]:
         for path, _ in plain:
             files[path.relative_to(target).as_posix()] = path.read_bytes()
     else:
+        with open(target, "rb") as file:
+            directory = central_directory_bytes(file)
+        if directory > MAX_DIRECTORY:
+            raise ValueError(
+                f"压缩包的文件目录有 {directory // MB} MB，超过 {MAX_DIRECTORY // MB} MB 的上限"
+                "（本系统的导出远小于此），不像是本系统的导出，没有读取。"
+            )
         with zipfile.ZipFile(target) as archive:
             total, limit = sum(i.file_size for i in archive.infolist()), export_limit(target.stat().st_size)
             if total > limit:
@@ -98,9 +108,35 @@ def read_export(target: Path) -> tuple[dict, dict[str, bytes]]:
     if MANIFEST not in files:
         raise ValueError(f"找不到 {MANIFEST}：这不是 liaison 的导出，或清单被删除了。")
     manifest = json.loads(files.pop(MANIFEST).decode("utf-8"))
-    if manifest.get("format") != FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise ValueError(f"{MANIFEST} 的格式不是 {FORMAT}。")
+    _check_manifest(manifest)
     return manifest, files
+
+
+_TEXT, _OPTIONAL = (str,), (str, type(None))
+# What each part of a manifest holds, as export writes it; anything else is refused before it is used.
+_MANIFEST_SHAPE = {"commit": _OPTIONAL, "range": (dict,), "records": (list,), "files": (list,)}
+_ENTRY_SHAPES = {
+    "records": {"id": _TEXT, "sha256": _TEXT},
+    "files": {"path": _TEXT, "size": (int,), "sha256": _TEXT, "record": _OPTIONAL},
+}
+_RANGE_SHAPE = {"semester": _OPTIONAL, "start": _OPTIONAL, "end": _OPTIONAL, "title": _TEXT}
+
+
+def _check_manifest(manifest: dict) -> None:
+    """Raise ValueError unless the manifest has the shape export writes (its range readable too): a manifest
+    handed over with an export may be anything, and verify reads it before it can trust it."""
+
+    def fits(value: object, shape: dict) -> bool:
+        return isinstance(value, dict) and all(isinstance(value.get(key), kinds) for key, kinds in shape.items())
+
+    well_formed = fits(manifest, _MANIFEST_SHAPE) and fits(manifest["range"], _RANGE_SHAPE)
+    for part, shape in _ENTRY_SHAPES.items():
+        well_formed = well_formed and all(fits(entry, shape) for entry in manifest.get(part, ()))
+    if not well_formed:
+        raise ValueError(f"{MANIFEST} 的内容不完整或被改动过（缺少项目，或项目的类型不对），无法核对。")
+    manifest_range(manifest)  # a RangeError (a ValueError) says what is wrong with it
 
 
 def manifest_differences(manifest: dict, files: dict[str, bytes]) -> tuple[list[str], set[str]]:
@@ -224,26 +260,43 @@ def pdf_difference(path: str, given: bytes, record_id: str, raw: bytes | None, c
 
 def workbook_difference(given: bytes, expected: bytes, commit: str) -> list[str]:
     """The cells of the workbook that differ from its rebuild (sheet, cell, both values)."""
-    from openpyxl import load_workbook
-    from openpyxl.utils import get_column_letter
-
     where = f"汇总表 {WORKBOOK_NAME}"
     try:
         check_workbook(given)  # the export's workbook may be anything: read within an import's limits
     except SheetError as err:
         return [f"{where}与按提交 {commit} 重新生成的不同，且无法安全读取：{err}"]
     try:
-        # Streamed, one row at a time: the workbook given may hold millions of cells within the limits.
-        ours = load_workbook(io.BytesIO(given), read_only=True)
-        theirs = load_workbook(io.BytesIO(expected), read_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        cells = _cell_differences(given, expected, where, commit)
+    except Exception:  # noqa: BLE001 - the workbook given may be anything: any failure of the reader means this
         return [f"{where}不是可读的工作簿，与按提交 {commit} 重新生成的不同。"]
+    if not cells:
+        return [f"{where}的单元格内容与按提交 {commit} 重新生成的一致，但文件字节不同（格式或属性被改动）。"]
+    more = len(cells) - MAX_CELLS
+    return cells[:MAX_CELLS] + ([f"{where}另有 {more} 处单元格不同。"] if more > 0 else [])
+
+
+def _cell_differences(given: bytes, expected: bytes, where: str, commit: str) -> list[str]:
+    """The cells that differ, named up to MAX_CELLS and counted beyond ('' each).
+
+    The workbook given is read only as far as the rebuilt one reaches, and one row and column more: its
+    own dimension and row numbers are its say, and a row numbered 1,048,576 would make a million empty
+    rows of 16,384 cells each to compare. What lies further differs in bytes, which verify reports anyway.
+    """
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    # Streamed, one row at a time: the workbook given may hold millions of cells within the limits.
+    ours = load_workbook(io.BytesIO(given), read_only=True)
+    theirs = load_workbook(io.BytesIO(expected), read_only=True)
     cells = []
     for name in theirs.sheetnames:
         if name not in ours.sheetnames:
             cells.append(f"{where}缺少工作表「{name}」。")
             continue
-        rows = itertools.zip_longest(ours[name].iter_rows(values_only=True), theirs[name].iter_rows(values_only=True))
+        right_rows = list(theirs[name].iter_rows(values_only=True))
+        width = max((len(row) for row in right_rows), default=0) + 1
+        mine_rows = ours[name].iter_rows(max_row=len(right_rows) + 1, max_col=width, values_only=True)
+        rows = itertools.zip_longest(mine_rows, right_rows)
         for number, (mine, right) in enumerate(rows, 1):
             pairs = itertools.zip_longest(mine or (), right or ())
             for column, (value, wanted) in enumerate(pairs, 1):
@@ -256,10 +309,7 @@ def workbook_difference(given: bytes, expected: bytes, commit: str) -> list[str]
                     cells.append("")  # counted, not named
     ours.close()
     theirs.close()
-    if not cells:
-        return [f"{where}的单元格内容与按提交 {commit} 重新生成的一致，但文件字节不同（格式或属性被改动）。"]
-    more = len(cells) - MAX_CELLS
-    return cells[:MAX_CELLS] + ([f"{where}另有 {more} 处单元格不同。"] if more > 0 else [])
+    return cells
 
 
 def rebuild_differences(
@@ -329,8 +379,11 @@ def verify_report(
     report = VerifyReport()
     try:
         manifest, files = read_export(target)
-    except (ValueError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, KeyError) as err:
+    except (ValueError, zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, KeyError, EOFError) as err:
         report.differences.append(f"无法读取导出：{err}")
+        return report
+    except (RuntimeError, NotImplementedError, OSError) as err:  # an encrypted member, an unknown method; deep JSON
+        report.differences.append(f"无法读取导出：压缩包或清单无法按本系统的导出读取（{type(err).__name__}）。")
         return report
     report.differences, named = manifest_differences(manifest, files)
     if not manifest.get("commit"):

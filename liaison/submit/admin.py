@@ -59,7 +59,7 @@ OutboxAnswer = Listed | Retried | Exported | Imported
 
 
 def open_for(project: Project, data_dir: Path | None) -> Submitter:
-    data_dir = Path(data_dir or project.root / ".liaison")
+    data_dir = Path(data_dir or project.data_dir)
     if not (data_dir / "outbox").is_dir():
         raise ValueError(f"{data_dir} 中没有表单服务的待同步记录（outbox/）。请用 --data 指定表单服务的数据目录。")
     return open_submitter(project.config, project.root, data_dir)
@@ -72,7 +72,13 @@ def outbox_command(
     export_to: Path | None = None,
     import_from: Path | None = None,
 ) -> OutboxAnswer:
-    """``outbox`` with its options: import, export, retry one, or list (ValueError, in Chinese, for a bad ask)."""
+    """``outbox`` with its options: import, export, retry one, or list (ValueError, in Chinese, for a bad ask).
+
+    Where the form service has never run (no ``.liaison/outbox/`` in the repository), the list is empty.
+    """
+    asks = (retry, export_to, import_from)
+    if all(ask is None for ask in asks) and data_dir is None and not (project.data_dir / "outbox").is_dir():
+        return Listed([])
     submitter = open_for(project, data_dir)
     if import_from is not None:
         return import_file(submitter, import_from)

@@ -64,9 +64,10 @@ def import_files(
     outcome = ImportOutcome(plan, target=web.target_branch)
     if dry_run or plan.file_errors or not plan.new_rows:
         return outcome
-    head = _clean_head(repo)
     outcome.branch = branch or default_branch(plan, project.today().strftime("%Y%m%d"))
     try:
+        # Inside: git status writes the index too, and on a full disk it fails before anything is committed.
+        head = _clean_head(repo)
         tree = _tree(repo, head, plan)
         earlier = _same_import(repo, outcome.branch, head, tree)
         if earlier:  # the same import run again (to add --push): the branch it made is the one to push

@@ -57,7 +57,7 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     project = open_project(root)
     if project.config is None or project.roster is None:
         raise ConfigurationError("config.yaml 或 roster.yaml 有问题，请先运行 python build.py check 修改。")
-    data_dir = Path(data_dir or project.root / ".liaison")
+    data_dir = Path(data_dir or project.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     proxy_secret = _proxy_secret(dev_login)
     submitter = open_submitter(project.config, project.root, data_dir)
@@ -121,7 +121,13 @@ def _install(app: Flask, dev_login: bool) -> None:
 
     def context() -> dict:
         config = app.config["LIAISON_PROJECT"].config
-        return {"csrf_token": csrf.token, "school": config.school, "dev_login": dev_login, "office": config.office}
+        return {
+            "csrf_token": csrf.token,
+            "school": config.school,
+            "dev_login": dev_login,
+            "office": config.office,
+            "timezone": config.timezone,  # the page's own times (a draft's) in the zone of every other time
+        }
 
     app.context_processor(context)
     views.register(app)

@@ -54,9 +54,10 @@ class FormField:
 
 
 def form_fields(
-    schema: Schema, values: dict[str, str], errors: dict[str, str], today: datetime.date
+    schema: Schema, values: dict[str, str], errors: dict[str, str], today: datetime.date, day_left: int | None = None
 ) -> list[FormField]:
-    """The form's fields in the schema's order; roster fields read-only except 职务."""
+    """The form's fields in the schema's order; roster fields read-only except 职务 (``day_left``: seconds until
+    tomorrow in the configured zone, see ``client_check``)."""
     out = []
     for field in schema.fields:
         if field.internal:
@@ -78,20 +79,22 @@ def form_fields(
                 hint=field.hint,
                 value=values.get(field.key, ""),
                 error=errors.get(field.key, ""),
-                check=client_check(field, today),
+                check=client_check(field, today, day_left),
             )
         )
     return out
 
 
-def client_check(field: Field, today: datetime.date) -> dict:
+def client_check(field: Field, today: datetime.date, day_left: int | None = None) -> dict:
     """The rules site/form.js checks in the page, each with the message the server gives for it.
 
     The messages come from the functions the server words its own with,
     given placeholders ({value}, {length}, {year}, {month}, {day}, {days})
     that the script fills in: the list a person sees before sending is the
     list the server would give. Rules only the server knows (the roster,
-    control characters) are left to it.
+    control characters) are left to it, and so is "not after today" once
+    the page has been open ``day_left`` seconds: after midnight in the
+    configured zone, the day the page was opened is no longer today.
     """
     rules = field.rules
     check: dict[str, Any] = {"label": field.label, "kind": field.widget}
@@ -116,7 +119,7 @@ def client_check(field: Field, today: datetime.date) -> dict:
             low = rules["min"].isoformat()
             check["min"] = [low, _without_hint(too_small("{value}", low), field)]
         if rules.get("not_future"):
-            check["max"] = [today.isoformat(), in_future("{value}", today.isoformat())]
+            check["max"] = [today.isoformat(), in_future("{value}", today.isoformat()), day_left]
     return check
 
 

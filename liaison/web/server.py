@@ -23,6 +23,8 @@ So, from ``web.limits`` (liaison.core.config.ServerLimits, docs/deploy.md):
   (``_Channel``), then the connection is closed;
 * ``max_request_header_size`` (431), ``channel_timeout`` for silent
   kept-alive connections, and bodies over 64 KB buffered on disk, not in memory;
+* a connection whose answer moves no byte for ``channel_timeout`` is closed:
+  waitress would wait for a client that never reads to become writable;
 * waitress' own answers (400, 413, 431, 500) as a short Chinese page.
 """
 
@@ -160,6 +162,18 @@ class _Server(TcpWSGIServer):
         ]
         for channel in late + [c for c in channels if c.linger_until and now > c.linger_until]:
             channel.will_close = True
+        # waitress marks a connection idle past channel_timeout to close, but closes it only once its socket can
+        # be written. A client that never reads its answers (pipelined requests, a tiny receive window) keeps
+        # the socket full, so the slot was its for good: an answer that moved no byte for as long is given up.
+        stuck = [
+            channel
+            for channel in channels
+            if channel.total_outbufs_len and now - channel.last_activity > self.adj.channel_timeout
+        ]
+        for channel in stuck:
+            channel.handle_close()  # also wakes a task waiting for the answer to drain: it ends, its thread is free
+        if stuck:
+            log.warning("closed %d connection(s) that did not read their answers", len(stuck))
         if late:
             log.warning(
                 "closed %d connection(s) that did not send a whole request within %d s",

@@ -38,8 +38,19 @@ def usable_cache(folder: Path) -> PdfCache | None:
     return PdfCache(folder) if cachekit.usable_folder(Path(folder)) else None
 
 
+_HEAD, _TAIL, _TAIL_BYTES = b"%PDF-", b"%%EOF", 64
+
+
 class PdfCache:
-    """PDF bytes by cache key, in ``<dir>/<2 hex>/<key>.pdf``; writes are atomic."""
+    """PDF bytes by cache key, in ``<dir>/<2 hex>/<key>.pdf``; writes are atomic.
+
+    A file that is not a whole PDF (no ``%PDF-`` at its start or no ``%%EOF``
+    at its end) is discarded and counts as missing: a power cut soon after a
+    write (the cache's writes are not fsynced) can leave one empty or cut
+    short, and a CI cache may come back partly. Passed on, it would be an
+    empty PDF in an export that ``verify``, rebuilding through the same
+    cache, would call right. Checking costs two small reads, not the file.
+    """
 
     def __init__(self, folder: Path):
         self.folder = Path(folder)
@@ -48,13 +59,31 @@ class PdfCache:
         return self.folder / key[:2] / f"{key}.pdf"
 
     def has(self, key: str) -> bool:
-        return os.path.isfile(os.path.join(self.folder, key[:2], f"{key}.pdf"))
+        path = self.path(key)
+        try:
+            with open(path, "rb") as file:
+                head = file.read(len(_HEAD))
+                file.seek(max(0, os.fstat(file.fileno()).st_size - _TAIL_BYTES))
+                tail = file.read(_TAIL_BYTES)
+        except OSError:  # missing, or unreadable here (another user's file, a failing disk): rendered anew
+            return False
+        return self._whole(path, head + tail)
 
     def get(self, key: str) -> bytes | None:
+        path = self.path(key)
         try:
-            return self.path(key).read_bytes()
-        except FileNotFoundError:
+            data = path.read_bytes()
+        except OSError:
             return None
+        return data if self._whole(path, data[: len(_HEAD)] + data[-_TAIL_BYTES:]) else None
+
+    @staticmethod
+    def _whole(path: Path, ends: bytes) -> bool:
+        """Whether ``ends`` (the file's first bytes and its last) are a whole PDF's; a file that is not is removed."""
+        if ends.startswith(_HEAD) and _TAIL in ends[len(_HEAD) :]:
+            return True
+        cachekit.discard(path, "not a whole PDF (cut short or empty)")
+        return False
 
     def put(self, key: str, data: bytes) -> Path:
         path = self.path(key)

@@ -24,7 +24,7 @@ from pathlib import Path
 from liaison.core import pinyin
 from liaison.core.project import Project
 from liaison.git.history.read import read_history
-from liaison.git.repo import head_commit
+from liaison.git.repo import head_commit, require_whole_history
 from liaison.git.verdict import Verdict, require_ready, verdict
 from liaison.outputs.folders import process_alive, swap_dir
 from liaison.outputs.pdf import OutputDirError, build_pdfs
@@ -60,6 +60,7 @@ def build_site(
     (the verdict names them); NotReady when config.yaml or roster.yaml cannot be used.
     """
     require_ready(project)  # before the history is read
+    require_whole_history(project.root, "网站中每条记录的历史")
     phases = _Phases()
     history = read_history(project.root, project.schema)  # once, for the check and every record page
     found = verdict(project, history=history)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 
+from liaison.core import dates
 from liaison.git.closed import semesters_closed_now
 from liaison.submit.gitlabtext import description
 from liaison.submit.outbox import Entry, new_token, valid_token
@@ -29,7 +30,8 @@ REQUEST_LEAD = (
 def form_page(values, errors, token, record_id=None, status=200, notice="", request_correction=False):
     """The form; ``request_correction``: 申请更正 of an approved record, with its 更正理由 box."""
     today = project().today()
-    fields = form_fields(project().schema, values, errors, today)
+    day_left = dates.seconds_to_midnight(project().config.timezone)
+    fields = form_fields(project().schema, values, errors, today, day_left)
     words = {}
     if request_correction:
         fields.append(reason_field(values.get(REASON.key, ""), errors.get(REASON.key, ""), today))

@@ -8,7 +8,7 @@ from urllib.parse import quote
 
 from flask import Response, abort, current_app, g, render_template, session
 
-from liaison.core.filenames import record_pdf_paths, safe_filename
+from liaison.core.filenames import record_pdf_paths, record_pdf_stem, safe_filename
 from liaison.core.semesters import RangeError, parse_semester_id
 from liaison.git.history.model import identity
 from liaison.outputs.archive import write_stable_zip
@@ -41,7 +41,7 @@ def show_record(record_id):
 def record_pdf(record_id):
     mine = own(record_id)
     data = current_app.config["LIAISON_PDF"].pdf(mine.record)
-    name = f"{mine.record.date.isoformat()}_{mine.record['target']}.pdf"
+    name = record_pdf_stem(mine.record) + ".pdf"  # as in the semester's zip and the export
     return Response(
         data,
         mimetype="application/pdf",

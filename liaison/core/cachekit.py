@@ -199,10 +199,12 @@ def take_notices() -> list[str]:
 
 def stamp(*parts: object) -> str:
     """One hash of ``parts`` (text, bytes, or anything by its ``repr``), each length-prefixed: no two lists of
-    parts give the same bytes."""
+    parts give the same bytes. A file name that is not UTF-8 (Python holds its bytes as surrogates) counts by
+    those bytes."""
     digest = hashlib.sha256()
     for part in parts:
-        data = part if isinstance(part, bytes) else (part if isinstance(part, str) else repr(part)).encode()
+        text = part if isinstance(part, (bytes, str)) else repr(part)
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
 

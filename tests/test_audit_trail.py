@@ -293,7 +293,7 @@ def change_by(author_email: str, leader_id: str = "T1", trailers: str = "", sign
     made = Commit("f" * 40, (), "赵某", author_email, when, "表单", "liaison@localhost", when, message)
     signed = Signature(signature, "liaison@localhost", "SHA256:x") if signature else None
     data = record_data(leader_id=leader_id)
-    return Change(made, "新增", "r", None, "records/r.yaml", {}, data, (), None, True, signature=signed)
+    return Change(made, "新增", "r", None, "records/r.yaml", {}, data, None, None, True, signature=signed)
 
 
 LEADERS = {

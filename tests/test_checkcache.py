@@ -3,8 +3,10 @@
 Each test runs ``check`` (``check_with_history``, what every command calls)
 with the cache, changes something, and compares the next cached run with a
 run without the cache (``LIAISON_CHECK_CACHE=off``): the whole CheckResult,
-its problems, files and every record's data, lines and bytes. Counting the
-files parsed shows that the cache was really used where it may be.
+its problems, files and every record's data, lines and bytes; and, twice,
+the run that asks for the problems only (``records=False``: ``check`` itself,
+the audit), which may answer from the kept verdict. Counting the files parsed
+and the entries decoded shows that the cache was really used where it may be.
 """
 
 from __future__ import annotations
@@ -69,7 +71,78 @@ def assert_same_as_cold(root: Path, paths: list[str] | None = None) -> CheckResu
         (r.id, r.path, r.data, r.lines, r.raw) for r in expected.records
     ]
     assert warm == expected
+    for _ in range(2):  # the first may keep the verdict, the second may answer from it
+        only = check_with_history(open_project(root), paths, records=False)
+        assert (only.problems, only.files) == (expected.problems, expected.files)
     return warm
+
+
+@pytest.fixture
+def decodes(monkeypatch) -> list[str]:
+    """The paths of the cache entries decoded (taken from the cache), in order."""
+    seen: list[str] = []
+    original = checkcache._decode
+
+    def counting(row):
+        seen.append(row[0])
+        return original(row)
+
+    monkeypatch.setattr(checkcache, "_decode", counting)
+    return seen
+
+
+def problems_only(root: Path) -> CheckResult:
+    return check_with_history(open_project(root), records=False)
+
+
+def test_problems_only_come_from_the_kept_verdict_while_nothing_changes(history, parses, decodes):
+    expected = cold(history)
+    first = problems_only(history)
+    assert sorted(parses) == paths_of(history)  # a cold cache: every file parsed
+    parses.clear()
+    again = problems_only(history)
+    assert (again.problems, again.files) == (first.problems, first.files) == (expected.problems, expected.files)
+    assert parses == [] and decodes == [] and again.records == []  # no entry read: the verdict as it was kept
+    assert problems_only(history).problems == expected.problems
+
+    rel = paths_of(history)[0]
+    edit(history, rel, "size", "size: 0")  # one file changes: the others come from their entries
+    parses.clear()
+    changed = problems_only(history)
+    assert parses == [rel] and sorted(decodes) == paths_of(history)[1:]
+    assert (changed.problems, changed.files) == (cold(history).problems, cold(history).files)
+    decodes.clear()
+    assert problems_only(history).problems == changed.problems and decodes == []
+
+
+@pytest.mark.parametrize("damage", ["problems", "checksum", "type"])
+def test_a_damaged_kept_verdict_is_discarded_never_believed(history, damage, caplog):
+    problems_only(history)
+    problems_only(history)
+    change = {
+        "problems": "problems = CAST(replace(CAST(problems AS TEXT), '0', '9') AS BLOB)",
+        "checksum": "checksum = X'00000000'",
+        "type": "problems = CAST(problems AS TEXT)",
+    }[damage]
+    with contextlib.closing(sqlite3.connect(history / CACHE)) as connection:
+        assert connection.execute(f"UPDATE verdict SET {change}").rowcount == 1
+        connection.commit()
+    with caplog.at_level(logging.WARNING, logger="liaison.core.cachekit"):
+        assert problems_only(history).problems == cold(history).problems
+    assert "check.sqlite discarded" in caplog.text
+    assert_same_as_cold(history)
+
+
+def test_a_working_copy_made_executable_is_named_though_git_ignores_the_bit(history, parses):
+    """With core.fileMode=false git calls an executable copy unchanged: the cache then looks at every file."""
+    cached(history)
+    git(history, "config", "core.fileMode", "false")
+    rel = paths_of(history)[0]
+    (history / rel).chmod(0o755)
+    result = assert_same_as_cold(history)
+    assert any(p.path == rel and "可执行" in p.message for p in result.problems)
+    git(history, "config", "core.fileMode", "true")
+    assert any(p.path == rel and "可执行" in p.message for p in assert_same_as_cold(history).problems)
 
 
 @pytest.fixture
@@ -275,8 +348,9 @@ def test_values_come_back_exactly_or_are_read_every_time(repo, parses, case, lin
     rel = write_record(repo, text=text)
     cached(repo)
     parses.clear()
-    assert_same_as_cold(repo)
+    cached(repo)
     assert parses == ([] if kept else [rel])
+    assert_same_as_cold(repo)
 
 
 def first_record_text(history: Path) -> bytes:

@@ -34,7 +34,7 @@ def events_tree(text: str, max_depth: int = yamlio.RECORD_MAX_DEPTH):
     """The tree libyaml's events give (the reader's long way), or the YamlError it raises."""
     builder = yamlio._TreeBuilder(max_depth)
     try:
-        for event in yaml.parse(text, Loader=yamlio._Loader):
+        for event in yaml.parse(text, Loader=yamlio._pyyaml().loader):
             builder.add(event)
     except (yaml.YAMLError, yamlio.YamlError) as error:
         return type(error).__name__

@@ -142,6 +142,19 @@ def test_an_incremental_build_gives_the_bytes_of_a_full_build(site_repo, tmp_pat
     assert not list(tmp_path.glob("public.new-*"))
 
 
+def test_the_project_s_address_reaches_every_record_page_it_links_from(site_repo, tmp_path, monkeypatch):
+    """A record page's key names its history by commits (``history_key``), not by the words made of them: the
+    address its commit links go to is part of that key too."""
+    out = tmp_path / "public"
+    build(site_repo, out, tmp_path / "kept")
+    monkeypatch.setenv("CI_PROJECT_URL", "https://gitlab.example.edu.cn/office/records/")
+    build(site_repo, out, tmp_path / "kept")
+    build(site_repo, tmp_path / "full", tmp_path / "fresh")
+    assert tree(out) == tree(tmp_path / "full")
+    page = (out / "records" / f"{record_file(site_repo, '000001').stem}.html").read_text(encoding="utf-8")
+    assert "https://gitlab.example.edu.cn/office/records/-/commit/" in page
+
+
 def test_one_changed_record_remakes_only_what_shows_it(site_repo, tmp_path):
     out = tmp_path / "public"
     build(site_repo, out, tmp_path / "kept")

@@ -11,7 +11,6 @@ from liaison.core.atomic import write_atomic
 from liaison.core.problems import summary_line
 from liaison.git.repo import CommitNotFound
 from liaison.git.verdict import check_report
-from liaison.outputs.junit import junit_xml
 
 
 @command()
@@ -61,5 +60,7 @@ def check(ctx: click.Context, paths: tuple[str, ...], fmt: str, output: Path | N
         say(problem.format())
     say(summary_line(report.result.problems, len(report.result.files)))
     if output is not None:
+        from liaison.outputs.junit import junit_xml  # the report's writer loads only when asked for
+
         write_atomic(output, junit_xml(report.first + report.rest, report.files))  # never a half file for CI
     ctx.exit(0 if report.ok else 1)

@@ -32,6 +32,7 @@ import datetime
 import errno
 import functools
 import hashlib
+import importlib.util
 import json
 import logging
 import os
@@ -45,6 +46,9 @@ from liaison.core.atomic import write_atomic
 log = logging.getLogger(__name__)
 
 CACHE_FOLDER = ".cache"
+# "off": check reads every record file and the project's files, as if nothing were remembered (the benchmarks'
+# uncached runs, or a person who distrusts the cache): the check cache and the project's memo.
+CHECK_SWITCH = "LIAISON_CHECK_CACHE"
 _IGNORE = b"# made by liaison: caches, never committed\n*\n"
 _PACKAGE = Path(__file__).resolve().parent.parent  # the liaison package's folder
 _TOP = "liaison"
@@ -79,6 +83,11 @@ def usable_folder(folder: Path) -> bool:
         unwritable(folder, error)
         return False
     return True
+
+
+def switched_off(variable: str) -> bool:
+    """Whether the environment variable ``variable`` turns a cache off (``off``, ``0``, ``no``, ``false``)."""
+    return os.environ.get(variable, "").strip().lower() in ("off", "0", "no", "false")
 
 
 def discard(path: Path, why: object) -> None:
@@ -190,12 +199,42 @@ def take_notices() -> list[str]:
 
 def stamp(*parts: object) -> str:
     """One hash of ``parts`` (text, bytes, or anything by its ``repr``), each length-prefixed: no two lists of
-    parts give the same bytes."""
+    parts give the same bytes. A file name that is not UTF-8 (Python holds its bytes as surrogates) counts by
+    those bytes."""
     digest = hashlib.sha256()
     for part in parts:
-        data = part if isinstance(part, bytes) else (part if isinstance(part, str) else repr(part)).encode()
+        text = part if isinstance(part, (bytes, str)) else repr(part)
+        data = text if isinstance(text, bytes) else text.encode("utf-8", "surrogatepass")
         digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
+
+
+@functools.cache
+def library_stamp(*packages: str) -> str:
+    """A hash of the installed files of the top-level ``packages`` (their names, sizes and modification times),
+    found as ``import`` would find them, without importing them.
+
+    What a library's ``__version__`` says, and more (a libyaml extension
+    present or not, a patched file), at a fraction of the cost: importing
+    PyYAML and cerberus only to read their versions would be a third of a warm
+    ``check``. A reinstall of the same version gives another stamp: the cache
+    starts over, which is never wrong. A package that cannot be found counts
+    as absent.
+    """
+    parts: list[object] = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None and not spec.submodule_search_locations:
+            parts.append((name, None))
+            continue
+        files = []
+        for place in spec.submodule_search_locations or ():  # a package: the files of its folder
+            with os.scandir(place) as entries:
+                files.extend(entry.path for entry in entries if entry.is_file())
+        for path in sorted(files) or [spec.origin]:  # a module of one file: that file
+            found = os.stat(path)
+            parts.append((name, path, found.st_size, found.st_mtime_ns))
+    return stamp(*parts)
 
 
 @functools.cache

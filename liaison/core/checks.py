@@ -28,7 +28,9 @@ RecordReader = Callable[[Project, list[str]], tuple[list[Record], list[Problem]]
 class CheckResult:
     problems: list[Problem]
     files: list[str]  # every file looked at, for the report
-    records: list[Record]  # every record that could be read, with or without problems
+    # Every record that could be read, with or without problems; empty when the caller asked for the
+    # problems only (``check_with_history(..., records=False)``) and they were known without reading any.
+    records: list[Record]
     # Problems with how a record was changed (a closed semester reopened without a
     # reason), not with its content: they fail check, but the record is still valid data.
     process_problems: list[Problem] = field(default_factory=list)
@@ -118,7 +120,10 @@ def duplicate_content_problems(records: list[Record], schema: Schema) -> list[Pr
 
 
 def check_repository(
-    project: Project, paths: list[str] | None = None, reader: RecordReader = read_records
+    project: Project,
+    paths: list[str] | None = None,
+    reader: RecordReader = read_records,
+    listed: tuple[list[str], list[Problem]] | None = None,
 ) -> CheckResult:
     """Check the config, the roster and the records (all, or ``paths`` against all the others).
 
@@ -127,8 +132,9 @@ def check_repository(
     rules that read the history (closed semesters) are added by
     ``liaison.git.closed.check_with_history``. ``reader`` reads the record
     files; any reader must return exactly what ``read_records`` would.
+    ``listed``: ``list_record_files(project.root)``, when the caller has it.
     """
-    all_paths, stray = list_record_files(project.root)
+    all_paths, stray = listed if listed is not None else list_record_files(project.root)
     if paths is None:
         wanted, problems = all_paths, list(stray)
     else:
@@ -151,9 +157,13 @@ def check_repository(
         everything, project.schema
     )
     problems.extend(p for p in cross if p.path in asked)
+    return CheckResult(sorted_problems(problems), checked_files(wanted, problems), records)
 
-    files = sorted({CONFIG_FILE, ROSTER_FILE, *wanted, *(p.path for p in problems)})
-    return CheckResult(sorted_problems(problems), files, records)
+
+def checked_files(wanted: list[str], problems: list[Problem]) -> list[str]:
+    """Every file a check of ``wanted`` looked at, for the report: those, config.yaml, roster.yaml, and any
+    file a problem names."""
+    return sorted({CONFIG_FILE, ROSTER_FILE, *wanted, *(p.path for p in problems)})
 
 
 def _expand(

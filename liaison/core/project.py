@@ -10,10 +10,12 @@ import datetime
 import errno
 import os
 import stat
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liaison.core import dates, yamlio
+from liaison.core import cachekit, dates, yamlio
+from liaison.core.atomic import write_atomic
 from liaison.core.config import Config, config_from_data
 from liaison.core.problems import Problem
 from liaison.core.records import Record, irregular_message, list_record_files, parse_record
@@ -23,6 +25,15 @@ from liaison.core.schema import Schema
 CONFIG_FILE = "config.yaml"
 ROSTER_FILE = "roster.yaml"
 SCHEMA_DIR = "schema"
+# What a project is read from, in the order its memo keeps them.
+SOURCES = (
+    f"{SCHEMA_DIR}/record.yaml",
+    f"{SCHEMA_DIR}/config.yaml",
+    f"{SCHEMA_DIR}/roster.yaml",
+    CONFIG_FILE,
+    ROSTER_FILE,
+)
+MEMO_FILE = "project.json"
 DATA_DIR = ".liaison"  # the form service's and the reminder rounds' data (outbox, to-dos), unless --data says
 
 
@@ -55,7 +66,9 @@ def open_project(root: Path) -> Project:
     """Load the schemas, config and roster of the repository at ``root``.
 
     Problems in config.yaml or roster.yaml are collected, not raised, so that
-    ``check`` reports them with everything else.
+    ``check`` reports them with everything else. A project without problems
+    is remembered in ``.cache/project.json`` (below), which the next run with
+    the same files uses instead of parsing and validating them again.
     """
     root = Path(root).resolve()
     # lexists: a link in their place is named when read (never followed), not taken for a missing file.
@@ -64,46 +77,57 @@ def open_project(root: Path) -> Project:
             f"{root} 不是联系记录仓库（找不到 {CONFIG_FILE} 或 {SCHEMA_DIR}/record.yaml）。"
             "请在仓库根目录运行，或用 --root 指定仓库目录。"
         )
-    schema = _load_schema(root, "record.yaml")
+    sources = {name: read_record_bytes(root, name, executable=True) for name in SOURCES}
+    raws = {name: raw for name, (raw, _) in sources.items()}
+    key = None if cachekit.switched_off(cachekit.CHECK_SWITCH) else _memo_key(root, raws)
+    remembered = _remembered(root, key) if key is not None else None
+    if remembered is not None:
+        return remembered
+    schema = _load_schema(root, SOURCES[0], sources[SOURCES[0]])
     problems: list[Problem] = []
 
-    config_data = _load_checked(root, CONFIG_FILE, _load_schema(root, "config.yaml"), problems)
+    config_schema = _load_schema(root, SOURCES[1], sources[SOURCES[1]])
+    config_data = _load_checked(root, CONFIG_FILE, sources[CONFIG_FILE], config_schema, problems)
     config = None
     if config_data is not None:
         config, extra = config_from_data(config_data[0])
         problems.extend(_located(CONFIG_FILE, config_data[1], config_data[2], extra))
 
     roster = None
-    roster_schema = _load_schema(root, "roster.yaml")
-    roster_data = _load_checked(root, ROSTER_FILE, roster_schema, problems)
+    roster_schema = _load_schema(root, SOURCES[2], sources[SOURCES[2]])
+    roster_data = _load_checked(root, ROSTER_FILE, sources[ROSTER_FILE], roster_schema, problems)
     if roster_data is not None:
         duplicates = duplicate_problems(roster_data[0]["leaders"]) + control_problems(roster_data[0]["leaders"])
         problems.extend(_located(ROSTER_FILE, roster_data[1], roster_schema, duplicates))
         if not duplicates:
             roster = roster_from_data(roster_data[0])
-    return Project(root, schema, config, roster, problems)
+    project = Project(root, schema, config, roster, problems)
+    if key is not None and project.ok and not problems:
+        _remember(root, key, [schema.rules, config_data[0], roster_data[0]])
+    return project
 
 
-def _load_schema(root: Path, name: str) -> Schema:
-    """A schema file of the repository, read as a record is (never through a link, to its size limit)."""
-    rel = f"{SCHEMA_DIR}/{name}"
-    raw, unreadable = read_record_bytes(root, rel, executable=True)
+def _load_schema(root: Path, rel: str, read: tuple[bytes | None, list[Problem]]) -> Schema:
+    """A schema file of the repository from ``read`` (``read_record_bytes``: never through a link, to its limit)."""
+    raw, unreadable = read
     try:
         if raw is None:
             raise yamlio.YamlError(_not_read(root, rel, unreadable))
-        return Schema(yamlio.to_python(yamlio.read_yaml_bytes(raw)), root / rel)
+        return Schema.from_bytes(raw, root / rel)
     except yamlio.YamlError as err:
         line = f"第 {err.line} 行：" if err.line else ""
         raise ProjectError(f"{rel} 无法使用：{line}{err.message}") from None
 
 
-def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]):
+def _load_checked(
+    root: Path, name: str, read: tuple[bytes | None, list[Problem]], schema: Schema, problems: list[Problem]
+):
     """(data, node, schema) of a schema-valid YAML file, or None with its problems appended.
 
     Read as a record is: a link (which may lead out of the repository, to a secret or /dev/zero), a FIFO or a
     device is named and never read, and a file is read to the YAML size limit only.
     """
-    raw, unreadable = read_record_bytes(root, name, executable=True)
+    raw, unreadable = read
     if raw is None:
         problems.append(Problem(name, None, "", "", _not_read(root, name, unreadable)))
         return None
@@ -121,6 +145,65 @@ def _load_checked(root: Path, name: str, schema: Schema, problems: list[Problem]
         problems.extend(_located(name, node, schema, errors))
         return None
     return data, node, schema
+
+
+# The project's memo (.cache/project.json) -------------------------------------------------------------------
+#
+# Every command starts by reading the schemas, config.yaml and roster.yaml, and validating the two: PyYAML
+# and cerberus imported, a roster of 150 leaders walked by cerberus, about a third of a warm ``check``. A
+# project without problems is remembered as the plain values its files gave (the record schema's rules,
+# config.yaml's and roster.yaml's data), keyed by the bytes of all five files, the code that reads them
+# (``liaison.core.project`` and every liaison module it imports: the YAML reader, the schema, the config),
+# PyYAML's and cerberus' installed files and Python's version. The next run with the same key builds the
+# very same Project from those values by the same functions (``Schema``, ``config_from_data``,
+# ``roster_from_data``), without parsing or validating. A project with a problem is never remembered: it is
+# read, and worded, anew. The memo is a cache: deleting it is always safe, and LIAISON_CHECK_CACHE=off
+# leaves it unused, as it does the check cache.
+
+
+def _memo_key(root: Path, sources: dict[str, bytes | None]) -> str | None:
+    """The key of a project read from ``sources``; None when a file is missing or too large (read and refused)."""
+    if any(data is None or len(data) > yamlio.MAX_FILE_BYTES for data in sources.values()):
+        return None
+    code = cachekit.code_stamp(__name__, memo=cachekit.cache_folder(root))
+    return cachekit.stamp(code, sys.version, cachekit.library_stamp("yaml", "cerberus"), *sources.values())
+
+
+def _remembered(root: Path, key: str) -> Project | None:
+    """The project the memo holds under ``key``, or None (then the files are read)."""
+    path = cachekit.cache_folder(root, MEMO_FILE)
+    try:
+        if path.stat().st_size > _MEMO_BYTES:
+            return None
+        kept = cachekit.loads(path.read_bytes())
+        if type(kept) is not dict or kept.get("key") != key:
+            return None
+        record_rules, config_data, roster_data = kept["values"]
+        config, extra = config_from_data(config_data)
+        roster = roster_from_data(roster_data)
+        schema = Schema(record_rules, root / SOURCES[0])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None  # missing, or not what this code wrote: read the files
+    if config is None or extra:
+        return None
+    return Project(root, schema, config, roster, [])
+
+
+def _remember(root: Path, key: str, values: list) -> None:
+    folder = cachekit.cache_folder(root)
+    try:
+        data = cachekit.dumps({"key": key, "values": values})
+    except cachekit.Unstorable:
+        return  # a value the codec cannot give back exactly: the files are read every time
+    if not cachekit.usable_folder(folder):
+        return
+    try:
+        write_atomic(folder / MEMO_FILE, data)
+    except OSError as error:
+        cachekit.unwritable(folder, error)
+
+
+_MEMO_BYTES = 4 * yamlio.MAX_FILE_BYTES  # what five files of at most MAX_FILE_BYTES give, written as plain values
 
 
 def _not_read(root: Path, rel: str, unreadable: list[Problem]) -> str:

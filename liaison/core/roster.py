@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import unicodedata
 from dataclasses import dataclass
 
@@ -39,6 +38,8 @@ class Roster:
 
     def close_names(self, name: str, limit: int = 5) -> list[Leader]:
         """Leaders whose names look like ``name``: shared characters first, then similar spelling."""
+        import difflib  # only the form and the query look for close names
+
         wanted = name.strip()
         names = sorted({leader.name for leader in self.leaders})
         partial = [n for n in names if wanted and (wanted in n or n in wanted)]

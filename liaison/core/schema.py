@@ -8,14 +8,12 @@ site later) asks a :class:`Schema` for its fields, labels and order.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import cerberus
-from cerberus import errors as cerberus_errors
 
 from liaison.core import yamlio
 
@@ -25,7 +23,7 @@ from liaison.core import yamlio
 # trick); zero-width characters and U+FEFF hide differences in the diff.
 # Tab stays: it comes with a table pasted from a document, on purpose.
 # U+200D (zero-width joiner) stays between emoji, where it joins a family or a flag.
-_UNWANTED = re.compile(
+_UNWANTED = (
     r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u00ad\u061c\u180e\u200b-\u200f\u2028-\u202e"
     r"\u2060-\u2064\u2066-\u2069\u206a-\u206f\ufeff\ufff9-\ufffb]"
 )
@@ -45,6 +43,11 @@ _CHARACTER_NAMES = {
 }
 
 
+@functools.cache
+def _unwanted() -> re.Pattern:
+    return re.compile(_UNWANTED)  # when first needed: a run whose records are all remembered validates none
+
+
 def _is_emoji(ch: str) -> bool:
     return ord(ch) >= 0x1F000 or ch in "\ufe0f\u2640\u2642\u2695\u2708\u2764" or "\u2600" <= ch <= "\u27bf"
 
@@ -55,7 +58,7 @@ def unwanted_character(text: str, multiline: bool) -> tuple[int, str] | None:
     The one rule for the form and ``build.py check``: newline is allowed only
     in long text (``multiline``); a zero-width joiner only between emoji.
     """
-    for match in _UNWANTED.finditer(text):
+    for match in _unwanted().finditer(text):
         ch, at = match.group(), match.start()
         if ch == "\n" and multiline:
             continue
@@ -110,40 +113,52 @@ class FieldError:
     message: str
 
 
-class _Validator(cerberus.Validator):
-    """cerberus with the project's custom rules.
+@functools.cache
+def _cerberus() -> tuple[type, type]:
+    """cerberus' validator with the project's rules, and an error handler that keeps its errors as they are.
 
-    ``today`` is set by :meth:`Schema.validate` so that "not in the future"
-    is decided by the caller's clock (China time), which tests can fix.
+    Made the first time cerberus must decide: a record the compiled check
+    passes, and a project remembered in ``.cache/``, never need it (importing
+    cerberus is a tenth of a warm ``check``).
     """
+    import cerberus
+    from cerberus import errors as cerberus_errors
 
-    today: datetime.date | None = None
+    class _Validator(cerberus.Validator):
+        """cerberus with the project's custom rules.
 
-    def _validate_plain_text(self, constraint, field, value):
-        """{'type': 'boolean'}"""
-        if constraint and isinstance(value, str):
-            rules = self.schema.get(field, {}) if self.schema else {}
-            multiline = (rules.get("meta") or {}).get("widget") == "textarea"
-            found = unwanted_character(value, multiline)
-            if found:
-                self._error(field, hidden_character(*found))
+        ``today`` is set by :meth:`Schema.validate` so that "not in the future"
+        is decided by the caller's clock (China time), which tests can fix.
+        """
 
-    def _validate_not_blank(self, constraint, field, value):
-        """{'type': 'boolean'}"""
-        if constraint and isinstance(value, str) and value and not value.strip():
-            self._error(field, "只有空格，等于没有填写，请填写实际内容。")
+        today: datetime.date | None = None
 
-    def _validate_not_future(self, constraint, field, value):
-        """{'type': 'boolean'}"""
-        if constraint and self.today and isinstance(value, datetime.date) and value > self.today:
-            self._error(field, in_future(value.isoformat(), self.today.isoformat()))
+        def _validate_plain_text(self, constraint, field, value):
+            """{'type': 'boolean'}"""
+            if constraint and isinstance(value, str):
+                rules = self.schema.get(field, {}) if self.schema else {}
+                multiline = (rules.get("meta") or {}).get("widget") == "textarea"
+                found = unwanted_character(value, multiline)
+                if found:
+                    self._error(field, hidden_character(*found))
 
+        def _validate_not_blank(self, constraint, field, value):
+            """{'type': 'boolean'}"""
+            if constraint and isinstance(value, str) and value and not value.strip():
+                self._error(field, "只有空格，等于没有填写，请填写实际内容。")
 
-class _KeepErrors(cerberus_errors.BaseErrorHandler):
-    """Return cerberus's error objects as they are; :meth:`Schema._message` words them."""
+        def _validate_not_future(self, constraint, field, value):
+            """{'type': 'boolean'}"""
+            if constraint and self.today and isinstance(value, datetime.date) and value > self.today:
+                self._error(field, in_future(value.isoformat(), self.today.isoformat()))
 
-    def __call__(self, errors):
-        return list(errors)
+    class _KeepErrors(cerberus_errors.BaseErrorHandler):
+        """Return cerberus's error objects as they are; :meth:`Schema._message` words them."""
+
+        def __call__(self, errors):
+            return list(errors)
+
+    return _Validator, _KeepErrors
 
 
 _FLAGS = (
@@ -270,10 +285,13 @@ class Schema:
 
     # cerberus keeps the document and its errors on the validator object, so
     # each thread (the form serves requests on several) gets its own.
-    def _validator(self) -> _Validator:
+    def _validator(self):
         validator = getattr(self._local, "validator", None)
         if validator is None:
-            validator = self._local.validator = _Validator(self.rules, error_handler=_KeepErrors, allow_unknown=False)
+            validator_class, keep_errors = _cerberus()
+            validator = self._local.validator = validator_class(
+                self.rules, error_handler=keep_errors, allow_unknown=False
+            )
         return validator
 
     def __getstate__(self) -> dict:  # for the PDF workers: the per-thread validators stay behind
@@ -286,8 +304,12 @@ class Schema:
 
     @classmethod
     def load(cls, path: Path) -> Schema:
-        node = yamlio.read_yaml_bytes(Path(path).read_bytes())
-        return cls(yamlio.to_python(node), Path(path))
+        return cls.from_bytes(Path(path).read_bytes(), Path(path))
+
+    @classmethod
+    def from_bytes(cls, raw: bytes, path: Path | None = None) -> Schema:
+        """The schema a file with these bytes holds (``path`` says where it came from)."""
+        return cls(yamlio.to_python(yamlio.read_yaml_bytes(raw)), path)
 
     def field(self, key: str) -> Field | None:
         return self._by_key.get(key)
@@ -315,7 +337,10 @@ class Schema:
             return []
         return [FieldError(tuple(err.document_path), self._message(err)) for err in _leaves(validator.errors)]
 
-    def _message(self, err: cerberus_errors.ValidationError) -> str:
+    def _message(self, err) -> str:
+        """cerberus' ``ValidationError`` in Chinese."""
+        from cerberus import errors as cerberus_errors  # imported already: cerberus made ``err``
+
         meta = _meta_at(self.rules, tuple(err.document_path)) or {}
         hint = meta.get("hint", "")
         code = err.code

@@ -16,16 +16,15 @@ that ``no``, ``0123`` or ``2020-06-20`` in a text field stay text.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from liaison.core.yamlsyntax import syntax_error
 
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_Dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+if TYPE_CHECKING:
+    import yaml
 
 MAX_FILE_BYTES = 256 * 1024
 # Mappings and sequences inside one another: config.yaml's schema, the deepest file read here, has 8.
@@ -91,11 +90,12 @@ def parse_yaml(text: str, max_depth: int = MAX_DEPTH) -> Node:
     flat = flat_mapping(text) if max_depth >= 1 else None
     if flat is not None:
         return flat
+    yaml = _pyyaml().yaml
     builder = _TreeBuilder(max_depth)
     try:
         # Event by event: a refusal (depth, an alias) stops the parser where it is, and a syntax
         # error still surfaces here with its line.
-        for event in yaml.parse(text, Loader=_Loader):
+        for event in yaml.parse(text, Loader=_pyyaml().loader):
             builder.add(event)
     except yaml.MarkedYAMLError as err:
         message, line = syntax_error(text, err)
@@ -115,16 +115,23 @@ def parse_yaml(text: str, max_depth: int = MAX_DEPTH) -> Node:
 # alias or tag can be written in this shape (it holds no ``&``, ``*`` or ``!`` outside text),
 # nothing nests, and a character libyaml reads differently (a line break other than ``\n``, a
 # control character, a tab, a BOM, a non-character) sends the whole file to the event reader.
-_NOT_FLAT = re.compile(r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]")
-_FLAT_ENTRY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.+)")
-# A plain scalar that starts with a letter, a digit or a non-ASCII character (no indicator) and holds
-# no ":" or "#" (so no ": " or " #"), ending where its line does, not in a space.
-_FLAT_PLAIN = re.compile(r"[0-9A-Za-z\xa0-\U0010ffff](?:[^ :#]| +[^ :#])*")
+@functools.cache
+def _flat_patterns() -> tuple[re.Pattern, re.Pattern, re.Pattern]:
+    """Compiled the first time a file is read (their character ranges take milliseconds to compile, and a
+    run whose records are all remembered reads none)."""
+    return (
+        re.compile(r"[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"),
+        re.compile(r"([A-Za-z_][A-Za-z0-9_]*): (.+)"),
+        # A plain scalar that starts with a letter, a digit or a non-ASCII character (no indicator) and holds
+        # no ":" or "#" (so no ": " or " #"), ending where its line does, not in a space.
+        re.compile(r"[0-9A-Za-z\xa0-\U0010ffff](?:[^ :#]| +[^ :#])*"),
+    )
 
 
 def flat_mapping(text: str) -> Mapping | None:
     """The tree of ``text`` when it is a flat mapping in the form's shape, else None (then ask libyaml)."""
-    if not text.endswith("\n") or _NOT_FLAT.search(text):
+    not_flat, flat_entry, flat_plain = _flat_patterns()
+    if not text.endswith("\n") or not_flat.search(text):
         return None
     lines = text.split("\n")
     lines.pop()  # after the final newline
@@ -132,7 +139,7 @@ def flat_mapping(text: str) -> Mapping | None:
     key_lines: dict[str, int] = {}
     count, at = len(lines), 0
     while at < count:
-        entry = _FLAT_ENTRY.fullmatch(lines[at])
+        entry = flat_entry.fullmatch(lines[at])
         if entry is None:
             return None
         key, value = entry.groups()
@@ -147,7 +154,7 @@ def flat_mapping(text: str) -> Mapping | None:
             items[key] = scalar
         elif value == "''":
             items[key] = Scalar("", False, number)
-        elif _FLAT_PLAIN.fullmatch(value):
+        elif flat_plain.fullmatch(value):
             items[key] = Scalar(value, True, number)
         else:
             return None
@@ -183,6 +190,7 @@ class _TreeBuilder:
         self.max_depth = max_depth
 
     def add(self, event: yaml.Event) -> None:
+        yaml = _pyyaml().yaml
         line = event.start_mark.line + 1
         if isinstance(event, yaml.DocumentStartEvent):
             self.documents += 1
@@ -237,7 +245,7 @@ class _TreeBuilder:
 
 
 def _refuse_non_data(event: yaml.Event, line: int) -> None:
-    if isinstance(event, yaml.AliasEvent):
+    if isinstance(event, _pyyaml().yaml.AliasEvent):
         raise YamlError(f"不允许使用别名（*{event.anchor}）。请把内容直接写出来。", line)
     anchor = getattr(event, "anchor", None)
     if anchor is not None:
@@ -252,17 +260,32 @@ def read_yaml_bytes(data: bytes, max_depth: int = MAX_DEPTH) -> Node:
     return parse_yaml(decode_yaml_bytes(data), max_depth)
 
 
-_resolver = yaml.resolver.Resolver()
-_constructor = yaml.constructor.SafeConstructor()
+class _PyYaml:
+    """PyYAML and what this module makes of it, once: imported only when something needs it (libyaml's events,
+    YAML's implicit types, writing YAML). A record in the form's shape is read without it, and a run whose
+    records and project are all remembered in ``.cache/`` never loads it."""
+
+    def __init__(self) -> None:
+        import yaml
+
+        self.yaml = yaml
+        self.loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+        self.resolver = yaml.resolver.Resolver()
+        self.constructor = yaml.constructor.SafeConstructor()
+        self.dumper = _record_dumper(yaml)
+
+
+_pyyaml = functools.cache(_PyYaml)
 
 
 def scalar_to_python(node: Scalar) -> Any:
     """A scalar with YAML's usual (safe) implicit typing: for the roster and config."""
     if not node.plain:
         return node.value
-    tag = _resolver.resolve(yaml.ScalarNode, node.value, (True, False))
-    construct = _constructor.yaml_constructors[tag]
-    return construct(_constructor, yaml.ScalarNode(tag, node.value))
+    found = _pyyaml()
+    tag = found.resolver.resolve(found.yaml.ScalarNode, node.value, (True, False))
+    construct = found.constructor.yaml_constructors[tag]
+    return construct(found.constructor, found.yaml.ScalarNode(tag, node.value))
 
 
 def to_python(node: Node) -> Any:
@@ -289,9 +312,14 @@ def line_of(node: Node, path: tuple) -> int:
     return line
 
 
-class _RecordDumper(_Dumper):
-    def ignore_aliases(self, data: Any) -> bool:
-        return True
+def _record_dumper(yaml) -> type:
+    class _RecordDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    _RecordDumper.add_representer(str, _represent_str)
+    _RecordDumper.add_representer(datetime.date, _RecordDumper.represent_date)
+    return _RecordDumper
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -301,15 +329,12 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-_RecordDumper.add_representer(str, _represent_str)
-_RecordDumper.add_representer(datetime.date, _RecordDumper.represent_date)
-
-
 def dump_mapping(data: dict[str, Any]) -> str:
     """YAML for a flat mapping, keys in the given order, no anchors, UTF-8 text kept readable."""
-    return yaml.dump(
+    found = _pyyaml()
+    return found.yaml.dump(
         data,
-        Dumper=_RecordDumper,
+        Dumper=found.dumper,
         allow_unicode=True,
         sort_keys=False,
         default_flow_style=False,

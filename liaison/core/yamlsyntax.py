@@ -10,8 +10,10 @@ and a look at the text find the line where the mistake was made.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-import yaml
+if TYPE_CHECKING:
+    import yaml
 
 PREFIX = "YAML 格式错误："
 FULL_WIDTH_COLON = "这一行用了中文（全角）冒号“：”。键和值之间要用英文冒号加一个空格，如 place: 图书馆。"

@@ -15,6 +15,13 @@ liaison's core code, the YAML and cerberus libraries, Python's version), and
 a new salt empties the cache. The one rule that reads the clock, 联系时间 not
 in the future, is judged per entry (``_still_true``).
 
+Beside the entries, the cache keeps the last whole-repository verdict (its
+problems) under a key of everything it was reached from: the salt, the day,
+the roster, the project's own problems, the listing of ``records/`` and every
+file's blob id. A caller that needs the problems only (``check`` itself, the
+audit) gets them back without decoding a single entry when the key is the
+same (:meth:`CheckCache.check`).
+
 The cache is never wrong, or it is not used: a file that cannot be read
 (corrupt, truncated, another version, a row failing its checksum) is
 discarded with a log line; one that cannot be written (a read-only checkout,
@@ -32,25 +39,25 @@ import logging
 import os
 import sqlite3
 import sys
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cerberus
-import yaml
-
 from liaison.core import cachekit
-from liaison.core.checks import RecordReader
+from liaison.core.bulk import collector_paused
+from liaison.core.checks import CheckResult, RecordReader, check_repository, checked_files
 from liaison.core.problems import Problem
 from liaison.core.project import Project, read_record_bytes, read_records
-from liaison.core.records import RECORDS_DIR, Record, parse_record
+from liaison.core.records import Record, list_record_files, parse_record
+from liaison.git.filemodes import IndexEntry, index_listing
 from liaison.git.repo import GitError, Repo
 
 log = logging.getLogger("liaison.git.checkcache")
 
-CACHE_VERSION = 1  # raise it when what an entry holds, or how it is keyed, changes
+CACHE_VERSION = 2  # raise it when what an entry holds, or how it is keyed, changes
 CACHE_FILE = (cachekit.CACHE_FOLDER, "check.sqlite")
-SWITCH = "LIAISON_CHECK_CACHE"  # "off": read every file, as if there were no cache
+SWITCH = cachekit.CHECK_SWITCH  # "off": read every file, as if there were no cache
 # Attributes under which a checkout may write other bytes than the blob's, while git calls the file unchanged.
 _CONVERTING = ("text", "eol", "filter", "ident", "working-tree-encoding")
 _REGULAR = ("100644",)  # an executable is read, so that check sees its mode (liaison.core.records)
@@ -67,7 +74,27 @@ CREATE TABLE entries (
     checksum BLOB NOT NULL, -- of all the above: a damaged row is detected, never used
     PRIMARY KEY (path, blob)
 );
+CREATE TABLE verdict (
+    key TEXT PRIMARY KEY,   -- everything the whole repository's verdict was reached from (CheckCache.check)
+    problems BLOB NOT NULL, -- JSON [[path, line, field, label, message], ...]
+    checksum BLOB NOT NULL
+);
 """
+
+
+def check_records(
+    project: Project, paths: list[str] | None = None, records: bool = True
+) -> tuple[CheckResult, list[IndexEntry] | None]:
+    """``check_repository`` of ``paths`` (every record file when None) through the check cache, and git's index
+    listing of ``records/`` when one was read on the way (None: ask :func:`index_listing`).
+
+    ``records=False``: the caller needs the problems only (``check``, the audit); the result's ``records``
+    is then empty whenever the last whole-repository verdict could be used as it is.
+    """
+    with cached_reader(project) as reader:
+        if isinstance(reader, CheckCache):
+            return reader.check(project, paths, records), reader.listing()
+        return check_repository(project, paths, reader), None
 
 
 @contextlib.contextmanager
@@ -76,7 +103,7 @@ def cached_reader(project: Project) -> Iterator[RecordReader]:
 
     ``LIAISON_CHECK_CACHE=off`` turns the cache off (the benchmark's cold runs).
     """
-    if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "no", "false"):
+    if cachekit.switched_off(SWITCH):
         yield read_records
         return
     path = Path(project.root).joinpath(*CACHE_FILE)
@@ -96,7 +123,8 @@ def cache_salt(project: Project) -> str:
     the libraries that parse and validate, and ``CACHE_VERSION``."""
     return cachekit.stamp(
         cachekit.code_stamp(__name__, memo=cachekit.cache_folder(project.root)),
-        (CACHE_VERSION, sys.version, yaml.__version__, yaml.__with_libyaml__, cerberus.__version__),
+        (CACHE_VERSION, sys.version),
+        cachekit.library_stamp("yaml", "cerberus"),  # their installed files: importing them costs more
         repr(project.schema.rules),
     )
 
@@ -109,8 +137,9 @@ def git_blob_id(raw: bytes, length: int = 40) -> str:
     return digest.hexdigest()
 
 
-def clean_blobs(root: Path) -> dict[str, str]:
-    """Path -> blob id of each record file whose working copy git vouches for without reading it.
+def clean_blobs(root: Path, listing: list[IndexEntry] | None = None) -> tuple[dict[str, str], bool]:
+    """Path -> blob id of each record file whose working copy git vouches for without reading it, and whether
+    git trusts the executable bit (``core.fileMode``): then each of those is a plain, non-executable file too.
 
     Left out, and so read and hashed by the caller: files ``git ls-files -m``
     names (changed since staged, by git's own stat-and-content test, as
@@ -118,38 +147,44 @@ def clean_blobs(root: Path) -> dict[str, str]:
     flagged assume-unchanged or skip-worktree (git no longer looks at
     them), symlinks, and files a checkout may convert (``core.autocrlf``,
     the attributes in ``_CONVERTING``). Not a git repository: nothing.
+    ``listing``: :func:`index_listing` of ``root``, when the caller has it.
     """
+    if listing is None:
+        listing = index_listing(root)
+    if not listing:
+        return {}, False
+    # H: git watches the file (lowercase: assume-unchanged; S: skip-worktree; M: unmerged); C and R list
+    # a changed or deleted file a second time.
+    blobs, changed = {}, set()
+    for tag, mode, blob, stage, path in listing:
+        if tag == "H" and mode in _REGULAR and stage == "0":
+            blobs[path] = blob
+        else:
+            changed.add(path)
+    for path in changed:
+        blobs.pop(path, None)
+    if not blobs:
+        return {}, False
     try:
         repo = Repo(root)
-        # -v tags each entry (H: git watches it; lowercase: assume-unchanged; S: skip-worktree);
-        # -m lists changed files again, tagged C, and -d deleted ones, tagged R.
-        listed = repo.attempt("ls-files", "-s", "-v", "-m", "-d", "-z", "--", f"{RECORDS_DIR}/")
-        if not listed.ok:
-            return {}
-        autocrlf = repo.attempt("config", "--get", "core.autocrlf")
-        if autocrlf.ok and autocrlf.text.lower() not in ("false", "no", "off", "0", ""):
-            return {}
-        blobs, changed = {}, set()
-        for entry in os.fsdecode(listed.stdout).split("\0"):
-            info, _, path = entry.partition("\t")
-            tag, mode, blob, stage = (info.split(" ") + ["", "", "", ""])[:4]
-            if tag == "H" and mode in _REGULAR and stage == "0":
-                blobs[path] = blob
-            else:
-                changed.add(path)
-        for path in changed:
-            blobs.pop(path, None)
-        if not blobs:
-            return {}
+        # Both settings in one process; exit 1 is "neither is set" (both take their defaults).
+        found = repo.query("config", "-z", "--get-regexp", r"^core\.(autocrlf|filemode)$")
+        settings = dict(item.partition("\n")[::2] for item in found.text.split("\0") if item) if found.ok else {}
+        if settings.get("core.autocrlf", "false").lower() not in ("false", "no", "off", "0", ""):
+            return {}, False
+        trusted = found.status in (0, 1) and settings.get("core.filemode", "true").lower() in ("true", "yes", "on", "1")
         asked = "".join(f"{path}\0" for path in blobs).encode("utf-8", "surrogateescape")
-        fields = os.fsdecode(repo.run("check-attr", "-z", "--stdin", *_CONVERTING, input=asked)).split("\0")
+        attributes = repo.query("check-attr", "-z", "--stdin", *_CONVERTING, input=asked)
+        if not attributes.ok:
+            raise GitError(["check-attr"], attributes.status, attributes.stderr)
     except GitError as error:
-        log.info("check cache: git could not list the record files' blobs, reading them all: %s", error)
-        return {}
+        log.info("check cache: git could not say which record files it vouches for, reading them all: %s", error)
+        return {}, False
+    fields = os.fsdecode(attributes.stdout).split("\0")
     for path, value in zip(fields[0::3], fields[2::3], strict=False):
         if value not in ("unspecified", "unset"):
             blobs.pop(path, None)
-    return blobs
+    return blobs, trusted
 
 
 class CheckCache:
@@ -158,19 +193,79 @@ class CheckCache:
     def __init__(self, root: Path, store: Store):
         self.root = Path(root)
         self.store = store
+        self._listing: list[IndexEntry] | None = None
+        self._listed = False
         self._clean: dict[str, str] | None = None
-        self._stored: dict[tuple[str, str], tuple] = {}
+        self._plain: frozenset[str] = frozenset()  # files git vouches are plain and not executable
+        self._stored: dict[tuple[str, str], tuple] | None = None
         self._used: set[tuple[str, str]] = set()
         self._broken = False
+        self._bytes: dict[str, bytes] = {}  # files read (and hashed) for the verdict's key: parsed as read
+        self._vouched = True  # every file read had the blob git vouched for (else no verdict is kept)
+
+    def listing(self) -> list[IndexEntry] | None:
+        """git's index under ``records/`` (:func:`index_listing`), read once per run."""
+        if not self._listed:
+            self._listing, self._listed = index_listing(self.root), True
+        return self._listing
+
+    def clean(self) -> dict[str, str]:
+        """:func:`clean_blobs` of this run, asked once."""
+        if self._clean is None:
+            self._clean, trusted = clean_blobs(self.root, self.listing())
+            self._plain = frozenset(self._clean) if trusted else frozenset()
+        return self._clean
+
+    def check(self, project: Project, paths: list[str] | None, records: bool) -> CheckResult:
+        """``check_repository`` through this reader; with ``records=False`` and every file asked for, the last
+        verdict when it was reached from exactly what there is now (then no entry is decoded)."""
+        self.clean()
+        listed = list_record_files(project.root, self._plain)
+        if records or paths is not None:
+            return check_repository(project, paths, self, listed=listed)
+        key = self._verdict_key(project, *listed)
+        remembered = self.store.verdict(key) if key is not None else None
+        if remembered is not None:
+            return CheckResult(remembered, checked_files(listed[0], remembered), [])
+        result = check_repository(project, None, self, listed=listed)
+        if key is not None and self._vouched and not self._broken:
+            self.store.save_verdict(key, result.problems)
+        return result
+
+    def _verdict_key(self, project: Project, paths: list[str], stray: list[Problem]) -> str | None:
+        """Everything the whole repository's verdict is reached from, as one hash; None when a file cannot be
+        read (its verdict is not kept)."""
+        clean = self.clean()
+        length = len(next(iter(clean.values()), "0" * 40))
+        blobs = []
+        for rel in paths:
+            blob = clean.get(rel)
+            if blob is None:
+                raw, unreadable = read_record_bytes(self.root, rel)
+                if raw is None:
+                    return None
+                self._bytes[rel] = raw
+                blob = git_blob_id(raw, length)
+            blobs.append(blob)
+        return cachekit.stamp(
+            self.store.salt,
+            project.today().isoformat(),
+            repr(project.roster.leaders if project.roster is not None else None),
+            repr(project.problems),
+            repr(stray),
+            "\0".join(paths),
+            "\0".join(blobs),
+        )
 
     def __call__(self, project: Project, paths: list[str]) -> tuple[list[Record], list[Problem]]:
         if self._broken:
             return read_records(project, paths)
-        if self._clean is None:
-            self._clean = clean_blobs(self.root)
+        clean = self.clean()
+        if self._stored is None:
             self._stored = self.store.load()
         try:
-            records, problems, fresh = self._read(project, paths)
+            with collector_paused():  # 10,000 records that all stay: liaison.core.bulk
+                records, problems, fresh = self._read(project, paths, clean)
         except DamagedEntry as damage:
             self.store.discard(damage)
             self._broken = True
@@ -181,16 +276,20 @@ class CheckCache:
             self._stored.update({(row[0], row[1]): row for row in fresh})
         return records, problems
 
-    def _read(self, project: Project, paths: list[str]) -> tuple[list[Record], list[Problem], list[tuple]]:
+    def _read(
+        self, project: Project, paths: list[str], clean: dict[str, str]
+    ) -> tuple[list[Record], list[Problem], list[tuple]]:
         today = project.today()
-        length = len(next(iter(self._clean.values()), "0" * 40))
+        length = len(next(iter(clean.values()), "0" * 40))
         records: list[Record] = []
         problems: list[Problem] = []
         fresh: list[tuple] = []
         for rel in paths:
-            raw = None
-            blob = self._clean.get(rel)
-            if blob is None:
+            raw = self._bytes.pop(rel, None)
+            blob = clean.get(rel)
+            if raw is not None:
+                blob = git_blob_id(raw, length)
+            elif blob is None:
                 raw, unreadable = read_record_bytes(self.root, rel)
                 if raw is None:
                     problems.extend(unreadable)
@@ -202,8 +301,11 @@ class CheckCache:
                     raw, unreadable = read_record_bytes(self.root, rel)
                     if raw is None:
                         problems.extend(unreadable)
+                        self._vouched = False
                         continue
-                    blob = git_blob_id(raw, length)  # what was read is what is remembered
+                    read = git_blob_id(raw, length)  # what was read is what is remembered
+                    self._vouched = self._vouched and read == blob
+                    blob = read
                 remembered = parse_record(rel, raw, project.schema, today)
                 fresh.extend(entry for entry in [_entry(rel, blob, raw, *remembered, today)] if entry)
             self._used.add((rel, blob))
@@ -261,9 +363,7 @@ def _entry(
     try:
         path.encode("utf-8")  # a file name that is not UTF-8 cannot be a key
         parsed_json = cachekit.dumps(None if record is None else [record.id, record.data, record.lines])
-        problems_json = (
-            cachekit.dumps([[p.path, p.line, p.field, p.label, p.message] for p in problems]) if problems else b"[]"
-        )
+        problems_json = _problems_json(problems)
     except (cachekit.Unstorable, UnicodeEncodeError):
         return None
     days = _days(record.data) if record is not None else []
@@ -273,13 +373,20 @@ def _entry(
 
 
 def _checksum(row: tuple) -> bytes:
+    """A CRC-32 of a row: it catches damage (a flipped bit, a torn page SQLite cannot see), not tampering, as
+    the cache trusts whoever wrote it (docs/cache.md); a cryptographic hash cost three times more."""
     path, blob, raw, parsed, problems, day, latest = row
-    digest = hashlib.blake2b(raw, digest_size=16)
-    digest.update(parsed)
-    digest.update(problems)
     names = f"{len(raw)} {len(parsed)} {len(problems)}\0{path}\0{blob}\0{day}\0{latest}"
-    digest.update(names.encode("utf-8", "surrogatepass"))
-    return digest.digest()
+    crc = zlib.crc32(problems, zlib.crc32(parsed, zlib.crc32(raw)))
+    return zlib.crc32(names.encode("utf-8", "surrogatepass"), crc).to_bytes(4, "big")
+
+
+def _problems_json(problems: list[Problem]) -> bytes:
+    return cachekit.dumps([[p.path, p.line, p.field, p.label, p.message] for p in problems]) if problems else b"[]"
+
+
+def _problems_of(data: bytes) -> list[Problem]:
+    return [] if data == b"[]" else [Problem(*fields) for fields in cachekit.loads(data)]
 
 
 def _days(value: Any) -> list[datetime.date]:
@@ -296,7 +403,7 @@ def _days(value: Any) -> list[datetime.date]:
 def _decode(row: tuple) -> tuple[Record | None, list[Problem]]:
     path, _blob, raw, parsed_json, problems_json = row[:5]
     parsed = cachekit.loads(parsed_json)
-    problems = [] if problems_json == b"[]" else [Problem(*fields) for fields in cachekit.loads(problems_json)]
+    problems = _problems_of(problems_json)
     if parsed is None:
         return None, problems
     record_id, data, lines = parsed
@@ -348,6 +455,49 @@ class Store:
             # SQLite keeps whatever type a damaged page says: a blob read back as text is damage, not a row.
             return self._start_over("an entry of the wrong type")
         return {(row[0], row[1]): row for row in rows}
+
+    def verdict(self, key: str) -> list[Problem] | None:
+        """The problems of the verdict kept under ``key``, or None; a damaged one discards the file."""
+        if self.connection is None:
+            return None
+        try:
+            row = self.connection.execute("SELECT problems, checksum FROM verdict WHERE key = ?", (key,)).fetchone()
+        except sqlite3.Error as error:
+            self._start_over(f"reading failed: {error}")
+            return None
+        if row is None:
+            return None
+        problems, checksum = row
+        try:
+            if type(problems) is not bytes or checksum != _verdict_checksum(key, problems):
+                raise ValueError("the verdict's checksum does not match")
+            return _problems_of(problems)
+        except (ValueError, TypeError, KeyError) as error:
+            self._start_over(f"the kept verdict is damaged: {error}")
+            return None
+
+    def save_verdict(self, key: str, problems: list[Problem]) -> None:
+        """Keep ``problems`` as the verdict of ``key`` (the only one kept); a failure costs only the keeping."""
+        connection = self.connection
+        try:
+            data = _problems_json(problems)
+        except (cachekit.Unstorable, UnicodeEncodeError):
+            return
+        if connection is None:
+            return
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            found = connection.execute("SELECT value FROM meta WHERE key = 'salt'").fetchone()
+            if found is None or found[0] != self.salt:
+                connection.execute("ROLLBACK")
+                return
+            connection.execute("DELETE FROM verdict")
+            connection.execute("INSERT INTO verdict VALUES (?, ?, ?)", (key, data, _verdict_checksum(key, data)))
+            connection.execute("COMMIT")
+        except sqlite3.Error as error:
+            if connection.in_transaction:
+                connection.execute("ROLLBACK")
+            _not_now(self.path, error)
 
     def _start_over(self, why: str) -> dict:
         """Discard a file that cannot be believed and open a new one (or none): this run checks everything."""
@@ -406,14 +556,15 @@ def _connect(path: Path, salt: str) -> sqlite3.Connection:
         if found is None or found[0] != salt:
             connection.execute("BEGIN IMMEDIATE")
             if version != CACHE_VERSION:
-                connection.execute("DROP TABLE IF EXISTS entries")
-                connection.execute("DROP TABLE IF EXISTS meta")
+                for table in ("entries", "verdict", "meta"):
+                    connection.execute(f"DROP TABLE IF EXISTS {table}")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         connection.execute(statement)
                 connection.execute(f"PRAGMA user_version = {CACHE_VERSION}")
             else:
                 connection.execute("DELETE FROM entries")
+                connection.execute("DELETE FROM verdict")
             connection.execute("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", (salt,))
             connection.execute("COMMIT")
             if found is not None:
@@ -422,6 +573,10 @@ def _connect(path: Path, salt: str) -> sqlite3.Connection:
         connection.close()
         raise
     return connection
+
+
+def _verdict_checksum(key: str, problems: bytes) -> bytes:
+    return zlib.crc32(problems, zlib.crc32(key.encode("ascii", "replace"))).to_bytes(4, "big")
 
 
 def _not_now(path: Path, error: sqlite3.Error) -> None:

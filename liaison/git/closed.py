@@ -22,19 +22,21 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from liaison.core import cachekit, dates
 from liaison.core.atomic import write_atomic
-from liaison.core.checks import CheckResult, check_repository
+from liaison.core.checks import CheckResult
 from liaison.core.problems import Problem, sorted_problems
 from liaison.core.project import CONFIG_FILE, Project
 from liaison.core.semesters import Calendar, RangeError, Semester, parse_semester_id
 from liaison.core.yamlio import YamlError, read_yaml_bytes, to_python
-from liaison.git.checkcache import cached_reader
-from liaison.git.filemodes import index_problems
-from liaison.git.history.model import Change, History
-from liaison.git.history.read import read_history
+from liaison.git.checkcache import check_records
+from liaison.git.filemodes import IndexEntry, index_problems
 from liaison.git.repo import ZERO, Repo, commits_since, head_from_files
+
+if TYPE_CHECKING:  # the history is read only when a semester is closed: a check without one never loads it
+    from liaison.git.history.model import Change, History
 
 REOPEN = "Reopen-Reason"
 _SEMESTER_KEY = re.compile(r"[0-9]{4}-[0-9]{4}-[12]")
@@ -169,7 +171,7 @@ def read_closures(root: Path, config_closed: dict | None) -> tuple[list[Closure]
         except RangeError:
             continue  # config.yaml's own check names it
     problems = []
-    found = repo.attempt(
+    found = repo.query(
         "for-each-ref", "--format=%(refname:strip=2)%00%(objectname)%00%(*objectname)", f"refs/tags/{TAG_PREFIX}"
     )
     for line in (found.text if found.ok else "").splitlines():
@@ -254,10 +256,13 @@ def closure_source(closed: Closed, semester: Semester) -> str:
     return "，".join(c.source for c in closed.closures if c.semester == semester)
 
 
-def _with_index_modes(root: Path, result: CheckResult, paths: list[str] | None) -> CheckResult:
+def _with_index_modes(
+    root: Path, result: CheckResult, paths: list[str] | None, listing: list[IndexEntry] | None
+) -> CheckResult:
     """``result`` with a problem for each link, submodule or executable git holds under records/ (of ``paths``
-    only, when given); git's word replaces what the working tree showed of the same path."""
-    found = index_problems(root)
+    only, when given); git's word replaces what the working tree showed of the same path. ``listing``: git's
+    index under records/, when the check cache read it."""
+    found = index_problems(root, listing)
     if paths is not None:
         asked = [_relative(root, given) for given in paths]
         found = [p for p in found if any(p.path == a or p.path.startswith(a.rstrip("/") + "/") for a in asked)]
@@ -279,7 +284,11 @@ def _relative(root: Path, given: str) -> str:
 
 
 def check_with_history(
-    project: Project, paths: list[str] | None = None, since: str | None = None, history: History | None = None
+    project: Project,
+    paths: list[str] | None = None,
+    since: str | None = None,
+    history: History | None = None,
+    records: bool = True,
 ) -> CheckResult:
     """``check``: the core rules, plus closed semesters judged from the history.
 
@@ -290,10 +299,10 @@ def check_with_history(
     A malformed ``closed/`` tag is a problem of its own (path ``refs/tags/…``).
     Record files are read through the check cache (``.cache/check.sqlite``,
     see ``liaison.git.checkcache``), which gives exactly what reading them would.
+    ``records=False``: the caller needs the problems only; the result may then hold no records.
     """
-    with cached_reader(project) as reader:
-        result = check_repository(project, paths, reader)
-    result = _with_index_modes(project.root, result, paths)
+    result, listing = check_records(project, paths, records)
+    result = _with_index_modes(project.root, result, paths, listing)
     if project.config is None:
         return result
     config = project.config
@@ -301,7 +310,10 @@ def check_with_history(
     if not closures and not tags:
         return result
     commits = commits_since(project.root, since) if since else None
-    history = history if history is not None else read_history(project.root, project.schema)
+    if history is None:
+        from liaison.git.history.read import read_history
+
+        history = read_history(project.root, project.schema)
     closed = closed_in(history, closures, tags, config.today(), config.timezone)
     process = closed_semester_problems(history, config.calendar, closed, commits)
     files = sorted({*result.files, *(p.path for p in process), *(p.path for p in tags)})

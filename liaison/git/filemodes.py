@@ -1,14 +1,19 @@
-"""What git holds under ``records/`` that is not a plain file: links, submodules (gitlinks), executables.
+"""What git holds under ``records/``: its index entries, read once, and those that are no plain file (links,
+submodules, executables).
 
 The working tree can hide these (a checkout with ``core.symlinks=false`` writes a link as a file of its
 target's name; ``core.fileMode=false`` drops the executable bit; a submodule not cloned is an empty
 folder), so ``check`` also asks git's index, which is what a commit records. Anything there that is not
 mode 100644 is one problem naming the path.
+
+One ``git ls-files`` answers both this and the check cache's question (which files git vouches for):
+:func:`index_listing`.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from liaison.core.problems import Problem
@@ -16,20 +21,48 @@ from liaison.core.records import RECORDS_DIR, irregular_message
 from liaison.git.repo import GitError, Repo
 
 PLAIN = "100644"
+CHANGED_TAGS = ("C", "R")  # -m and -d list a changed or deleted file a second time, under these tags
 
 
-def index_problems(root: Path) -> list[Problem]:
-    """A problem for each entry under ``records/`` in git's index whose mode is not 100644; none outside git."""
+# One line of ``git ls-files -s -v``: (tag, mode, blob, stage, path). The tag: H a file git watches, h
+# assume-unchanged, S skip-worktree, M unmerged; C and R are the second lines of a changed and a deleted file.
+# Plain tuples: 10,000 named ones cost more than the reading.
+IndexEntry = tuple[str, str, str, str, str]
+
+
+def index_listing(root: Path) -> list[IndexEntry] | None:
+    """Every entry under ``records/`` in git's index, and again each changed (C) or deleted (R) one, from one
+    ``git ls-files -s -v -m -d``; None outside a git repository (or when git cannot say)."""
     try:
-        listed = Repo(root).attempt("ls-files", "-s", "-z", "--", f"{RECORDS_DIR}/")
+        listed = Repo(root).query("ls-files", "-s", "-v", "-m", "-d", "-z", "--", f"{RECORDS_DIR}/")
     except GitError:
-        return []
+        return None
     if not listed.ok:
-        return []
+        return None
+    text = os.fsdecode(listed.stdout)
+    # "<tag> <mode> <object> <stage>\t<path>\0", 10,000 times: one pattern reads them all at C speed.
+    found = _ENTRY.findall(text)
+    if len(found) != text.count("\0"):  # a line of another shape: read each as it comes, none passed over
+        found = [(*(info.split(" ") + ["", "", ""])[:4], path) for info, _, path in _lines(text)]
+    return found
+
+
+def _lines(text: str) -> list[tuple[str, str, str]]:
+    return [line.partition("\t") for line in text.split("\0") if line]
+
+
+_ENTRY = re.compile(r"(\S+) ([0-7]+) ([0-9a-f]+) ([0-3])\t([^\0]+)\0")
+
+
+def index_problems(root: Path, listing: list[IndexEntry] | None = None) -> list[Problem]:
+    """A problem for each entry under ``records/`` in git's index whose mode is not 100644; none outside git.
+
+    ``listing``: :func:`index_listing` of ``root``, when the caller has it already.
+    """
+    if listing is None:
+        listing = index_listing(root) or []
     found = {}
-    for entry in os.fsdecode(listed.stdout).split("\0"):
-        info, _, path = entry.partition("\t")
-        mode = info.split(" ", 1)[0]
-        if path and mode != PLAIN:
+    for tag, mode, _blob, _stage, path in listing:
+        if tag not in CHANGED_TAGS and mode != PLAIN:
             found[path] = Problem(path, None, "", "", irregular_message(mode))
     return list(found.values())

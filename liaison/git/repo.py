@@ -8,6 +8,13 @@ model: the history, the audit and the outbox read the plumbing's own output
 for thousands of objects where the object model would start many; see
 ``docs/git.md`` for the figures.
 
+One measured exception: :meth:`Repo.query`, the short read-only questions a
+warm ``check`` or ``audit`` asks (``ls-files``, ``check-attr``,
+``for-each-ref``, ...), runs git without GitPython, whose import alone costs
+more CPU than all of those questions together (docs/git.md). Same timeout,
+same errors, same environment; GitPython is imported only when a command
+runs git through :meth:`Repo.attempt`.
+
 Errors are :class:`GitError`; its message names the command and carries
 git's own words. Callers that show a person the error translate it.
 """
@@ -19,6 +26,8 @@ import datetime
 import logging
 import os
 import re
+import signal
+import subprocess
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -74,10 +83,14 @@ class Repo:
         self.root = Path(root)
         self.timeout = timeout
         self.env = dict(env or {})
-        import git as gitpython  # GitPython loads only when git is run: `check` starts faster
+        self._git = None  # GitPython's runner, made the first time ``attempt`` runs git
 
-        self._gitpython = gitpython
-        self._git = gitpython.Git(str(self.root))
+    def _gitpython(self):
+        import git as gitpython  # loaded only when git runs through it: a warm `check` never does
+
+        if self._git is None:
+            self._git = gitpython.Git(str(self.root))
+        return gitpython, self._git
 
     def attempt(
         self, *args: str, input: bytes | None = None, env: dict | None = None, timeout: float | None = None
@@ -87,6 +100,7 @@ class Repo:
         # file named so would slip past every reader that looks for records/….yaml (the history, the audit).
         command = ["git", "-c", "core.quotePath=false", *args]
         limit = self.timeout if timeout is None else timeout
+        gitpython, runner = self._gitpython()
         with contextlib.ExitStack() as stack:
             stdin = None
             if input is not None:
@@ -94,7 +108,7 @@ class Repo:
                 stdin.write(input)
                 stdin.seek(0)
             try:
-                status, out, err = self._git.execute(
+                status, out, err = runner.execute(
                     command,
                     istream=stdin,
                     with_extended_output=True,
@@ -104,13 +118,58 @@ class Repo:
                     kill_after_timeout=limit,
                     env={**self.env, **(env or {})},
                 )
-            except self._gitpython.GitCommandNotFound as error:
+            except gitpython.GitCommandNotFound as error:
                 raise GitError(list(args), None, f"找不到 git 命令：{error}") from None
         message = err.decode("utf-8", "replace") if isinstance(err, bytes) else str(err)
         if message.startswith("Timeout:") or (status == -9 and "did not complete" in message):
-            log.warning("git %s timed out after %gs in %s", " ".join(args[:2]), limit, self.root)
-            raise GitError(list(args), status, message, timed_out=True)
+            raise self._timed_out(args, status, message, limit)
         return Result(status, out or b"", message)
+
+    def query(self, *args: str, input: bytes | None = None, timeout: float | None = None) -> Result:
+        """``attempt`` for a short, local, read-only question on a hot path, run without GitPython.
+
+        A warm ``check`` is about a fifth of a second, and importing GitPython
+        alone would add a third to it (docs/git.md has the figures); its
+        questions (``ls-files``, ``check-attr``, ``config``, ``for-each-ref``,
+        ``rev-parse``, ``rev-list``) need nothing GitPython gives but the
+        timeout and the environment, which this gives the same way: git in
+        English (``LC_ALL=C``, as GitPython sets it), paths unquoted, the
+        process and whatever it started killed when ``timeout`` passes (its
+        own process group), the same :class:`Result` and :class:`GitError`.
+        Never for commands that write, talk to a remote or run hooks: those
+        go through :meth:`attempt`.
+        """
+        command = ["git", "-c", "core.quotePath=false", *args]
+        limit = self.timeout if timeout is None else timeout
+        env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env}
+        folder = self.root if os.access(self.root, os.X_OK) else None  # where GitPython would run it
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=folder,
+                env=env,
+                stdin=subprocess.DEVNULL if input is None else subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,  # a process group of its own: a timeout kills git and its children
+            )
+        except FileNotFoundError as error:
+            raise GitError(list(args), None, f"找不到 git 命令：{error}") from None
+        try:
+            out, err = process.communicate(input, timeout=limit)
+        except BaseException as error:  # the timeout, or an interrupt: nothing of it is left running
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            if not isinstance(error, subprocess.TimeoutExpired):
+                raise
+            message = f'Timeout: the command "{" ".join(command)}" did not complete in {limit:g} secs.'
+            raise self._timed_out(args, -signal.SIGKILL, message, limit) from None
+        return Result(process.returncode, out, err.decode("utf-8", "replace").removesuffix("\n"))
+
+    def _timed_out(self, args: tuple[str, ...], status: int | None, message: str, limit: float) -> GitError:
+        log.warning("git %s timed out after %gs in %s", " ".join(args[:2]), limit, self.root)
+        return GitError(list(args), status, message, timed_out=True)
 
     def run(
         self, *args: str, input: bytes | None = None, env: dict | None = None, timeout: float | None = None
@@ -129,11 +188,18 @@ class Repo:
         """The commit ``revision`` names, or None when there is none."""
         if not revision or revision.startswith("-"):
             return None
-        result = self.attempt("rev-parse", "-q", "--verify", "--end-of-options", f"{revision}^{{commit}}")
+        result = self.query("rev-parse", "-q", "--verify", "--end-of-options", f"{revision}^{{commit}}")
         return result.text if result.ok else None
 
     def is_repository(self) -> bool:
-        return self.attempt("rev-parse", "--git-dir").ok
+        return self.query("rev-parse", "--git-dir").ok
+
+    def query_text(self, *args: str) -> str:
+        """``query``'s output as text, stripped; a failure raises GitError (``text`` for the hot paths)."""
+        result = self.query(*args)
+        if not result.ok:
+            raise GitError(list(args), result.status, result.stderr)
+        return result.text
 
     def objects(self, names: Iterable[str]) -> dict[str, bytes | None]:
         """The contents of many objects in one ``cat-file --batch``: name -> bytes, or None when missing.
@@ -237,11 +303,14 @@ class CommitInfo:
 def head_commit(root: Path) -> CommitInfo | None:
     """The commit checked out at ``root``, or None when it is not a Git repository (or has no commit)."""
     repo = Repo(root)
-    found = repo.attempt("log", "-1", "--format=%H %cI", "HEAD")
+    found = repo.query("log", "-1", "--format=%H %cI", "HEAD")
     if not found.ok or not found.text:
         return None
     sha, when = found.text.split()
-    status = repo.text("status", "--porcelain", "--untracked-files=all", "--", *SOURCE_PATHS)
+    # Without optional locks: a question that never writes the index (what makes it a query).
+    status = repo.query_text(
+        "--no-optional-locks", "status", "--porcelain", "--untracked-files=all", "--", *SOURCE_PATHS
+    )
     return CommitInfo(sha, datetime.datetime.fromisoformat(when), bool(status))
 
 
@@ -309,4 +378,4 @@ def commits_since(root: Path, since: str, ref: str = "HEAD") -> set[str]:
     """The commits in ``since..ref``; a ``since`` that names no commit is a CommitNotFound, never "all"."""
     repo = Repo(root)
     base = _commit_or_raise(repo, since, "找出新的提交")
-    return set(repo.text("rev-list", f"{base}..{ref}").split())
+    return set(repo.query_text("rev-list", f"{base}..{ref}").split())

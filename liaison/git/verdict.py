@@ -12,14 +12,17 @@ Everything here returns data; the command line and the web say it in words.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from liaison.core.checks import CheckResult
 from liaison.core.problems import Problem
 from liaison.core.project import Project
 from liaison.core.records import RECORDS_DIR, Record
 from liaison.git.closed import check_with_history
-from liaison.git.history.model import History
 from liaison.git.repo import changed_files
+
+if TYPE_CHECKING:
+    from liaison.git.history.model import History
 
 TAG_PATHS = "refs/"
 
@@ -40,7 +43,7 @@ class Verdict:
     """What a command may build from, after one run of ``check``."""
 
     result: CheckResult
-    records: list[Record]  # the records whose content passes: the only ones an output may use
+    records: list[Record]  # the records whose content passes: the only ones an output may use (see ``verdict``)
     left_out: list[str]  # record files whose content fails check: named, never used
     notes: list[Problem]  # problems that keep their record in: a bad closed/ tag, a closed semester changed
     failed: list[str] = field(default_factory=list)  # the files that make the command exit 1
@@ -68,15 +71,20 @@ def verdict_of(result: CheckResult, content_only: bool = False) -> Verdict:
     return Verdict(result, result.clean_records(), left_out, notes, failed)
 
 
-def verdict(project: Project, history: History | None = None, content_only: bool = False) -> Verdict:
+def verdict(
+    project: Project, history: History | None = None, content_only: bool = False, records: bool = True
+) -> Verdict:
     """Run ``check`` over the whole repository once and say what a command may build from.
 
     Raises NotReady when config.yaml or roster.yaml cannot be used (their
     problems are on it). ``history``: pass it when the command has read
-    it already, so it is read once.
+    it already, so it is read once. ``records=False``: the command builds
+    nothing from the records (the audit lists changes): the verdict's
+    ``records`` may then be empty, and the check cache answers without
+    reading any when nothing changed.
     """
     require_ready(project)
-    return verdict_of(check_with_history(project, history=history), content_only)
+    return verdict_of(check_with_history(project, history=history, records=records), content_only)
 
 
 def require_ready(project: Project) -> None:
@@ -114,7 +122,7 @@ def check_report(project: Project, paths: list[str] | None = None, since: str | 
 
     A ``since`` that names no commit raises CommitNotFound.
     """
-    result = check_with_history(project, paths, since=since)
+    result = check_with_history(project, paths, since=since, records=False)
     if not since:
         return CheckReport(result, None, [], list(result.problems))
     checked = set(result.files)

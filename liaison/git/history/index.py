@@ -49,6 +49,7 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 from liaison.core import cachekit
+from liaison.core.bulk import collector_paused
 from liaison.core.schema import Schema
 from liaison.git.history.gitlog import commit_from_fields, read_commits, read_mainline, read_signatures, record_versions
 from liaison.git.history.model import (
@@ -353,6 +354,10 @@ class HistoryIndex:
 
     def history(self) -> History:
         """The whole History, built from the stored rows."""
+        with collector_paused():  # the rows and what they become all stay: liaison.core.bulk
+            return self._history()
+
+    def _history(self) -> History:
         db = self.db
         db.execute("BEGIN")
         try:
@@ -424,6 +429,10 @@ class HistoryIndex:
             return self._build(mainline, commits, changes, versions).of(record)
 
     def _build(self, mainline: Mainline, commit_rows: list, change_rows: list, version_rows: list) -> History:
+        with collector_paused():  # every row becomes objects that stay: liaison.core.bulk
+            return self._built(mainline, commit_rows, change_rows, version_rows)
+
+    def _built(self, mainline: Mainline, commit_rows: list, change_rows: list, version_rows: list) -> History:
         raw: dict[int, list[RawChange]] = defaultdict(list)
         for seq, path, old_blob, new_blob in change_rows:
             raw[seq].append(RawChange(path, old_blob, new_blob))

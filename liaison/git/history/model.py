@@ -4,11 +4,13 @@ built from them (no git here: :mod:`.gitlog` reads git, :mod:`.index` reads the 
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any, NamedTuple
 
+from liaison.core.bulk import collector_paused
 from liaison.core.records import RECORDS_DIR
 from liaison.core.schema import Schema
 from liaison.git.repo import ZERO
@@ -86,6 +88,18 @@ class FieldChange(NamedTuple):  # a named tuple: a history has some 100,000 of t
     new: Any
 
 
+@dataclass(frozen=True, eq=False)
+class FieldWording:
+    """How a history words what changed in a record: the schema, and its fields' labels in order (one for all
+    the changes of a history)."""
+
+    schema: Schema
+    labels: dict[str, str]
+
+    def differences(self, old: dict, new: dict) -> tuple[FieldChange, ...]:
+        return field_changes(old, new, self.schema, self.labels)
+
+
 @dataclass(frozen=True)
 class Change:
     commit: Commit
@@ -95,7 +109,9 @@ class Change:
     new_path: str | None
     old_data: dict
     new_data: dict
-    fields: tuple[FieldChange, ...]
+    # How ``fields`` words the differences (None: a change no schema describes, allowed_signers). Not compared:
+    # ``fields`` follows from the data.
+    wording: FieldWording | None = field(compare=False, repr=False)
     merge: Merge | None  # the mainline merge that brought it in (for a change made in a merge: that merge)
     on_mainline: bool  # the commit itself is on the mainline (a direct push, or a merge's own change)
     entered: str = ""  # the mainline commit that brought this change to the mainline
@@ -105,6 +121,14 @@ class Change:
     old_irregular: str = ""  # the git mode of the version before, when it was no plain file
     new_irregular: str = ""  # the git mode of the version after, when it is no plain file
     entered_at: datetime.datetime | None = None  # the time of the mainline commit ``entered`` (settable, but in order)
+
+    @functools.cached_property
+    def fields(self) -> tuple[FieldChange, ...]:
+        """What differs between the versions before and after, field by field in the schema's order.
+
+        Worked out when first asked: the record pages ask, the audit (13,000 changes) never does.
+        """
+        return self.wording.differences(self.old_data, self.new_data) if self.wording is not None else ()
 
     @property
     def merged(self) -> bool:
@@ -220,6 +244,7 @@ def irregular_mode(blob: str) -> str:
     return mode if colon else ""
 
 
+@functools.cache  # pure, and asked for each path many times while a history is built
 def identity(path: str) -> str:
     """What stays when a record's date is corrected: 工号 and the 6-hex suffix (the id without its date)."""
     name = stem(path)
@@ -276,6 +301,7 @@ def field_labels(schema: Schema) -> dict[str, str]:
     return {f.key: schema.label((f.key,)) or f.key for f in schema.fields}
 
 
+@functools.cache  # pure, and asked for each path many times while a history is built
 def stem(path: str) -> str:
     """``PurePosixPath(path).stem`` for git's paths (normalised already), without building a path object."""
     name = path.rstrip("/").rsplit("/", 1)[-1]
@@ -317,48 +343,49 @@ def build_history(
 ) -> History:
     """The history from what git said (``order`` from :func:`in_mainline_order`), with no git: what the index
     stores is these inputs, so a history from the index is built by the same code as one read at once."""
-    positions = mainline.positions
-    history = History(mainline=mainline.commits, mainline_times=mainline.times, entry=mainline.entry)
-    current: dict[str, str] = {}
-    labels = field_labels(schema)
-    for commit, changes in order:
-        entered = mainline.entry.get(commit.sha, "")
-        in_merge = len(commit.parents) > 1
-        common = {
-            "merge": mainline.merges.get(entered) if entered != commit.sha or in_merge else None,
-            "on_mainline": entered == commit.sha,
-            "entered": entered,
-            "position": positions.get(entered, -1),
-            "in_merge": in_merge,
-            "signature": signatures.get(commit.sha),
-            "entered_at": mainline.times.get(entered),
-        }
-        records = [c for c in changes if c.path.startswith(f"{RECORDS_DIR}/") and c.path.endswith(".yaml")]
-        for kind, old_path, new_path, old_blob, new_blob in pair_moves(records):
-            key = _record_key(current, kind, old_path, new_path)
-            for path in (old_path, new_path):
-                if path:
-                    history.aliases[path] = key
-                    history.aliases[stem(path)] = key
-            old = _version(versions, old_blob, old_path)
-            new = _version(versions, new_blob, new_path)
-            history.changes.append(
-                Change(
-                    commit,
-                    kind,
-                    key,
-                    old_path,
-                    new_path,
-                    old,
-                    new,
-                    field_changes(old, new, schema, labels),
-                    **common,
-                    old_irregular=irregular_mode(old_blob),
-                    new_irregular=irregular_mode(new_blob),
+    with collector_paused():  # a million objects that all stay: liaison.core.bulk
+        positions = mainline.positions
+        history = History(mainline=mainline.commits, mainline_times=mainline.times, entry=mainline.entry)
+        current: dict[str, str] = {}
+        wording = FieldWording(schema, field_labels(schema))
+        for commit, changes in order:
+            entered = mainline.entry.get(commit.sha, "")
+            in_merge = len(commit.parents) > 1
+            common = {
+                "merge": mainline.merges.get(entered) if entered != commit.sha or in_merge else None,
+                "on_mainline": entered == commit.sha,
+                "entered": entered,
+                "position": positions.get(entered, -1),
+                "in_merge": in_merge,
+                "signature": signatures.get(commit.sha),
+                "entered_at": mainline.times.get(entered),
+            }
+            records = [c for c in changes if c.path.startswith(f"{RECORDS_DIR}/") and c.path.endswith(".yaml")]
+            for kind, old_path, new_path, old_blob, new_blob in pair_moves(records):
+                key = _record_key(current, kind, old_path, new_path)
+                for path in (old_path, new_path):
+                    if path:
+                        history.aliases[path] = key
+                        history.aliases[stem(path)] = key
+                old = _version(versions, old_blob, old_path)
+                new = _version(versions, new_blob, new_path)
+                history.changes.append(
+                    Change(
+                        commit,
+                        kind,
+                        key,
+                        old_path,
+                        new_path,
+                        old,
+                        new,
+                        wording,
+                        **common,
+                        old_irregular=irregular_mode(old_blob),
+                        new_irregular=irregular_mode(new_blob),
+                    )
                 )
-            )
-        for change in (c for c in changes if c.path == SIGNERS_FILE):
-            kind = ADDED if change.old_blob == ZERO else DELETED if change.new_blob == ZERO else CHANGED
-            paths = (None if kind == ADDED else SIGNERS_FILE, None if kind == DELETED else SIGNERS_FILE)
-            history.signer_changes.append(Change(commit, kind, SIGNERS_FILE, *paths, {}, {}, (), **common))
-    return history
+            for change in (c for c in changes if c.path == SIGNERS_FILE):
+                kind = ADDED if change.old_blob == ZERO else DELETED if change.new_blob == ZERO else CHANGED
+                paths = (None if kind == ADDED else SIGNERS_FILE, None if kind == DELETED else SIGNERS_FILE)
+                history.signer_changes.append(Change(commit, kind, SIGNERS_FILE, *paths, {}, {}, None, **common))
+        return history

@@ -89,7 +89,7 @@ def as_on_main(
     found = main_ref(root, branch)
     if found is None or not changes:
         return changes
-    unmerged = set(Repo(root).text("rev-list", f"{found}..{ref}").split())
+    unmerged = set(Repo(root).query_text("rev-list", f"{found}..{ref}").split())
     if not unmerged:
         return changes
     mine = [

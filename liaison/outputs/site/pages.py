@@ -34,7 +34,6 @@ from liaison.outputs.site.search import _pinyin_hint, leader_label, search_data,
 from liaison.outputs.site.store import Output, input_key
 from liaison.outputs.site.versions import Version, Versions
 from liaison.outputs.templating import environment
-from liaison.outputs.workbook import build_workbook
 
 ASSETS = ("site.css", "search.js", "zip.js")
 
@@ -84,8 +83,11 @@ def history_items(changes: list[Change], timezone: str = dates.DEFAULT_ZONE) -> 
     change's time (when it entered main, as ``history`` and the audit give it), and the submission's
     own when it reads otherwise; the commit id stays as a small link (to GitLab when the build knows
     the project's address, CI_PROJECT_URL) for auditors.
+
+    A record page's key holds :func:`history_key` instead of these items: whatever is read here must
+    follow from what that names.
     """
-    project_url = os.environ.get("CI_PROJECT_URL", "").rstrip("/")
+    project_url = _project_url()
     items = []
     for change in changes:
         commit = change.commit
@@ -110,6 +112,22 @@ def history_items(changes: list[Change], timezone: str = dates.DEFAULT_ZONE) -> 
             }
         )
     return items
+
+
+def history_key(changes: list[Change], timezone: str) -> tuple:
+    """What :func:`history_items` makes a record's history from, for its page's key, at a fraction of the cost
+    of making it (10,000 records a build). Each change by its commit (which fixes the author, the times and
+    the message), its kind and paths (with the commit, the versions before and after, so the fields that
+    differ), the mainline commit that brought it in (its time, and the merge with who merged and the merge
+    request) and whether the form signed it; then the zone the times are written in and the project's address.
+    """
+    changes_named = tuple((c.commit.sha, c.kind, c.old_path, c.new_path, c.entered, c.by_form) for c in changes)
+    return (timezone, _project_url(), changes_named)
+
+
+def _project_url() -> str:
+    """GitLab's address of the project in CI (CI_PROJECT_URL): the pages link each commit there."""
+    return os.environ.get("CI_PROJECT_URL", "").rstrip("/")
 
 
 def _review_words(change: Change) -> str:
@@ -239,7 +257,7 @@ def download_files(
                     item["path"],
                     input_key(pages.fingerprint, "workbook", item["path"], version.source, stamp.isoformat(), held),
                     functools.partial(
-                        build_workbook,
+                        _workbook,
                         chosen,
                         project.roster,
                         project.schema,
@@ -272,6 +290,13 @@ def download_files(
     return files
 
 
+def _workbook(*args) -> bytes:
+    """``build_workbook``, imported when a semester's workbook is made (openpyxl: a tenth of a second to load)."""
+    from liaison.outputs.workbook import build_workbook
+
+    return build_workbook(*args)
+
+
 def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[Output]:
     """leaders/<工号>.html: a leader's records by semester, and how their count compares with the others'."""
     calendar = pages.calendar
@@ -284,7 +309,7 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
     files = []
     for leader in project.roster.leaders:
         groups = defaultdict(list)
-        names = record_pdf_paths(by_leader.get(leader.id, []), project.roster)
+        names = record_pdf_paths(by_leader.get(leader.id, []), project.roster, folders)
         for record in reversed(by_leader.get(leader.id, [])):
             groups[calendar.semester_of(record.date)].append(
                 {
@@ -321,9 +346,10 @@ def leader_pages(pages: Pages, records: list[Record], project: Project) -> list[
 
 
 def record_page(
-    pages: Pages, record: Record, schema: Schema, leader_display: str, version: str, history: list[dict]
+    pages: Pages, record: Record, schema: Schema, leader_display: str, version: str, changes: list[Change]
 ) -> dict:
     """The context of records/<id>.html: the record's fields and, when the history was read, its changes."""
+    history = history_items(changes, pages.timezone) if changes else []
     date_text = display_value(schema.field("date"), record.date)
     return {
         "page_title": f"{record.leader} {record.date.isoformat()}",
@@ -353,12 +379,11 @@ def record_pages(
     files = []
     for record in records:
         changes = versions.changes_of(record.id) if history else []
-        items = history_items(changes, pages.timezone) if changes else []
         version = versions.record_text(record.path, changes, history) if history else versions.head.source
         leader = by_id.get(record.leader_id)
         label = pages.label(leader) if leader else record.leader
-        context = functools.partial(record_page, pages, record, project.schema, label, version, items)
-        key = (record.path, digests[record.path], label, version, items)
+        context = functools.partial(record_page, pages, record, project.schema, label, version, changes)
+        key = (record.path, digests[record.path], label, version, history_key(changes, pages.timezone))
         files.append(pages.lazy("record.html", f"records/{record.id}.html", key, context))
     return files
 

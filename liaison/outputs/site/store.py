@@ -29,9 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import jinja2
-import openpyxl
-
 from liaison.core import cachekit
 from liaison.core.project import Project
 from liaison.outputs.placing import Placer
@@ -83,8 +80,9 @@ def site_fingerprint(project: Project) -> str:
         *(part for name, path in sources for part in (name, path.read_bytes())),
         repr(project.config),
         repr(project.roster.leaders),
-        jinja2.__version__,
-        openpyxl.__version__,
+        # What Jinja2 and openpyxl make of the same input: their installed files (importing openpyxl
+        # to read its version would cost a tenth of a second in a build that writes no workbook).
+        cachekit.library_stamp("jinja2", "openpyxl"),
     )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from liaison.core.semesters import Calendar, Semester
 from liaison.git.history.model import Change, History
-from liaison.git.repo import SOURCE_PATHS, CommitInfo, Repo
+from liaison.git.repo import SOURCE_PATHS, CommitInfo, GitError, Repo
 
 UNCOMMITTED = "本机文件（尚未提交）"
 DIRTY = "（含未提交的修改）"
@@ -96,7 +96,7 @@ class Versions:
                 semester = calendar.semester_of(day)
                 versions.by_semester[semester] = _newer(versions.by_semester.get(semester), version)
         repo = Repo(root)
-        found = repo.attempt("log", "-1", "--first-parent", "--format=%H %cI", "HEAD", "--", *SUMMARY_INPUTS)
+        found = repo.query("log", "-1", "--first-parent", "--format=%H %cI", "HEAD", "--", *SUMMARY_INPUTS)
         if found.ok and found.text:
             sha, when = found.text.split()
             versions.summary_inputs = Version(sha, datetime.datetime.fromisoformat(when), positions.get(sha, -1))
@@ -137,7 +137,13 @@ class Versions:
 
 def _dirty_paths(repo: Repo) -> set[str]:
     """The source paths (records, roster, config, schema, templates) that differ from the commit."""
-    raw = repo.run("status", "--porcelain", "-z", "--untracked-files=all", "--", *SOURCE_PATHS).decode("utf-8")
+    # Without optional locks: a question that never writes the index. Not stripped: " M path" starts with a space.
+    found = repo.query(
+        "--no-optional-locks", "status", "--porcelain", "-z", "--untracked-files=all", "--", *SOURCE_PATHS
+    )
+    if not found.ok:
+        raise GitError(["status"], found.status, found.stderr)
+    raw = found.stdout.decode("utf-8")
     paths, entries = set(), iter(raw.split("\0"))
     for entry in entries:
         if len(entry) < 4:

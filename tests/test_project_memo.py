@@ -131,7 +131,9 @@ def test_other_code_or_other_libraries_read_the_files(repo, reads, monkeypatch):
         b'{"key": "KEY", "values": [{}, {"school": "x", "office": "y"}, {"leaders": "all"}]}',
         b'{"key": "KEY", "values": "x"}',
         b"[1, 2, 3]",
+        b"[" * 100_000,  # a RecursionError ended every command
     ],
+    ids=lambda kept: repr(kept[:40]),
 )
 def test_a_memo_of_the_wrong_shape_is_not_believed(repo, reads, kept):
     first = open_project(repo)

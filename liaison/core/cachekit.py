@@ -412,7 +412,10 @@ def loads(data: bytes | str) -> Any:
     """The value :func:`dumps` wrote; ``ValueError`` (or ``TypeError``, ``KeyError``) when ``data`` is damaged."""
     if not isinstance(data, str):
         data = bytes(data).decode("utf-8", "surrogatepass")
-    return _DECODER.decode(data)
+    try:
+        return _DECODER.decode(data)
+    except RecursionError:  # nesting no dumps of ours writes (a damaged or planted file): never a crash
+        raise ValueError("nested too deeply") from None
 
 
 def _tagged(value: Any) -> Any:

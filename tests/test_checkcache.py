@@ -306,6 +306,36 @@ def test_assume_unchanged_does_not_hide_an_edit(history, parses):
     assert parses == [rel]
 
 
+@pytest.mark.parametrize("weakened", ["fsmonitor", "minimal stat"])
+def test_git_settings_that_weaken_its_own_test_do_not_hide_an_edit(history, parses, tmp_path, weakened):
+    """A file system monitor hook that says nothing changed (a stale or broken watcher), or core.checkStat=minimal
+    with an edit of the same size and mtime: git status then calls an edited file unchanged, check must not."""
+    cached(history)
+    rel = paths_of(history)[0]
+    target = history / rel
+    an_hour_ago = target.stat().st_mtime_ns - 3600 * 10**9  # older than the index: git's racy test passes it
+    os.utime(target, ns=(an_hour_ago, an_hour_ago))
+    if weakened == "fsmonitor":
+        hook = tmp_path / "quiet-monitor"
+        hook.write_text("#!/bin/sh\nprintf '%s\\0' \"$(date +%s%N)\"\n", encoding="utf-8")
+        hook.chmod(0o755)
+        git(history, "config", "core.fsmonitor", str(hook))
+        git(history, "config", "core.fsmonitorHookVersion", "2")
+    else:
+        git(history, "config", "core.checkStat", "minimal")
+        git(history, "config", "core.trustctime", "false")
+    for _ in range(2):  # the index refreshed: the file's stat kept, then each file marked as the monitor's
+        git(history, "status", "--porcelain")
+    edited = history / "edited.yaml"  # saved as an editor does, a new file renamed over the old: a new inode
+    edited.write_text(target.read_text(encoding="utf-8").replace("size: 50", "size: 05"), encoding="utf-8")
+    os.utime(edited, ns=(an_hour_ago, an_hour_ago))
+    edited.replace(target)
+    assert git(history, "status", "--porcelain") == ""  # git itself misses the edit
+    parses.clear()
+    assert_same_as_cold(history)
+    assert parses == [rel]
+
+
 def test_a_checkout_converting_line_ends_gives_the_files_bytes(history):
     cached(history)  # remembers each blob's LF bytes
     (history / ".gitattributes").write_text("records/** text eol=crlf\n", encoding="utf-8")

@@ -53,8 +53,18 @@ def test_a_memo_of_the_wrong_shape_is_not_believed(history, kept):
     set_closed(history, "closed_semesters:\n  2024-2025-1: 2025-02-20\n")
     answer(history)
     memo = history / cachekit.CACHE_FOLDER / closed.MEMO_FILE
-    key = cachekit.loads(memo.read_bytes())["key"]
-    memo.write_bytes(kept.replace(b"KEY", key.encode()))
+    key = cachekit.loads(cachekit.unseal(memo.read_bytes()))["key"]
+    memo.write_bytes(cachekit.seal(kept.replace(b"KEY", key.encode())))
+    assert answer(history) == {"2024-2025-1": datetime.date(2025, 2, 20)}
+
+
+def test_a_memo_with_a_flipped_bit_is_not_believed(history):
+    set_closed(history, "closed_semesters:\n  2024-2025-1: 2025-02-20\n")
+    answer(history)
+    memo = history / cachekit.CACHE_FOLDER / closed.MEMO_FILE
+    data = bytearray(memo.read_bytes())
+    data[data.index(b"2025-02-20") + 9] ^= 0x01  # 2025-02-21: still a day, a day late (disk damage)
+    memo.write_bytes(bytes(data))
     assert answer(history) == {"2024-2025-1": datetime.date(2025, 2, 20)}
 
 

@@ -73,6 +73,25 @@ def test_a_query_that_hangs_is_killed_with_what_it_started(history, tmp_path):
     assert not _alive(child)
 
 
+def test_a_check_never_asks_a_file_system_monitor(history, tmp_path):
+    """A core.fsmonitor hook may hang (each git question waited out its 120 s: check took 6 minutes) or lag;
+    the questions a check asks run without it."""
+    asked = tmp_path / "asked"
+    hook = tmp_path / "monitor"
+    hook.write_text(f'#!/bin/sh\necho "$@" >> {asked}\nprintf \'%s\\0\' "$(date +%s%N)"\n', encoding="utf-8")
+    hook.chmod(0o755)
+    subprocess.run(["git", "config", "core.fsmonitor", str(hook)], cwd=history, check=True, timeout=30)
+    subprocess.run(["git", "status", "--porcelain"], cwd=history, check=True, timeout=30, capture_output=True)
+    assert asked.is_file()  # git runs the hook
+    asked.unlink()
+    from liaison.core.project import open_project
+    from liaison.git.closed import check_with_history
+
+    check_with_history(open_project(history))
+    check_with_history(open_project(history), records=False)
+    assert not asked.exists()
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

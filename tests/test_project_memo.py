@@ -131,13 +131,33 @@ def test_other_code_or_other_libraries_read_the_files(repo, reads, monkeypatch):
         b'{"key": "KEY", "values": [{}, {"school": "x", "office": "y"}, {"leaders": "all"}]}',
         b'{"key": "KEY", "values": "x"}',
         b"[1, 2, 3]",
+        b"[" * 100_000,  # a RecursionError ended every command
     ],
+    ids=lambda kept: repr(kept[:40]),
 )
 def test_a_memo_of_the_wrong_shape_is_not_believed(repo, reads, kept):
     first = open_project(repo)
     memo = repo / cachekit.CACHE_FOLDER / MEMO_FILE
-    key = cachekit.loads(memo.read_bytes())["key"]
-    memo.write_bytes(kept.replace(b"KEY", key.encode()))
+    key = cachekit.loads(cachekit.unseal(memo.read_bytes()))["key"]
+    memo.write_bytes(cachekit.seal(kept.replace(b"KEY", key.encode())))
+    reads.clear()
+    assert same(open_project(repo), first)
+    assert len(reads) == 5
+
+
+def flip_a_bit(path, after: bytes, offset: int = 0) -> None:
+    """One bit of ``path`` flipped, ``offset`` bytes after ``after``: the JSON still reads, with another value."""
+    data = bytearray(path.read_bytes())
+    data[data.index(after) + len(after) + offset] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_memo_with_a_flipped_bit_is_not_believed(repo, reads):
+    """A bit flipped in a leader's name (disk damage) read as valid JSON: check named every record of that
+    leader as not matching the roster."""
+    first = open_project(repo)
+    memo = repo / cachekit.CACHE_FOLDER / MEMO_FILE
+    flip_a_bit(memo, b'"name":"', 2)
     reads.clear()
     assert same(open_project(repo), first)
     assert len(reads) == 5

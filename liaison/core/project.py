@@ -175,7 +175,7 @@ def _remembered(root: Path, key: str) -> Project | None:
     try:
         if path.stat().st_size > _MEMO_BYTES:
             return None
-        kept = cachekit.loads(path.read_bytes())
+        kept = cachekit.loads(cachekit.unseal(path.read_bytes()))
         if type(kept) is not dict or kept.get("key") != key:
             return None
         record_rules, config_data, roster_data = kept["values"]
@@ -192,7 +192,7 @@ def _remembered(root: Path, key: str) -> Project | None:
 def _remember(root: Path, key: str, values: list) -> None:
     folder = cachekit.cache_folder(root)
     try:
-        data = cachekit.dumps({"key": key, "values": values})
+        data = cachekit.seal(cachekit.dumps({"key": key, "values": values}))
     except cachekit.Unstorable:
         return  # a value the codec cannot give back exactly: the files are read every time
     if not cachekit.usable_folder(folder):

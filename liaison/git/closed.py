@@ -140,7 +140,7 @@ def remembered_closures(repo: Repo) -> dict[str, datetime.date]:
         return config_closures_in_history(repo)
     key = cachekit.stamp(head[0], head[1], cachekit.code_stamp(__name__, memo=folder))
     try:
-        kept = cachekit.loads((folder / MEMO_FILE).read_bytes())
+        kept = cachekit.loads(cachekit.unseal((folder / MEMO_FILE).read_bytes()))
         if type(kept) is dict and kept.get("key") == key and type(kept.get("closed")) is dict:
             closed = kept["closed"]
             if all(type(day) is datetime.date and _SEMESTER_KEY.fullmatch(name) for name, day in closed.items()):
@@ -149,7 +149,7 @@ def remembered_closures(repo: Repo) -> dict[str, datetime.date]:
         pass
     closed = config_closures_in_history(repo)
     try:
-        write_atomic(folder / MEMO_FILE, cachekit.dumps({"key": key, "closed": closed}))
+        write_atomic(folder / MEMO_FILE, cachekit.seal(cachekit.dumps({"key": key, "closed": closed})))
     except OSError as error:
         cachekit.unwritable(folder, error)
     return closed

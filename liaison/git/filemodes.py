@@ -34,7 +34,7 @@ def index_listing(root: Path) -> list[IndexEntry] | None:
     """Every entry under ``records/`` in git's index, and again each changed (C) or deleted (R) one, from one
     ``git ls-files -s -v -m -d``; None outside a git repository (or when git cannot say)."""
     try:
-        listed = Repo(root).query("ls-files", "-s", "-v", "-m", "-d", "-z", "--", f"{RECORDS_DIR}/")
+        listed = Repo(root).query(*_FULL_STAT, "ls-files", "-s", "-v", "-m", "-d", "-z", "--", f"{RECORDS_DIR}/")
     except GitError:
         return None
     if not listed.ok:
@@ -45,6 +45,12 @@ def index_listing(root: Path) -> list[IndexEntry] | None:
     if len(found) != text.count("\0"):  # a line of another shape: read each as it comes, none passed over
         found = [(*(info.split(" ") + ["", "", ""])[:4], path) for info, _, path in _lines(text)]
     return found
+
+
+# Git's whole stat test, whatever this clone's settings: one weakened to size and mtime (core.checkStat=minimal,
+# trustctime off) lets git call an edited file unchanged, and the check cache would give the committed verdict.
+# (A file system monitor, whose word would do the same, is never asked by a query: Repo.query.)
+_FULL_STAT = ("-c", "core.checkStat=default", "-c", "core.trustctime=true")
 
 
 def _lines(text: str) -> list[tuple[str, str, str]]:

@@ -137,9 +137,11 @@ class Repo:
         process and whatever it started killed when ``timeout`` passes (its
         own process group), the same :class:`Result` and :class:`GitError`.
         Never for commands that write, talk to a remote or run hooks: those
-        go through :meth:`attempt`.
+        go through :meth:`attempt`. Nor is a file system monitor (``core.fsmonitor``) asked: its hook may hang,
+        and its word that nothing changed (a watcher that lags or is broken) would make ``ls-files -m`` vouch
+        for an edited file.
         """
-        command = ["git", "-c", "core.quotePath=false", *args]
+        command = ["git", "-c", "core.quotePath=false", "-c", "core.fsmonitor=false", *args]
         limit = self.timeout if timeout is None else timeout
         env = {**os.environ, "LANGUAGE": "C", "LC_ALL": "C", **self.env}
         folder = self.root if os.access(self.root, os.X_OK) else None  # where GitPython would run it

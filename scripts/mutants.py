@@ -60,6 +60,13 @@ MUTANTS = [
         ("tests/test_check.py", "tests/test_schema.py", "tests/test_records.py"),
     ),
     Mutant(
+        "future-date-passed-by-fast-validator",  # stricter there would only decline to cerberus: allow tomorrow
+        "liaison/core/schema.py",
+        "elif not_future and today is not None and value > today:",
+        "elif not_future and today is not None and value > today + datetime.timedelta(days=1):",
+        ("tests/test_check.py", "tests/test_schema.py", "tests/test_records.py"),
+    ),
+    Mutant(
         "duplicate-ids-ignored",
         "liaison/core/checks.py",
         "for path in same if len(same) > 1 else ():",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,6 +68,30 @@ def test_a_query_that_hangs_is_killed_with_what_it_started(history, tmp_path):
     assert raised.value.timed_out and "timed out" in str(raised.value)
     assert time.monotonic() - started < 30
     child = int(marker.read_text().strip())
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _alive(child):
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+def test_a_command_ended_by_sigterm_leaves_no_git_running(history, tmp_path):
+    """``timeout`` or a cancelled CI job sends SIGTERM to the command alone; the git it waits on runs in a
+    process group of its own and was left behind (with a hook it had started) until the command unwinds."""
+    marker = tmp_path / "child.pid"
+    slow = f"!sh -c 'echo $$ > {marker}; exec sleep 60'"
+    script = (
+        "import sys; from liaison.cli.main import stop_on_terminate; stop_on_terminate(); "
+        "from liaison.git.repo import Repo; "
+        f"Repo(sys.argv[1]).query('-c', {slow!r}.join(['alias.slow=', '']), 'slow', timeout=60)"
+    )
+    with subprocess.Popen([sys.executable, "-c", script, str(history)], stderr=subprocess.PIPE) as command:
+        deadline = time.monotonic() + 30
+        while not (marker.is_file() and marker.read_text().strip()):
+            assert time.monotonic() < deadline and command.poll() is None, command.stderr.read()
+            time.sleep(0.05)
+        child = int(marker.read_text().strip())
+        command.send_signal(signal.SIGTERM)
+        assert command.wait(timeout=30) == 128 + signal.SIGTERM
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and _alive(child):
         time.sleep(0.05)

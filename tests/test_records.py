@@ -101,6 +101,17 @@ def test_date_in_the_future_is_refused_by_china_time():
     assert problems == []
 
 
+def test_today_is_allowed_and_tomorrow_refused_on_both_validators():
+    """The same day rule when another problem sends a record past the fast validator to cerberus (which
+    words the problems): a record of today is refused only for that other problem."""
+    today = china_today()
+    tomorrow = today + datetime.timedelta(days=1)
+    _, problems = parse(record_data(date=today, size="约50"), today=today)
+    assert [p.field for p in problems] == ["size"]
+    _, problems = parse(record_data(date=tomorrow, size="约50"), today=today)
+    assert sorted(p.field for p in problems) == ["date", "size"]
+
+
 @pytest.mark.parametrize(
     "field",
     ["leader_id", "leader", "department", "position", "date", "place", "size", "target", "student_contact", "content"],

@@ -9,6 +9,7 @@ that need them, so ``check`` starts quickly.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 from pathlib import Path
 
@@ -119,7 +120,19 @@ class LazyCommands(dict):
 cli.commands = LazyCommands(COMMANDS)
 
 
+def stop_on_terminate() -> None:
+    """Let SIGTERM (``timeout``, a cancelled CI job, systemd) end a command as Ctrl-C does: by unwinding, so
+    that the git a command waits on is killed with what it started (``Repo.query`` runs it in a group of its
+    own, which a signal to this process alone would leave running) and half-written files are removed."""
+
+    def terminated(signum, frame) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminated)
+
+
 def main() -> None:
+    stop_on_terminate()
     # Chinese output must not depend on the terminal's locale (CI often has none).
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):

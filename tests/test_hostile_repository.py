@@ -282,3 +282,79 @@ def test_a_record_of_100_mb_in_git_is_named_as_too_large_and_never_held(repo, tm
     assert "Traceback" not in said and "MemoryError" not in said, said[-2000:]
     if command == "review":
         assert "文件过大" in (tmp_path / "review" / "index.html").read_text(encoding="utf-8")
+
+
+# Templates and site assets: every output reads them, so none through a link ---------------------------------
+
+OUTSIDE_PAGE = "<p>SECRET-OUTSIDE-42</p>\n"
+
+
+def _with_templates(repo, tmp_path):
+    """The repository with the project's templates and site assets, one record, committed on main."""
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    shutil.copytree(PROJECT / "site", repo / "site")
+    write_record(repo, record_data(), suffix="def456")
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "项目与一条记录")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "page.html").write_text(OUTSIDE_PAGE, encoding="utf-8")
+    return outside
+
+
+def _nothing_written(*folders):
+    for folder in folders:
+        assert not folder.exists() or not any(folder.rglob("*")), folder
+
+
+@pytest.mark.parametrize("linked", ["templates/record.html", "templates/site/base.html", "site/search.js", "templates"])
+def test_a_template_or_site_asset_that_is_a_link_is_named_and_nothing_is_rendered(repo, run, tmp_path, linked):
+    """A merge request can replace a template with a link to /etc/passwd or the runner's secrets: the PDFs, the
+    site and the review page (an artifact anyone in the merge request opens) would carry them."""
+    outside = _with_templates(repo, tmp_path)
+    place = repo / linked
+    shutil.rmtree(place) if place.is_dir() else place.unlink()
+    place.symlink_to(outside if linked == "templates" else outside / "page.html")
+    git(repo, "checkout", "-q", "-b", "record/x")
+    commit_all(repo, "换成链接")
+    checked = run(repo, "check")
+    assert checked.exit_code == 1 and linked in checked.output and "符号链接" in checked.output, checked.output
+    outs = {name: tmp_path / name for name in ("pdf", "site", "export", "review")}
+    for args in (
+        ("pdf", "--out", str(outs["pdf"])),
+        ("build", "--out", str(outs["site"])),
+        ("export", "--semester", "2024-2025-1", "--out", str(outs["export"])),
+        ("review", "--base", "main", "--out", str(outs["review"])),
+    ):
+        done = run(repo, *args)
+        assert done.exit_code == 1 and linked in done.output and "不生成任何文件" in done.output, (args, done.output)
+        assert "SECRET-OUTSIDE" not in done.output
+        assert done.exception is None or isinstance(done.exception, SystemExit), done.exception
+    _nothing_written(*outs.values())
+    assert run(repo, "query", "--format", "json").output.count('"id"') == 1  # reading records renders nothing
+
+
+def test_the_form_service_will_not_start_on_linked_templates(repo, tmp_path):
+    from liaison.web import ConfigurationError, create_app
+
+    outside = _with_templates(repo, tmp_path)
+    (repo / "templates" / "web").rename(tmp_path / "web")
+    (repo / "templates" / "web").symlink_to(tmp_path / "web")
+    with pytest.raises(ConfigurationError) as refused:
+        create_app(repo, tmp_path / "data", start_worker=False)
+    assert "templates/" in str(refused.value)
+    assert outside.is_dir()
+
+
+def test_a_folder_linked_to_the_root_is_named_never_walked_and_a_fifo_never_opened(repo, run, tmp_path):
+    import os
+
+    _with_templates(repo, tmp_path)
+    shutil.rmtree(repo / "site")
+    (repo / "site").symlink_to("/")
+    os.mkfifo(repo / "templates" / "waiting.html")
+    checked = run(repo, "check")
+    assert checked.exit_code == 1, checked.output
+    assert "site: 这是符号链接" in checked.output
+    assert "templates/waiting.html: 这不是普通文件" in checked.output
+    assert "site/etc" not in checked.output and "site/usr" not in checked.output

@@ -34,6 +34,9 @@ SOURCES = (
     ROSTER_FILE,
 )
 MEMO_FILE = "project.json"
+# Folders every output reads its templates, styles and scripts from: never through a link (one may lead to
+# /etc/passwd or a CI runner's secrets, which the public site would then carry), nor from a FIFO or device.
+OUTPUT_SOURCES = ("templates", "site")
 DATA_DIR = ".liaison"  # the form service's and the reminder rounds' data (outbox, to-dos), unless --data says
 
 
@@ -47,7 +50,8 @@ class Project:
     schema: Schema
     config: Config | None
     roster: Roster | None
-    problems: list[Problem] = field(default_factory=list)  # in config.yaml and roster.yaml
+    problems: list[Problem] = field(default_factory=list)  # in config.yaml and roster.yaml (and OUTPUT_SOURCES)
+    sources_ok: bool = True  # False when OUTPUT_SOURCES hold a link or another file that is not plain: no output
 
     @property
     def ok(self) -> bool:
@@ -82,7 +86,7 @@ def open_project(root: Path) -> Project:
     key = None if cachekit.switched_off(cachekit.CHECK_SWITCH) else _memo_key(root, raws)
     remembered = _remembered(root, key) if key is not None else None
     if remembered is not None:
-        return remembered
+        return _with_sources(remembered)
     schema = _load_schema(root, SOURCES[0], sources[SOURCES[0]])
     problems: list[Problem] = []
 
@@ -104,7 +108,44 @@ def open_project(root: Path) -> Project:
     project = Project(root, schema, config, roster, problems)
     if key is not None and project.ok and not problems:
         _remember(root, key, [schema.rules, config_data[0], roster_data[0]])
+    return _with_sources(project)
+
+
+def _with_sources(project: Project) -> Project:
+    """``project`` with a problem for each entry of OUTPUT_SOURCES that is not a plain file or folder; any makes
+    it not ``sources_ok``, so that no command renders from it (``check`` names them). Looked at on every run (a few dozen ``lstat``), never
+    remembered."""
+    found = irregular_sources(project.root)
+    if found:
+        project.problems = [*project.problems, *found]
+        project.sources_ok = False
     return project
+
+
+def irregular_sources(root: Path) -> list[Problem]:
+    """A problem naming each link, FIFO, device or socket under OUTPUT_SOURCES (the folders themselves too)."""
+    found = []
+    for top in OUTPUT_SOURCES:
+        base = root / top
+        entries = [base] if os.path.lexists(base) else []
+        if not os.path.islink(base):  # a linked folder is named, never walked (it may be /)
+            for folder, folders, files in os.walk(base):  # nor a linked folder inside: followlinks=False
+                entries += [Path(folder, name) for name in sorted(folders + files)]
+        for path in entries:
+            mode = os.lstat(path).st_mode
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                rel = path.relative_to(root).as_posix()
+                found.append(Problem(rel, None, "", "", _source_message(rel, mode)))
+    return found
+
+
+def _source_message(rel: str, mode: int) -> str:
+    if stat.S_ISLNK(mode):
+        return (
+            "这是符号链接：本系统不读取链接，它可能指向仓库之外（如服务器上的密码文件），所指内容会出现在生成的 "
+            f"PDF 和网站上，其改动也不在本仓库的历史中。请删除链接，把 {rel} 作为普通文件提交后再生成。"
+        )
+    return f"这不是普通文件（可能是管道、设备或套接字），本系统不读取它。请删除 {rel}，或换成普通文件后再生成。"
 
 
 def _load_schema(root: Path, rel: str, read: tuple[bytes | None, list[Problem]]) -> Schema:

@@ -36,6 +36,7 @@ class NotReady(Exception):
 
 
 NOT_READY = "config.yaml 或 roster.yaml 有问题（见上），请先修改。"
+NOT_RENDERED = "templates/ 或 site/ 中有符号链接或不是普通文件的文件（见上），为安全起见不生成任何文件，请先修改。"
 
 
 @dataclass
@@ -72,7 +73,11 @@ def verdict_of(result: CheckResult, content_only: bool = False) -> Verdict:
 
 
 def verdict(
-    project: Project, history: History | None = None, content_only: bool = False, records: bool = True
+    project: Project,
+    history: History | None = None,
+    content_only: bool = False,
+    records: bool = True,
+    renders: bool = False,
 ) -> Verdict:
     """Run ``check`` over the whole repository once and say what a command may build from.
 
@@ -81,16 +86,19 @@ def verdict(
     it already, so it is read once. ``records=False``: the command builds
     nothing from the records (the audit lists changes): the verdict's
     ``records`` may then be empty, and the check cache answers without
-    reading any when nothing changed.
+    reading any when nothing changed. ``renders``: the command renders templates (PDF, site, export).
     """
-    require_ready(project)
+    require_ready(project, renders)
     return verdict_of(check_with_history(project, history=history, records=records), content_only)
 
 
-def require_ready(project: Project) -> None:
-    """NotReady, naming the problems of config.yaml and roster.yaml, unless both can be used."""
+def require_ready(project: Project, renders: bool = False) -> None:
+    """NotReady, naming the problems of config.yaml and roster.yaml, unless both can be used; and, for a command
+    that ``renders``, the links and other files that are not plain under templates/ and site/."""
     if not project.ok:
         raise NotReady(NOT_READY, project.problems)
+    if renders and not project.sources_ok:
+        raise NotReady(NOT_RENDERED, project.problems)
 
 
 @dataclass

@@ -65,7 +65,7 @@ def export(
     """
     if date_range.start is None and date_range.end is None:
         raise ExportRefused("请用 --semester 学期 或 --from/--to 日期 指定导出范围，如 --semester 2025-2026-1。")
-    found = verdict(project)
+    found = verdict(project, renders=True)
     if found.left_out:
         raise ExportRefused("有记录文件未通过检查（见上），未导出，也未改动以前的导出。请修改后重新导出。", found)
     result = export_range(project, found.records, date_range, out_dir, cache_dir, jobs)

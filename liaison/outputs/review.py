@@ -33,7 +33,7 @@ from liaison.git.branch import FileChange, branch_changes
 from liaison.git.closed import REOPEN, check_with_history, semesters_closed_now
 from liaison.git.history.model import ADDED, CHANGED, DELETED, MOVED, Commit, field_changes
 from liaison.git.repo import Repo
-from liaison.git.verdict import NotReady
+from liaison.git.verdict import NotReady, require_ready
 from liaison.outputs.folders import claim_output_dir, replace_dir
 from liaison.outputs.pdf import FormRow, build_pdfs, display_value, form_rows, form_title
 from liaison.outputs.templating import environment
@@ -365,6 +365,7 @@ def gather_review(project: Project, base: str, ref: str = "HEAD") -> Review:
     """Everything the page shows, without writing anything; ``base`` must name a commit (CommitNotFound)."""
     if project.config is None:
         raise NotReady("config.yaml 有问题（见上），无法生成审核预览。请修改后重新运行。", project.problems)
+    require_ready(project, renders=True)  # the page is an artifact anyone in the merge request can open
     changes = branch_changes(project.root, base, ref)  # first: it turns a bad base into a CommitNotFound
     repo = Repo(project.root)
     review = Review(base=repo.resolve(base) or base, head=repo.resolve(ref) or ref)

@@ -55,8 +55,11 @@ def create_app(root: Path, data_dir: Path | None = None, dev_login: bool = False
     config.yaml names no remote, the embedded stand-in for GitLab (``remote.git``).
     """
     project = open_project(root)
-    if project.config is None or project.roster is None:
-        raise ConfigurationError("config.yaml 或 roster.yaml 有问题，请先运行 python build.py check 修改。")
+    if project.config is None or project.roster is None or not project.sources_ok:
+        raise ConfigurationError(
+            "仓库的设置文件有问题（config.yaml、roster.yaml，或 templates/、site/ 中的链接），"
+            "请先运行 python build.py check 查看并修改。"
+        )
     data_dir = Path(data_dir or project.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     proxy_secret = _proxy_secret(dev_login)

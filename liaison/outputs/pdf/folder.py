@@ -42,7 +42,7 @@ def pdf_folder(
     an ``out`` that liaison did not make.
     """
     leaders = leaders_for_query(project.roster, name, leader_id) if project.roster else None
-    found = verdict(project)
+    found = verdict(project, renders=True)
     chosen = select_records(found.records, date_range, leaders)
     if shard:
         chosen = [r for r in chosen if shard_of(r.id, shard[1]) == shard[0]]

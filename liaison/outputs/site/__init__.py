@@ -59,11 +59,11 @@ def build_site(
     site, the old one or the new one. Records that fail check are left out
     (the verdict names them); NotReady when config.yaml or roster.yaml cannot be used.
     """
-    require_ready(project)  # before the history is read
+    require_ready(project, renders=True)  # before the history is read
     require_whole_history(project.root, "网站中每条记录的历史")
     phases = _Phases()
     history = read_history(project.root, project.schema)  # once, for the check and every record page
-    found = verdict(project, history=history)
+    found = verdict(project, history=history, renders=True)
     records = found.records
     phases.mark("check and history")
     commit = head_commit(project.root)

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from liaison.core import pinyin
+from liaison.core import cachekit, pinyin
 
 NAMES = ["赵敏", "曾国强", "阿依古丽·买买提", "单丽", "Anna Li"]
 
@@ -63,14 +63,34 @@ def test_kept_readings_are_the_same_and_need_no_dictionary(tmp_path, fresh, monk
 def test_a_memo_of_another_code_or_shape_is_not_believed(tmp_path, fresh, damage):
     expected = readings()
     pinyin.keep(tmp_path)
-    memo = json.loads((tmp_path / pinyin.MEMO_FILE).read_text(encoding="utf-8"))
+    memo = json.loads(cachekit.unseal((tmp_path / pinyin.MEMO_FILE).read_bytes()))
     memo["names"] = {name: [["wrong"]] * 2 for name in memo["names"]}
-    (tmp_path / pinyin.MEMO_FILE).write_text(json.dumps(damage(memo)), encoding="utf-8")
+    (tmp_path / pinyin.MEMO_FILE).write_bytes(cachekit.seal(json.dumps(damage(memo)).encode("utf-8")))
     fresh()
     pinyin.recall(tmp_path)
     got = readings()
     assert got[1:] == expected[1:]  # every name the damaged memo does not give validly is read by pypinyin
     assert got[0][0] in (expected[0][0], (("zhaomin", "zm"),))
+
+
+def test_a_memo_with_a_flipped_bit_or_grown_huge_is_not_believed(tmp_path, fresh):
+    """A flipped bit in a reading is still JSON (zhao → zhap): the memo's checksum refuses it; and a memo larger
+    than any this code writes is never read whole."""
+    expected = readings()
+    pinyin.keep(tmp_path)
+    memo = tmp_path / pinyin.MEMO_FILE
+    sealed = memo.read_bytes()
+    at = sealed.index(b'"zhao"') + 4
+    memo.write_bytes(sealed[:at] + bytes([sealed[at] ^ 1]) + sealed[at + 1 :])
+    fresh()
+    pinyin.recall(tmp_path)
+    assert readings() == expected
+    memo.write_bytes(sealed[:-1] + b" " * (pinyin.MEMO_BYTES + 1) + sealed[-1:])
+    with pytest.raises(ValueError):
+        cachekit.read_memo(memo, pinyin.MEMO_BYTES)
+    fresh()
+    pinyin.recall(tmp_path)
+    assert readings() == expected
 
 
 def test_a_missing_or_broken_memo_is_only_slower(tmp_path, fresh):

@@ -424,6 +424,16 @@ def seal(data: bytes) -> bytes:
     return b"%08x\n" % zlib.crc32(data) + data
 
 
+def read_memo(path: Path, limit: int, sealed: bool = True) -> Any:
+    """The value the memo file at ``path`` holds: OSError when it cannot be read, ValueError when it is larger
+    than ``limit`` bytes (no run of this code writes one so large: it is never read whole) or damaged."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"the memo is larger than {limit} bytes")
+    return loads(unseal(data) if sealed else data)
+
+
 def unseal(sealed: bytes) -> bytes:
     """What :func:`seal` wrapped; ``ValueError`` when the file is damaged. A flipped bit in a memo's JSON still
     reads as JSON (a leader's name, a closing day, a schema's number), and would be believed (docs/cache.md)."""

@@ -19,6 +19,7 @@ from liaison.core.atomic import write_atomic
 
 _LETTERS = re.compile(r"[a-z]+")
 MEMO_FILE = "pinyin.json"
+MEMO_BYTES = 16 << 20  # a roster of thousands of names writes well under a megabyte
 _RECALLED: dict[str, tuple[tuple[str, ...], ...]] = {}  # name -> syllables, from a memo of an earlier run
 _FOUND: set[str] = set()  # names whose syllables this process asked pypinyin for
 _RECALLED_SORT: dict[str, tuple[str, ...]] = {}  # name -> its reading for sorting, from the memo
@@ -123,7 +124,7 @@ def _memo_stamp() -> str:
 def recall(folder: Path) -> None:
     """Take the readings an earlier run kept in ``folder`` (a cache folder), when they are of this code's making."""
     try:
-        kept = cachekit.loads((Path(folder) / MEMO_FILE).read_bytes())
+        kept = cachekit.read_memo(Path(folder) / MEMO_FILE, MEMO_BYTES)
     except (OSError, ValueError, TypeError, KeyError):
         return
     if type(kept) is not dict or kept.get("stamp") != _memo_stamp():
@@ -155,7 +156,7 @@ def keep(folder: Path) -> None:
         "sort": {n: list(s) for n, s in sorted(sort.items())},
     }
     try:
-        write_atomic(Path(folder) / MEMO_FILE, cachekit.dumps(data))
+        write_atomic(Path(folder) / MEMO_FILE, cachekit.seal(cachekit.dumps(data)))
     except OSError as error:
         cachekit.unwritable(Path(folder), error)
         return

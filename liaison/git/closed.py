@@ -123,6 +123,7 @@ def config_closures_in_history(repo: Repo, ref: str = "HEAD") -> dict[str, datet
 
 
 MEMO_FILE = "closures.json"
+MEMO_BYTES = 1 << 20  # a closing day for each of a century's semesters is a few kilobytes
 
 
 def remembered_closures(repo: Repo) -> dict[str, datetime.date]:
@@ -140,7 +141,7 @@ def remembered_closures(repo: Repo) -> dict[str, datetime.date]:
         return config_closures_in_history(repo)
     key = cachekit.stamp(head[0], head[1], cachekit.code_stamp(__name__, memo=folder))
     try:
-        kept = cachekit.loads(cachekit.unseal((folder / MEMO_FILE).read_bytes()))
+        kept = cachekit.read_memo(folder / MEMO_FILE, MEMO_BYTES)
         if type(kept) is dict and kept.get("key") == key and type(kept.get("closed")) is dict:
             closed = kept["closed"]
             if all(type(day) is datetime.date and _SEMESTER_KEY.fullmatch(name) for name, day in closed.items()):

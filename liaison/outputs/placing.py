@@ -34,6 +34,7 @@ from liaison.core.atomic import write_atomic
 
 PLACED = ".liaison-placed.json"
 TEMPORARY = ".tmp-liaison-"
+INDEX_BYTES = 256 << 20  # 20,000 placed files write about 3 MB; a larger index is damage, never read whole
 
 
 class Placer:
@@ -150,7 +151,7 @@ def _stamp(stat: os.stat_result) -> list[int]:
 def _read_index(path: Path) -> dict[str, list]:
     """The index at ``path``; entries not of the shape written (damage, an old format) are left out: copied again."""
     try:
-        placed = cachekit.loads(Path(path).read_bytes())
+        placed = cachekit.read_memo(Path(path), INDEX_BYTES, sealed=False)
     except OSError:
         return {}
     except ValueError as error:

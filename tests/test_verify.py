@@ -153,3 +153,21 @@ def test_a_manifest_naming_a_commit_whose_template_is_a_link_renders_nothing(exp
     assert any("templates/record.html: 这是符号链接" in d and "不生成任何文件" in d for d in report.differences), (
         report.differences
     )
+
+
+def test_a_fifo_given_to_verify_is_named_not_waited_on(repo, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    commit_all(repo)
+    pipe = tmp_path / "导出.zip"
+    os.mkfifo(pipe)
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "build.py"), "--root", str(repo), "verify", str(pipe)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and f"{pipe} 不是普通文件" in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

@@ -88,6 +88,8 @@ def read_export(target: Path) -> tuple[dict, dict[str, bytes]]:
         for path, _ in plain:
             files[path.relative_to(target).as_posix()] = path.read_bytes()
     else:
+        if target.exists() and not target.is_file():  # a FIFO or a device: opening it would wait for ever
+            raise ValueError(f"{target} 不是普通文件（可能是管道或设备），不是本系统的导出，没有读取。")
         with open(target, "rb") as file:
             directory = central_directory_bytes(file)
         if directory > MAX_DIRECTORY:

@@ -358,3 +358,24 @@ def test_a_folder_linked_to_the_root_is_named_never_walked_and_a_fifo_never_open
     assert "site: 这是符号链接" in checked.output
     assert "templates/waiting.html: 这不是普通文件" in checked.output
     assert "site/etc" not in checked.output and "site/usr" not in checked.output
+
+
+@pytest.mark.parametrize("linked", ["site/evil.css", "templates/web/message.html"])
+def test_a_link_pulled_into_a_running_form_service_is_never_served(repo, tmp_path, linked):
+    """``git pull`` in the service's checkout needs no restart (docs/deploy.md), so a link can arrive after the
+    start check: /static/ is open without login and would send what it points to; no page may read it either."""
+    from liaison.web import create_app
+
+    outside = _with_templates(repo, tmp_path)
+    client = create_app(repo, tmp_path / "data", dev_login=True, start_worker=False).test_client()
+    assert client.get("/static/site.css").status_code == 200
+    place = repo / linked
+    place.unlink(missing_ok=True)
+    place.symlink_to(outside / "page.html")
+    for address in ("/static/evil.css", "/static/site.css", "/healthz", "/nothing-here"):
+        answer = client.get(address)
+        said = answer.get_data(as_text=True)
+        assert answer.status_code == 503 and "SECRET-OUTSIDE" not in said, (address, said)
+        assert linked in said and "请管理员删除" in said, said
+    place.unlink()
+    assert client.get("/static/site.css").status_code == 200

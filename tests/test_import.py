@@ -570,3 +570,22 @@ def test_a_date_is_read_however_the_form_would_read_it(typed):
     from liaison.core.importplan import to_date
 
     assert to_date(typed, datetime.datetime(1899, 12, 30)) == (datetime.date(2020, 6, 20), "")
+
+
+def test_a_fifo_given_to_import_is_refused_not_waited_on(repo, tmp_path):
+    """``import`` reads what it is given: a named pipe (or a device) would block the command for ever."""
+    import os
+    import subprocess
+    import sys
+
+    commit_all(repo)
+    pipe = tmp_path / "汇总.xlsx"
+    os.mkfifo(pipe)
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "build.py"), "--root", str(repo), "import", str(pipe), "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and f"{pipe} 不是普通文件" in done.stderr + done.stdout, done.stderr
+    assert "Traceback" not in done.stderr

@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, record_data, write_record
+from conftest import PROJECT, commit_all, git, record_data, write_record
 from openpyxl import load_workbook
 
 from liaison.core.checks import check_repository
@@ -133,3 +133,41 @@ def test_records_added_after_the_manifest_s_commit_are_noted_not_failed(exported
     )
     outcome = run(repo, "verify", str(result.zip_path), "--cache", str(tmp_path / "cache"))
     assert outcome.exit_code == 0 and "说明：记录 2024-12-01-T1-000009" in outcome.output
+
+
+def test_a_manifest_naming_a_commit_whose_template_is_a_link_renders_nothing(exported, tmp_path):
+    """The manifest names the commit to rebuild from, any commit in the repository: one where a template is a
+    link (to /etc/passwd, to the runner's secrets) is named, and nothing is rendered through it."""
+    repo, result = exported
+    secret = tmp_path / "secret.html"
+    secret.write_text("<p>SECRET-OUTSIDE-42</p>", encoding="utf-8")
+    git(repo, "checkout", "-q", "-b", "record/x")
+    (repo / "templates" / "record.html").unlink()
+    (repo / "templates" / "record.html").symlink_to(secret)
+    linked = commit_all(repo, "换成链接")
+    git(repo, "checkout", "-q", "-")
+    manifest = json.loads((result.folder / MANIFEST).read_text(encoding="utf-8"))
+    manifest["commit"] = linked
+    (result.folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    report = verify_report(result.folder, open_project(repo), tmp_path / "fresh-cache")
+    assert any("templates/record.html: 这是符号链接" in d and "不生成任何文件" in d for d in report.differences), (
+        report.differences
+    )
+
+
+def test_a_fifo_given_to_verify_is_named_not_waited_on(repo, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    commit_all(repo)
+    pipe = tmp_path / "导出.zip"
+    os.mkfifo(pipe)
+    done = subprocess.run(
+        [sys.executable, str(PROJECT / "build.py"), "--root", str(repo), "verify", str(pipe)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1 and f"{pipe} 不是普通文件" in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr

@@ -31,6 +31,7 @@ from liaison.core.sheets import MB, SheetError, central_directory_bytes, check_w
 from liaison.git.history.model import field_changes
 from liaison.git.history.read import read_history
 from liaison.git.repo import CommitNotFound, GitError, Repo
+from liaison.git.verdict import NotReady, require_ready
 from liaison.outputs.export import FORMAT, MANIFEST, export_range, sha256
 from liaison.outputs.pdf import default_cache_dir, usable_cache
 from liaison.outputs.workbook import WORKBOOK_NAME
@@ -87,6 +88,8 @@ def read_export(target: Path) -> tuple[dict, dict[str, bytes]]:
         for path, _ in plain:
             files[path.relative_to(target).as_posix()] = path.read_bytes()
     else:
+        if target.exists() and not target.is_file():  # a FIFO or a device: opening it would wait for ever
+            raise ValueError(f"{target} 不是普通文件（可能是管道或设备），不是本系统的导出，没有读取。")
         with open(target, "rb") as file:
             directory = central_directory_bytes(file)
         if directory > MAX_DIRECTORY:
@@ -213,6 +216,7 @@ def rebuild(project: Project, manifest: dict, cache_dir: Path, jobs: int | None 
         repo.run("worktree", "add", "--detach", "--force", str(checkout), sha)
         try:
             source = open_project(checkout)
+            require_ready(source, renders=True)  # the commit is the manifest's: any, even one a check refused
             records = check_repository(source).clean_records()
             result = export_range(source, records, manifest_range(manifest), Path(folder) / "out", cache_dir, jobs)
             files = {
@@ -398,6 +402,10 @@ def verify_report(
         rebuilt = rebuild(project, manifest, cache, jobs)
     except (CommitNotFound, ProjectError, RangeError) as err:
         report.differences.append(str(err))
+        return report
+    except NotReady as err:
+        named = "；".join(problem.format() for problem in err.problems)
+        report.differences.append(f"无法按提交 {commit} 重新生成导出：{named}。{err}")
         return report
     except GitError as err:
         report.differences.append(f"无法按提交 {commit} 重新生成导出：{err}")

@@ -13,6 +13,8 @@ no row is new.
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,6 +98,8 @@ def _sources(files: list[Path]) -> list[tuple[str, bytes]]:
     sources = []
     for path in files:
         try:
+            if not stat.S_ISREG(mode := os.stat(path).st_mode) and not stat.S_ISDIR(mode):  # a FIFO would wait forever
+                raise ImportRefused(f"{path} 不是普通文件（可能是管道或设备），无法导入。请换成 .xlsx 或 .csv 文件。")
             with open(path, "rb") as file:
                 sources.append((str(path), file.read(limit + 1)))
         except IsADirectoryError:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from flask import Flask, Response, current_app, render_template
 
-from liaison.core.project import open_project
+from liaison.core.project import irregular_sources, open_project
 from liaison.notify.worker import open_notifier
 from liaison.outputs.pdf import OnDemand, default_cache_dir
 from liaison.submit.worker import open_submitter
@@ -117,6 +117,7 @@ def _proxy_secret(dev_login: bool) -> str:
 
 def _install(app: Flask, dev_login: bool) -> None:
     """The guards before each request, the headers after it, the template context, the views and error pages."""
+    app.before_request(_sources_plain)
     app.before_request(_refresh_roster)
     app.before_request(auth.identify)
     app.before_request(csrf.protect)
@@ -158,6 +159,23 @@ def security_headers(response: Response) -> Response:
     if request.endpoint != "static":
         response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _sources_plain() -> Response | None:
+    """A plain-text 503, before anything is served or rendered, while templates/ or site/ hold a link or a file
+    that is not plain: a ``git pull`` after the start may bring one, and /static/ (open without login) and every
+    page would read what it points to. A few dozen ``lstat`` a request; the page is no template (it may be the link).
+    """
+    found = irregular_sources(current_app.config["LIAISON_PROJECT"].root)
+    if not found:
+        return None
+    current_app.logger.error("templates/、site/ 中有链接或非普通文件，暂停服务：%s", [p.format() for p in found])
+    names = "、".join(p.path for p in found)
+    message = (
+        f"表单服务暂停：仓库中 {names} 是链接或不是普通文件，为安全起见不提供任何页面。"
+        "请管理员删除它们（换成普通文件），运行 python build.py check 确认无误后再访问。"
+    )
+    return Response(message, status=503, mimetype="text/plain", headers={"Cache-Control": "no-store"})
 
 
 def _refresh_roster() -> None:

@@ -14,8 +14,7 @@ run: setup
 	$(PY) build.py pdf
 	$(PY) build.py export --semester 2026-2027-1
 	PORT=$(PORT) $(PY) build.py build
-	@echo "站点已生成，正在 http://127.0.0.1:$(PORT)/ 提供（仅本机可访问），按 Ctrl-C 停止。"
-	$(PY) -m http.server --bind 127.0.0.1 --directory public $(PORT)
+	$(PY) scripts/preview.py public $(PORT)
 
 # Set up, then pass the tests: on every core (pytest-xdist; a worker that runs out of tests takes some of
 # another's), as a single `python -m pytest` would run them one after another.

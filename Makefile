@@ -16,12 +16,15 @@ run: setup
 	PORT=$(PORT) $(PY) build.py build
 	$(PY) scripts/preview.py public $(PORT)
 
-# Set up, then pass the tests: on every core (pytest-xdist; a worker that runs out of tests takes some of
-# another's), as a single `python -m pytest` would run them one after another.
+# Set up, then pass the tests: one worker more than there are cores (pytest-xdist; a worker that runs out of
+# tests takes some of another's), as a single `python -m pytest` would run them one after another. The extra
+# worker keeps both cores busy while a test waits on a server, a timeout or a browser: 4 min 5 s against
+# 4 min 28 s with one worker a core on this 2-core machine (2026-12-07).
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: setup
 	$(PY) -m ruff check .
 	.venv/bin/lint-imports
-	$(PY) -m pytest -q --numprocesses auto --dist worksteal
+	$(PY) -m pytest -q --numprocesses $(TEST_WORKERS) --dist worksteal
 
 bench: setup
 	$(PY) bench/check.py

@@ -368,7 +368,8 @@ def test_a_link_pulled_into_a_running_form_service_is_never_served(repo, tmp_pat
 
     outside = _with_templates(repo, tmp_path)
     client = create_app(repo, tmp_path / "data", dev_login=True, start_worker=False).test_client()
-    assert client.get("/static/site.css").status_code == 200
+    with client.get("/static/site.css") as served:  # closed: a file left open fails the run when collected
+        assert served.status_code == 200
     place = repo / linked
     place.unlink(missing_ok=True)
     place.symlink_to(outside / "page.html")
@@ -378,4 +379,5 @@ def test_a_link_pulled_into_a_running_form_service_is_never_served(repo, tmp_pat
         assert answer.status_code == 503 and "SECRET-OUTSIDE" not in said, (address, said)
         assert linked in said and "请管理员删除" in said, said
     place.unlink()
-    assert client.get("/static/site.css").status_code == 200
+    with client.get("/static/site.css") as served:
+        assert served.status_code == 200

@@ -381,3 +381,28 @@ def test_a_link_pulled_into_a_running_form_service_is_never_served(repo, tmp_pat
     place.unlink()
     with client.get("/static/site.css") as served:
         assert served.status_code == 200
+
+
+def test_a_link_git_holds_under_templates_is_named_where_the_checkout_made_it_a_plain_file(repo, run, tmp_path):
+    """With core.symlinks=false (a Windows clone, some CI caches) git writes a link as a file holding its
+    target's name: nothing is read through it here, but every other clone follows it."""
+    import subprocess
+
+    _with_templates(repo, tmp_path)
+    git(repo, "config", "core.symlinks", "false")
+    blob = (
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"], cwd=repo, input=b"/etc/passwd", capture_output=True, timeout=30
+        )
+        .stdout.decode("ascii")
+        .strip()
+    )
+    git(repo, "update-index", "--add", "--cacheinfo", f"120000,{blob},templates/record.html")
+    git(repo, "checkout", "--", "templates/record.html")
+    commit_all(repo, "模板换成链接")
+    assert (repo / "templates" / "record.html").read_text(encoding="utf-8") == "/etc/passwd"  # a plain file here
+    checked = run(repo, "check")
+    assert checked.exit_code == 1 and "templates/record.html: 这是符号链接" in checked.output, checked.output
+    done = run(repo, "pdf", "--out", str(tmp_path / "pdf"))
+    assert done.exit_code == 1 and "不生成任何文件" in done.output and "templates/record.html" in done.output
+    _nothing_written(tmp_path / "pdf")

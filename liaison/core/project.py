@@ -135,12 +135,15 @@ def irregular_sources(root: Path) -> list[Problem]:
             mode = os.lstat(path).st_mode
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 rel = path.relative_to(root).as_posix()
-                found.append(Problem(rel, None, "", "", _source_message(rel, mode)))
+                found.append(Problem(rel, None, "", "", source_message(rel, mode)))
     return found
 
 
-def _source_message(rel: str, mode: int) -> str:
-    if stat.S_ISLNK(mode):
+def source_message(rel: str, mode: int | str) -> str:
+    """Why ``rel`` under OUTPUT_SOURCES stops every output: an ``lstat`` mode, or git's (``120000``, ``160000``)."""
+    if mode == "160000":
+        return f"这是子模块（Git 的 gitlink），其内容不在本仓库的历史中。请删除它（git rm --cached {rel}），把文件作为普通文件提交。"
+    if mode == "120000" or (isinstance(mode, int) and stat.S_ISLNK(mode)):
         return (
             "这是符号链接：本系统不读取链接，它可能指向仓库之外（如服务器上的密码文件），所指内容会出现在生成的 "
             f"PDF 和网站上，其改动也不在本仓库的历史中。请删除链接，把 {rel} 作为普通文件提交后再生成。"

@@ -32,7 +32,7 @@ from liaison.core.project import CONFIG_FILE, Project
 from liaison.core.semesters import Calendar, RangeError, Semester, parse_semester_id
 from liaison.core.yamlio import YamlError, read_yaml_bytes, to_python
 from liaison.git.checkcache import check_records
-from liaison.git.filemodes import IndexEntry, index_problems
+from liaison.git.filemodes import IndexEntry, index_problems, source_mode_problems
 from liaison.git.repo import ZERO, Repo, commits_since, head_from_files
 
 if TYPE_CHECKING:  # the history is read only when a semester is closed: a check without one never loads it
@@ -284,6 +284,17 @@ def _relative(root: Path, given: str) -> str:
         return given
 
 
+def _with_source_modes(root: Path, result: CheckResult) -> CheckResult:
+    """``result`` with each link or submodule git holds under templates/ and site/ that the working tree did not
+    show as one (a ``core.symlinks=false`` checkout): the project's own walk names the others."""
+    named = {p.path for p in result.problems}
+    found = [p for p in source_mode_problems(root) if p.path not in named]
+    if not found:
+        return result
+    files = sorted({*result.files, *(p.path for p in found)})
+    return CheckResult(sorted_problems(result.problems + found), files, result.records, result.process_problems)
+
+
 def check_with_history(
     project: Project,
     paths: list[str] | None = None,
@@ -304,6 +315,7 @@ def check_with_history(
     """
     result, listing = check_records(project, paths, records)
     result = _with_index_modes(project.root, result, paths, listing)
+    result = _with_source_modes(project.root, result) if paths is None else result
     if project.config is None:
         return result
     config = project.config

@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from liaison.core.problems import Problem
+from liaison.core.project import OUTPUT_SOURCES, source_message
 from liaison.core.records import RECORDS_DIR, irregular_message
 from liaison.git.repo import GitError, Repo
 
@@ -72,3 +73,21 @@ def index_problems(root: Path, listing: list[IndexEntry] | None = None) -> list[
         if tag not in CHANGED_TAGS and mode != PLAIN:
             found[path] = Problem(path, None, "", "", irregular_message(mode))
     return list(found.values())
+
+
+def source_mode_problems(root: Path) -> list[Problem]:
+    """A problem for each link or submodule git holds under templates/ and site/, whatever the checkout made
+    of it (with ``core.symlinks=false`` a link is a plain file holding its target's name: nothing is read
+    through it there, but the next clone, or the CI runner's, follows it); none outside git."""
+    try:
+        listed = Repo(root).query("ls-files", "-s", "-z", "--", *(f"{folder}/" for folder in OUTPUT_SOURCES))
+    except GitError:
+        return []
+    if not listed.ok:
+        return []
+    found = []
+    for info, _, path in _lines(os.fsdecode(listed.stdout)):
+        mode = info.split(" ")[0]
+        if mode in ("120000", "160000"):
+            found.append(Problem(path, None, "", "", source_message(path, mode)))
+    return found

@@ -19,6 +19,7 @@ from liaison.core.problems import Problem
 from liaison.core.project import Project
 from liaison.core.records import RECORDS_DIR, Record
 from liaison.git.closed import check_with_history
+from liaison.git.filemodes import source_mode_problems
 from liaison.git.repo import changed_files
 
 if TYPE_CHECKING:
@@ -99,6 +100,8 @@ def require_ready(project: Project, renders: bool = False) -> None:
         raise NotReady(NOT_READY, project.problems)
     if renders and not project.sources_ok:
         raise NotReady(NOT_RENDERED, project.problems)
+    if renders and (held := source_mode_problems(project.root)):
+        raise NotReady(NOT_RENDERED, [*project.problems, *held])
 
 
 @dataclass

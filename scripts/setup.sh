@@ -30,9 +30,10 @@ fi
 # For the tests only: poppler-utils to look at PDFs; chromium for the browser tests
 # (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local;
 # nginx (and openssl for its test certificate) to test deploy/nginx in front of the form
-# (its own prefix, never the system service).
+# (its own prefix, never the system service); apache2 with mod_auth_cas to check deploy/apache
+# (`apache2 -t` only, never the system service).
 if [ "$mode" != runtime ]; then
-    DEBIAN_PACKAGES+=(poppler-utils chromium rsync nginx openssl)
+    DEBIAN_PACKAGES+=(poppler-utils chromium rsync nginx openssl apache2 libapache2-mod-auth-cas)
     # LibreOffice prints the workbooks in the tests as 思政科's Excel/WPS would; Carlito has
     # Calibri's metrics, so column widths measure as in Excel.
     DEBIAN_PACKAGES+=(libreoffice-calc fonts-crosextra-carlito)
@@ -57,9 +58,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
     # The tests run nginx under their own prefix on loopback; the package's own
     # service (port 80 on every address) is not wanted on a development machine.
-    if [[ " ${missing[*]} " == *" nginx "* ]] && command -v systemctl >/dev/null 2>&1; then
-        systemctl disable --now nginx >/dev/null 2>&1 || true
-    fi
+    for service in nginx apache2; do
+        if [[ " ${missing[*]} " == *" $service "* ]] && command -v systemctl >/dev/null 2>&1; then
+            systemctl disable --now "$service" >/dev/null 2>&1 || true
+        fi
+    done
 fi
 
 # The virtual environment, reinstalled only when pyproject.toml or the mode changes.

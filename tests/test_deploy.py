@@ -422,7 +422,7 @@ MODULES = Path("/usr/lib/apache2/modules")
 
 @pytest.mark.skipif(
     not (Path(APACHE).exists() and (MODULES / "mod_auth_cas.so").exists()),
-    reason="没有安装 apache2 与 libapache2-mod-auth-cas（scripts/setup.sh 不装它们），跳过 Apache 配置检查",
+    reason="没有安装 apache2 与 libapache2-mod-auth-cas：请先运行 scripts/setup.sh（它会安装），再检查 Apache 配置",
 )
 def test_apache_with_mod_auth_cas_accepts_the_configuration(tmp_path):
     """`apache2 -t` on deploy/apache/liaison.conf, with this test's certificate and secret files."""

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, format_option, project_of, said, say
+from liaison.cli.shared import command, data_option, exit_with, format_option, project_of, said, say
 
 KINDS = {
     "reminder": "提醒填写",
@@ -20,11 +20,7 @@ CHANNELS = {"sms": "短信", "app": "校园APP"}
 
 
 @command()
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="表单服务的数据目录（默认为仓库中的 .liaison/）。",
-)
+@data_option()
 @click.option("--retry", "retry", metavar="编号", help="把这一条待办重新排队并立即尝试发送一次。")
 @click.option("--dismiss", metavar="编号", help="放弃这一条失败的待办（不再发送，也不再计入健康检查的失败数）。")
 @format_option(["table", "json"])

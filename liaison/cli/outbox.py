@@ -7,17 +7,13 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, format_option, project_of, said, say
+from liaison.cli.shared import command, data_option, exit_with, format_option, project_of, said, say
 
 STATES = {"pending": "待同步", "deferred": "推迟重试", "needs-attention": "待人工处理", "sent": "已送达"}
 
 
 @command()
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="表单服务的数据目录（默认为仓库中的 .liaison/）。",
-)
+@data_option()
 @click.option("--retry", "retry", metavar="令牌", help="把这一条重新设为待同步并立即尝试提交一次。")
 @click.option(
     "--export", "export_to", type=click.Path(dir_okay=False, path_type=Path), help="把未送达的记录导出到文件。"

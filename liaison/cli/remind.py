@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import command, exit_with, project_of, said, say, say_verdict
+from liaison.cli.shared import command, data_option, exit_with, project_of, said, say, say_verdict
 from liaison.core.semesters import RangeError
 
 
@@ -25,11 +25,7 @@ from liaison.core.semesters import RangeError
     type=click.Path(dir_okay=False, path_type=Path),
     help="邮件与群机器人的发送记录文件，重复运行同一轮时不会重复发送（默认为仓库中的 .cache/remind/ledger.json）。",
 )
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="短信与校园 APP 待办的数据目录（默认为仓库中的 .liaison/，与表单服务相同，暂缓的短信由表单服务接着发送）。",
-)
+@data_option("短信与校园 APP 待办的数据目录，与表单服务相同，暂缓的短信由表单服务接着发送")
 @click.pass_context
 def remind(
     ctx: click.Context, semester: str, round_name: str | None, send: bool, ledger: Path | None, data: Path | None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from liaison.cli.shared import UserError, command, said, say
+from liaison.cli.shared import UserError, command, data_option, said, say
 from liaison.core.logs import configure_logging
 
 
@@ -16,11 +16,7 @@ from liaison.core.logs import configure_logging
 )
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535), help="监听端口。")
 @click.option("--dev-login", is_flag=True, help="本机试用：以名单中任一领导干部的身份登录（只允许本机访问）。")
-@click.option(
-    "--data",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="数据目录：待同步的记录、Git 镜像、会话密钥（默认为仓库中的 .liaison/）。",
-)
+@data_option("数据目录：待同步的记录、Git 镜像、会话密钥")
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 64), help="处理请求的线程数。")
 @click.pass_context
 def serve(ctx: click.Context, host: str, port: int, dev_login: bool, data: Path | None, threads: int) -> None:

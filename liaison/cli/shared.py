@@ -122,6 +122,13 @@ def format_option(choices: list[str], help: str | None = None):
     return click.option("--format", "fmt", type=click.Choice(choices), default=choices[0], show_default=True, help=help)
 
 
+def data_option(what: str = "表单服务的数据目录"):
+    """--data: the form service's data folder (``what`` says what it holds); the repository's .liaison/ if not."""
+    return click.option(
+        "--data", type=click.Path(file_okay=False, path_type=Path), help=f"{what}（默认为仓库中的 .liaison/）。"
+    )
+
+
 def leader_options(what: str):
     """--leader NAME and --leader-id ID: one leader (``what`` says for what), or everyone."""
 

@@ -385,3 +385,16 @@ def good_form(**overrides) -> dict:
     }
     fields.update(overrides)
     return fields
+
+
+def push_options_remote(repo: Path, tmp_path: Path) -> Path:
+    """A bare repository as ``repo``'s origin that takes push options, as GitLab does, and logs those it got
+    (``GIT_PUSH_OPTION_*``) in ``options.log``."""
+    remote = tmp_path / "gitlab.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(remote, "config", "receive.advertisePushOptions", "true")
+    hook = remote / "hooks" / "post-receive"
+    hook.write_text('#!/bin/sh\nenv | grep GIT_PUSH_OPTION_ | sort > "$GIT_DIR/options.log"\n', encoding="utf-8")
+    hook.chmod(0o755)
+    git(repo, "remote", "add", "origin", str(remote))
+    return remote

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import GIT_ENV, PROJECT, SCHEMA, commit_all, git, record_data, write_record
+from conftest import GIT_ENV, PROJECT, SCHEMA, commit_all, git, push_options_remote, record_data, write_record
 
 from liaison.core.importplan import DUPLICATE, EMPTY, NEW, PRESENT, REFUSED, ImportContext, plan_import
 from liaison.core.project import open_project, read_records
@@ -311,13 +311,7 @@ def test_a_closed_semester_needs_a_reopen_reason(repo, tmp_path, run):
 
 def test_push_opens_a_merge_request_with_the_forms_push_options(repo, tmp_path, run):
     commit_all(repo)
-    remote = tmp_path / "gitlab.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(remote, "config", "receive.advertisePushOptions", "true")
-    hook = remote / "hooks" / "post-receive"
-    hook.write_text('#!/bin/sh\nenv | grep GIT_PUSH_OPTION_ | sort > "$GIT_DIR/options.log"\n', encoding="utf-8")
-    hook.chmod(0o755)
-    git(repo, "remote", "add", "origin", str(remote))
+    remote = push_options_remote(repo, tmp_path)
     path = tmp_path / "a.csv"
     path.write_text("\n".join(CSV_ROWS), encoding="utf-8")
     result = run(repo, "import", str(path), "--push")

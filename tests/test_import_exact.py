@@ -7,7 +7,7 @@ import datetime
 
 import openpyxl
 import pytest
-from conftest import GIT_ENV, commit_all, git
+from conftest import GIT_ENV, commit_all, git, push_options_remote
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -89,13 +89,7 @@ def test_the_next_step_is_one_command_that_runs_as_printed_whatever_the_names(re
 
     shutil.copy(PROJECT / "build.py", repo / "build.py")
     commit_all(repo)
-    remote = tmp_path / "gitlab.git"
-    git(tmp_path, "init", "-q", "--bare", str(remote))
-    git(remote, "config", "receive.advertisePushOptions", "true")
-    hook = remote / "hooks" / "post-receive"
-    hook.write_text('#!/bin/sh\nenv | grep GIT_PUSH_OPTION_ | sort > "$GIT_DIR/options.log"\n', encoding="utf-8")
-    hook.chmod(0o755)
-    git(repo, "remote", "add", "origin", str(remote))
+    remote = push_options_remote(repo, tmp_path)
     branch = "a$(touch${IFS}x)"
     book = openpyxl.Workbook()
     for cells in (HEADER, _row("", "国旗护卫队"), _row("", "学生会"), ["", "王五", "2023-09-01"]):

@@ -27,13 +27,14 @@ if [ "$mode" = packages ]; then
     echo "${DEBIAN_PACKAGES[*]}"
     exit 0
 fi
-# For the tests only: poppler-utils to look at PDFs; chromium for the browser tests
-# (Playwright drives it, it downloads no browser); rsync for gitlab-ci-local;
+# For the tests only: poppler-utils to look at PDFs; chromium-headless-shell (Debian's chromium build
+# without the desktop browser: a quarter of its CPU) for the browser tests (Playwright drives it, it
+# downloads no browser); rsync for gitlab-ci-local;
 # nginx (and openssl for its test certificate) to test deploy/nginx in front of the form
 # (its own prefix, never the system service); apache2 with mod_auth_cas to check deploy/apache
 # (`apache2 -t` only, never the system service).
 if [ "$mode" != runtime ]; then
-    DEBIAN_PACKAGES+=(poppler-utils chromium rsync nginx openssl apache2 libapache2-mod-auth-cas)
+    DEBIAN_PACKAGES+=(poppler-utils chromium-headless-shell rsync nginx openssl apache2 libapache2-mod-auth-cas)
     # LibreOffice prints the workbooks in the tests as 思政科's Excel/WPS would; Carlito has
     # Calibri's metrics, so column widths measure as in Excel.
     DEBIAN_PACKAGES+=(libreoffice-calc fonts-crosextra-carlito)

@@ -7,19 +7,29 @@ clone that has a bare repository as its ``origin``. The jobs use the
 project's own .venv (``LIAISON_VENV``) instead of installing one per job.
 
 The repository they run in is conftest's ``pipeline_repo``: the project as
-committed, with every fifth demo record.
+committed, with every twelfth demo record. A test about what jobs produce runs
+them; one about which jobs a pipeline would run may ask gitlab-ci-local to
+evaluate the rules only (``jobs_listed``); a run that several tests read is
+made once (``run_once``). Every run uses ``--shell-isolation``: as on GitLab,
+each job starts from its own copy of the commit and files pass between jobs only
+as artifacts and caches. The default branch's pipeline needs it: in one shared
+folder each render shard prunes the other's PDFs from the cache, and pages would
+find the PDFs where render left them instead of through render's artifacts.
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
 import yaml
-from conftest import PROJECT, git, record_data, write_record
+from click.testing import CliRunner
+from conftest import PROJECT, built_once, git, pipeline_clone, record_data, write_record
 
 GITLAB_CI_LOCAL = PROJECT / "tools" / "node_modules" / ".bin" / "gitlab-ci-local"
 # GitLab's schema is checked once, by check-jsonschema (test_the_pipeline_file_passes_gitlab_s_schema);
@@ -32,19 +42,13 @@ pytestmark = pytest.mark.timeout(PIPELINE_TIMEOUT + 60)
 
 
 def validate(pipeline: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(PROJECT / ".venv" / "bin" / "check-jsonschema"),
-            "--builtin-schema",
-            "vendor.gitlab-ci",
-            "--data-transform",
-            "gitlab-ci",
-            str(pipeline),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    """check-jsonschema's own command on ``pipeline``, run in this process: a process each would start Python
+    and load the schema again (a quarter of a second), and the test is about the file, not the process."""
+    from check_jsonschema.cli.main_command import main
+
+    arguments = ["--builtin-schema", "vendor.gitlab-ci", "--data-transform", "gitlab-ci", str(pipeline)]
+    result = CliRunner().invoke(main, arguments, catch_exceptions=False)  # an error in the tool is no verdict
+    return subprocess.CompletedProcess(["check-jsonschema", *arguments], result.exit_code, result.output, "")
 
 
 def run_pipeline(repo: Path, *args: str, **variables: str) -> subprocess.CompletedProcess:
@@ -53,14 +57,34 @@ def run_pipeline(repo: Path, *args: str, **variables: str) -> subprocess.Complet
         "--force-shell-executor",
         "--shell-isolation",
         NO_SCHEMA,
+        # The tests read each job's artifacts where gitlab-ci-local keeps them (``artifacts``), as GitLab
+        # keeps them; a copy into the clone as well would only cost another rsync a job.
+        "--no-artifacts-to-source",
         "--variable",
         f"LIAISON_VENV={PROJECT / '.venv'}",
     ]
     for key, value in variables.items():
         command += ["--variable", f"{key}={value}"]
     done = subprocess.run([*command, *args], cwd=repo, capture_output=True, text=True, timeout=PIPELINE_TIMEOUT)
+    return with_jobs(done)
+
+
+def artifacts(repo: Path, job: str) -> Path:
+    """The artifacts ``job`` left in a run in ``repo``, under their paths in the job's folder."""
+    return repo / ".gitlab-ci-local" / "artifacts" / job
+
+
+def with_jobs(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """``done`` with ``jobs``: the names of the jobs that ran (passed or failed), from gitlab-ci-local's summary."""
     done.jobs = set(re.findall(r"^ (?:PASS|FAIL) +(.+?)\s*$", done.stdout, re.M))
     return done
+
+
+def jobs_listed(repo: Path, **variables: str) -> set[str]:
+    """The jobs a pipeline would run, its rules evaluated by gitlab-ci-local without running any."""
+    from test_deploy import jobs_listed  # here, not above: test_deploy imports this module
+
+    return jobs_listed(repo, **variables)
 
 
 def commit_on_branch(repo: Path, branch: str, **record) -> str:
@@ -106,36 +130,73 @@ def test_a_merge_request_with_a_broken_record_fails_in_check_naming_the_file(pip
     assert failed == [path]
 
 
-def test_a_merge_request_with_a_good_record_passes(pipeline_repo):
-    base = git(pipeline_repo, "rev-parse", "main")
-    commit_on_branch(pipeline_repo, "record/good", leader_id="T2012003", leader="赵敏", department="学生工作处")
-    done = run_pipeline(pipeline_repo, CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_DIFF_BASE_SHA=base)
+def run_once(tmp_path_factory, origin: Path, name: str, prepare) -> subprocess.CompletedProcess:
+    """A pipeline run once per test run for every test that reads it (``built_once``: whichever xdist worker
+    asks first runs it, the others wait), in a clone of ``origin`` that ``prepare(repo)`` readies, returning
+    the run's variables and what to keep. The result has ``repo``, the clone it ran in (to read, never to
+    write), and ``kept``. It asserts nothing: each test that reads it asserts what it is about."""
+
+    def build(folder: Path) -> None:
+        repo = pipeline_clone(origin, folder)
+        variables, kept = prepare(repo)
+        done = run_pipeline(repo, **variables)
+        run = {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "kept": kept}
+        (folder / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
+
+    folder = built_once(tmp_path_factory, f"pipeline-run-{name}", build)
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    done = with_jobs(subprocess.CompletedProcess(GITLAB_CI_LOCAL, run["returncode"], run["stdout"], run["stderr"]))
+    done.repo, done.kept = folder / "project", run["kept"]
+    return done
+
+
+@pytest.fixture
+def good_merge_request(tmp_path_factory, pipeline_origin) -> subprocess.CompletedProcess:
+    """The pipeline of a merge request adding a good record (``kept``: its path), read by the tests of its check
+    and of its review."""
+
+    def prepare(repo: Path) -> tuple[dict[str, str], str]:
+        base = git(repo, "rev-parse", "main")
+        path = commit_on_branch(repo, "record/good", leader_id="T2012003", leader="赵敏", department="学生工作处")
+        return {"CI_PIPELINE_SOURCE": "merge_request_event", "CI_MERGE_REQUEST_DIFF_BASE_SHA": base}, path
+
+    return run_once(tmp_path_factory, pipeline_origin, "good-merge-request", prepare)
+
+
+@pytest.fixture
+def main_pipeline(tmp_path_factory, pipeline_origin) -> subprocess.CompletedProcess:
+    """The pipeline of a push to the default branch, read by its own test and by the export's (its caches)."""
+    return run_once(tmp_path_factory, pipeline_origin, "main", lambda repo: ({}, None))
+
+
+def test_a_merge_request_with_a_good_record_passes(good_merge_request):
+    done = good_merge_request
     assert done.returncode == 0, done.stdout[-3000:]
     assert done.jobs == {"check", "review"} and "本次改动的记录与名单文件 1 个：全部通过" in done.stdout
 
 
 def test_a_branch_push_without_a_merge_request_runs_nothing(pipeline_repo):
     commit_on_branch(pipeline_repo, "feature", content="别的分支")
-    done = run_pipeline(pipeline_repo)
-    assert done.returncode == 0 and done.jobs == set()
+    assert jobs_listed(pipeline_repo) == set()  # the workflow's rules leave no job
 
 
-def assert_main_publishes_every_pdf_once(repo: Path) -> None:
-    done = run_pipeline(repo)
-    assert done.returncode == 0, done.stdout[-3000:]
-    missing = {"check", "render: [1/2]", "render: [2/2]", "pages"} - done.jobs
+def assert_main_runs_every_job(jobs: set[str]) -> None:
+    missing = {"check", "render: [1/2]", "render: [2/2]", "pages"} - jobs
     assert not missing, f"jobs that did not run: {sorted(missing)}"
+
+
+def test_the_default_branch_renders_in_two_shards_and_publishes_every_pdf_once(main_pipeline):
+    done, repo = main_pipeline, main_pipeline.repo
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert_main_runs_every_job(done.jobs)
     records = {p.stem for p in (repo / "records").glob("*/*.yaml")}
     shards = [int(n) for n in re.findall(r"第 \d/2 份，共 (\d+) 份 PDF", done.stdout)]
     assert len(shards) == 2 and sum(shards) == len(records) and min(shards) > 0
     assert "新生成 PDF 0 份" in done.stdout  # pages gathered the shards' renders
-    pdfs = [p.stem for p in (repo / "public" / "records").glob("*.pdf")]
+    public = artifacts(repo, "pages") / "public"
+    pdfs = [p.stem for p in (public / "records").glob("*.pdf")]
     assert sorted(pdfs) == sorted(records)
-    assert (repo / "public" / "index.html").is_file()
-
-
-def test_the_default_branch_renders_in_two_shards_and_publishes_every_pdf_once(pipeline_repo):
-    assert_main_publishes_every_pdf_once(pipeline_repo)
+    assert (public / "index.html").is_file()
 
 
 def test_a_rule_that_never_runs_pages_on_main_is_caught(pipeline_repo):
@@ -144,15 +205,21 @@ def test_a_rule_that_never_runs_pages_on_main_is_caught(pipeline_repo):
     data["pages"]["rules"] = [{"if": '$CI_PIPELINE_SOURCE == "schedule"'}]
     pipeline.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     git(pipeline_repo, "commit", "-q", "-am", "坏的规则")
+    # Which jobs run is the rules' verdict: gitlab-ci-local evaluates them as for a run (the same parser), and
+    # the default branch's test above runs them; a whole pipeline here would only render the PDFs again.
     with pytest.raises(AssertionError, match=r"jobs that did not run: \['pages'\]"):
-        assert_main_publishes_every_pdf_once(pipeline_repo)
+        assert_main_runs_every_job(jobs_listed(pipeline_repo))
 
 
-def test_the_export_job_leaves_the_zip(pipeline_repo):
+def test_the_export_job_leaves_the_zip(pipeline_repo, main_pipeline):
+    # As on GitLab, the export pulls the caches the default branch's render and pages jobs left (and renders
+    # only what they lack).
+    shutil.copytree(main_pipeline.repo / ".gitlab-ci-local" / "cache", pipeline_repo / ".gitlab-ci-local" / "cache")
     done = run_pipeline(pipeline_repo, "export", CI_PIPELINE_SOURCE="web", SEMESTER="2025-2026-1")
     assert done.returncode == 0, done.stdout[-3000:]
-    assert (pipeline_repo / "export" / "2025-2026学年第一学期.zip").is_file()
-    assert (pipeline_repo / "export" / "2025-2026学年第一学期" / "manifest.json").is_file()
+    export = artifacts(pipeline_repo, "export") / "export"
+    assert (export / "2025-2026学年第一学期.zip").is_file()
+    assert (export / "2025-2026学年第一学期" / "manifest.json").is_file()
 
 
 @pytest.mark.parametrize(
@@ -176,21 +243,14 @@ def test_a_reminder_pipeline_runs_only_the_remind_job(pipeline_repo):
     assert done.jobs == {"remind"} and "提醒轮次还没有开始" in done.stdout
 
 
-def test_a_merge_request_s_review_job_leaves_the_page_and_the_pdf_as_exposed_artifacts(pipeline_repo):
-    base = git(pipeline_repo, "rev-parse", "main")
-    path = commit_on_branch(
-        pipeline_repo, "record/review", leader_id="T2012003", leader="赵敏", department="学生工作处"
-    )
-    done = run_pipeline(
-        pipeline_repo, "review", CI_PIPELINE_SOURCE="merge_request_event", CI_MERGE_REQUEST_DIFF_BASE_SHA=base
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
-    assert done.jobs == {"review"}
-    record_id = Path(path).stem
+def test_a_merge_request_s_review_job_leaves_the_page_and_the_pdf_as_exposed_artifacts(good_merge_request):
+    done = good_merge_request
+    assert re.search(r"^ PASS +review\s*$", done.stdout, re.M), done.stdout[-3000:]
+    record_id = Path(done.kept).stem
     assert f"【新增】{record_id} 赵敏" in done.stdout
-    artifacts = pipeline_repo / ".gitlab-ci-local" / "artifacts" / "review" / "review"
-    assert (artifacts / "index.html").is_file() and (artifacts / f"{record_id}.pdf").is_file()
-    assert f'data-record="{record_id}"' in (artifacts / "index.html").read_text(encoding="utf-8")
+    review = artifacts(done.repo, "review") / "review"
+    assert (review / "index.html").is_file() and (review / f"{record_id}.pdf").is_file()
+    assert f'data-record="{record_id}"' in (review / "index.html").read_text(encoding="utf-8")
 
 
 def exposed_artifacts(pipeline: dict) -> dict[str, dict]:

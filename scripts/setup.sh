@@ -27,6 +27,13 @@ if [ "$mode" = packages ]; then
     echo "${DEBIAN_PACKAGES[*]}"
     exit 0
 fi
+# LIAISON_VENV names an existing, complete environment on a machine already set up: use it as it is, and
+# check no system package again (the pipeline tests run many jobs locally and share the project's own;
+# each job's set-up is then one symlink, not a dpkg-query per package).
+if [ -n "${LIAISON_VENV:-}" ] && [ -x "$LIAISON_VENV/bin/python" ]; then
+    [ -e .venv ] || ln -s "$LIAISON_VENV" .venv
+    exit 0
+fi
 # For the tests only: poppler-utils to look at PDFs; chromium-headless-shell (Debian's chromium build
 # without the desktop browser: a quarter of its CPU) for the browser tests (Playwright drives it, it
 # downloads no browser); rsync for gitlab-ci-local;
@@ -67,12 +74,6 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The virtual environment, reinstalled only when pyproject.toml or the mode changes.
-# LIAISON_VENV names an existing, complete environment to use as it is (the
-# pipeline tests run many jobs locally and share the project's own).
-if [ -n "${LIAISON_VENV:-}" ] && [ -x "$LIAISON_VENV/bin/python" ]; then
-    [ -e .venv ] || ln -s "$LIAISON_VENV" .venv
-    exit 0
-fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi

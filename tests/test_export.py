@@ -11,7 +11,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, git, record_data, write_record
+from conftest import PROJECT, built_once, commit_all, git, record_data, write_record
 from openpyxl import load_workbook
 from small_repos import empty_repository
 
@@ -53,10 +53,12 @@ def do_export(root, out, semester="2024-2025-1", cache=None):
 
 @pytest.fixture(scope="module")
 def rendered_once(tmp_path_factory) -> Path:
-    """A PDF cache holding the PDFs of ``repo_git``'s semester, rendered once for the module's tests."""
-    folder = tmp_path_factory.mktemp("rendered")
-    do_export(five_records(empty_repository(folder / "repo")), folder / "out", cache=folder / "cache")
-    return folder / "cache"
+    """A PDF cache holding the PDFs of ``repo_git``'s semester, rendered once a run (``built_once``), read-only."""
+
+    def render(folder: Path) -> None:
+        do_export(five_records(empty_repository(folder / "repo")), folder / "out", cache=folder / "cache")
+
+    return built_once(tmp_path_factory, "export-five", render) / "cache"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, built_once
 from small_repos import empty_repository
 from test_cachekit import SEMESTER, four_records, mount_namespace, project  # noqa: F401 - project is the fixture
 
@@ -55,13 +55,16 @@ def _on_a_small_disk(root: Path, args: list[str], size: str, fill: bool) -> tupl
 
 @pytest.fixture(scope="module")
 def rendered_once(tmp_path_factory) -> Path:
-    """The PDF cache of ``project``'s records, rendered once for the module. What fills here is the output's disk,
-    never the cache's: each command takes its PDFs from a copy, as from the cache CI keeps between pipelines."""
-    root = four_records(empty_repository(tmp_path_factory.mktemp("rendered") / "repo"))
-    opened = open_project(root)
-    records = check_repository(opened).clean_records()
-    build_pdfs(root, opened.schema, opened.config, opened.roster, records, root / "pdfs", default_cache_dir(root))
-    return default_cache_dir(root)
+    """The PDF cache of ``project``'s records, rendered once a run (``built_once``). What fills here is the output's
+    disk, never the cache's: each command takes its PDFs from a copy, as from the cache CI keeps between pipelines."""
+
+    def render(folder: Path) -> None:
+        root = four_records(empty_repository(folder / "repo"))
+        opened = open_project(root)
+        records = check_repository(opened).clean_records()
+        build_pdfs(root, opened.schema, opened.config, opened.roster, records, folder / "pdfs", default_cache_dir(root))
+
+    return default_cache_dir(built_once(tmp_path_factory, "full-disk-four", render) / "repo")
 
 
 CASES = [(name, fill) for name in COMMANDS for fill in (False, True) if fill or not name.startswith("check")]

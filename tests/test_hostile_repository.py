@@ -10,7 +10,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, git, record_data, write_record
+from conftest import PROJECT, built_once, commit_all, git, record_data, write_record
 from small_repos import empty_repository, linked_copy
 
 from liaison.core import yamlio
@@ -268,18 +268,22 @@ def test_a_project_file_that_is_a_link_or_fifo_is_named_and_never_read(repo, run
 
 @pytest.fixture(scope="module")
 def a_100_mb_record(tmp_path_factory) -> tuple[Path, str]:
-    """(a repository, its first commit) where three commits each add 100 MB to the one record, made
-    once: git hashes and compresses 600 MB to make it. Each test runs on its own copy (``linked_copy``)."""
-    root = empty_repository(tmp_path_factory.mktemp("big") / "repo")
-    shutil.copytree(PROJECT / "templates", root / "templates")
-    path = write_record(root, record_data(), suffix="def456")
-    base = commit_all(root)
-    line = b"  " + b"a" * 998 + b"\n"
-    for n in range(3):
-        with open(root / path, "ab") as file:
-            file.write(f"remarks{n}: |-\n".encode() + line * 100_000)
-        commit_all(root, f"大 {n}")
-    return root, base
+    """(a repository, its first commit) where three commits each add 100 MB to the one record, made once a run
+    (``built_once``): git hashes and compresses 600 MB to make it. Each test runs on its own copy (``linked_copy``)."""
+
+    def build(folder: Path) -> None:
+        root = empty_repository(folder / "repo")
+        shutil.copytree(PROJECT / "templates", root / "templates")
+        path = write_record(root, record_data(), suffix="def456")
+        commit_all(root)
+        line = b"  " + b"a" * 998 + b"\n"
+        for n in range(3):
+            with open(root / path, "ab") as file:
+                file.write(f"remarks{n}: |-\n".encode() + line * 100_000)
+            commit_all(root, f"大 {n}")
+
+    root = built_once(tmp_path_factory, "a-100-mb-record", build) / "repo"
+    return root, git(root, "rev-list", "--max-parents=0", "HEAD")
 
 
 @pytest.mark.timeout(300)

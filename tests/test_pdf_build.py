@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, record_data, write_record
+from conftest import PROJECT, built_once, record_data, write_record
 from pypdf import PdfReader
 from small_repos import empty_repository
 
@@ -39,11 +39,13 @@ def build(root, out, cache, jobs=None):
 
 @pytest.fixture(scope="module")
 def rendered_once(tmp_path_factory) -> Path:
-    """A PDF cache holding the eight records' PDFs, rendered once for the module's tests."""
-    folder = tmp_path_factory.mktemp("rendered")
-    made = build(eight_records(empty_repository(folder / "repo")), folder / "out", folder / "cache", jobs=1)
-    assert made.rendered == 8
-    return folder / "cache"
+    """A PDF cache holding the eight records' PDFs, rendered once a run (``built_once``), read-only."""
+
+    def render(folder: Path) -> None:
+        made = build(eight_records(empty_repository(folder / "repo")), folder / "out", folder / "cache", jobs=1)
+        assert made.rendered == 8
+
+    return built_once(tmp_path_factory, "pdf-build-eight", render) / "cache"
 
 
 @pytest.fixture

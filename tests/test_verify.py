@@ -16,7 +16,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, git, record_data, write_record
+from conftest import PROJECT, built_once, commit_all, git, record_data, write_record
 from openpyxl import load_workbook
 from small_repos import empty_repository
 
@@ -43,10 +43,12 @@ def two_records(root: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def rendered_once(tmp_path_factory) -> Path:
-    """A PDF cache holding the two records' PDFs, rendered once for the module's tests."""
-    folder = tmp_path_factory.mktemp("rendered")
-    export(two_records(empty_repository(folder / "repo")), folder / "out", folder / "cache")
-    return folder / "cache"
+    """A PDF cache holding the two records' PDFs, rendered once a run (``built_once``), read-only."""
+
+    def render(folder: Path) -> None:
+        export(two_records(empty_repository(folder / "repo")), folder / "out", folder / "cache")
+
+    return built_once(tmp_path_factory, "verify-two", render) / "cache"
 
 
 @pytest.fixture

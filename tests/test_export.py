@@ -8,15 +8,18 @@ import json
 import shutil
 import subprocess
 import zipfile
+from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, git, record_data, write_record
+from conftest import PROJECT, built_once, commit_all, git, record_data, write_record
 from openpyxl import load_workbook
+from small_repos import empty_repository
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
 from liaison.core.semesters import resolve_range
 from liaison.outputs.export import MANIFEST, export_range
+from liaison.outputs.pdf import default_cache_dir
 from liaison.outputs.verify import verify_export
 from liaison.outputs.workbook import COUNT_SHEET, WORKBOOK_NAME
 
@@ -24,17 +27,21 @@ D = datetime.date
 TITLE = "2024-2025学年第一学期"
 
 
+def five_records(root: Path) -> Path:
+    """``root`` committed with records of three leaders (two named 张伟) in one semester and one outside."""
+    shutil.copytree(PROJECT / "templates", root / "templates")
+    write_record(root, record_data(date=D(2024, 9, 10), target="国旗护卫队/学生会"), suffix="000001")
+    write_record(root, record_data(date=D(2024, 10, 10), content="第二次"), suffix="000002")
+    write_record(root, record_data(leader_id="T2", leader="张伟", date=D(2024, 11, 5), content="学工"), suffix="000003")
+    write_record(root, record_data(leader_id="T3", leader="张伟", date=D(2024, 11, 6), content="基医"), suffix="000004")
+    write_record(root, record_data(date=D(2025, 3, 1), content="下学期"), suffix="000005")
+    commit_all(root, "初始记录")
+    return root
+
+
 @pytest.fixture
 def repo_git(repo):
-    """A committed repository with records of three leaders (two named 张伟) in one semester and one outside."""
-    shutil.copytree(PROJECT / "templates", repo / "templates")
-    write_record(repo, record_data(date=D(2024, 9, 10), target="国旗护卫队/学生会"), suffix="000001")
-    write_record(repo, record_data(date=D(2024, 10, 10), content="第二次"), suffix="000002")
-    write_record(repo, record_data(leader_id="T2", leader="张伟", date=D(2024, 11, 5), content="学工"), suffix="000003")
-    write_record(repo, record_data(leader_id="T3", leader="张伟", date=D(2024, 11, 6), content="基医"), suffix="000004")
-    write_record(repo, record_data(date=D(2025, 3, 1), content="下学期"), suffix="000005")
-    commit_all(repo, "初始记录")
-    return repo
+    return five_records(repo)
 
 
 def do_export(root, out, semester="2024-2025-1", cache=None):
@@ -44,6 +51,26 @@ def do_export(root, out, semester="2024-2025-1", cache=None):
     return export_range(project, records, date_range, out, cache or out.parent / "cache")
 
 
+@pytest.fixture(scope="module")
+def rendered_once(tmp_path_factory) -> Path:
+    """A PDF cache holding the PDFs of ``repo_git``'s semester, rendered once a run (``built_once``), read-only."""
+
+    def render(folder: Path) -> None:
+        do_export(five_records(empty_repository(folder / "repo")), folder / "out", cache=folder / "cache")
+
+    return built_once(tmp_path_factory, "export-five", render) / "cache"
+
+
+@pytest.fixture
+def warm(repo_git, tmp_path, rendered_once) -> None:
+    """Copies of ``rendered_once`` where ``do_export`` and ``verify`` find PDFs (``tmp_path / "cache"``, the
+    repository's ``.cache/pdf``), for a test whose point is not rendering: a cache key is the record's content and
+    the renderer's, the same in every test's repository. (An auditor's clone renders anew.)"""
+    shutil.copytree(rendered_once, tmp_path / "cache")
+    shutil.copytree(rendered_once, default_cache_dir(repo_git))
+
+
+@pytest.mark.usefixtures("warm")
 def test_export_writes_leader_folders_workbook_manifest_and_zip(repo_git, tmp_path):
     result = do_export(repo_git, tmp_path / "out")
     folder = tmp_path / "out" / TITLE
@@ -76,6 +103,7 @@ def test_export_writes_leader_folders_workbook_manifest_and_zip(repo_git, tmp_pa
     assert {e["record"] for e in manifest["files"] if e["record"]} == {r.id for r in result.records}
 
 
+@pytest.mark.usefixtures("warm")
 def test_zip_has_utf8_names_and_the_same_files(repo_git, tmp_path):
     result = do_export(repo_git, tmp_path / "out")
     with zipfile.ZipFile(result.zip_path) as archive:
@@ -99,6 +127,7 @@ def test_the_same_commit_exports_to_the_same_bytes(repo_git, tmp_path):
     assert first.zip_path.read_bytes() == second.zip_path.read_bytes()
 
 
+@pytest.mark.usefixtures("warm")
 def test_verify_passes_on_folder_and_zip_and_in_another_clone(repo_git, tmp_path):
     result = do_export(repo_git, tmp_path / "out")
     project = open_project(repo_git)
@@ -124,6 +153,7 @@ def rewrite_zip(path, change):
             archive.writestr(name, data)
 
 
+@pytest.mark.usefixtures("warm")
 def test_verify_reports_a_changed_a_missing_and_an_extra_file(repo_git, tmp_path):
     result = do_export(repo_git, tmp_path / "out")
     folder = result.folder
@@ -138,6 +168,7 @@ def test_verify_reports_a_changed_a_missing_and_an_extra_file(repo_git, tmp_path
     assert len(differences) == 3
 
 
+@pytest.mark.usefixtures("warm")
 def test_verify_reports_changes_inside_the_zip(repo_git, tmp_path, run):
     result = do_export(repo_git, tmp_path / "out")
 
@@ -153,6 +184,7 @@ def test_verify_reports_changes_inside_the_zip(repo_git, tmp_path, run):
     assert "核对未通过：共 2 处差异。" in outcome.output
 
 
+@pytest.mark.usefixtures("warm")
 def test_verify_reports_records_that_are_not_those_of_the_commit(repo_git, tmp_path):
     write_record(repo_git, record_data(date=D(2024, 12, 1), content="未提交的记录"), suffix="00000a")
     result = do_export(repo_git, tmp_path / "out")
@@ -185,6 +217,7 @@ def test_export_refuses_a_folder_it_did_not_write(repo_git, run, tmp_path):
     assert (tmp_path / "out" / TITLE / "重要.docx").exists()
 
 
+@pytest.mark.usefixtures("warm")
 def test_a_broken_record_leaves_no_export_and_keeps_the_earlier_one(repo_git, run, tmp_path):
     out = tmp_path / "out"
     assert run(repo_git, "export", "--semester", "2024-2025-1", "--out", str(out)).exit_code == 0
@@ -199,6 +232,7 @@ def test_a_broken_record_leaves_no_export_and_keeps_the_earlier_one(repo_git, ru
     assert not fresh.exists() or not any(fresh.iterdir())
 
 
+@pytest.mark.usefixtures("warm")
 def test_a_failure_midway_leaves_the_earlier_export_whole(repo_git, tmp_path, monkeypatch):
     from liaison.outputs import export as export_module
 
@@ -220,6 +254,7 @@ def test_a_failure_midway_leaves_the_earlier_export_whole(repo_git, tmp_path, mo
     assert not (tmp_path / "new").exists()  # the folder the failed export made is gone too (issue 27)
 
 
+@pytest.mark.usefixtures("warm")
 def test_zip_entry_times_are_the_configured_zones_wall_clock(repo_git, tmp_path):
     result = do_export(repo_git, tmp_path / "out")
     project = open_project(repo_git)

@@ -25,17 +25,52 @@ CHUNK = 16 * 1024 * 1024
 NS = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
 
 
+def _gf2_times(matrix: list[int], vector: int) -> int:
+    """A 32 × 32 matrix over GF(2) (its columns) times a 32-bit vector."""
+    total, column = 0, 0
+    while vector:
+        if vector & 1:
+            total ^= matrix[column]
+        vector, column = vector >> 1, column + 1
+    return total
+
+
+def _zeros_operator(length: int) -> list[int]:
+    """What ``length`` zero bytes do to a CRC-32 (zlib's ``crc32_combine``): CRC(A + B) is this operator for
+    len(B) applied to CRC(A), xor CRC(B)."""
+    step = [0xEDB88320] + [1 << n for n in range(31)]  # one zero bit, as zlib's table is made
+    for _ in range(3):
+        step = [_gf2_times(step, column) for column in step]  # two, four, eight bits: one byte
+    result = [1 << n for n in range(32)]
+    while length:
+        if length & 1:
+            result = [_gf2_times(step, column) for column in result]
+        step = [_gf2_times(step, column) for column in step]
+        length >>= 1
+    return result
+
+
+def crc32_repeated(data: bytes, times: int, crc: int = 0) -> int:
+    """``zlib.crc32(data * times, crc)`` without reading ``data`` ``times`` times (gigabytes for a bomb)."""
+    if times == 0:
+        return crc
+    alone, shift = zlib.crc32(data), _zeros_operator(len(data))
+    for _ in range(times):
+        crc = _gf2_times(shift, crc) ^ alone
+    return crc
+
+
 class _Member:
     """One zip member as raw deflate segments, each standing alone (full flush), and its CRC and size."""
 
     def __init__(self, name: str):
         self.name, self.parts, self.crc, self.size = name, [], 0, 0
 
-    def add(self, data: bytes, times: int = 1) -> _Member:
-        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    def add(self, data: bytes, times: int = 1, level: int = 9) -> _Member:
+        """``data`` × ``times``; ``level`` 1 packs a part that is not repeated (no smaller at 9) eight times faster."""
+        packer = zlib.compressobj(level, zlib.DEFLATED, -15)
         self.parts.append((packer.compress(data) + packer.flush(zlib.Z_FULL_FLUSH), times))
-        for _ in range(times):
-            self.crc = zlib.crc32(data, self.crc)
+        self.crc = crc32_repeated(data, times, self.crc)
         self.size += len(data) * times
         return self
 
@@ -162,7 +197,7 @@ def _defined_names(path: Path) -> Path:  # 1.5 million defined names in workbook
     sample["xl/workbook.xml"] = sample["xl/workbook.xml"].replace(
         b"<definedNames />", f"<definedNames>{names}</definedNames>".encode()
     )
-    return write_zip(path, [_Member(name).add(data) for name, data in sample.items()])
+    return write_zip(path, [_Member(name).add(data, level=1) for name, data in sample.items()])
 
 
 def _rows_far_apart(path: Path) -> Path:  # 19,999 rows a thousand apart: 20 million empty rows made in between
@@ -199,6 +234,14 @@ BOMBS = {
     "rows a thousand apart": (_rows_far_apart, "行，不像是一份联系记录表"),
     "8 million rows numbered 1": (_one_row_many_times, "工作表行数"),
 }
+
+
+@pytest.mark.parametrize(
+    "data, times", [(b"", 3), (b"a", 0), (b"abc", 1), (b"\x00\xff" * 5, 7), (bytes(range(256)), 40)]
+)
+def test_the_crc_of_a_repeated_chunk_is_zlibs(data, times):
+    """The bombs' CRCs are right (a zip reader would refuse a bomb for a wrong one, not for its size)."""
+    assert crc32_repeated(data, times, 12345) == zlib.crc32(data * times, 12345)
 
 
 def bounded(*args: str, cwd: Path) -> tuple[int, str, int]:

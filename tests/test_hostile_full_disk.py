@@ -9,13 +9,20 @@ to do, with exit code 1.
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT
-from test_cachekit import SEMESTER, mount_namespace, project  # noqa: F401 - project is the fixture
+from conftest import PROJECT, built_once
+from small_repos import empty_repository
+from test_cachekit import SEMESTER, four_records, mount_namespace, project  # noqa: F401 - project is the fixture
+
+from liaison.core.checks import check_repository
+from liaison.core.project import open_project
+from liaison.outputs.pdf import build_pdfs, default_cache_dir
 
 OUTPUT = "out"
 # Each command, what it is asked to write into the small disk, and how much room that disk has.
@@ -46,13 +53,33 @@ def _on_a_small_disk(root: Path, args: list[str], size: str, fill: bool) -> tupl
     return int((root / "rc").read_text()), (root / "stderr").read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="module")
+def rendered_once(tmp_path_factory) -> Path:
+    """The PDF cache of ``project``'s records, rendered once a run (``built_once``). What fills here is the output's
+    disk, never the cache's: each command takes its PDFs from a copy, as from the cache CI keeps between pipelines."""
+
+    def render(folder: Path) -> None:
+        root = four_records(empty_repository(folder / "repo"))
+        opened = open_project(root)
+        records = check_repository(opened).clean_records()
+        build_pdfs(root, opened.schema, opened.config, opened.roster, records, folder / "pdfs", default_cache_dir(root))
+
+    return default_cache_dir(built_once(tmp_path_factory, "full-disk-four", render) / "repo")
+
+
 CASES = [(name, fill) for name in COMMANDS for fill in (False, True) if fill or not name.startswith("check")]
 
 
 @pytest.mark.parametrize(
     "name, fill", CASES, ids=[f"{n}-{'full-from-the-start' if f else 'fills-on-the-way'}" for n, f in CASES]
 )
-def test_an_output_on_a_disk_that_fills_is_whole_or_absent_and_said_in_chinese(project, name, fill):  # noqa: F811
+def test_an_output_on_a_disk_that_fills_is_whole_or_absent_and_said_in_chinese(
+    project,  # noqa: F811
+    rendered_once,
+    name,
+    fill,
+):
+    shutil.copytree(rendered_once, default_cache_dir(project))
     args, size = COMMANDS[name]
     code, stderr = _on_a_small_disk(project, args, size, fill)
     assert code == 1, stderr
@@ -88,6 +115,33 @@ def test_an_import_into_a_repository_whose_disk_is_full_says_nothing_was_written
     assert (tmp_path / "rc").read_text().strip() == "1" and "Traceback" not in said, said
     assert "没有写入任何内容" in said and "推送失败" not in said and "分支已在本地创建" not in said, said
     assert (tmp_path / "branches").read_text() == ""
+
+
+class Output:
+    """What a process writes on its stdout pipe, kept by a thread; ``heard`` is set once a line holds ``mark``
+    (or the process ended): a test blocks on it, spending nothing, instead of asking again and again."""
+
+    def __init__(self, process: subprocess.Popen, mark: bytes):
+        self.lines: list[bytes] = []
+        self.heard = threading.Event()
+        self._process = process
+        self._reader = threading.Thread(target=self._keep, args=(mark,), daemon=True)
+        self._reader.start()
+
+    def _keep(self, mark: bytes) -> None:
+        for line in self._process.stdout:
+            self.lines.append(line)
+            if mark in line:
+                self.heard.set()
+        self.heard.set()
+
+    def text(self) -> str:
+        return b"".join(self.lines).decode(errors="replace")
+
+    def close(self) -> None:
+        """After the process ended: the rest of what it said, and the pipe closed."""
+        self._reader.join(timeout=30)
+        self._process.stdout.close()
 
 
 CACHE_MOUNTS = {
@@ -127,8 +181,10 @@ def test_the_form_serves_whole_pdfs_when_its_cache_disk_is_full_or_read_only(for
     )
     script = f"cd {shlex.quote(str(form_repo))} && {CACHE_MOUNTS[how]} && exec {serve}"
     env = {**os.environ, "LIAISON_PROXY_SECRET": PROXY_SECRET}
-    log = (tmp_path / "serve.log").open("wb")
-    process = subprocess.Popen([*mount_namespace(), "sh", "-c", script], env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [*mount_namespace(), "sh", "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    output = Output(process, "表单服务：".encode())  # said once its socket is bound
 
     def get(path: str):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -141,9 +197,10 @@ def test_the_form_serves_whole_pdfs_when_its_cache_disk_is_full_or_read_only(for
 
     try:
         ids = ["2024-09-01-T1-0000aa", *(f"2024-09-0{day}-T1-0000b{day}" for day in (2, 3, 4))]
+        assert output.heard.wait(120), output.text()  # blocked, spending nothing, while the service starts
         deadline = time.monotonic() + 120
         while True:  # until the service answers and its worker has fetched the records
-            assert process.poll() is None, (tmp_path / "serve.log").read_text(errors="replace")
+            assert process.poll() is None, output.text()
             try:
                 status, _ = get(f"/records/{ids[-1]}")
             except OSError:
@@ -164,6 +221,5 @@ def test_the_form_serves_whole_pdfs_when_its_cache_disk_is_full_or_read_only(for
     finally:
         process.terminate()
         process.wait(timeout=30)
-        log.close()
-    said = (tmp_path / "serve.log").read_text(errors="replace")
-    assert "Traceback" not in said, said[-3000:]
+        output.close()
+    assert "Traceback" not in output.text(), output.text()[-3000:]

@@ -21,9 +21,11 @@ from pathlib import Path
 import pytest
 from conftest import PROJECT, commit_all, long_text, record_data, write_record
 from pdfboxes import column_texts, printed_pages
+from small_repos import empty_repository
 
 from liaison.core.checks import check_repository
-from liaison.core.project import open_project
+from liaison.core.project import Project, open_project
+from liaison.core.records import Record
 from liaison.core.semesters import ALL_DATES, resolve_range
 from liaison.git.audit import AUDIT_HEADER, row_values
 from liaison.outputs.auditlog import audit_log
@@ -36,27 +38,26 @@ LONG_NAME = "阿依古丽·买买提江艾力克"  # 12 characters with a middle
 STAMP = datetime.datetime(2026, 2, 1, 2, 0, tzinfo=datetime.UTC)
 
 
-def print_with_libreoffice(xlsx: Path, tmp_path: Path) -> Path:
-    """The PDF LibreOffice prints of ``xlsx`` (its own profile folder, so parallel runs never share one)."""
-    profile = tmp_path / "lo-profile"
+def print_with_libreoffice(workbooks: list[Path], folder: Path) -> None:
+    """Print each workbook in ``folder`` to a PDF beside it, in one run of LibreOffice (it starts in about a second
+    whatever it prints), with its own profile folder, so parallel runs never share one."""
     subprocess.run(
         [
             "soffice",
-            f"-env:UserInstallation={profile.as_uri()}",
+            f"-env:UserInstallation={(folder / 'lo-profile').as_uri()}",
             "--headless",
             "--norestore",
             "--convert-to",
             "pdf",
             "--outdir",
-            str(xlsx.parent),
-            str(xlsx),
+            str(folder),
+            *map(str, workbooks),
         ],
         check=True,
         capture_output=True,
         timeout=100,
-        env={**os.environ, "HOME": str(tmp_path)},
+        env={**os.environ, "HOME": str(folder)},
     )
-    return xlsx.with_suffix(".pdf")
 
 
 def _overlap(a, b) -> bool:
@@ -161,20 +162,62 @@ def demo(tmp_path_factory):
     return root
 
 
-def test_libreoffice_prints_every_character_of_both_tables(demo, tmp_path):
-    project = open_project(demo)
-    records = check_repository(project).clean_records()
+WIDE_LATIN = {
+    "a word of the widest letter": "m" * 3000,
+    "capitals and signs": "WWW@MOOC%ww " * 250,
+    "separator lines": ("==========================================\n第一部分：座谈交流。\n" * 60).strip(),
+}
+
+
+@pytest.fixture(scope="module")
+def wide_latin(tmp_path_factory):
+    """A repository of one record of the semester for each text of WIDE_LATIN, committed."""
+    root = empty_repository(tmp_path_factory.mktemp("wide") / "repo")
+    for n, text in enumerate(WIDE_LATIN.values()):
+        write_record(root, record_data(date=datetime.date(2025, 10, 1 + n), content=text), suffix=f"00000{n}")
+    commit_all(root)
+    return root
+
+
+def semester_workbook(root: Path) -> tuple[bytes, list[Record], Project]:
+    """(the workbook of the semester's records, those records, the project) of the repository at ``root``."""
+    project = open_project(root)
     date_range = resolve_range(project.config.calendar, SEMESTER)
-    chosen = [r for r in records if r.date in date_range]
+    chosen = [r for r in check_repository(project).clean_records() if r.date in date_range]
+    data = build_workbook(chosen, project.roster, project.schema, project.config, date_range, STAMP, "提交 test")
+    return data, chosen, project
+
+
+@pytest.fixture(scope="module")
+def audit(demo):
+    return audit_log(open_project(demo), ALL_DATES, "xlsx")
+
+
+@pytest.fixture(scope="module")
+def printed(tmp_path_factory, demo, wide_latin, audit) -> dict[str, Path]:
+    """The workbooks the tests read on paper, all printed by one run of LibreOffice: name -> the workbook, its PDF
+    beside it (``.pdf``)."""
+    folder = tmp_path_factory.mktemp("printed")
+    books = {
+        "both-tables": semester_workbook(demo)[0],
+        "audit": audit.data,
+        "wide-latin": semester_workbook(wide_latin)[0],
+    }
+    paths = {name: folder / f"{name}.xlsx" for name in books}
+    for name, data in books.items():
+        paths[name].write_bytes(data)
+    print_with_libreoffice(list(paths.values()), folder)
+    return paths
+
+
+def test_libreoffice_prints_every_character_of_both_tables(demo, printed):
+    data, chosen, project = semester_workbook(demo)
     assert max(len(r["content"]) for r in chosen) >= 2999
-    xlsx = tmp_path / "workbook.xlsx"
-    xlsx.write_bytes(
-        build_workbook(chosen, project.roster, project.schema, project.config, date_range, STAMP, "提交 test")
-    )
-    pdf = print_with_libreoffice(xlsx, tmp_path)
+    xlsx = printed["both-tables"]
+    assert xlsx.read_bytes() == data  # the semester's workbook, as printed
     active = [leader.name for leader in project.roster.leaders if leader.active]
     # Both sheets print into one PDF: 表1's header on its page(s), 表2's on the rest.
-    pages = assert_prints_well(pdf, ("序号", "领导姓名"))
+    pages = assert_prints_well(xlsx.with_suffix(".pdf"), ("序号", "领导姓名"))
     table1 = [p for p in pages if "联系学生次数" in "".join(w[0] for line in p for w in line[4])]
     assert table1 and len(table1) < len(pages)
     header, columns = sheet_columns(xlsx, COUNT_SHEET, table1)
@@ -187,14 +230,10 @@ def test_libreoffice_prints_every_character_of_both_tables(demo, tmp_path):
     assert any(LONG_NAME in "".join(w[0] for w in line[4]) for page in pages for line in page)
 
 
-def test_libreoffice_prints_every_change_of_the_audit_whole_about_ten_a_page(demo, tmp_path):
-    project = open_project(demo)
-    log = audit_log(project, ALL_DATES, "xlsx")
-    rows = log.rows
-    xlsx = tmp_path / "audit.xlsx"
-    xlsx.write_bytes(log.data)
-    pdf = print_with_libreoffice(xlsx, tmp_path)
-    pages = assert_prints_well(pdf, ("时间", "记录编号", "提示"))
+def test_libreoffice_prints_every_change_of_the_audit_whole_about_ten_a_page(audit, printed):
+    rows = audit.rows
+    xlsx = printed["audit"]
+    pages = assert_prints_well(xlsx.with_suffix(".pdf"), ("时间", "记录编号", "提示"))
     header, columns = sheet_columns(xlsx, "审计日志", pages)
     # Every value as the CSV writes it: the 时间 cell's format prints the time as every output writes it.
     shown = [dict(zip(AUDIT_HEADER, row_values(row), strict=True)) for row in rows]
@@ -204,40 +243,25 @@ def test_libreoffice_prints_every_change_of_the_audit_whole_about_ten_a_page(dem
     assert len(re.findall("新增|修改|删除", first)) >= 9  # the demo's changes, about ten to a page
 
 
-def test_audit_workbook_times_are_real_date_times_in_the_configured_zone(demo):
+def test_audit_workbook_times_are_real_date_times_in_the_configured_zone(demo, audit):
     from openpyxl import load_workbook
 
     project = open_project(demo)
-    log = audit_log(project, ALL_DATES, "xlsx")
-    rows = log.rows
-    sheet = load_workbook(io.BytesIO(log.data)).active
+    rows = audit.rows
+    sheet = load_workbook(io.BytesIO(audit.data)).active
     cell = sheet.cell(row=4, column=1)
     assert cell.is_date and isinstance(cell.value, datetime.datetime)
     assert cell.number_format == "yyyy-mm-dd hh:mm:ss"  # as the CSV, history and the site write a time
     assert cell.value == project.config.local(rows[0].when).replace(tzinfo=None)
 
 
-WIDE_LATIN = {
-    "a word of the widest letter": "m" * 3000,
-    "capitals and signs": "WWW@MOOC%ww " * 250,
-    "separator lines": ("==========================================\n第一部分：座谈交流。\n" * 60).strip(),
-}
-
-
-def test_libreoffice_prints_whole_the_texts_of_the_widest_latin_letters(repo, tmp_path):
+def test_libreoffice_prints_whole_the_texts_of_the_widest_latin_letters(wide_latin, printed):
     """DejaVu Sans, LibreOffice's stand-in for 宋体, draws W, m, @ and = nearly as wide as a CJK character:
     planned as average letters, such a text needed more lines than its rows had and lost its end on paper."""
-    for n, text in enumerate(WIDE_LATIN.values()):
-        write_record(repo, record_data(date=datetime.date(2025, 10, 1 + n), content=text), suffix=f"00000{n}")
-    commit_all(repo)
-    project = open_project(repo)
-    records = check_repository(project).clean_records()
-    date_range = resolve_range(project.config.calendar, SEMESTER)
-    xlsx = tmp_path / "workbook.xlsx"
-    xlsx.write_bytes(
-        build_workbook(records, project.roster, project.schema, project.config, date_range, STAMP, "提交 test")
-    )
-    pages = assert_prints_well(print_with_libreoffice(xlsx, tmp_path), ("序号", "领导姓名"))
+    _, records, _ = semester_workbook(wide_latin)
+    assert len(records) == len(WIDE_LATIN)
+    xlsx = printed["wide-latin"]
+    pages = assert_prints_well(xlsx.with_suffix(".pdf"), ("序号", "领导姓名"))
     table2 = [p for p in pages if "联系学生次数" not in "".join(w[0] for line in p for w in line[4])]
     header, columns = sheet_columns(xlsx, CONTENT_SHEET, table2)
     assert_every_value_printed([{"联系内容": r["content"]} for r in records], header, columns)

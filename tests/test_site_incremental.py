@@ -23,19 +23,24 @@ D = datetime.date
 
 
 def fake_pdfs(root: Path, cache: Path) -> None:
-    """A stand-in PDF under every record's cache key: the site links cached PDFs and never reads them."""
+    """A stand-in PDF under every record's cache key: the site links cached PDFs and never reads them.
+
+    Each is whole as the cache judges a PDF (``%PDF-`` … ``%%EOF``): one it discarded would be rendered, and
+    every site test would render every PDF it links."""
     project = open_project(root)
     identity = renderer_identity(root, project.schema.path, project.config)
     store = PdfCache(cache)
     for record in check_repository(project).clean_records():
         key = cache_key(identity, record)
         if not store.has(key):
-            store.put(key, f"%PDF-1.7 stand-in for {record.id}, key {key}".encode())
+            store.put(key, f"%PDF-1.7 stand-in for {record.id}, key {key}\n%%EOF\n".encode())
 
 
 def build(root: Path, out: Path, where: Path):
     fake_pdfs(root, where / "pdf")
-    return build_site(open_project(root), out, where / "pdf", site_cache=where / "site")
+    site = build_site(open_project(root), out, where / "pdf", site_cache=where / "site")
+    assert site.pdfs_rendered == 0, "the PDF cache refused the stand-ins, and the build rendered PDFs"
+    return site
 
 
 def tree(folder: Path) -> dict[str, bytes]:
@@ -226,7 +231,9 @@ from pathlib import Path
 from liaison.core.project import open_project
 from liaison.outputs.site import build_site
 where = Path({where!r})
-build_site(open_project(Path({repo!r})), Path({out!r}), where / "pdf", site_cache=where / "site")
+project = open_project(Path({repo!r}))
+print("building", flush=True)  # the test watches for the new tree from here on, not through the imports
+build_site(project, Path({out!r}), where / "pdf", site_cache=where / "site")
 """
 
 
@@ -242,7 +249,8 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(site_repo, tmp_path, 
     commit_all(site_repo, "模板")
     fake_pdfs(site_repo, where / "pdf")
     script = KILLER.format(root=str(PROJECT), where=str(where), repo=str(site_repo), out=str(out))
-    process = subprocess.Popen([sys.executable, "-c", script])
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE)
+    assert process.stdout.readline() == b"building\n"  # blocks, spending nothing, until the build starts
     deadline = time.monotonic() + 90
     killed = False
     while process.poll() is None and time.monotonic() < deadline:
@@ -252,6 +260,7 @@ def test_a_killed_build_leaves_the_old_site_or_the_new_one(site_repo, tmp_path, 
             killed = True
             break
     process.wait(timeout=60)
+    process.stdout.close()
     assert killed, "the build ended before the new tree was seen"
 
     build(site_repo, tmp_path / "full", tmp_path / "fresh")

@@ -16,8 +16,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, git, record_data, write_record
+from conftest import PROJECT, built_once, commit_all, git, record_data, write_record
 from openpyxl import load_workbook
+from small_repos import empty_repository
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
@@ -30,13 +31,32 @@ PDF = "赵某/2024-10-10_国旗护卫队.pdf"
 RECORD = "2024-10-10-T1-000002"
 
 
+def two_records(root: Path) -> Path:
+    """``root`` committed with the templates and two records of 赵某's in 2024-2025-1."""
+    shutil.copytree(PROJECT / "templates", root / "templates")
+    (root / ".gitignore").write_text(".cache/\nexport/\n", encoding="utf-8")
+    write_record(root, record_data(date=datetime.date(2024, 9, 10)), suffix="000001")
+    write_record(root, record_data(date=datetime.date(2024, 10, 10), content="第二次"), suffix="000002")
+    commit_all(root, "初始记录")
+    return root
+
+
+@pytest.fixture(scope="module")
+def rendered_once(tmp_path_factory) -> Path:
+    """A PDF cache holding the two records' PDFs, rendered once a run (``built_once``), read-only."""
+
+    def render(folder: Path) -> None:
+        export(two_records(empty_repository(folder / "repo")), folder / "out", folder / "cache")
+
+    return built_once(tmp_path_factory, "verify-two", render) / "cache"
+
+
 @pytest.fixture
-def exported(repo, tmp_path):
-    shutil.copytree(PROJECT / "templates", repo / "templates")
-    (repo / ".gitignore").write_text(".cache/\nexport/\n", encoding="utf-8")
-    write_record(repo, record_data(date=datetime.date(2024, 9, 10)), suffix="000001")
-    write_record(repo, record_data(date=datetime.date(2024, 10, 10), content="第二次"), suffix="000002")
-    commit_all(repo, "初始记录")
+def exported(repo, tmp_path, rendered_once):
+    """The two records exported, through a copy of ``rendered_once`` (the PDFs verify re-derives are the cache's,
+    as in CI: a cache key is the record's content and the renderer's)."""
+    two_records(repo)
+    shutil.copytree(rendered_once, tmp_path / "cache")
     return repo, export(repo, tmp_path / "out", tmp_path / "cache")
 
 

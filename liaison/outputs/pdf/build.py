@@ -29,6 +29,10 @@ from liaison.outputs.pdf.render import Renderer
 from liaison.outputs.placing import PLACED, TEMPORARY, Placer
 
 OUTPUT_MARKER = ".liaison-pdf"
+# Unless told how many processes (--jobs), fewer PDFs than this render in this process. Starting the pool's workers
+# (a fork each, then their fonts) costs about 0.5 CPU-seconds: on 2 busy cores the pool was slower up to 16 PDFs and
+# faster from 32; on 2 idle ones it saves at most 0.5 s below 24 (BENCHMARKS.md, "PDF pool threshold").
+POOL_FROM = 24
 
 
 def shard_of(record_id: str, total: int) -> int:
@@ -94,7 +98,7 @@ def build_pdfs(
     """Write ``out_dir/<leader folder>/<date>_<联系对象>.pdf`` for each record.
 
     A record is rendered only if the cache has no PDF for its content under
-    the current template, schema, config and fonts; renders run in a process
+    the current template, schema, config and fonts; many renders run in a process
     pool. With ``mirror``, ``out_dir`` is managed: PDFs of records no longer
     asked for are removed, so it always mirrors the selection; without it the
     caller owns the folder (the export builds into a fresh one). ``layout``
@@ -142,13 +146,14 @@ def _render_missing(
     cache: PdfCache | None,
     jobs: int | None,
 ) -> Iterator[tuple[str, bytes, OSError | None]]:
-    """Render ``missing`` into ``cache``: in this process for a few, else in a process pool. Yields (key, bytes,
-    error) of each PDF the cache did not take (all of them when ``cache`` is None)."""
+    """Render ``missing`` into ``cache``: in a pool of ``jobs`` processes when ``jobs`` is given, else of one a
+    core from ``POOL_FROM`` PDFs on, else in this process. Yields (key, bytes, error) of each PDF the cache did
+    not take (all of them when ``cache`` is None)."""
     if not missing:
         return
     cache_dir = cache.folder if cache is not None else None
     workers = max(1, min(jobs or os.cpu_count() or 1, len(missing)))
-    if workers == 1 or len(missing) < 4:
+    if workers == 1 or (jobs is None and len(missing) < POOL_FROM):
         _init_worker(root, schema, config, tune_gc=False)
         for record in missing:
             data, error = _render_into_cache(record, keys[record.id], cache_dir)

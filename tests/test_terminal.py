@@ -24,7 +24,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT, record_data, write_record
+from conftest import PROJECT, built_copy, fill_repo, record_data, write_record
+from conftest import git as conftest_git
 
 from liaison.cli import cli
 from liaison.core.logs import VisibleFormatter
@@ -50,8 +51,15 @@ def obeyed(text: str) -> list[str]:
 
 
 @pytest.fixture
-def hostile(repo) -> tuple[Path, str]:
-    """(root, base commit): main holds a base commit and then one commit by a hostile author."""
+def hostile(tmp_path_factory, tmp_path) -> tuple[Path, str]:
+    """(root, base commit): main holds a base commit and then one commit by a hostile author; made once per run
+    and copied (``built_copy``)."""
+    root = built_copy(tmp_path_factory, "terminal-hostile", build_hostile, tmp_path / "repo")
+    return root, conftest_git(root, "rev-parse", "HEAD~1")
+
+
+def build_hostile(repo: Path) -> None:
+    fill_repo(repo)
     shutil.copytree(PROJECT / "templates", repo / "templates")
     shutil.copytree(PROJECT / "site", repo / "site")
     env = {
@@ -71,7 +79,6 @@ def hostile(repo) -> tuple[Path, str]:
     git("init", "-q", "-b", "main")
     git("add", "-A")
     git("commit", "-q", "-m", "base")
-    base = git("rev-parse", "HEAD")
     write_record(repo, record_data(date=datetime.date(2024, 9, 17)), suffix="def456")
     write_record(repo, record_data(date=datetime.date(2024, 9, 15), target="学生会" + HOSTILE), suffix="abc123")
     write_record(repo, record_data(date=datetime.date(2024, 9, 16)), path=f"records/2024/名单{IN_A_NAME}.yaml")
@@ -79,7 +86,6 @@ def hostile(repo) -> tuple[Path, str]:
     write_record(repo, record_data(date=datetime.date(2024, 9, 18), place="会议室"), path=not_utf8)
     git("add", "-A")
     git("commit", "-q", "-m", f"新增记录 {HOSTILE}\n\n说明 {HOSTILE}")
-    return repo, base
 
 
 def invoke(root: Path, *args: str, tty: bool):

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, PROXY_SECRET, proxy_headers
+from conftest import PROJECT, PROXY_SECRET, proxy_headers, seed_embedded_remote
 
 SLOW_CLIENTS = 120  # more than waitress' default connection_limit (100)
 TRICKLE = b"GET /new HTTP/1.1\r\nHost: form\r\nX-Slow: " + b"a" * 4000
@@ -81,7 +81,7 @@ class Served:
 
 
 @pytest.fixture
-def serve_form(form_repo, tmp_path):
+def serve_form(form_repo, tmp_path, tmp_path_factory):
     """serve_form(**limits) -> Served: the form with these ``web.limits`` in config.yaml; stopped afterwards."""
     started = []
 
@@ -90,6 +90,7 @@ def serve_form(form_repo, tmp_path):
             config = form_repo / "config.yaml"
             lines = "".join(f"    {key}: {value}\n" for key, value in limits.items())
             config.write_text(config.read_text(encoding="utf-8") + "  limits:\n" + lines, encoding="utf-8")
+        seed_embedded_remote(tmp_path_factory, form_repo, tmp_path / "data")
         started.append(Served(form_repo, tmp_path / "data"))
         return started[-1]
 

@@ -372,18 +372,21 @@ def form_repo(tmp_path_factory, tmp_path):
 
 
 def seed_embedded_remote(tmp_path_factory, root: Path, data_dir: Path) -> None:
-    """Put in ``data_dir`` the embedded remote the service would make for ``root`` on its first start, copied from
-    one the service's own code made once per run, where it would be the same: nothing there yet, no remote
-    configured, and ``root``'s HEAD the form repository's commit (``form_repo``). Else the service makes its own.
+    """Put in ``data_dir`` the git repositories the service makes for ``root`` on its first start, the embedded
+    remote and the mirror, copied from ones the service's own code made once per run, where they would be the same:
+    nothing there yet, no remote configured, and ``root``'s HEAD the form repository's commit (``form_repo``).
+    Else the service makes its own.
 
-    Making it (``git init``, a hook, a first push) is most of what starting the service costs git.
+    Making them (two ``git init``, their settings, a hook, a first push) is most of what starting the service
+    costs git. The mirror made here names the template's remote; the service sets it to its own as it starts.
     """
     import os
 
     import yaml
 
-    remote = data_dir / "remote.git"
-    if remote.exists() or os.environ.get("LIAISON_REMOTE") or not (root / ".git" / "HEAD").is_file():
+    if any((data_dir / name).exists() for name in ("remote.git", "mirror.git")):
+        return
+    if os.environ.get("LIAISON_REMOTE") or not (root / ".git" / "HEAD").is_file():
         return
     try:
         web = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))["web"]
@@ -396,11 +399,14 @@ def seed_embedded_remote(tmp_path_factory, root: Path, data_dir: Path) -> None:
         return
 
     def build(folder: Path) -> None:
-        from liaison.submit.push import init_local_remote
+        from liaison.submit.push import Mirror, Settings, init_local_remote
 
         init_local_remote(folder / "remote.git", form, "main")
+        Mirror(folder / "mirror.git", Settings(remote=str(folder / "remote.git")))
 
-    shutil.copytree(built_once(tmp_path_factory, "form-remote", build) / "remote.git", remote, symlinks=True)
+    made = built_once(tmp_path_factory, "form-service-data", build)
+    for name in ("remote.git", "mirror.git"):
+        shutil.copytree(made / name, data_dir / name, symlinks=True)
 
 
 @pytest.fixture

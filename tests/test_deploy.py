@@ -170,8 +170,8 @@ def wait_for_port(port: int, process: subprocess.Popen, error_log: Path, timeout
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
-        except OSError:
-            continue
+        except OSError:  # not listening yet: ask again shortly, not in a tight loop
+            time.sleep(0.05)
     raise AssertionError(f"nginx did not listen on {port}: {error_log.read_text(errors='replace')}")
 
 

@@ -315,13 +315,23 @@ def _empty(path: Path) -> None:
     [_truncate, _garbage, _zero_a_page, _lose_a_row, _bad_value, _unknown_tip, _empty],
     ids=lambda f: f.__name__,
 )
-def test_a_damaged_index_gives_the_cold_history(project, damage, logged):
-    for n, record in enumerate((R2, R3)):
-        merge_request(project, f"record/{record}", n, lambda record=record: put(project, record))
-    assert_same_as_cold(project)
-    damage(index_path(project))
-    assert_same_as_cold(project)
+def test_a_damaged_index_gives_the_cold_history(two_merged, damage, logged):
+    assert_same_as_cold(two_merged)
+    damage(index_path(two_merged))
+    assert_same_as_cold(two_merged)
     assert len(rebuilds(logged)) >= 1
+
+
+@pytest.fixture
+def two_merged(tmp_path_factory, tmp_path):
+    """``project`` with two records merged through merge requests (fixed times): made once per run and copied."""
+    return built_copy(tmp_path_factory, "historyindex-two-merged", build_two_merged, tmp_path / "repo")
+
+
+def build_two_merged(repo: Path) -> None:
+    build_project(repo)
+    for n, record in enumerate((R2, R3)):
+        merge_request(repo, f"record/{record}", n, lambda record=record: put(repo, record))
 
 
 def test_a_cache_folder_that_cannot_be_written_reads_the_history_from_git(project, caplog):

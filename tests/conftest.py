@@ -67,15 +67,20 @@ def long_text(length: int, seed: str) -> str:
     return "\n".join(paragraphs)[:length].rstrip()
 
 
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """An empty liaison repository: the project's schema, a test config and roster."""
-    root = tmp_path / "repo"
+def fill_repo(root: Path) -> Path:
+    """Make ``root`` an empty liaison repository (not yet a git one): the project's schema, a test config and
+    roster, no record."""
     shutil.copytree(PROJECT / "schema", root / "schema")
     (root / "config.yaml").write_text(CONFIG, encoding="utf-8")
     (root / "roster.yaml").write_text(ROSTER, encoding="utf-8")
     (root / "records").mkdir()
     return root
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """An empty liaison repository: the project's schema, a test config and roster."""
+    return fill_repo(tmp_path / "repo")
 
 
 def write_record(
@@ -151,6 +156,17 @@ def commit_all(root: Path, message: str = "记录") -> str:
         git(root, "init", "-q", "-b", "main")
     git(root, "add", "-A")
     git(root, "commit", "-q", "-m", message)
+    return head_commit(root)
+
+
+def head_commit(root: Path) -> str:
+    """The commit HEAD names: read from the branch's ref file where git keeps it loose (a commit just made), else
+    asked of git (a detached or packed head)."""
+    dot_git = root / ".git"
+    head = (dot_git / "HEAD").read_text(encoding="utf-8").strip()
+    loose = dot_git / head.removeprefix("ref: ") if head.startswith("ref: refs/heads/") else None
+    if loose is not None and loose.is_file():
+        return loose.read_text(encoding="utf-8").strip()
     return git(root, "rev-parse", "HEAD")
 
 
@@ -205,6 +221,19 @@ def built_once(tmp_path_factory, name: str, build) -> Path:
             build(folder)
             done.touch()
     return folder
+
+
+def built_copy(tmp_path_factory, name: str, build, destination: Path) -> Path:
+    """``destination``: a copy of the folder ``build(folder)`` fills once per run (``built_once``).
+
+    For setup that costs git many calls and is the same in every test (a
+    repository, a history with fixed dates): each test gets a whole copy, a
+    repository with its own objects (no alternates, no shared files), which it
+    may change, gc or push as it likes.
+    """
+    template = built_once(tmp_path_factory, name, build)
+    shutil.copytree(template, destination, symlinks=True, dirs_exist_ok=True)
+    return destination
 
 
 def tree_digest(folder: Path) -> dict[str, str]:
@@ -329,21 +358,69 @@ def pipeline_repo(tmp_path, pipeline_origin) -> Path:
 PROXY_SECRET = "test-proxy-secret-0123456789"
 
 
-@pytest.fixture
-def form_repo(repo):
-    """A committed repository with the templates and site assets, and its stand-in GitLab remote."""
-    shutil.copytree(PROJECT / "templates", repo / "templates")
-    shutil.copytree(PROJECT / "site", repo / "site")
-    (repo / "config.yaml").write_text(
-        CONFIG + "web:\n  remote: ''\n  labels: [联系记录, 待审核]\n  contact: 思政科（电话 1234）\n", encoding="utf-8"
-    )
-    write_record(repo, record_data(date=datetime.date(2024, 9, 1), content="已合并的记录"), suffix="0000aa")
-    commit_all(repo, "初始")
-    return repo
+FORM_WEB = "web:\n  remote: ''\n  labels: [联系记录, 待审核]\n  contact: 思政科（电话 1234）\n"
+
+
+def build_form_repo(root: Path) -> None:
+    """The form's repository, committed (``form_repo``)."""
+    fill_repo(root)
+    shutil.copytree(PROJECT / "templates", root / "templates")
+    shutil.copytree(PROJECT / "site", root / "site")
+    (root / "config.yaml").write_text(CONFIG + FORM_WEB, encoding="utf-8")
+    write_record(root, record_data(date=datetime.date(2024, 9, 1), content="已合并的记录"), suffix="0000aa")
+    commit_all(root, "初始")
 
 
 @pytest.fixture
-def make_app(monkeypatch, tmp_path):
+def form_repo(tmp_path_factory, tmp_path):
+    """A committed repository with the templates and site assets, and its stand-in GitLab remote.
+
+    A copy of one made once per run (``built_copy``): the same files and commit as making it here would give, in
+    a repository of its own, at the path ``repo`` would have (a test that asks for both gets this one).
+    """
+    return built_copy(tmp_path_factory, "form-repo", build_form_repo, tmp_path / "repo")
+
+
+def seed_embedded_remote(tmp_path_factory, root: Path, data_dir: Path) -> None:
+    """Put in ``data_dir`` the git repositories the service makes for ``root`` on its first start, the embedded
+    remote and the mirror, copied from ones the service's own code made once per run, where they would be the same:
+    nothing there yet, no remote configured, and ``root``'s HEAD the form repository's commit (``form_repo``).
+    Else the service makes its own.
+
+    Making them (two ``git init``, their settings, a hook, a first push) is most of what starting the service
+    costs git. The mirror made here names the template's remote; the service sets it to its own as it starts.
+    """
+    import os
+
+    import yaml
+
+    if any((data_dir / name).exists() for name in ("remote.git", "mirror.git")):
+        return
+    if os.environ.get("LIAISON_REMOTE") or not (root / ".git" / "HEAD").is_file():
+        return
+    try:
+        web = yaml.safe_load((root / "config.yaml").read_text(encoding="utf-8"))["web"]
+    except (OSError, ValueError, yaml.YAMLError, TypeError, KeyError):
+        return  # a test's broken or missing setting: the service says what is wrong, as it would
+    if not isinstance(web, dict) or web.get("remote") or web.get("target_branch", "main") != "main":
+        return
+    form = built_once(tmp_path_factory, "form-repo", build_form_repo)
+    if head_commit(root) != head_commit(form):
+        return
+
+    def build(folder: Path) -> None:
+        from liaison.submit.push import Mirror, Settings, init_local_remote
+
+        init_local_remote(folder / "remote.git", form, "main")
+        Mirror(folder / "mirror.git", Settings(remote=str(folder / "remote.git")))
+
+    made = built_once(tmp_path_factory, "form-service-data", build)
+    for name in ("remote.git", "mirror.git"):
+        shutil.copytree(made / name, data_dir / name, symlinks=True)
+
+
+@pytest.fixture
+def make_app(monkeypatch, tmp_path, tmp_path_factory):
     """make_app(root, **kw) -> a Flask app on its own data folder, the proxy secret set; stopped afterwards."""
     from liaison.web import create_app
 
@@ -351,7 +428,9 @@ def make_app(monkeypatch, tmp_path):
     apps = []
 
     def make(root: Path, data_dir: Path | None = None, **kwargs):
-        app = create_app(root, data_dir or tmp_path / "data", **kwargs)
+        data_dir = data_dir or tmp_path / "data"
+        seed_embedded_remote(tmp_path_factory, root, data_dir)
+        app = create_app(root, data_dir, **kwargs)
         apps.append(app)
         return app
 

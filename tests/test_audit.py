@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SCHEMA, record_data
+from conftest import PROJECT, SCHEMA, built_copy, fill_repo, record_data
 from openpyxl import load_workbook
 
 from liaison.core.project import open_project
@@ -78,7 +78,14 @@ def via_merge_request(
 
 
 @pytest.fixture
-def audited(repo):
+def audited(tmp_path_factory, tmp_path):
+    """The history above (fixed authors and dates: the same commits wherever it is made), made once per run and
+    copied into each test's repository (``built_copy``)."""
+    return built_copy(tmp_path_factory, "audited", build_audited, tmp_path / "repo")
+
+
+def build_audited(repo: Path) -> None:
+    fill_repo(repo)
     shutil.copytree(PROJECT / "templates", repo / "templates")
     shutil.copytree(PROJECT / "site", repo / "site")
     (repo / ".gitignore").write_text(".liaison/\n.cache/\n", encoding="utf-8")
@@ -127,7 +134,6 @@ def audited(repo):
         when="2025-03-07T10:00:00+08:00",
         message="修改\n\nReopen-Reason: 学生联系人姓名写错，经思政科同意更正",
     )
-    return repo
 
 
 def test_history_of_a_moved_record_follows_the_rename(audited):

@@ -13,7 +13,7 @@ import json
 import shutil
 
 import pytest
-from conftest import PROJECT
+from conftest import PROJECT, built_copy, fill_repo
 from openpyxl import load_workbook
 from test_audit import put, via_merge_request
 from test_audit import run as git
@@ -38,7 +38,13 @@ def move(root, old: str, new: str):
 
 
 @pytest.fixture
-def term(repo):
+def term(tmp_path_factory, tmp_path):
+    """The semester's history (fixed dates and authors), made once per run and copied (``built_copy``)."""
+    return built_copy(tmp_path_factory, "audit-semester-term", build_term, tmp_path / "repo")
+
+
+def build_term(repo) -> None:
+    fill_repo(repo)
     shutil.copytree(PROJECT / "templates", repo / "templates")
     (repo / ".gitignore").write_text(".cache/\nexport/\n", encoding="utf-8")
     for record in (IN, OTHER, GONE):
@@ -59,7 +65,6 @@ def term(repo):
         via_merge_request(repo, f"record/{number}", number, change, when=f"2026-03-{9 + number:02d}T10:00:00+08:00")
     (repo / "allowed_signers").write_text('liaison@localhost namespaces="git" ssh-ed25519 AAAAsecond\n')
     git(repo, "commit", "-q", "-am", "换表单的签名密钥", when="2026-03-20T09:00:00+08:00")
-    return repo
 
 
 def audit(run, root, *args: str) -> tuple[list[dict], str]:

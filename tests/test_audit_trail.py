@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SCHEMA, record_data
+from conftest import PROJECT, SCHEMA, built_copy, fill_repo, head_commit, record_data
 from test_audit import OFFICE
 from test_audit import run as git  # real git as a named person, at a given time
 
@@ -63,7 +63,7 @@ def commit(root: Path, message: str, who=OFFICE, committer=None, when="2025-03-0
     git(root, "add", "-A")
     signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign}", "commit", "-S"] if sign else ["commit"]
     git(root, *signing, "-q", "--allow-empty", "-m", message, who=who, committer=committer, when=when)
-    return git(root, "rev-parse", "HEAD")
+    return head_commit(root)
 
 
 def merge(root: Path, branch: str, number: int | None, when="2025-03-01T11:00:00+08:00", who=OFFICE) -> str:
@@ -73,16 +73,21 @@ def merge(root: Path, branch: str, number: int | None, when="2025-03-01T11:00:00
     if number is not None:
         message += f"\n\nSee merge request school/liaison!{number}"
     git(root, "merge", "-q", "--no-ff", "-m", message, branch, who=who, when=when)
-    return git(root, "rev-parse", "HEAD")
+    return head_commit(root)
 
 
 @pytest.fixture
-def trail(repo):
+def trail(tmp_path_factory, tmp_path):
+    """One record of the closed semester, committed at a fixed time: made once per run and copied (``built_copy``)."""
+    return built_copy(tmp_path_factory, "audit-trail", build_trail, tmp_path / "repo")
+
+
+def build_trail(repo: Path) -> None:
+    fill_repo(repo)
     (repo / "roster.yaml").write_text(ROSTER, encoding="utf-8")
     put(repo, CLOSED_ID, content="闭学期前的记录")
     git(repo, "init", "-q", "-b", "main")
     commit(repo, "初始", who=ZHAO, when="2025-01-10T09:00:00+08:00")
-    return repo
 
 
 def rows_of(root: Path) -> list:

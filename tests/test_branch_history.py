@@ -12,6 +12,7 @@ import json
 import subprocess
 
 import pytest
+from conftest import built_copy, fill_repo
 from test_audit import LEADER, put
 from test_audit import run as git
 from test_audit_trail import commit, merge
@@ -20,7 +21,13 @@ RECORD = "2025-03-02-T1-aaaaaa"
 
 
 @pytest.fixture
-def main_with_a_record(repo):
+def main_with_a_record(tmp_path_factory, tmp_path):
+    """Main with one record merged from ``record/a``, at fixed times: made once per run and copied (``built_copy``)."""
+    return built_copy(tmp_path_factory, "branch-history-main", build_main_with_a_record, tmp_path / "repo")
+
+
+def build_main_with_a_record(repo) -> None:
+    fill_repo(repo)
     (repo / ".gitignore").write_text(".cache/\n", encoding="utf-8")
     git(repo, "init", "-q", "-b", "main")
     commit(repo, "初始", when="2025-03-01T09:00:00+08:00")
@@ -28,7 +35,6 @@ def main_with_a_record(repo):
     put(repo, RECORD, content="第一次提交")
     commit(repo, "新增联系记录", who=LEADER, when="2025-03-02T10:00:00+08:00")
     merge(repo, "record/a", 1, when="2025-03-02T11:00:00+08:00")
-    return repo
 
 
 def history_of(run, root) -> tuple[str, list[dict]]:

@@ -22,7 +22,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SCHEMA, commit_all, git, record_data, replace_field, write_record
+from conftest import (
+    PROJECT,
+    SCHEMA,
+    built_copy,
+    commit_all,
+    fill_repo,
+    git,
+    record_data,
+    replace_field,
+    write_record,
+)
 
 import liaison.git.checkcache as checkcache
 from liaison.core.checks import CheckResult
@@ -146,13 +156,18 @@ def test_a_working_copy_made_executable_is_named_though_git_ignores_the_bit(hist
 
 
 @pytest.fixture
-def history(repo: Path) -> Path:
-    """Three committed records of two leaders, one of them with a problem (size 0)."""
+def history(tmp_path_factory, tmp_path) -> Path:
+    """Three committed records of two leaders, one of them with a problem (size 0): a copy of the repository
+    made once per run (``built_copy``)."""
+    return built_copy(tmp_path_factory, "checkcache-history", build_history, tmp_path / "repo")
+
+
+def build_history(repo: Path) -> None:
+    fill_repo(repo)
     write_record(repo, record_data(), suffix="aaaaaa")
     write_record(repo, record_data(date=datetime.date(2024, 10, 1), target="学生会"), suffix="bbbbbb")
     write_record(repo, record_data(leader_id="T2", leader="张伟", size=0), suffix="cccccc")
     commit_all(repo)
-    return repo
 
 
 def paths_of(root: Path) -> list[str]:

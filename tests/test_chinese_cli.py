@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import PROJECT, commit_all, record_data, write_record
+from conftest import PROJECT, built_copy, commit_all, fill_repo, record_data, write_record
 from english import english_words
 
 from liaison.cli import cli
@@ -52,7 +52,13 @@ def test_a_mistyped_command_suggests_the_right_one_in_chinese(run, repo):
 
 
 @pytest.fixture
-def namesakes(repo):
+def namesakes(tmp_path_factory, tmp_path):
+    """Records of 赵某 and of one of the two 张伟, committed: made once per run and copied (``built_copy``)."""
+    return built_copy(tmp_path_factory, "chinese-cli-namesakes", build_namesakes, tmp_path / "repo")
+
+
+def build_namesakes(repo) -> None:
+    fill_repo(repo)
     shutil.copytree(PROJECT / "templates", repo / "templates")
     shutil.copytree(PROJECT / "site", repo / "site")
     write_record(repo, record_data(), suffix="aaaaaa")
@@ -62,7 +68,6 @@ def namesakes(repo):
         suffix="bbbbbb",
     )
     commit_all(repo)
-    return repo
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import CONFIG, commit_all, git
+from conftest import CONFIG, built_copy, commit_all, fill_repo, git
 
 from liaison.core import cachekit
 from liaison.git import closed
@@ -13,10 +13,15 @@ from liaison.git.repo import Repo
 
 
 @pytest.fixture
-def history(repo):
+def history(tmp_path_factory, tmp_path):
+    """A repository with one commit: made once per run and copied (``built_copy``)."""
+    return built_copy(tmp_path_factory, "closures-memo-history", build_history, tmp_path / "repo")
+
+
+def build_history(repo) -> None:
+    fill_repo(repo)
     git(repo, "init", "-q", "-b", "main")
     commit_all(repo, "开始")
-    return repo
 
 
 def set_closed(root, lines: str) -> None:

@@ -27,7 +27,7 @@ from pathlib import Path
 import pytest
 import test_pipeline
 import yaml
-from conftest import PROJECT, PROXY_SECRET, git, good_form
+from conftest import PROJECT, PROXY_SECRET, built_copy, git, good_form
 from webclient import ServerThread
 
 from liaison.core.config import ServerLimits
@@ -170,27 +170,43 @@ def wait_for_port(port: int, process: subprocess.Popen, error_log: Path, timeout
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return
-        except OSError:
-            continue
+        except OSError:  # not listening yet: ask again shortly, not in a tight loop
+            time.sleep(0.05)
     raise AssertionError(f"nginx did not listen on {port}: {error_log.read_text(errors='replace')}")
 
 
-def self_signed_certificate(directory: Path) -> None:
-    """form.pem and form.key in directory: a throwaway certificate for form.example.edu.cn."""
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=form.example.edu.cn"]
-        + ["-keyout", str(directory / "form.key"), "-out", str(directory / "form.pem")],
-        check=True,
-        capture_output=True,
-        timeout=60,
-    )
+def self_signed_certificate(tmp_path_factory, directory: Path) -> None:
+    """form.pem and form.key in directory: a throwaway certificate for form.example.edu.cn, made once per run
+    (``built_copy``: a 2048-bit key costs openssl a tenth of a CPU-second)."""
+
+    def build(folder: Path) -> None:
+        subprocess.run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=form.example.edu.cn",
+            ]
+            + ["-keyout", str(folder / "form.key"), "-out", str(folder / "form.pem")],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+
+    built_copy(tmp_path_factory, "form-certificate", build, directory)
 
 
-def nginx_config(tmp_path: Path, ports: dict) -> Path:
+def nginx_config(tmp_path_factory, tmp_path: Path, ports: dict) -> Path:
     """deploy/nginx/liaison.conf with this test's ports and files, inside an nginx.conf of its own."""
     prefix = tmp_path / "nginx"
     (prefix / "temp").mkdir(parents=True)
-    self_signed_certificate(prefix)
+    self_signed_certificate(tmp_path_factory, prefix)
     (prefix / "liaison-secret.conf").write_text(f'proxy_set_header X-Liaison-Proxy-Secret "{PROXY_SECRET}";\n')
     site = (DEPLOY / "nginx" / "liaison.conf").read_text(encoding="utf-8")
     replacements = {
@@ -225,9 +241,9 @@ def nginx_config(tmp_path: Path, ports: dict) -> Path:
     return main
 
 
-def test_nginx_accepts_the_configuration(tmp_path):
+def test_nginx_accepts_the_configuration(tmp_path_factory, tmp_path):
     ports = {name: free_port() for name in ("http", "https", "form", "cas")}
-    config = nginx_config(tmp_path, ports)
+    config = nginx_config(tmp_path_factory, tmp_path, ports)
     done = subprocess.run(
         [NGINX, "-t", "-p", str(config.parent), "-e", str(config.parent / "error.log"), "-c", str(config)],
         capture_output=True,
@@ -256,7 +272,7 @@ class StandInCas(http.server.BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def proxy(tmp_path, form_repo, make_app, live):
+def proxy(tmp_path_factory, tmp_path, form_repo, make_app, live):
     """nginx with deploy/nginx/liaison.conf on loopback, before the real form and a stand-in CAS check.
 
     Yields (ports, seen): ``seen`` lists the X-Remote-User of every request that reached the form.
@@ -272,7 +288,7 @@ def proxy(tmp_path, form_repo, make_app, live):
     app.wsgi_app = recording
     cas_thread = ServerThread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInCas))
     ports = {"http": free_port(), "https": free_port(), "form": live(app), "cas": cas_thread.server.server_address[1]}
-    config = nginx_config(tmp_path, ports)
+    config = nginx_config(tmp_path_factory, tmp_path, ports)
     error_log = config.parent / "error.log"
     nginx = subprocess.Popen(
         [NGINX, "-p", str(config.parent), "-e", str(error_log), "-c", str(config)],
@@ -424,9 +440,9 @@ MODULES = Path("/usr/lib/apache2/modules")
     not (Path(APACHE).exists() and (MODULES / "mod_auth_cas.so").exists()),
     reason="没有安装 apache2 与 libapache2-mod-auth-cas：请先运行 scripts/setup.sh（它会安装），再检查 Apache 配置",
 )
-def test_apache_with_mod_auth_cas_accepts_the_configuration(tmp_path):
+def test_apache_with_mod_auth_cas_accepts_the_configuration(tmp_path_factory, tmp_path):
     """`apache2 -t` on deploy/apache/liaison.conf, with this test's certificate and secret files."""
-    self_signed_certificate(tmp_path)
+    self_signed_certificate(tmp_path_factory, tmp_path)
     (tmp_path / "secret.conf").write_text(f'RequestHeader set X-Liaison-Proxy-Secret "{PROXY_SECRET}"\n')
     (tmp_path / "cas").mkdir()
     site = (DEPLOY / "apache" / "liaison.conf").read_text(encoding="utf-8")

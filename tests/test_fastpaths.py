@@ -206,6 +206,8 @@ LINE = st.one_of(
 )
 
 
+# 1500 is what this needs: a file wholly in the form's shape, where the fast reader could go wrong, is rare among
+# these; a reader that let any character start a plain value was caught under 6 of 6 seeds at 1500, 4 of 6 at 300.
 @settings(max_examples=1500, deadline=None)
 @given(st.lists(LINE, min_size=1, max_size=8), st.booleans())
 def test_fuzzed_files_near_the_forms_shape_give_the_same_tree_or_go_the_long_way(lines, final_newline):
@@ -233,7 +235,10 @@ def test_the_demo_check_of_the_command_line_is_unchanged(run):
     assert result.exit_code == 0, result.output
 
 
-@settings(max_examples=300, deadline=None)
+# 60, not 300: the writer has four ways (no row, an empty row, a row it leaves to json, rows it joins), each taken
+# within the first examples; a writer broken in the empty-row check or in the join between rows failed here within
+# 20 examples under each of 20 seeds (the other tests' counts were measured too, and need theirs).
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.dictionaries(

@@ -17,17 +17,22 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, commit_all, record_data, write_record
+from conftest import PROJECT, built_copy, commit_all, fill_repo, record_data, write_record
 
 from liaison.git.repo import GitError, Repo
 
 
 @pytest.fixture
-def history(repo: Path) -> Path:
+def history(tmp_path_factory, tmp_path) -> Path:
+    """A committed record, and a file whose name git would quote: made once per run and copied (``built_copy``)."""
+    return built_copy(tmp_path_factory, "gitrunner-history", build_history, tmp_path / "repo")
+
+
+def build_history(repo: Path) -> None:
+    fill_repo(repo)
     write_record(repo, record_data(), suffix="aaaaaa")
     (repo / "records" / "2024" / "备注 一.yaml").write_text("x: 1\n", encoding="utf-8")  # a name git would quote
     commit_all(repo)
-    return repo
 
 
 QUESTIONS = [

@@ -23,7 +23,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, SCHEMA
+from conftest import PROJECT, SCHEMA, built_copy, fill_repo, head_commit
 from test_audit import OFFICE, put
 from test_audit import run as git
 from test_audit_trail import FORM, ZHAO, keys, signer_line  # noqa: F401  (keys is a fixture)
@@ -46,7 +46,7 @@ def commit(root: Path, message: str, who=OFFICE, when="2025-03-01T10:00:00+08:00
     git(root, "add", "-A")
     signing = ["-c", "gpg.format=ssh", "-c", f"user.signingkey={sign}", "commit", "-S"] if sign else ["commit"]
     git(root, *signing, "-q", "--allow-empty", "-m", message, who=who, committer=FORM if sign else None, when=when)
-    return git(root, "rev-parse", "HEAD")
+    return head_commit(root)
 
 
 def merge_request(root: Path, branch: str, number: int, *changes, who=ZHAO, sign=None, edit_in_merge=None) -> None:
@@ -70,12 +70,17 @@ def move(root: Path, old: str, new: str, **fields) -> None:
 
 
 @pytest.fixture
-def project(repo):
+def project(tmp_path_factory, tmp_path):
+    """One record, committed at a fixed time: made once per run and copied (``built_copy``)."""
+    return built_copy(tmp_path_factory, "historyindex-project", build_project, tmp_path / "repo")
+
+
+def build_project(repo: Path) -> None:
+    fill_repo(repo)
     (repo / ".gitignore").write_text(".cache/\n", encoding="utf-8")
     git(repo, "init", "-q", "-b", "main")
     put(repo, R1, content="第一次")
     commit(repo, "初始", when="2025-03-01T09:00:00+08:00")
-    return repo
 
 
 def assert_same_as_cold(root: Path, schema: Schema = SCHEMA) -> History:
@@ -310,13 +315,23 @@ def _empty(path: Path) -> None:
     [_truncate, _garbage, _zero_a_page, _lose_a_row, _bad_value, _unknown_tip, _empty],
     ids=lambda f: f.__name__,
 )
-def test_a_damaged_index_gives_the_cold_history(project, damage, logged):
-    for n, record in enumerate((R2, R3)):
-        merge_request(project, f"record/{record}", n, lambda record=record: put(project, record))
-    assert_same_as_cold(project)
-    damage(index_path(project))
-    assert_same_as_cold(project)
+def test_a_damaged_index_gives_the_cold_history(two_merged, damage, logged):
+    assert_same_as_cold(two_merged)
+    damage(index_path(two_merged))
+    assert_same_as_cold(two_merged)
     assert len(rebuilds(logged)) >= 1
+
+
+@pytest.fixture
+def two_merged(tmp_path_factory, tmp_path):
+    """``project`` with two records merged through merge requests (fixed times): made once per run and copied."""
+    return built_copy(tmp_path_factory, "historyindex-two-merged", build_two_merged, tmp_path / "repo")
+
+
+def build_two_merged(repo: Path) -> None:
+    build_project(repo)
+    for n, record in enumerate((R2, R3)):
+        merge_request(repo, f"record/{record}", n, lambda record=record: put(repo, record))
 
 
 def test_a_cache_folder_that_cannot_be_written_reads_the_history_from_git(project, caplog):

@@ -26,7 +26,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import CONFIG, PROJECT, PROXY_SECRET, commit_all, git, good_form, proxy_headers
+from conftest import CONFIG, PROJECT, PROXY_SECRET, commit_all, git, good_form, proxy_headers, seed_embedded_remote
 from notify_standins import APP_SECRET, KEY_ID, KEY_SECRET, AliyunSms, DingTalk, Generic, TencentSms, WeCom
 from webclient import Client
 
@@ -637,7 +637,7 @@ def ledger_items(data: Path) -> list[dict]:
 
 
 @pytest.fixture
-def process_service(form_repo, providers, secrets, tmp_path):
+def process_service(form_repo, providers, secrets, tmp_path, tmp_path_factory):
     """start(now) -> (Service-like hook sender, process): ``python build.py serve`` as its own process."""
     started = []
     port = free_port()
@@ -648,6 +648,7 @@ def process_service(form_repo, providers, secrets, tmp_path):
         (form_repo / "config.yaml").write_text(
             config + notify_section(providers[sms], providers[app], office=1), encoding="utf-8"
         )
+        seed_embedded_remote(tmp_path_factory, form_repo, tmp_path / "data")
         process = serve(form_repo, tmp_path / "data", port, now)
         started.append(process)
         return process

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import datetime
+import functools
 import io
 import json
 import logging
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import PROJECT, record_data, write_record
+from conftest import PROJECT, built_copy, built_once, fill_repo, git, record_data, write_record
 
 from liaison.cli import cli
 from liaison.core.logs import VisibleFormatter
@@ -50,8 +51,21 @@ def obeyed(text: str) -> list[str]:
 
 
 @pytest.fixture
-def hostile(repo) -> tuple[Path, str]:
-    """(root, base commit): main holds a base commit and then one commit by a hostile author."""
+def hostile(tmp_path_factory, tmp_path) -> tuple[Path, str]:
+    """(root, base commit): main holds a base commit and then one commit by a hostile author; made once per run
+    and copied (``built_copy``)."""
+    root = built_copy(tmp_path_factory, "terminal-hostile", build_hostile, tmp_path / "repo")
+    return root, base_commit(built_once(tmp_path_factory, "terminal-hostile", build_hostile))
+
+
+@functools.cache
+def base_commit(template: Path) -> str:
+    """The base commit of ``hostile``'s repository, the same in every copy: asked of git once."""
+    return git(template, "rev-parse", "HEAD~1")
+
+
+def build_hostile(repo: Path) -> None:
+    fill_repo(repo)
     shutil.copytree(PROJECT / "templates", repo / "templates")
     shutil.copytree(PROJECT / "site", repo / "site")
     env = {
@@ -64,22 +78,20 @@ def hostile(repo) -> tuple[Path, str]:
         "HOME": str(repo),
     }
 
-    def git(*args: str) -> str:
+    def as_mallory(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True, timeout=60, check=True)
         return done.stdout.strip()
 
-    git("init", "-q", "-b", "main")
-    git("add", "-A")
-    git("commit", "-q", "-m", "base")
-    base = git("rev-parse", "HEAD")
+    as_mallory("init", "-q", "-b", "main")
+    as_mallory("add", "-A")
+    as_mallory("commit", "-q", "-m", "base")
     write_record(repo, record_data(date=datetime.date(2024, 9, 17)), suffix="def456")
     write_record(repo, record_data(date=datetime.date(2024, 9, 15), target="学生会" + HOSTILE), suffix="abc123")
     write_record(repo, record_data(date=datetime.date(2024, 9, 16)), path=f"records/2024/名单{IN_A_NAME}.yaml")
     not_utf8 = os.fsdecode(b"records/2024/\xff\xfe.yaml")  # a name in GBK, say: bytes Python cannot print as they are
     write_record(repo, record_data(date=datetime.date(2024, 9, 18), place="会议室"), path=not_utf8)
-    git("add", "-A")
-    git("commit", "-q", "-m", f"新增记录 {HOSTILE}\n\n说明 {HOSTILE}")
-    return repo, base
+    as_mallory("add", "-A")
+    as_mallory("commit", "-q", "-m", f"新增记录 {HOSTILE}\n\n说明 {HOSTILE}")
 
 
 def invoke(root: Path, *args: str, tty: bool):

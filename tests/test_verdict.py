@@ -12,13 +12,15 @@ import datetime
 import functools
 import shutil
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import CONFIG, PROJECT, commit_all, record_data, write_record
+from conftest import CONFIG, PROJECT, built_copy, commit_all, fill_repo, record_data, write_record
 
 from liaison.core.checks import check_repository
 from liaison.core.project import open_project
 from liaison.core.query import QueryError
+from liaison.core.records import new_record_id, record_path
 from liaison.core.semesters import resolve_range
 from liaison.git.history.read import read_history
 from liaison.git.verdict import NotReady, check_report, verdict
@@ -36,21 +38,35 @@ reminders:
 """
 
 
+MIXED = {  # name: (the record's fields, its id's suffix)
+    "good": ({"date": D(2025, 3, 10)}, "aaaaaa"),
+    "other": ({"date": D(2025, 4, 1), "target": "学生会"}, "dddddd"),
+    "bad": ({"leader_id": "T9", "date": D(2025, 3, 11)}, "bbbbbb"),
+    "closed": ({"date": D(2024, 9, 15)}, "cccccc"),
+}
+
+
 @pytest.fixture
-def mixed(repo):
+def mixed(tmp_path_factory, tmp_path):
     """A committed repository: two sound spring records, one whose leader is not on the roster (it fails
-    check), and one of the closed autumn semester committed without a Reopen-Reason (sound, but a problem)."""
+    check), and one of the closed autumn semester committed without a Reopen-Reason (sound, but a problem).
+    Made once per run and copied (``built_copy``)."""
+    repo = built_copy(tmp_path_factory, "verdict-mixed", build_mixed, tmp_path / "repo")
+    paths = {
+        name: record_path(new_record_id(fields["date"], fields.get("leader_id", "T1"), suffix))
+        for name, (fields, suffix) in MIXED.items()
+    }
+    return repo, paths
+
+
+def build_mixed(repo: Path) -> None:
+    fill_repo(repo)
     shutil.copytree(PROJECT / "templates", repo / "templates")
     shutil.copytree(PROJECT / "site", repo / "site")
     (repo / "config.yaml").write_text(CONFIG + REMINDERS, encoding="utf-8")
-    paths = {
-        "good": write_record(repo, record_data(date=D(2025, 3, 10)), suffix="aaaaaa"),
-        "other": write_record(repo, record_data(date=D(2025, 4, 1), target="学生会"), suffix="dddddd"),
-        "bad": write_record(repo, record_data(leader_id="T9", date=D(2025, 3, 11)), suffix="bbbbbb"),
-        "closed": write_record(repo, record_data(date=D(2024, 9, 15)), suffix="cccccc"),
-    }
+    for fields, suffix in MIXED.values():
+        write_record(repo, record_data(**fields), suffix=suffix)
     commit_all(repo)
-    return repo, paths
 
 
 def stem(path: str) -> str:

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import PROJECT, PROXY_SECRET, proxy_headers
+from conftest import PROJECT, PROXY_SECRET, build_form_repo, built_copy, proxy_headers, seed_embedded_remote
 
 SLOW_CLIENTS = 120  # more than waitress' default connection_limit (100)
 TRICKLE = b"GET /new HTTP/1.1\r\nHost: form\r\nX-Slow: " + b"a" * 4000
@@ -48,8 +48,8 @@ class Served:
             try:
                 if self.get("/healthz").status in (200, 503):
                     return
-            except OSError:
-                continue
+            except OSError:  # not listening yet: ask again shortly (asking in a tight loop cost 0.4 s of CPU a start)
+                time.sleep(0.05)
         raise AssertionError("build.py serve did not answer within 60 s")
 
     def get(self, path: str, headers: dict | None = None, timeout: float = 10):
@@ -64,7 +64,8 @@ class Served:
             connection.close()
 
     def peak_memory_kb(self) -> int:
-        """The process' peak resident memory (VmHWM in /proc)."""
+        """The process' peak resident memory (VmHWM in /proc): over its whole life, so for a shared server over
+        every test it served before too."""
         for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
@@ -80,22 +81,50 @@ class Served:
         self.log.close()
 
 
+def served_form(tmp_path_factory, root: Path, data: Path, **limits) -> Served:
+    """The form repository at ``root`` served with these ``web.limits`` in its config.yaml."""
+    if limits:
+        config = root / "config.yaml"
+        lines = "".join(f"    {key}: {value}\n" for key, value in limits.items())
+        config.write_text(config.read_text(encoding="utf-8") + "  limits:\n" + lines, encoding="utf-8")
+    seed_embedded_remote(tmp_path_factory, root, data)
+    return Served(root, data)
+
+
 @pytest.fixture
-def serve_form(form_repo, tmp_path):
+def serve_form(form_repo, tmp_path, tmp_path_factory):
     """serve_form(**limits) -> Served: the form with these ``web.limits`` in config.yaml; stopped afterwards."""
     started = []
 
     def start(**limits) -> Served:
-        if limits:
-            config = form_repo / "config.yaml"
-            lines = "".join(f"    {key}: {value}\n" for key, value in limits.items())
-            config.write_text(config.read_text(encoding="utf-8") + "  limits:\n" + lines, encoding="utf-8")
-        started.append(Served(form_repo, tmp_path / "data"))
+        started.append(served_form(tmp_path_factory, form_repo, tmp_path / "data", **limits))
         return started[-1]
 
     yield start
     for served in started:
         served.stop()
+
+
+def shared_server(tmp_path_factory, name: str, **limits):
+    """One server for the tests of this module that only connect to it, as a running service meets one client
+    after another (each test closes its own connections); starting one costs half a CPU-second."""
+    folder = tmp_path_factory.mktemp(name)
+    root = built_copy(tmp_path_factory, "form-repo", build_form_repo, folder / "repo")
+    served = served_form(tmp_path_factory, root, folder / "data", **limits)
+    yield served
+    served.stop()
+
+
+@pytest.fixture(scope="module")
+def default_form(tmp_path_factory):
+    """The form with the default ``web.limits``, shared (``shared_server``)."""
+    yield from shared_server(tmp_path_factory, "default-form")
+
+
+@pytest.fixture(scope="module")
+def impatient_form(tmp_path_factory):
+    """The form that closes a request not whole within 2 s (``request_timeout``), shared (``shared_server``)."""
+    yield from shared_server(tmp_path_factory, "impatient-form", request_timeout=2)
 
 
 class Trickle:
@@ -140,8 +169,8 @@ class Trickle:
 
 
 @pytest.mark.timeout(180)
-def test_real_requests_are_answered_while_a_hundred_and_twenty_slow_clients_hang_on(serve_form):
-    served = serve_form()
+def test_real_requests_are_answered_while_a_hundred_and_twenty_slow_clients_hang_on(default_form):
+    served = default_form
     slow = Trickle(served.port, SLOW_CLIENTS)
     try:
         for _ in range(5):
@@ -164,8 +193,8 @@ def test_real_requests_are_answered_while_a_hundred_and_twenty_slow_clients_hang
         ),
     ],
 )
-def test_a_slow_client_is_cut_off_at_the_request_timeout(serve_form, pieces):
-    served = serve_form(request_timeout=2)
+def test_a_slow_client_is_cut_off_at_the_request_timeout(impatient_form, pieces):
+    served = impatient_form
     slow = Trickle(served.port, 10, pieces, every=0.2)
     try:
         for sock in slow.sockets:
@@ -215,8 +244,8 @@ def raw_request(port: int, head: bytes, timeout: float = 20) -> bytes:
 
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("signed_in", [False, True])
-def test_a_huge_declared_body_gets_413_before_a_byte_of_it_is_sent(serve_form, signed_in):
-    served = serve_form()
+def test_a_huge_declared_body_gets_413_before_a_byte_of_it_is_sent(default_form, signed_in):
+    served = default_form
     auth = "".join(f"{k}: {v}\r\n" for k, v in proxy_headers("zhao").items()) if signed_in else ""
     head = (
         "POST /new HTTP/1.1\r\nHost: form\r\nContent-Type: application/x-www-form-urlencoded\r\n"
@@ -244,8 +273,8 @@ def push_body(port: int, head: bytes, piece: bytes, total: int) -> int:
 
 @pytest.mark.timeout(180)
 @pytest.mark.parametrize("chunked", [False, True])
-def test_a_300_mb_body_is_cut_off_and_the_server_stays_small(serve_form, chunked):
-    served = serve_form()
+def test_a_300_mb_body_is_cut_off_and_the_server_stays_small(default_form, chunked):
+    served = default_form
     total, piece = 300 * 1024 * 1024, b"a" * 65536
     if chunked:
         head = b"POST /new HTTP/1.1\r\nHost: form\r\nTransfer-Encoding: chunked\r\n\r\n"

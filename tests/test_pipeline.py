@@ -19,9 +19,12 @@ find the PDFs where render left them instead of through render's artifacts.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
@@ -65,8 +68,20 @@ def run_pipeline(repo: Path, *args: str, **variables: str) -> subprocess.Complet
     ]
     for key, value in variables.items():
         command += ["--variable", f"{key}={value}"]
-    done = subprocess.run([*command, *args], cwd=repo, capture_output=True, text=True, timeout=PIPELINE_TIMEOUT)
-    return with_jobs(done)
+    # In a session of its own: killing gitlab-ci-local alone on a timeout leaves its jobs' shells running
+    # (a hung job would go on into the rest of the suite); its process group takes them with it.
+    with subprocess.Popen(
+        [*command, *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    ) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=PIPELINE_TIMEOUT)
+        except BaseException as error:  # the timeout, or the test's own (pytest-timeout)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            if isinstance(error, subprocess.TimeoutExpired):
+                error.output, error.stderr = process.communicate(timeout=60)  # what it wrote before
+            raise
+    return with_jobs(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
 
 
 def artifacts(repo: Path, job: str) -> Path:

@@ -152,9 +152,18 @@ def run_once(tmp_path_factory, origin: Path, name: str, prepare) -> subprocess.C
     write), and ``kept``. It asserts nothing: each test that reads it asserts what it is about."""
 
     def build(folder: Path) -> None:
-        repo = pipeline_clone(origin, folder)
-        variables, kept = prepare(repo)
-        done = run_pipeline(repo, **variables)
+        kept = None
+        try:
+            repo = pipeline_clone(origin, folder)
+            variables, kept = prepare(repo)
+            done = run_pipeline(repo, **variables)
+        except Exception as error:
+            # Kept as a failed run: every test that reads it fails at once, saying why, where each waiting
+            # worker would otherwise make it again (a hung job: one timeout after another, the last test
+            # killed by its own timeout with no word of the pipeline).
+            output = getattr(error, "output", None) or ""
+            output = output.decode(errors="replace") if isinstance(output, bytes) else output
+            done = subprocess.CompletedProcess(GITLAB_CI_LOCAL, -1, f"{output}\nthe shared run failed: {error}\n", "")
         run = {"returncode": done.returncode, "stdout": done.stdout, "stderr": done.stderr, "kept": kept}
         (folder / "run.json").write_text(json.dumps(run, ensure_ascii=False), encoding="utf-8")
 

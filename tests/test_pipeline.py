@@ -201,7 +201,9 @@ def test_a_merge_request_with_a_good_record_passes(good_merge_request):
 
 def test_a_branch_push_without_a_merge_request_runs_nothing(pipeline_repo):
     commit_on_branch(pipeline_repo, "feature", content="别的分支")
-    assert jobs_listed(pipeline_repo) == set()  # the workflow's rules leave no job
+    # The jobs' own rules leave none: gitlab-ci-local (4.65) reads no workflow:rules, listing or running, so
+    # the workflow is not what this test holds.
+    assert jobs_listed(pipeline_repo) == set()
 
 
 def assert_main_runs_every_job(jobs: set[str]) -> None:

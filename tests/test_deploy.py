@@ -68,6 +68,33 @@ def test_the_image_installs_setup_sh_s_own_package_list():
     assert "$(bash scripts/setup.sh packages)" in (DEPLOY / "Containerfile").read_text(encoding="utf-8")
 
 
+def test_setup_sh_finds_every_package_it_names_installed_here(tmp_path):
+    """setup.sh as the README's commands run it (no LIAISON_VENV) installs nothing on this machine, set up by it.
+
+    test_readme runs those commands with LIAISON_VENV, which skips the package check, so a package name Debian
+    does not have, or one added without installing it, would otherwise go unnoticed until a fresh machine. Here
+    apt-get refuses, and the environment is a stand-in whose stamp says it is installed (pip never runs)."""
+    import hashlib
+
+    shutil.copytree(PROJECT / "scripts", tmp_path / "scripts")
+    shutil.copy(PROJECT / "pyproject.toml", tmp_path)
+    (tmp_path / ".venv" / "bin").mkdir(parents=True)
+    (tmp_path / ".venv" / "bin" / "python").symlink_to(sys.executable)
+    stamp = hashlib.sha256((PROJECT / "pyproject.toml").read_bytes()).hexdigest()
+    (tmp_path / ".venv" / ".liaison-installed").write_text(f"{stamp} .[test]\n", encoding="utf-8")
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "node_modules").symlink_to(PROJECT / "tools" / "node_modules")
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "apt-get").write_text('#!/bin/sh\necho "apt-get $*" >&2\nexit 1\n', encoding="utf-8")
+    (tmp_path / "bin" / "apt-get").chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "LIAISON_VENV"}
+    env["PATH"] = f"{tmp_path / 'bin'}:{env['PATH']}"
+    done = subprocess.run(
+        ["bash", "scripts/setup.sh"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and "apt-get" not in done.stderr, done.stdout + done.stderr
+
+
 def jobs_listed(repo: Path, **variables: str) -> set[str]:
     """The jobs gitlab-ci-local would run (rules evaluated, changes against origin/main), without running them."""
     command = [str(test_pipeline.GITLAB_CI_LOCAL), test_pipeline.NO_SCHEMA, "--list-csv"]

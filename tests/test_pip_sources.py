@@ -28,7 +28,8 @@ def test_pip_s_config_file_and_variables_become_uv_options(tmp_path):
     )
     (tmp_path / "simple").mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env |= {"HOME": str(tmp_path), "XDG_CONFIG_DIRS": str(tmp_path), "XDG_CONFIG_HOME": str(tmp_path)}  # not this machine's
+    home = str(tmp_path)  # not this machine's pip.conf files
+    env |= {"HOME": home, "XDG_CONFIG_DIRS": home, "XDG_CONFIG_HOME": home}
     env |= {"PIP_CONFIG_FILE": str(config), "PIP_FIND_LINKS": f"{wheels} {tmp_path / 'gone'}"}
     done = subprocess.run(
         [sys.executable, PROJECT / "scripts" / "pip_sources.py"], env=env, capture_output=True, text=True, timeout=60

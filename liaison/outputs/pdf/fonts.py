@@ -26,23 +26,31 @@ def stylesheet_families(templates_dir: Path) -> tuple[str, ...]:
 @cache
 def font_files(templates_dir: Path) -> tuple[tuple[str, str, str], ...]:
     """(family, font file, family fontconfig found) for each family the stylesheet names."""
-    out = []
-    for family in stylesheet_families(templates_dir):
-        try:
-            found = subprocess.run(
-                ["fc-match", "-f", "%{file}\t%{family}", family], capture_output=True, text=True, timeout=10
-            ).stdout
-        except (OSError, subprocess.SubprocessError):
-            found = ""
-        path, _, names = found.partition("\t")
-        out.append((family, path, names))
-    return tuple(out)
+    return tuple((family, *_fontconfig_match(family)) for family in stylesheet_families(templates_dir))
+
+
+@cache
+def _fontconfig_match(family: str) -> tuple[str, str]:
+    """(font file, families) fontconfig picks for ``family``; once a process, as Pango reads fontconfig once."""
+    try:
+        found = subprocess.run(
+            ["fc-match", "-f", "%{file}\t%{family}", family], capture_output=True, text=True, timeout=10
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        found = ""
+    path, _, names = found.partition("\t")
+    return path, names
+
+
+@cache
+def _harfbuzz_subset_found() -> bool:
+    return ctypes.util.find_library("harfbuzz-subset") is not None
 
 
 def font_warnings(templates_dir: Path) -> list[str]:
     """Loud warnings (Chinese) about a font set-up that makes PDFs slow or wrong."""
     warnings = []
-    if ctypes.util.find_library("harfbuzz-subset") is None:
+    if not _harfbuzz_subset_found():
         warnings.append(
             "警告：未安装 libharfbuzz-subset0。WeasyPrint 将改用 fontTools 裁剪字体，每页 PDF 要慢约 30 倍"
             "（实测约 5 秒对 0.15 秒）。请以 root 运行 scripts/setup.sh，或 apt-get install libharfbuzz-subset0。"

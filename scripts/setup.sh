@@ -82,13 +82,13 @@ extras='.[test]'
 stamp=.venv/.liaison-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
 # uv installs the same pinned packages from the same sources as pip (scripts/pip_sources.py tells it pip's), in
-# 4 s against pip's 15 s here (2026-12-07); pip is what is left if uv cannot be had or fails.
+# 5 s against pip's 15 s here (2026-12-07; both compile bytecode); pip is what is left if uv cannot be had or fails.
 install_packages() {
     local sources
     if ! .venv/bin/python -m pip install -q "uv==$UV_VERSION" >/dev/null 2>&1; then
         echo "无法安装 uv $UV_VERSION，改用 pip 安装 Python 软件包，需要多等一会儿。" >&2
     elif sources=$(.venv/bin/python scripts/pip_sources.py) \
-        && env ${PIP_CERT:+SSL_CERT_FILE="${SSL_CERT_FILE:-$PIP_CERT}"} .venv/bin/uv pip install -q --python .venv/bin/python $sources -e "$1"; then  # $sources: one word a line
+        && env ${PIP_CERT:+SSL_CERT_FILE="${SSL_CERT_FILE:-$PIP_CERT}"} .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python $sources -e "$1"; then  # $sources: one word a line
         return 0
     else
         echo "uv 安装 Python 软件包失败（原因见上），改用 pip 安装，需要多等一会儿。" >&2

@@ -35,18 +35,17 @@ def test_pip_s_config_file_and_variables_become_uv_options(tmp_path):
         [sys.executable, PROJECT / "scripts" / "pip_sources.py"], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.split("\n") == [
-        "--constraint",
-        str(constraints),
-        "--extra-index-url",
-        f"file://{tmp_path}/simple",
-        "--extra-index-url",
-        "https://mirrors.example.edu.cn/pypi/simple",
-        "--find-links",
-        str(wheels),  # named twice (file and variable): once; the folder that is gone: not at all, as pip goes on
-        "--index-strategy",
-        "unsafe-best-match",  # pip looks in every index for each package
-        "",
+    printed = done.stdout.split("\n")
+    options = [tuple(printed[i : i + 2]) for i in range(0, len(printed) - 1, 2)]
+    # pip lists its settings in an order of its own (it changed between pip releases); the order among one option's
+    # values (the indexes) is kept.
+    assert printed[-1] == "" and sorted(options, key=lambda pair: pair[0]) == [
+        ("--constraint", str(constraints)),
+        ("--extra-index-url", f"file://{tmp_path}/simple"),
+        ("--extra-index-url", "https://mirrors.example.edu.cn/pypi/simple"),
+        # named twice (file and variable): once; the folder that is gone: not at all, as pip goes on
+        ("--find-links", str(wheels)),
+        ("--index-strategy", "unsafe-best-match"),  # pip looks in every index for each package
     ]
 
 

@@ -153,15 +153,44 @@ def test_relative_imports_and_imports_inside_functions_are_followed():
     assert "liaison.git.repo" in cachekit.dependencies("liaison.cli.import_")  # imported inside `import_`
 
 
+def forget_imports(monkeypatch, package_memo: Path) -> None:
+    """This process forgets what it parsed, as a new process would; ``package_memo`` stands for the file beside
+    the package's bytecode."""
+    monkeypatch.setattr(cachekit, "_KNOWN_IMPORTS", {})
+    monkeypatch.setattr(cachekit, "_IN_FILE", {})
+    monkeypatch.setattr(cachekit, "_USED", set())
+    monkeypatch.setattr(cachekit, "_PACKAGE_MEMO", package_memo)
+
+
 def test_the_stamp_is_remembered_and_parses_nothing_the_second_time(tmp_path, monkeypatch):
     memo = tmp_path / ".cache"
     memo.mkdir()
+    forget_imports(monkeypatch, tmp_path / "read-only-package" / "__pycache__" / "imports.json")  # not there
     first = cachekit.dependencies("liaison.outputs.site", memo=memo)
     assert (memo / "code-imports.json").is_file()
-    monkeypatch.setattr(cachekit, "_KNOWN_IMPORTS", {})
-    monkeypatch.setattr(cachekit, "_IN_FILE", {})
+    forget_imports(monkeypatch, tmp_path / "read-only-package" / "__pycache__" / "imports.json")
     monkeypatch.setattr(cachekit, "_imported", lambda *args: pytest.fail("parsed again"))
     assert cachekit.dependencies("liaison.outputs.site", memo=memo) == first
+
+
+def test_a_project_with_no_cache_yet_parses_nothing_the_package_s_file_remembers(tmp_path, monkeypatch):
+    parse = cachekit._imported
+    package_memo = tmp_path / "package" / "__pycache__" / "imports.json"
+    package_memo.parent.mkdir(parents=True)
+    forget_imports(monkeypatch, package_memo)
+    first = cachekit.dependencies("liaison.outputs.site", memo=tmp_path / "one" / ".cache")  # no such folder yet
+    assert package_memo.is_file() and not (tmp_path / "one").exists()
+    forget_imports(monkeypatch, package_memo)
+    monkeypatch.setattr(cachekit, "_imported", lambda *args: pytest.fail("parsed again"))
+    other = tmp_path / "other" / ".cache"
+    other.mkdir(parents=True)
+    assert cachekit.dependencies("liaison.outputs.site", memo=other) == first
+    assert (other / "code-imports.json").is_file()  # the project keeps its own as well (CI keeps .cache/)
+    package_memo.write_bytes(b"\x00 cut short")
+    forget_imports(monkeypatch, package_memo)
+    monkeypatch.setattr(cachekit, "_imported", parse)
+    assert cachekit.dependencies("liaison.outputs.site") == first  # a damaged file: parsed again, and written whole
+    assert json.loads(package_memo.read_bytes())
 
 
 RUNNER = """

@@ -302,6 +302,11 @@ class _Imports:
 
     The answer depends on nothing else, so a remembered one is right for
     those bytes; the file (``code-imports.json``) only saves the parsing.
+    Besides the cache folder's, one file beside the package's own bytecode
+    (``liaison/__pycache__``) serves every project on the machine: a project
+    with no ``.cache`` yet (a fresh clone, a CI job without its cache) parses
+    nothing either. Who can write that folder can change the bytecode Python
+    runs, so the file there is trusted no more than the code it sits with.
     """
 
     FILE = "code-imports.json"
@@ -309,10 +314,11 @@ class _Imports:
     def __init__(self, folder: Path | None):
         self.path = Path(folder, self.FILE) if folder is not None else None
         self.missing = False  # whether this file lacks an answer this run needed
-        if self.path is not None and str(self.path) not in _IN_FILE:
-            remembered = _remembered(self.path)
-            _IN_FILE[str(self.path)] = set(remembered)
-            _KNOWN_IMPORTS.update(remembered)
+        for path in {self.path, _PACKAGE_MEMO} - {None}:
+            if str(path) not in _IN_FILE:
+                remembered = _remembered(path)
+                _IN_FILE[str(path)] = set(remembered)
+                _KNOWN_IMPORTS.update(remembered)
 
     def of(self, module: str, is_package: bool, source: bytes, digest: bytes) -> list[str]:
         key = f"{module} {int(is_package)} {digest.hex()}"
@@ -326,11 +332,17 @@ class _Imports:
 
     def save(self) -> None:
         """Write what this process knows, when the file lacked an answer and its folder is there to take it."""
-        if self.path is None or not self.missing or not self.path.parent.is_dir():
-            return
         if len(_KNOWN_IMPORTS) > _KEEP:  # of sources long edited away: keep what this process used
             for key in set(_KNOWN_IMPORTS) - _USED:
                 del _KNOWN_IMPORTS[key]
+        if _USED - _IN_FILE[str(_PACKAGE_MEMO)] and _PACKAGE_MEMO.parent.is_dir():
+            try:  # no warning: a package installed read-only is normal, and the project's file still serves
+                write_atomic(_PACKAGE_MEMO, dumps(_KNOWN_IMPORTS))
+                _IN_FILE[str(_PACKAGE_MEMO)] = set(_KNOWN_IMPORTS)
+            except OSError as error:
+                log.debug("imports not remembered beside the package (%s): %s", _PACKAGE_MEMO, error)
+        if self.path is None or not self.missing or not self.path.parent.is_dir():
+            return
         try:
             write_atomic(self.path, dumps(_KNOWN_IMPORTS))
         except OSError as error:
@@ -343,6 +355,7 @@ _KNOWN_IMPORTS: dict[str, list[str]] = {}  # the whole process shares what it pa
 _IN_FILE: dict[str, set[str]] = {}  # file -> the answers it holds
 _USED: set[str] = set()
 _KEEP = 1000
+_PACKAGE_MEMO = _PACKAGE / "__pycache__" / "liaison-code-imports.json"
 _MEMO_BYTES = 1 << 20
 
 

@@ -33,6 +33,14 @@ leaders:
 """
 
 
+def pytest_collection_finish(session):
+    """What collection made (modules, the test items, hypothesis' tables) lives until the run ends: the cyclic
+    garbage collector need not walk it again at each full collection (a third of the GC's time here)."""
+    import gc
+
+    gc.freeze()
+
+
 def china_today() -> datetime.date:
     return datetime.datetime.now(ZoneInfo("Asia/Shanghai")).date()
 

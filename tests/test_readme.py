@@ -205,7 +205,12 @@ def test_every_readme_command_works_as_written(copy):
             continue
         run_env, pasted = env, command
         if command == "make test":  # everything but the tests themselves, which CI runs (.ci/run)
-            run_env = {**env, "PYTEST_ADDOPTS": f"--collect-only -q -p no:cacheprovider {COLLECTED}"}
+            # in one process: three xdist workers would each start Python and collect the module again
+            run_env = {
+                **env,
+                "PYTEST_ADDOPTS": f"--collect-only -q -p no:cacheprovider {COLLECTED}",
+                "TEST_WORKERS": "0",
+            }
         if any(word in shlex.split(command) for word in SENDS):
             pasted = f"{command} --help"
         done = subprocess.run(

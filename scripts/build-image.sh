@@ -123,7 +123,7 @@ for pip_cache in empty kept; do
             python3 python3-venv ca-certificates >/dev/null
         cd /builds/project
         start=$(date +%s%N)
-        PIP_CACHE_DIR=.cache/pip UV_CACHE_DIR=.cache/uv PIP_CERT=/run/build-ca.crt bash scripts/setup.sh runtime >/dev/null 2>&1
+        PIP_CACHE_DIR=.cache/pip PIP_CERT=/run/build-ca.crt bash scripts/setup.sh runtime >/dev/null 2>&1
         echo "without the image, pip cache '"$pip_cache"': setup.sh runtime took $(( ($(date +%s%N) - start) / 1000000 )) ms"
     '
 done

@@ -86,28 +86,49 @@ npm_pid=
 if [ "$mode" != runtime ] && { [ ! -x tools/node_modules/.bin/gitlab-ci-local ] || [ ! -f tools/node_modules/axe-core/axe.min.js ]; }; then
     npm ci --prefix tools --no-audit --no-fund --loglevel=error &
     npm_pid=$!
-    trap '[ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null' EXIT  # a failed step stops it too
 fi
+config=
+# A step that fails (or Ctrl-C) stops npm too, and leaves no copy of pip's settings behind.
+trap '[ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null; [ -z "$config" ] || rm -f "$config"' EXIT
 
 # The virtual environment, reinstalled only when pyproject.toml or the mode changes.
-if [ ! -x .venv/bin/python ]; then
-    "$PYTHON" -m venv .venv
+# One that cannot run Python or pip (its interpreter removed, a set-up stopped while venv was making it) is made again.
+if ! .venv/bin/python -c 'import pip' >/dev/null 2>&1; then
+    if [ -L .venv ]; then
+        echo ".venv 是指向别处的链接，且其中的 Python 不能运行：请删除该链接后重新运行 scripts/setup.sh。" >&2
+        exit 1
+    fi
+    [ ! -e .venv ] || echo "重新创建 .venv/：其中的 Python 或 pip 不能运行。" >&2
+    "$PYTHON" -m venv --clear .venv
 fi
 extras='.[test]'
 [ "$mode" = runtime ] && extras='.'
 stamp=.venv/.liaison-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
 # uv installs the same pinned packages from the same sources as pip (scripts/pip_sources.py tells it pip's), in
-# 5 s against pip's 15 s here (2026-12-07; both compile bytecode); pip is what is left if uv cannot be had or fails.
+# 5 s against pip's 15 s here (2026-12-07; both compile bytecode). pip installs instead where uv cannot be had, where
+# pip is set up in a way uv would not be told of (no index, hashes required, a proxy, ...), or when uv fails.
 install_packages() {
-    local sources
+    local variables status=0
     if ! .venv/bin/python -m pip install -q "uv==$UV_VERSION" >/dev/null 2>&1; then
         echo "无法安装 uv $UV_VERSION，改用 pip 安装 Python 软件包，需要多等一会儿。" >&2
-    elif sources=$(.venv/bin/python scripts/pip_sources.py) \
-        && env ${PIP_CERT:+SSL_CERT_FILE="${SSL_CERT_FILE:-$PIP_CERT}"} .venv/bin/uv pip install -q --compile-bytecode --python .venv/bin/python $sources -e "$1"; then  # $sources: one word a line
-        return 0
     else
-        echo "uv 安装 Python 软件包失败（原因见上），改用 pip 安装，需要多等一会儿。" >&2
+        config=$(mktemp)  # pip's index addresses may hold a password: a private file, never the command line
+        variables=$(.venv/bin/python scripts/pip_sources.py "$config") || status=$?
+        if [ "$status" -eq 0 ] && (
+            while IFS= read -r assignment; do [ -z "$assignment" ] || export "${assignment?}"; done <<<"$variables"
+            exec .venv/bin/uv pip install -q --compile-bytecode --config-file "$config" \
+                --python .venv/bin/python -e "$1"
+        ); then
+            rm -f "$config"
+            return 0
+        fi
+        rm -f "$config"
+        if [ "$status" -eq 3 ]; then
+            echo "pip 的设置 uv 无法照办（原因见上），改用 pip 安装 Python 软件包，需要多等一会儿。" >&2
+        else
+            echo "uv 安装 Python 软件包失败（原因见上），改用 pip 安装，需要多等一会儿。" >&2
+        fi
     fi
     .venv/bin/python -m pip install -q -e "$1"
 }
@@ -122,9 +143,12 @@ fi
 # what is up to date, and a module edited since is compiled in memory as before).
 [ ! -d liaison ] || .venv/bin/python -m compileall -q -j 0 liaison >/dev/null
 
-if [ -n "$npm_pid" ] && ! wait "$npm_pid"; then
-    npm_pid=
+npm_status=0
+[ -z "$npm_pid" ] || wait "$npm_pid" || npm_status=$?
+npm_pid=
+if [ "$npm_status" -gt 128 ]; then
+    exit "$npm_status"  # stopped by a signal (Ctrl-C): nothing to explain
+elif [ "$npm_status" -ne 0 ]; then
     echo "npm ci 失败（原因见上），流水线与无障碍测试所需的 gitlab-ci-local、axe-core 没有装好。请检查网络后重新运行 scripts/setup.sh。" >&2
     exit 1
 fi
-npm_pid=

@@ -193,6 +193,38 @@ def test_a_project_with_no_cache_yet_parses_nothing_the_package_s_file_remembers
     assert json.loads(package_memo.read_bytes())
 
 
+@pytest.mark.timeout(30)  # a FIFO read without care blocks for ever
+@pytest.mark.parametrize("planted", ["fifo", "link to /dev/zero", "folder"])
+def test_a_memo_that_is_no_regular_file_is_passed_over_never_waited_on(tmp_path, monkeypatch, planted):
+    parse = cachekit._imported
+    first = cachekit.dependencies("liaison.outputs.pdf.form")
+    for memo in (tmp_path / "package" / "__pycache__" / "imports.json", tmp_path / ".cache" / cachekit._Imports.FILE):
+        memo.parent.mkdir(parents=True, exist_ok=True)
+        {"fifo": lambda m: os.mkfifo(m), "link to /dev/zero": lambda m: m.symlink_to("/dev/zero")}.get(
+            planted, lambda m: m.mkdir()
+        )(memo)
+    forget_imports(monkeypatch, tmp_path / "package" / "__pycache__" / "imports.json")
+    monkeypatch.setattr(cachekit, "_imported", parse)
+    assert cachekit.dependencies("liaison.outputs.pdf.form", memo=tmp_path / ".cache") == first
+
+
+def test_with_bytecode_kept_elsewhere_the_package_s_folder_is_neither_read_nor_written(tmp_path, monkeypatch):
+    package_memo = tmp_path / "package" / "__pycache__" / "imports.json"
+    package_memo.parent.mkdir(parents=True)
+    forget_imports(monkeypatch, package_memo)
+    monkeypatch.setattr(sys, "pycache_prefix", str(tmp_path / "prefix"))  # PYTHONPYCACHEPREFIX
+    cachekit.dependencies("liaison.outputs.site")
+    assert not package_memo.exists()
+
+
+def test_the_package_s_file_is_readable_by_every_user_of_the_install(tmp_path, monkeypatch):
+    package_memo = tmp_path / "package" / "__pycache__" / "imports.json"
+    package_memo.parent.mkdir(parents=True)
+    forget_imports(monkeypatch, package_memo)
+    cachekit.dependencies("liaison.outputs.site")
+    assert package_memo.stat().st_mode & 0o777 == 0o644
+
+
 RUNNER = """
 import sys
 from pathlib import Path

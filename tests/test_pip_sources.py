@@ -1,57 +1,93 @@
-"""scripts/pip_sources.py: uv, which reads no pip.conf, is told the sources pip is configured with on this machine."""
+"""scripts/pip_sources.py: uv, which reads no pip.conf, is told the sources pip would use here, or pip installs."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
+import tomllib
+from pathlib import Path
 
+import pytest
 from conftest import PROJECT
 
-spec = importlib.util.spec_from_file_location("pip_sources", PROJECT / "scripts" / "pip_sources.py")
-pip_sources = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(pip_sources)
+
+def sources(tmp_path: Path, config: str, **variables: str) -> tuple[int, str, str, Path]:
+    """(exit code, what it printed, its error output, the uv.toml it was asked to write) for a pip.conf of
+    ``config`` and PIP_* ``variables``, none of this machine's own settings in the way."""
+    (tmp_path / "pip.conf").write_text(config, encoding="utf-8")
+    home = str(tmp_path)  # not this machine's pip.conf files
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env |= {
+        "HOME": home,
+        "XDG_CONFIG_DIRS": home,
+        "XDG_CONFIG_HOME": home,
+        "PIP_CONFIG_FILE": str(tmp_path / "pip.conf"),
+    }
+    env |= variables
+    written = tmp_path / "uv.toml"
+    done = subprocess.run(
+        [sys.executable, PROJECT / "scripts" / "pip_sources.py", written],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return done.returncode, done.stdout, done.stderr, written
 
 
-def test_pip_s_config_file_and_variables_become_uv_options(tmp_path):
+def test_pip_s_own_reading_of_its_settings_reaches_uv_and_no_password_reaches_the_screen(tmp_path):
     wheels, constraints = tmp_path / "wheels", tmp_path / "constraints.txt"
     wheels.mkdir()
     constraints.write_text("torch<=2.14.1\n", encoding="utf-8")
-    config = tmp_path / "pip.conf"
-    config.write_text(
+    status, printed, errors, written = sources(
+        tmp_path,
         "[global]\n"
-        f"extra-index-url = file://{tmp_path}/simple https://mirrors.example.edu.cn/pypi/simple\n"
-        f"find-links = {wheels}\n"
-        f"constraint = {constraints}\n",
-        encoding="utf-8",
+        "index-url = https://pypi.example.org/simple\n"
+        "extra-index-url =\n"  # the usual way to give several: one a line
+        f"    file://{tmp_path}/simple\n"
+        "    https://office:s3cret@mirrors.example.edu.cn/pypi/simple\n"
+        f"constraint = {constraints}\n"
+        "cert = /etc/ssl/certs/ca-certificates.crt\n"
+        "[install]\n"
+        "index-url = https://mirrors.example.edu.cn/pypi/simple\n",  # pip install takes this one, not global's
+        PIP_FIND_LINKS=f"{wheels} {tmp_path / 'gone'}",
     )
-    (tmp_path / "simple").mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    home = str(tmp_path)  # not this machine's pip.conf files
-    env |= {"HOME": home, "XDG_CONFIG_DIRS": home, "XDG_CONFIG_HOME": home}
-    env |= {"PIP_CONFIG_FILE": str(config), "PIP_FIND_LINKS": f"{wheels} {tmp_path / 'gone'}"}
-    done = subprocess.run(
-        [sys.executable, PROJECT / "scripts" / "pip_sources.py"], env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    printed = done.stdout.split("\n")
-    options = [tuple(printed[i : i + 2]) for i in range(0, len(printed) - 1, 2)]
-    # pip lists its settings in an order of its own (it changed between pip releases); the order among one option's
-    # values (the indexes) is kept.
-    assert printed[-1] == "" and sorted(options, key=lambda pair: pair[0]) == [
-        ("--constraint", str(constraints)),
-        ("--extra-index-url", f"file://{tmp_path}/simple"),
-        ("--extra-index-url", "https://mirrors.example.edu.cn/pypi/simple"),
-        # named twice (file and variable): once; the folder that is gone: not at all, as pip goes on
-        ("--find-links", str(wheels)),
-        ("--index-strategy", "unsafe-best-match"),  # pip looks in every index for each package
-    ]
+    assert status == 0, errors
+    assert tomllib.loads(written.read_text(encoding="utf-8")) == {
+        "pip": {
+            "index-url": "https://mirrors.example.edu.cn/pypi/simple",
+            "extra-index-url": [
+                f"file://{tmp_path}/simple",
+                "https://office:s3cret@mirrors.example.edu.cn/pypi/simple",
+            ],
+            "index-strategy": "unsafe-best-match",  # pip looks in every index for each package
+            "find-links": [str(wheels)],  # the folder that is gone: not at all, as pip goes on without it
+        }
+    }
+    assert written.stat().st_mode & 0o777 == 0o600  # an index address may hold a password
+    assert printed.splitlines() == [f"UV_CONSTRAINT={constraints}", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"]
+    assert "s3cret" not in printed + errors
 
 
-def test_without_an_extra_index_uv_keeps_its_own_strategy():
-    assert pip_sources.uv_options([("index-url", "https://mirrors.example.edu.cn/pypi/simple")]) == [
-        "--index-url",
-        "https://mirrors.example.edu.cn/pypi/simple",
-    ]
-    assert pip_sources.uv_options([("find-links", "/nowhere/at/all")]) == []
+@pytest.mark.parametrize(
+    ("config", "variables"),
+    [
+        ("[global]\nno-index = true\nfind-links = /opt/vetted\n", {}),
+        ("[install]\nonly-binary = :all:\n", {}),
+        ("[global]\nrequire-hashes = true\n", {}),
+        ("", {"PIP_PROXY": "http://proxy.example.edu.cn:3128"}),
+        ("[global]\ntrusted-host = mirrors.example.edu.cn\n", {}),
+    ],
+    ids=[
+        "no-index",
+        "only-binary",
+        "require-hashes",
+        "proxy",
+        "trusted-host",
+    ],
+)
+def test_a_pip_set_up_uv_would_not_be_told_of_leaves_the_install_to_pip(tmp_path, config, variables):
+    status, printed, errors, written = sources(tmp_path, config, **variables)
+    assert status == 3 and printed == "" and not written.exists()
+    assert "pip is set up with" in errors

@@ -37,6 +37,8 @@ import json
 import logging
 import os
 import sqlite3
+import stat
+import sys
 import tempfile
 import zlib
 from pathlib import Path
@@ -314,7 +316,8 @@ class _Imports:
     def __init__(self, folder: Path | None):
         self.path = Path(folder, self.FILE) if folder is not None else None
         self.missing = False  # whether this file lacks an answer this run needed
-        for path in {self.path, _PACKAGE_MEMO} - {None}:
+        # The package's file first, so the project's own answers win where the two differ.
+        for path in [p for p in (_package_memo(), self.path) if p is not None]:
             if str(path) not in _IN_FILE:
                 remembered = _remembered(path)
                 _IN_FILE[str(path)] = set(remembered)
@@ -335,12 +338,14 @@ class _Imports:
         if len(_KNOWN_IMPORTS) > _KEEP:  # of sources long edited away: keep what this process used
             for key in set(_KNOWN_IMPORTS) - _USED:
                 del _KNOWN_IMPORTS[key]
-        if _USED - _IN_FILE[str(_PACKAGE_MEMO)] and _PACKAGE_MEMO.parent.is_dir():
+        shared = _package_memo()
+        if shared is not None and _USED - _IN_FILE[str(shared)] and shared.parent.is_dir():
             try:  # no warning: a package installed read-only is normal, and the project's file still serves
-                write_atomic(_PACKAGE_MEMO, dumps(_KNOWN_IMPORTS))
-                _IN_FILE[str(_PACKAGE_MEMO)] = set(_KNOWN_IMPORTS)
+                write_atomic(shared, dumps(_KNOWN_IMPORTS))
+                shared.chmod(0o644)  # every user of a shared install reads it, as they read the bytecode
+                _IN_FILE[str(shared)] = set(_KNOWN_IMPORTS)
             except OSError as error:
-                log.debug("imports not remembered beside the package (%s): %s", _PACKAGE_MEMO, error)
+                log.debug("imports not remembered beside the package (%s): %s", shared, error)
         if self.path is None or not self.missing or not self.path.parent.is_dir():
             return
         try:
@@ -356,15 +361,19 @@ _IN_FILE: dict[str, set[str]] = {}  # file -> the answers it holds
 _USED: set[str] = set()
 _KEEP = 1000
 _PACKAGE_MEMO = _PACKAGE / "__pycache__" / "liaison-code-imports.json"
+
+
+def _package_memo() -> Path | None:
+    """The file beside the package's bytecode; None when Python keeps bytecode elsewhere (``PYTHONPYCACHEPREFIX``):
+    then that folder is not the one whose writers could already change the code."""
+    return None if sys.pycache_prefix else _PACKAGE_MEMO
 _MEMO_BYTES = 1 << 20
 
 
 def _remembered(path: Path) -> dict[str, list[str]]:
     """The remembered imports in ``path``; none when it is missing, too large or not of the shape written."""
     try:
-        if path.stat().st_size > _MEMO_BYTES:  # a file no run of ours writes: not worth reading
-            return {}
-        known = loads(path.read_bytes())
+        known = loads(_read_regular(path, _MEMO_BYTES))
     except (OSError, ValueError, TypeError, KeyError):
         return {}
     if type(known) is not dict or not all(
@@ -373,6 +382,19 @@ def _remembered(path: Path) -> dict[str, list[str]]:
     ):
         return {}
     return known
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError for anything else (a FIFO
+    would block the read, a link to /dev/zero never end it), checked on the file opened, not on its name."""
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+    with open(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        data = file.read(limit + 1)
+    if len(data) > limit:  # a file no run of ours writes: not worth reading
+        raise OSError(errno.EFBIG, "too large", str(path))
+    return data
 
 
 def _imported(module: str, is_package: bool, source: bytes) -> set[str]:

@@ -367,6 +367,8 @@ def _package_memo() -> Path | None:
     """The file beside the package's bytecode; None when Python keeps bytecode elsewhere (``PYTHONPYCACHEPREFIX``):
     then that folder is not the one whose writers could already change the code."""
     return None if sys.pycache_prefix else _PACKAGE_MEMO
+
+
 _MEMO_BYTES = 1 << 20
 
 

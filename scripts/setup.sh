@@ -105,11 +105,11 @@ extras='.[test]'
 [ "$mode" = runtime ] && extras='.'
 stamp=.venv/.liaison-installed
 want="$(sha256sum pyproject.toml | cut -d' ' -f1) $extras"
-# uv installs the same pinned packages from the same sources as pip (scripts/pip_sources.py tells it pip's), in
-# 5 s against pip's 15 s here (2026-12-07; both compile bytecode). pip installs instead where uv cannot be had, where
+# uv installs the same pinned packages from the same sources as pip (scripts/pip_sources.py tells it pip's): a new
+# .venv/ with them all, bytecode compiled, in 11 s against pip's 33 s here (BENCHMARKS.md). pip installs instead where uv cannot be had, where
 # pip is set up in a way uv would not be told of (no index, hashes required, a proxy, ...), or when uv fails.
 install_packages() {
-    local variables status=0
+    local variables status=0 installed=1
     if ! .venv/bin/python -m pip install -q "uv==$UV_VERSION" >/dev/null 2>&1; then
         echo "无法安装 uv $UV_VERSION，改用 pip 安装 Python 软件包，需要多等一会儿。" >&2
     else
@@ -120,11 +120,13 @@ install_packages() {
             exec .venv/bin/uv pip install -q --compile-bytecode --config-file "$config" \
                 --python .venv/bin/python -e "$1"
         ); then
-            rm -f "$config"
-            return 0
+            installed=0
         fi
         rm -f "$config"
-        if [ "$status" -eq 3 ]; then
+        config=
+        if [ "$installed" -eq 0 ]; then
+            return 0
+        elif [ "$status" -eq 3 ]; then
             echo "pip 的设置 uv 无法照办（原因见上），改用 pip 安装 Python 软件包，需要多等一会儿。" >&2
         else
             echo "uv 安装 Python 软件包失败（原因见上），改用 pip 安装，需要多等一会儿。" >&2

@@ -16,7 +16,6 @@ import http.server
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import pytest
 import test_pipeline
 import yaml
 from conftest import PROJECT, PROXY_SECRET, built_copy, git, good_form
+from ports import free_port, listens
 from webclient import ServerThread
 
 from liaison.core.config import ServerLimits
@@ -183,23 +183,38 @@ def test_systemd_analyze_verify_accepts_the_unit_and_notices_a_typo(tmp_path, br
 # ---------------------------------------------------------------- nginx in front of the form
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def start_nginx(config: Path, ports: dict, timeout: float = 20) -> subprocess.Popen | None:
+    """nginx on ``config``, once it holds both its ports; None when it gave up (a port was taken meanwhile).
 
-
-def wait_for_port(port: int, process: subprocess.Popen, error_log: Path, timeout: float = 20) -> None:
+    Waits on nginx's own listening sockets (tests/ports.py): an answer on the port could be another worker's
+    server, or this nginx with one port bound and still retrying the other, which resets what it took.
+    """
+    error_log = config.parent / "error.log"
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(config.parent), "-e", str(error_log), "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
+    while not (listens(nginx.pid, ports["http"]) and listens(nginx.pid, ports["https"])):
+        if nginx.poll() is not None:
+            if "Address already in use" in error_log.read_text(errors="replace"):
+                return None
             raise AssertionError(f"nginx exited: {error_log.read_text(errors='replace')}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:  # not listening yet: ask again shortly, not in a tight loop
-            time.sleep(0.05)
-    raise AssertionError(f"nginx did not listen on {port}: {error_log.read_text(errors='replace')}")
+        if time.monotonic() > deadline:
+            stop_nginx(nginx)
+            raise AssertionError(f"nginx did not listen on {ports}: {error_log.read_text(errors='replace')}")
+        time.sleep(0.05)  # not listening yet: ask again shortly, not in a tight loop
+    return nginx
+
+
+def stop_nginx(nginx: subprocess.Popen) -> None:
+    nginx.send_signal(signal.SIGQUIT)  # graceful stop
+    try:
+        nginx.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        nginx.kill()
+        nginx.wait(timeout=20)
 
 
 def self_signed_certificate(tmp_path_factory, directory: Path) -> None:
@@ -229,9 +244,9 @@ def self_signed_certificate(tmp_path_factory, directory: Path) -> None:
     built_copy(tmp_path_factory, "form-certificate", build, directory)
 
 
-def nginx_config(tmp_path_factory, tmp_path: Path, ports: dict) -> Path:
-    """deploy/nginx/liaison.conf with this test's ports and files, inside an nginx.conf of its own."""
-    prefix = tmp_path / "nginx"
+def nginx_config(tmp_path_factory, tmp_path: Path, ports: dict, name: str = "nginx") -> Path:
+    """deploy/nginx/liaison.conf with this test's ports and files, inside an nginx.conf of its own (in ``name``)."""
+    prefix = tmp_path / name
     (prefix / "temp").mkdir(parents=True)
     self_signed_certificate(tmp_path_factory, prefix)
     (prefix / "liaison-secret.conf").write_text(f'proxy_set_header X-Liaison-Proxy-Secret "{PROXY_SECRET}";\n')
@@ -314,25 +329,20 @@ def proxy(tmp_path_factory, tmp_path, form_repo, make_app, live):
 
     app.wsgi_app = recording
     cas_thread = ServerThread(http.server.ThreadingHTTPServer(("127.0.0.1", 0), StandInCas))
-    ports = {"http": free_port(), "https": free_port(), "form": live(app), "cas": cas_thread.server.server_address[1]}
-    config = nginx_config(tmp_path_factory, tmp_path, ports)
-    error_log = config.parent / "error.log"
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(config.parent), "-e", str(error_log), "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    ports = {"form": live(app), "cas": cas_thread.server.server_address[1]}
+    nginx = None
     try:
-        wait_for_port(ports["https"], nginx, error_log)
-        wait_for_port(ports["http"], nginx, error_log)
+        for attempt in range(5):  # another server took a port between its choice and nginx's bind: new ports
+            ports["http"] = free_port(ports.values())
+            ports["https"] = free_port(ports.values())
+            nginx = start_nginx(nginx_config(tmp_path_factory, tmp_path, ports, f"nginx-{attempt}"), ports)
+            if nginx is not None:
+                break
+        assert nginx is not None, f"nginx found a port taken five times over: {ports}"
         yield ports, seen
     finally:
-        nginx.send_signal(signal.SIGQUIT)  # graceful stop
-        try:
-            nginx.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            nginx.kill()
-            nginx.wait(timeout=20)
+        if nginx is not None:
+            stop_nginx(nginx)
         cas_thread.close()
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, built_once
+from ports import free_port
 from small_repos import empty_repository
 from test_cachekit import SEMESTER, four_records, mount_namespace, project  # noqa: F401 - project is the fixture
 
@@ -174,7 +175,7 @@ def test_the_form_serves_whole_pdfs_when_its_cache_disk_is_full_or_read_only(for
         timeout=60,
     )
     (form_repo / ".cache").mkdir()
-    port = __import__("test_web_server").free_port()
+    port = free_port()
     serve = shlex.join(
         [sys.executable, str(PROJECT / "build.py"), "--root", str(form_repo), "serve", "--port", str(port)]
         + ["--data", str(tmp_path / "data")]

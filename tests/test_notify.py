@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 from conftest import CONFIG, PROJECT, PROXY_SECRET, commit_all, git, good_form, proxy_headers, seed_embedded_remote
 from notify_standins import APP_SECRET, KEY_ID, KEY_SECRET, AliyunSms, DingTalk, Generic, TencentSms, WeCom
+from ports import free_port, listens
 from webclient import Client
 
 from liaison.notify.todoledger import FAILED, HELD, SENT
@@ -581,12 +581,6 @@ def test_a_damaged_file_in_the_ledger_holds_back_no_one(service, providers):
 # A restart, and kill -9 ------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def serve(root: Path, data: Path, port: int, now: str) -> subprocess.Popen:
     env = {
         **os.environ,
@@ -613,6 +607,8 @@ def serve(root: Path, data: Path, port: int, now: str) -> subprocess.Popen:
     deadline = time.monotonic() + 60
     while True:
         try:
+            if not listens(process.pid, port):  # not yet, or another server holds the port (tests/ports.py)
+                raise ConnectionRefusedError(port)
             connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             connection.request("GET", "/healthz")
             connection.getresponse().read()

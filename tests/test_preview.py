@@ -10,14 +10,9 @@ import time
 import urllib.request
 
 from conftest import PROJECT
+from ports import free_port
 
 PREVIEW = PROJECT / "scripts" / "preview.py"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _answers(port: int) -> bytes | None:
@@ -30,7 +25,7 @@ def _answers(port: int) -> bytes | None:
 
 def test_the_site_is_served_in_chinese_and_sigterm_stops_it_quietly(tmp_path):
     (tmp_path / "index.html").write_text("<p>联系记录</p>", encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     with subprocess.Popen(
         [sys.executable, str(PREVIEW), str(tmp_path), str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as process:

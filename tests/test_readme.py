@@ -19,7 +19,6 @@ import re
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -28,6 +27,7 @@ from pathlib import Path
 
 import pytest
 from conftest import GIT_ENV, PROJECT
+from ports import free_port
 
 README = PROJECT / "README.md"
 # Words that start a command a person pastes; any other inline code is a name (a file, a key, a variable).
@@ -91,12 +91,6 @@ def test_the_readme_lists_the_commands_this_test_runs():
     assert readme_commands(sample) == ["PORT=1 make run", "bench/x.py --demo", "make x"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def copy(tmp_path_factory, demo_site) -> Path:
     """The repository as a fresh clone has it (tracked and new files), set up: one commit on main, ``.venv/``.
@@ -136,7 +130,7 @@ def _environment() -> dict[str, str]:
 
 
 def _run_server(command: str, server: str, root: Path, env: dict) -> str:
-    port = _free_port()
+    port = free_port()
     env = {**env, "PORT": str(port), "LIAISON_PROXY_SECRET": SECRET}
     command = " ".join(w for w in shlex.split(command) if not re.fullmatch(r"PORT=\d+", w))
     if server == "python build.py serve":

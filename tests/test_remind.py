@@ -13,13 +13,13 @@ import hmac
 import http.server
 import json
 import re
-import socket
 import threading
 import time
 import urllib.parse
 
 import pytest
 from conftest import CONFIG, record_data, write_record
+from ports import free_port
 from webclient import ServerThread
 
 TOKEN = "webhook-token-for-tests"
@@ -31,12 +31,6 @@ leaders:
   - {id: T4, name: 阿依古丽·买买提, department: 护理学院, position: 党委副书记, login: ayi, email: ayi@example.edu.cn, active: false}
   - {id: T5, name: 钱某, department: 团委, position: 书记, login: qian, email: qian@example.edu.cn, mobile: '13800000005', active: true}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Mailbox:

@@ -1,0 +1,64 @@
+"""Loopback ports for servers a test starts as processes, and whether the process started really holds one.
+
+A port picked by binding to 0 and closing is free only at that moment: the
+three workers start servers at once, and the kernel may hand the same number
+to another worker's server (or to this test's own next bind to 0) before ours
+binds it. Then "something answers on the port" is no sign that ours started:
+nginx, which had bound its first port and was still retrying its second, took
+a test's TLS handshake into its backlog and reset it when it gave up. So a
+test waits until the listening socket belongs to its own process, read from
+/proc, and starts again on new ports when the process gives up.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterable
+from pathlib import Path
+
+
+def free_port(taken: Iterable[int] = ()) -> int:
+    """A loopback port nothing listens on now, and none of ``taken`` (the ports this test already uses)."""
+    taken = set(taken)
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in taken:
+            return port
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """The inodes of the sockets listening on TCP ``port`` (IPv4 and IPv6), from /proc/net."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # 0A: LISTEN
+                inodes.add(f"socket:[{inode}]")
+    return inodes
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on ``port`` (not another process that took the port)."""
+    inodes = _listening_inodes(port)
+    if not inodes:
+        return False
+    folder = f"/proc/{pid}/fd"
+    try:
+        names = os.listdir(folder)
+    except OSError:  # the process is gone
+        return False
+    for name in names:
+        try:
+            if os.readlink(f"{folder}/{name}") in inodes:
+                return True
+        except OSError:  # closed meanwhile
+            continue
+    return False

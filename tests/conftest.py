@@ -34,40 +34,45 @@ leaders:
 
 
 _CLEARING: list = []
+_CLEAN_UP = (
+    "import sys; from pathlib import Path; from _pytest.pathlib import cleanup_numbered_dir;"
+    "cleanup_numbered_dir(Path(sys.argv[1]), 'pytest-', int(sys.argv[2]), float(sys.argv[3]))"
+)
 
 
 def pytest_sessionstart(session):
     """Older runs' temporary folders (pytest keeps the last three) are deleted while the tests run, not after.
 
     A run leaves about 150,000 files there; pytest deletes the oldest run's at the end of each session, and on
-    this machine's disk that held the end of every run for 14-18 s with the CPU idle. Here pytest's own
-    clean-up (its lock files keep a running session's folder safe) runs at the start, in a thread of the
-    controller, which waits for the workers anyway; at the end pytest finds nothing left to delete.
+    this machine's disk that held the end of a run for 14-18 s with the CPU idle when those files were no longer
+    in the page cache. Here pytest's own clean-up (its lock files keep a running session's folder safe) runs at
+    the start, in a process of its own (a thread would take the GIL from a run without workers); at the end
+    pytest finds nothing left to delete.
     """
     import os
-    import threading
+    import subprocess
+    import sys
 
     factory = session.config._tmp_path_factory
     keep = int(session.config.getini("tmp_path_retention_count"))
     if os.environ.get("PYTEST_XDIST_WORKER") or factory._given_basetemp is not None or keep == 0:
         return
-    try:
-        from _pytest.pathlib import LOCK_TIMEOUT, cleanup_numbered_dir
-    except ImportError:  # another pytest: its own clean-up at the end does it
-        return
     basetemp = factory.getbasetemp()
-    dead_before = basetemp.stat().st_mtime - LOCK_TIMEOUT
-    thread = threading.Thread(
-        target=cleanup_numbered_dir, args=(basetemp.parent, "pytest-", keep, dead_before), daemon=True
-    )
-    thread.start()
-    _CLEARING.append(thread)
+    dead_before = basetemp.stat().st_mtime - 60 * 60 * 24 * 3  # pytest's LOCK_TIMEOUT: a lock this old is dead
+    command = [sys.executable, "-c", _CLEAN_UP, str(basetemp.parent), str(keep), str(dead_before)]
+    _CLEARING.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
-    for thread in _CLEARING:
-        thread.join()
+    import subprocess
+
+    for process in _CLEARING:
+        try:
+            process.wait(timeout=300)
+        except subprocess.TimeoutExpired:  # a disk that hangs: pytest's own clean-up goes on from where it stopped
+            process.kill()
+            process.wait(timeout=60)
 
 
 def pytest_collection_finish(session):

@@ -40,39 +40,56 @@ _CLEAN_UP = (
 )
 
 
-def pytest_sessionstart(session):
+def pytest_configure(config):
     """Older runs' temporary folders (pytest keeps the last three) are deleted while the tests run, not after.
 
     A run leaves about 150,000 files there; pytest deletes the oldest run's at the end of each session, and on
     this machine's disk that held the end of a run for 14-18 s with the CPU idle when those files were no longer
-    in the page cache. Here pytest's own clean-up (its lock files keep a running session's folder safe) runs at
-    the start, in a process of its own (a thread would take the GIL from a run without workers); at the end
-    pytest finds nothing left to delete.
+    in the page cache. Here pytest's own clean-up (its lock files keep a running session's folder safe) starts
+    as soon as this run makes its own folder, in the controller (not in xdist's workers), as a process of its
+    own: a thread would take the GIL from a run without workers, and a process in pytest's group would die
+    with it at Ctrl-C, leaving a half-deleted folder under a fresh lock. At the end pytest finds nothing left.
+    A run that makes no folder (``--collect-only``, a ``-k`` that selects nothing) deletes nothing.
     """
     import os
+
+    factory = getattr(config, "_tmp_path_factory", None)  # None under -p no:tmpdir
+    if os.environ.get("PYTEST_XDIST_WORKER") or factory is None or factory._given_basetemp is not None:
+        return
+    keep = int(config.getini("tmp_path_retention_count"))
+    make_basetemp = factory.getbasetemp
+
+    def getbasetemp():
+        made = factory._basetemp is None
+        basetemp = make_basetemp()
+        if made and keep:
+            _start_clean_up(basetemp, keep)
+        return basetemp
+
+    factory.getbasetemp = getbasetemp
+
+
+def _start_clean_up(basetemp: Path, keep: int) -> None:
     import subprocess
     import sys
 
-    factory = session.config._tmp_path_factory
-    keep = int(session.config.getini("tmp_path_retention_count"))
-    if os.environ.get("PYTEST_XDIST_WORKER") or factory._given_basetemp is not None or keep == 0:
-        return
-    basetemp = factory.getbasetemp()
     dead_before = basetemp.stat().st_mtime - 60 * 60 * 24 * 3  # pytest's LOCK_TIMEOUT: a lock this old is dead
     command = [sys.executable, "-c", _CLEAN_UP, str(basetemp.parent), str(keep), str(dead_before)]
-    _CLEARING.append(subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    _CLEARING.append(
+        subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session):
+    """Wait for the clean-up (pytest's own would skip what it is deleting); one that takes longer than five
+    minutes (a disk that hangs) is left to finish on its own."""
+    import contextlib
     import subprocess
 
     for process in _CLEARING:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=300)
-        except subprocess.TimeoutExpired:  # a disk that hangs: pytest's own clean-up goes on from where it stopped
-            process.kill()
-            process.wait(timeout=60)
 
 
 def pytest_collection_finish(session):

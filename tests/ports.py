@@ -7,14 +7,17 @@ binds it. Then "something answers on the port" is no sign that ours started:
 nginx, which had bound its first port and was still retrying its second, took
 a test's TLS handshake into its backlog and reset it when it gave up. So a
 test waits until the listening socket belongs to its own process, read from
-/proc, and starts again on new ports when the process gives up.
+/proc (Linux), and starts again on new ports when the process gives up.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
-from collections.abc import Iterable
+import subprocess
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 
@@ -62,3 +65,41 @@ def listens(pid: int, port: int) -> bool:
         except OSError:  # closed meanwhile
             continue
     return False
+
+
+def start_server(
+    command_for: Callable[[int], list[str]],
+    log_path: Path,
+    env: dict,
+    ready: Callable[[int], bool] = lambda port: True,
+    timeout: float = 60,
+) -> tuple[subprocess.Popen, int]:
+    """(process, port): ``command_for(port)`` started on a free port, once it holds the port and ``ready(port)``.
+
+    What it writes goes to ``log_path`` (appended). When it exits saying that its port is in use (another
+    server took the port first), it starts again on a new one, five times at most; when it exits for any other
+    reason, or is not ready within ``timeout``, the test fails with what this start wrote.
+    """
+    for _attempt in range(5):
+        port = free_port()
+        offset = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(command_for(port), env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            if process.poll() is not None:
+                with open(log_path, "rb") as log:
+                    log.seek(offset)
+                    said = log.read().decode("utf-8", "replace")
+                if f":{port} " in said and "Address already in use" in said:
+                    break  # its port was taken: a new one
+                raise AssertionError(f"the server exited ({process.returncode}): {said}")
+            with contextlib.suppress(OSError):  # OSError: not answering yet
+                if listens(process.pid, port) and ready(port):
+                    return process, port
+            if time.monotonic() > deadline:
+                process.kill()
+                process.wait(timeout=30)
+                raise AssertionError(f"the server was not ready within {timeout:g} s: {log_path.read_text()}")
+            time.sleep(0.05)  # ask again shortly, not in a tight loop (a tight loop cost 0.4 s of CPU a start)
+    raise AssertionError(f"the server found its port taken five times over: {log_path.read_text()}")

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from conftest import CONFIG, PROJECT, PROXY_SECRET, commit_all, git, good_form, proxy_headers, seed_embedded_remote
 from notify_standins import APP_SECRET, KEY_ID, KEY_SECRET, AliyunSms, DingTalk, Generic, TencentSms, WeCom
-from ports import free_port, listens
+from ports import start_server
 from webclient import Client
 
 from liaison.notify.todoledger import FAILED, HELD, SENT
@@ -86,11 +86,12 @@ def providers():
     }
     yield made
     # All six at once: each waits up to its 0.05 s look for the stop, and one after another that was 0.15 s a test.
-    closing = [threading.Thread(target=standin.close) for standin in made.values()]
+    closing = [threading.Thread(target=standin.close, daemon=True) for standin in made.values()]
     for thread in closing:
         thread.start()
     for thread in closing:
         thread.join(timeout=60)
+    assert not [thread for thread in closing if thread.is_alive()], "a provider stand-in did not stop within 60 s"
 
 
 @pytest.fixture
@@ -586,42 +587,32 @@ def test_a_damaged_file_in_the_ledger_holds_back_no_one(service, providers):
 # A restart, and kill -9 ------------------------------------------------------------------------------------
 
 
-def serve(root: Path, data: Path, port: int, now: str) -> subprocess.Popen:
+def serve(root: Path, data: Path, now: str) -> subprocess.Popen:
+    """``python build.py serve`` on a free port (``process.port``), once it answers /healthz; its output in
+    serve.log beside ``data``."""
     env = {
         **os.environ,
         "LIAISON_PROXY_SECRET": PROXY_SECRET,
         "LIAISON_NOW": now,
         "PYTHONUNBUFFERED": "1",
     }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            str(PROJECT / "build.py"),
-            "--root",
-            str(root),
-            "serve",
-            "--port",
-            str(port),
-            "--data",
-            str(data),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 60
-    while True:
+
+    def command(port: int) -> list[str]:
+        serve = [sys.executable, str(PROJECT / "build.py"), "--root", str(root), "serve"]
+        return [*serve, "--port", str(port), "--data", str(data)]
+
+    def answers(port: int) -> bool:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
         try:
-            if not listens(process.pid, port):  # not yet, or another server holds the port (tests/ports.py)
-                raise ConnectionRefusedError(port)
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             connection.request("GET", "/healthz")
             connection.getresponse().read()
+            return True
+        finally:
             connection.close()
-            return process
-        except OSError:
-            assert process.poll() is None and time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.1)
+
+    process, port = start_server(command, data.parent / "serve.log", env, answers)
+    process.port = port
+    return process
 
 
 def kill(process: subprocess.Popen) -> None:
@@ -639,9 +630,9 @@ def ledger_items(data: Path) -> list[dict]:
 
 @pytest.fixture
 def process_service(form_repo, providers, secrets, tmp_path, tmp_path_factory):
-    """start(now) -> (Service-like hook sender, process): ``python build.py serve`` as its own process."""
+    """start(now) -> process: ``python build.py serve`` as its own process, on a port of its own (``.port``,
+    another after a restart)."""
     started = []
-    port = free_port()
 
     def start(now: str, sms="aliyun", app="wecom"):
         (form_repo / "roster.yaml").write_text(ROSTER, encoding="utf-8")
@@ -650,11 +641,11 @@ def process_service(form_repo, providers, secrets, tmp_path, tmp_path_factory):
             config + notify_section(providers[sms], providers[app], office=1), encoding="utf-8"
         )
         seed_embedded_remote(tmp_path_factory, form_repo, tmp_path / "data")
-        process = serve(form_repo, tmp_path / "data", port, now)
+        process = serve(form_repo, tmp_path / "data", now)
         started.append(process)
         return process
 
-    yield start, port
+    yield start
     for process in started:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -669,9 +660,9 @@ def post_hook(port: int, kind: str, payload: dict) -> int:
 
 
 def test_kill_9_between_queue_and_send_neither_loses_nor_double_sends(process_service, providers, tmp_path):
-    start, port = process_service
+    start = process_service
     process = start("2025-10-20T23:30:00+08:00")  # quiet hours: the SMS waits in the ledger
-    assert post_hook(port, "Merge Request Hook", merge_request("merge")) == 200
+    assert post_hook(process.port, "Merge Request Hook", merge_request("merge")) == 200
     wait_until(lambda: providers["wecom"].delivered)
     wait_until(lambda: any(i["channel"] == "sms" and i["state"] == HELD for i in ledger_items(tmp_path / "data")))
     kill(process)
@@ -690,10 +681,10 @@ def test_kill_9_between_queue_and_send_neither_loses_nor_double_sends(process_se
 def test_kill_9_after_the_provider_took_a_message_never_makes_the_person_get_it_twice(
     process_service, providers, tmp_path, provider, channel
 ):
-    start, port = process_service
+    start = process_service
     providers[provider].hang.set()  # the provider takes the message; its answer never comes
     process = start(DAYTIME)
-    assert post_hook(port, "Merge Request Hook", merge_request("merge")) == 200
+    assert post_hook(process.port, "Merge Request Hook", merge_request("merge")) == 200
     wait_until(providers[provider].arrived.is_set)
     [cut_short] = [i for i in ledger_items(tmp_path / "data") if i["state"] == "sending"]
     assert cut_short["channel"] == channel

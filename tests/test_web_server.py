@@ -16,12 +16,11 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 from conftest import PROJECT, PROXY_SECRET, build_form_repo, built_copy, proxy_headers, seed_embedded_remote
-from ports import free_port, listens
+from ports import free_port, start_server
 
 SLOW_CLIENTS = 120  # more than waitress' default connection_limit (100)
 TRICKLE = b"GET /new HTTP/1.1\r\nHost: form\r\nX-Slow: " + b"a" * 4000
@@ -32,33 +31,16 @@ class Served:
 
     def __init__(self, root: Path, data: Path):
         env = {**os.environ, "LIAISON_PROXY_SECRET": PROXY_SECRET, "LIAISON_LOG_LEVEL": "WARNING"}
-        log_path = data.parent / "serve.log"
-        self.log = log_path.open("wb")
-        for _attempt in range(5):  # another server took the port before this one bound it: a new port
-            self.port = free_port()
-            command = [sys.executable, str(PROJECT / "build.py"), "--root", str(root), "serve"]
-            command += ["--port", str(self.port), "--data", str(data)]
-            self.process = subprocess.Popen(command, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-            if self._answers(log_path):
-                return
-        raise AssertionError(f"build.py serve found its port taken five times over: {log_path.read_text()}")
 
-    def _answers(self, log_path: Path) -> bool:
-        """Whether the server, once it holds its own port (tests/ports.py), answers /healthz; False when it
-        could not bind it."""
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                said = log_path.read_text(errors="replace")
-                assert "Address already in use" in said, said
-                return False
-            try:
-                if listens(self.process.pid, self.port) and self.get("/healthz").status in (200, 503):
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.05)  # not listening yet: ask again shortly (a tight loop cost 0.4 s of CPU a start)
-        raise AssertionError("build.py serve did not answer within 60 s")
+        def command(port: int) -> list[str]:
+            serve = [sys.executable, str(PROJECT / "build.py"), "--root", str(root), "serve"]
+            return [*serve, "--port", str(port), "--data", str(data)]
+
+        def answers(port: int) -> bool:
+            self.port = port
+            return self.get("/healthz").status in (200, 503)
+
+        self.process, self.port = start_server(command, data.parent / "serve.log", env, answers)
 
     def get(self, path: str, headers: dict | None = None, timeout: float = 10):
         """A real request; ``timeout`` bounds the wait (raises TimeoutError rather than waiting on)."""
@@ -86,7 +68,6 @@ class Served:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(timeout=20)
-        self.log.close()
 
 
 def served_form(tmp_path_factory, root: Path, data: Path, **limits) -> Served:

@@ -13,6 +13,7 @@ test waits until the listening socket belongs to its own process, read from
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import socket
 import subprocess
@@ -65,6 +66,18 @@ def listens(pid: int, port: int) -> bool:
         except OSError:  # closed meanwhile
             continue
     return False
+
+
+def healthz(port: int) -> int:
+    """The status of ``GET /healthz`` on the loopback ``port`` (OSError while nothing answers)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/healthz")
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
 
 
 def start_server(

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 from conftest import CONFIG, PROJECT, PROXY_SECRET, commit_all, git, good_form, proxy_headers, seed_embedded_remote
 from notify_standins import APP_SECRET, KEY_ID, KEY_SECRET, AliyunSms, DingTalk, Generic, TencentSms, WeCom
-from ports import start_server
+from ports import healthz, start_server
 from webclient import Client
 
 from liaison.notify.todoledger import FAILED, HELD, SENT
@@ -601,16 +601,7 @@ def serve(root: Path, data: Path, now: str) -> subprocess.Popen:
         serve = [sys.executable, str(PROJECT / "build.py"), "--root", str(root), "serve"]
         return [*serve, "--port", str(port), "--data", str(data)]
 
-    def answers(port: int) -> bool:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        try:
-            connection.request("GET", "/healthz")
-            connection.getresponse().read()
-            return True
-        finally:
-            connection.close()
-
-    process, port = start_server(command, data.parent / "serve.log", env, answers)
+    process, port = start_server(command, data.parent / "serve.log", env, lambda port: healthz(port) > 0)
     process.port = port
     return process
 

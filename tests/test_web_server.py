@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, PROXY_SECRET, build_form_repo, built_copy, proxy_headers, seed_embedded_remote
-from ports import free_port, start_server
+from ports import free_port, healthz, start_server
 
 SLOW_CLIENTS = 120  # more than waitress' default connection_limit (100)
 TRICKLE = b"GET /new HTTP/1.1\r\nHost: form\r\nX-Slow: " + b"a" * 4000
@@ -37,8 +37,7 @@ class Served:
             return [*serve, "--port", str(port), "--data", str(data)]
 
         def answers(port: int) -> bool:
-            self.port = port
-            return self.get("/healthz").status in (200, 503)
+            return healthz(port) in (200, 503)
 
         self.process, self.port = start_server(command, data.parent / "serve.log", env, answers)
 

@@ -53,6 +53,7 @@ def pytest_configure(config):
     """
     import os
 
+    config.addinivalue_line("markers", "early: run at the start of the run (pytest_collection_modifyitems)")
     factory = getattr(config, "_tmp_path_factory", None)  # None under -p no:tmpdir
     if os.environ.get("PYTEST_XDIST_WORKER") or factory is None or factory._given_basetemp is not None:
         return
@@ -90,6 +91,17 @@ def pytest_sessionfinish(session):
     for process in _CLEARING:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=300)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked ``early`` run first, each module's tests still together and in order.
+
+    Those are the tests that mostly wait (on a server's timeout, a slow peer, a hung git) or take long: started
+    at the end of a run, they were its last seconds, with one worker waiting and the two cores idle; at the
+    start, a third worker (make test runs one more than there are cores) waits while the others keep both cores
+    busy. xdist's worksteal gives the first worker the first third of this order, and steals from its end.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("early") is None)
 
 
 def pytest_collection_finish(session):

@@ -414,6 +414,7 @@ def tree(folder: Path, pattern: str = "*") -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob(pattern)) if p.is_file()}
 
 
+@pytest.mark.early
 def test_outputs_are_whole_and_the_same_when_cache_is_read_only_or_full(project, run):
     prefix = mount_namespace()
     # What the commands give with a cache that works: the results to match.

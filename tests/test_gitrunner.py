@@ -63,6 +63,7 @@ def test_query_passes_input_and_speaks_english_whatever_the_locale(history, monk
     assert failed.stderr == repo.attempt("rev-parse", "--verify", "no-such-branch").stderr
 
 
+@pytest.mark.early
 def test_a_query_that_hangs_is_killed_with_what_it_started(history, tmp_path):
     marker = tmp_path / "child.pid"
     # An alias starting with "!" runs a shell, which starts a child: the whole group must go.

@@ -152,6 +152,7 @@ CACHE_MOUNTS = {
 }
 
 
+@pytest.mark.early
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("how", list(CACHE_MOUNTS))
 def test_the_form_serves_whole_pdfs_when_its_cache_disk_is_full_or_read_only(form_repo, tmp_path, how):

@@ -286,6 +286,7 @@ def a_100_mb_record(tmp_path_factory) -> tuple[Path, str]:
     return root, git(root, "rev-list", "--max-parents=0", "HEAD")
 
 
+@pytest.mark.early
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("command", ["history", "audit", "review"])
 def test_a_record_of_100_mb_in_git_is_named_as_too_large_and_never_held(a_100_mb_record, tmp_path, command):

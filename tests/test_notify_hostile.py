@@ -64,6 +64,7 @@ def settled(svc, channel: str) -> bool:
 # Providers that misbehave ----------------------------------------------------------------------------------
 
 
+@pytest.mark.early
 def test_an_sms_whose_answer_never_comes_is_never_sent_again_by_itself(service, providers, monkeypatch):
     aliyun = providers["aliyun"]
     aliyun.hang.set()  # 阿里云 takes the message, its answer never comes
@@ -79,6 +80,7 @@ def test_an_sms_whose_answer_never_comes_is_never_sent_again_by_itself(service, 
     assert item["state"] == FAILED and item["code"] == "uncertain" and "发送记录" in item["fix"]
 
 
+@pytest.mark.early
 def test_a_provider_answering_a_byte_at_a_time_is_cut_off_and_holds_back_no_one(service, providers):
     providers["wecom"].trickle.set()  # every read gets a byte within the timeout; the answer never ends
     svc = service(office=1, app_extra="    timeout: 1\n")

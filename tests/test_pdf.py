@@ -438,3 +438,36 @@ def test_emoji_are_drawn_with_an_emoji_font(project, renderer):
     assert any("Symbola" in name for name in embedded_fonts(reader))
     text = pdf_text(reader)
     assert "气氛热烈👍😀" in text and "好🎉" in text
+
+
+LOAD_AND_RENDER = """
+import ctypes.util, pathlib, subprocess, sys
+started = []
+real = subprocess.Popen.__init__
+def logged(self, args, *rest, **options):
+    started.append(pathlib.Path(args[0] if isinstance(args, (list, tuple)) else str(args).split()[0]).name)
+    return real(self, args, *rest, **options)
+subprocess.Popen.__init__ = logged
+find = ctypes.util.find_library
+from liaison.outputs.pdf.render import Renderer
+Renderer(pathlib.Path(sys.argv[1]))
+print(" ".join(sorted(set(started))), ctypes.util.find_library is find)
+"""
+
+
+def test_loading_weasyprint_runs_no_compiler_and_leaves_find_library_as_it_was():
+    """WeasyPrint probes every platform's library names; each one the linker's cache does not know ran gcc and
+    ld (about 200 processes a command). Loaded through load_weasyprint, it asks that cache only."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_AND_RENDER, str(PROJECT / "templates")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    programs, restored = done.stdout.split()[:-1], done.stdout.split()[-1]
+    assert programs == ["ldconfig"] and restored == "True", done.stdout

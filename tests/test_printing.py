@@ -31,7 +31,10 @@ from liaison.git.audit import AUDIT_HEADER, row_values
 from liaison.outputs.auditlog import audit_log
 from liaison.outputs.workbook import CONTENT_SHEET, COUNT_SHEET, build_workbook
 
-pytestmark = pytest.mark.skipif(shutil.which("soffice") is None, reason="libreoffice-calc (scripts/setup.sh)")
+pytestmark = [
+    pytest.mark.skipif(shutil.which("soffice") is None, reason="libreoffice-calc (scripts/setup.sh)"),
+    pytest.mark.early,  # LibreOffice takes seconds a print: not the last thing a run waits for
+]
 
 SEMESTER = "2025-2026-1"
 LONG_NAME = "阿依古丽·买买提江艾力克"  # 12 characters with a middle dot

@@ -185,6 +185,7 @@ def test_commands_run_after_the_set_up_alone():
     ]
 
 
+@pytest.mark.early
 @pytest.mark.timeout(COMMAND_TIMEOUT * 2)  # every command of the README in turn, make run among them
 def test_every_readme_command_works_as_written(copy):
     env = _environment()

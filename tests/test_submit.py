@@ -147,6 +147,7 @@ def test_a_rejected_push_is_noticed_and_kept(form_repo, make_app, tmp_path):
     assert submitter.flush() and len(record_branches(remote)) == 1
 
 
+@pytest.mark.early
 def test_fifty_submissions_from_ten_clients(form_repo, make_app, live, tmp_path):
     # Over sockets: ten connections at once reach waitress's request threads, as ten leaders' browsers do.
     app = make_app(form_repo)
@@ -374,6 +375,7 @@ def test_what_no_one_types_on_purpose_is_a_field_error(form_repo, make_app, bad)
     assert reply.status == 422 and f"U+{ord(bad):04X}" in reply.text and "第 5 个字符" in reply.text
 
 
+@pytest.mark.early
 def test_a_hanging_remote_freezes_no_page_and_records_arrive_once_it_recovers(
     form_repo, make_app, tmp_path, monkeypatch
 ):

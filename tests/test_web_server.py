@@ -22,6 +22,8 @@ import pytest
 from conftest import PROJECT, PROXY_SECRET, build_form_repo, built_copy, proxy_headers, seed_embedded_remote
 from ports import free_port, healthz, start_server
 
+pytestmark = pytest.mark.early  # slow clients and timeouts: waiting, which overlaps other workers' work at the start
+
 SLOW_CLIENTS = 120  # more than waitress' default connection_limit (100)
 TRICKLE = b"GET /new HTTP/1.1\r\nHost: form\r\nX-Slow: " + b"a" * 4000
 

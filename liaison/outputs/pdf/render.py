@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import sys
 import threading
 import zlib
 from pathlib import Path
@@ -16,6 +17,39 @@ from liaison.outputs.pdf.form import STYLESHEET, record_timestamp
 PDF_VARIANT = "pdf/a-3b"
 
 
+_LOADING = threading.Lock()
+
+
+def load_weasyprint() -> None:
+    """Import WeasyPrint, its C libraries looked up in the dynamic linker's cache alone.
+
+    WeasyPrint 70 asks ``ctypes.util.find_library`` for each library under
+    every platform's names (``libgobject-2.0-0`` for Windows, a ``.dylib``
+    for macOS) and for harfbuzz-vector, which Debian 12 does not ship. On
+    Linux each name the linker's cache (``ldconfig -p``) does not know then
+    runs gcc and ld to look further: 13 such names, about 200 processes and
+    0.15-0.4 s before every command's first PDF. While WeasyPrint loads, a
+    name is looked up in that cache only; one it does not know is None, and
+    WeasyPrint goes on to its next name, its list ending with the exact file
+    names (``libgobject-2.0.so.0``), which the dynamic loader finds itself
+    (LD_LIBRARY_PATH included). Elsewhere, or on a Python without that
+    lookup, WeasyPrint loads as it would.
+    """
+    if "weasyprint" in sys.modules:
+        return
+    import ctypes.util
+
+    in_cache = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    with _LOADING:
+        find = ctypes.util.find_library
+        if in_cache is not None and sys.platform.startswith("linux"):
+            ctypes.util.find_library = in_cache
+        try:
+            import weasyprint  # noqa: F401
+        finally:
+            ctypes.util.find_library = find
+
+
 class GuardedFetcher:
     """A WeasyPrint URL fetcher that refuses every URL outside the project's template folders.
 
@@ -25,6 +59,7 @@ class GuardedFetcher:
     """
 
     def __init__(self, allowed_dirs: list[Path]):
+        load_weasyprint()
         from weasyprint.urls import URLFetcher
 
         class _Fetcher(URLFetcher):
@@ -195,6 +230,7 @@ class Renderer:
     """
 
     def __init__(self, templates_dir: Path):
+        load_weasyprint()
         from weasyprint import CSS
         from weasyprint.text.fonts import FontConfiguration
 

@@ -94,12 +94,14 @@ def pytest_sessionfinish(session):
 
 
 def pytest_collection_modifyitems(items):
-    """Tests marked ``early`` run first, each module's tests still together and in order.
+    """Tests marked ``early`` run first, in their collected order; the others follow in theirs.
 
     Those are the tests that mostly wait (on a server's timeout, a slow peer, a hung git) or take long: started
     at the end of a run, they were its last seconds, with one worker waiting and the two cores idle; at the
     start, a third worker (make test runs one more than there are cores) waits while the others keep both cores
     busy. xdist's worksteal gives the first worker the first third of this order, and steals from its end.
+    A module whose early tests share a module-scoped fixture with its other tests is marked whole
+    (``pytestmark``): split, the fixture would be made twice.
     """
     items.sort(key=lambda item: item.get_closest_marker("early") is None)
 

@@ -471,3 +471,44 @@ def test_loading_weasyprint_runs_no_compiler_and_leaves_find_library_as_it_was()
     assert done.returncode == 0, done.stderr[-2000:]
     programs, restored = done.stdout.split()[:-1], done.stdout.split()[-1]
     assert programs == ["ldconfig"] and restored == "True", done.stdout
+
+
+def test_while_weasyprint_loads_other_threads_keep_the_full_lookup_and_a_failure_puts_it_back(monkeypatch):
+    """Only the loading thread's lookups go to the linker's cache; a thread of the form asking meanwhile gets
+    ctypes' own answer, and an import that fails (a library missing) leaves find_library as it was."""
+    import ctypes.util
+    import sys
+    import threading
+
+    from liaison.outputs.pdf.render import load_weasyprint
+
+    asked = []
+
+    def own(name):
+        asked.append((threading.current_thread().name, name))
+
+    monkeypatch.setattr(ctypes.util, "find_library", own)
+    monkeypatch.setattr(ctypes.util, "_findSoname_ldconfig", lambda name: f"cache:{name}")
+    monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
+    seen = {}
+
+    class MissingPango:
+        """A finder standing for WeasyPrint's import: it looks up a library from this thread and another, then
+        fails as WeasyPrint does without pango."""
+
+        def find_spec(self, fullname, path=None, target=None):
+            if fullname != "weasyprint":
+                return None
+            seen["loader"] = ctypes.util.find_library("pango-1.0")
+            other = threading.Thread(target=lambda: seen.update(other=ctypes.util.find_library("pango-1.0")))
+            other.name = "form"
+            other.start()
+            other.join(timeout=30)
+            raise OSError("cannot load library 'pango-1.0'")
+
+    monkeypatch.setattr(sys, "meta_path", [MissingPango(), *sys.meta_path])
+    with pytest.raises(OSError, match="pango"):
+        load_weasyprint()
+    assert seen == {"loader": "cache:pango-1.0", "other": None}
+    assert asked == [("form", "pango-1.0")]
+    assert ctypes.util.find_library is own

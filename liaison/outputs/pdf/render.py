@@ -27,11 +27,13 @@ def load_weasyprint() -> None:
     every platform's names (``libgobject-2.0-0`` for Windows, a ``.dylib``
     for macOS) and for harfbuzz-vector, which Debian 12 does not ship. On
     Linux each name the linker's cache (``ldconfig -p``) does not know then
-    runs gcc and ld to look further: 13 such names, about 200 processes and
-    0.15-0.4 s before every command's first PDF. While WeasyPrint loads, a
-    name is looked up in that cache only; one it does not know is None, and
-    WeasyPrint goes on to its next name, its list ending with the exact file
-    names (``libgobject-2.0.so.0``), which the dynamic loader finds itself
+    runs gcc and ld, where they are installed, to look further: 13 such
+    names, about 200 processes and 0.13-0.2 s before a command's first PDF
+    (BENCHMARKS.md). While WeasyPrint loads, the names this thread asks for
+    are looked up in that cache only (every other thread keeps the full
+    lookup); one it does not know is None, and WeasyPrint goes on to its
+    next name, its list ending with the exact file names
+    (``libgobject-2.0.so.0``), which the dynamic loader finds itself
     (LD_LIBRARY_PATH included). Elsewhere, or on a Python without that
     lookup, WeasyPrint loads as it would.
     """
@@ -40,10 +42,18 @@ def load_weasyprint() -> None:
     import ctypes.util
 
     in_cache = getattr(ctypes.util, "_findSoname_ldconfig", None)
+    if in_cache is None or not sys.platform.startswith("linux"):
+        import weasyprint  # noqa: F401
+
+        return
     with _LOADING:
         find = ctypes.util.find_library
-        if in_cache is not None and sys.platform.startswith("linux"):
-            ctypes.util.find_library = in_cache
+        loader = threading.get_ident()
+
+        def find_library(name: str) -> str | None:
+            return in_cache(name) if threading.get_ident() == loader else find(name)
+
+        ctypes.util.find_library = find_library
         try:
             import weasyprint  # noqa: F401
         finally:

@@ -41,7 +41,7 @@ NO_SCHEMA = "--json-schema-validation=false"
 # A pipeline runs several jobs, each a Python process that may render every demo PDF: more than the
 # suite's default per-test timeout (pyproject.toml), and the run's own timeout fails first, naming it.
 PIPELINE_TIMEOUT = 300
-pytestmark = pytest.mark.timeout(PIPELINE_TIMEOUT + 60)
+pytestmark = [pytest.mark.timeout(PIPELINE_TIMEOUT + 60), pytest.mark.early]  # early: seconds a pipeline
 
 
 def validate(pipeline: Path) -> subprocess.CompletedProcess:

@@ -131,3 +131,67 @@ def test_a_subprocess_without_a_timeout_is_named():
         "tests/test_sample.py:15 process.wait(...)",
         "tests/test_sample.py:16 os.system(...)",
     ]
+
+
+# Where a run's temporary files go (tests/conftest.py) ------------------------------------------------------------
+
+PROBE = """\
+import os, tempfile
+
+def test_where(tmp_path):
+    print("TEMPDIR", tempfile.gettempdir(), "TMP_PATH", tmp_path, "TMPDIR", os.environ.get("TMPDIR"))
+"""
+
+
+def temporary_folders(tmp_path: Path, env: dict[str, str], *options: str) -> dict[str, str]:
+    """The temporary folder, tmp_path and TMPDIR a pytest run with this suite's conftest gives its tests."""
+    import subprocess
+    import sys
+
+    (tmp_path / "test_probe.py").write_text(PROBE, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-s", "-p", "conftest", "-p", "no:cacheprovider", *options, "."],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(TESTS)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    words = next(line for line in done.stdout.splitlines() if line.startswith("TEMPDIR")).split()
+    return dict(zip(words[::2], words[1::2], strict=True))
+
+
+def test_a_run_s_temporary_files_go_to_memory_when_the_system_s_are_on_disk_and_a_tmpdir_given_is_kept(tmp_path):
+    import os
+
+    import conftest
+
+    env = {k: v for k, v in os.environ.items() if k not in ("TMPDIR", "PYTEST_XDIST_WORKER", "PYTEST_ADDOPTS")}
+    found = temporary_folders(tmp_path, env)
+    shm, system = Path("/dev/shm"), Path("/tmp")
+    usable = conftest._filesystem_type(shm) == "tmpfs" and os.statvfs(shm).f_bavail * os.statvfs(shm).f_frsize > (
+        conftest.IN_MEMORY_FREE + (2 << 30)  # what this run and the probe may take meanwhile
+    )
+    if conftest._filesystem_type(system) != "tmpfs" and usable:
+        memory = f"/dev/shm/liaison-tests-{os.getuid()}"
+        assert found == {**found, "TEMPDIR": memory, "TMPDIR": memory}
+        assert found["TMP_PATH"].startswith(memory + "/pytest-of-")
+    elif conftest._filesystem_type(system) != "tmpfs" and conftest._filesystem_type(shm) == "tmpfs":
+        pass  # /dev/shm is nearly full here: either answer is right
+    else:
+        assert found["TMPDIR"] == "None" and found["TEMPDIR"] == "/tmp"
+
+    given = tmp_path / "given"
+    given.mkdir()
+    found = temporary_folders(tmp_path, {**env, "TMPDIR": str(given)})
+    assert found["TEMPDIR"] == found["TMPDIR"] == str(given) and found["TMP_PATH"].startswith(f"{given}/pytest-of-")
+    found = temporary_folders(tmp_path, env, "--basetemp", str(tmp_path / "base"))
+    assert found["TMPDIR"] == "None" and found["TMP_PATH"] == str(tmp_path / "base" / "test_where0")
+
+
+def test_the_file_system_of_a_path_is_its_nearest_mount_s():
+    import conftest
+
+    assert conftest._filesystem_type(Path("/proc/self/status")) == "proc"
+    assert conftest._filesystem_type(Path("/")) not in ("", "proc")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 
 import pytest
+from conftest import PROJECT, commit_all, record_data, tree_digest, write_record
 
 from liaison.core import cachekit, pinyin
 
@@ -100,3 +102,29 @@ def test_a_missing_or_broken_memo_is_only_slower(tmp_path, fresh):
     (tmp_path / pinyin.MEMO_FILE).write_bytes(b"\xff not json")
     pinyin.recall(tmp_path)
     assert readings() == expected
+
+
+def test_a_command_keeps_the_readings_so_the_next_loads_no_dictionary(repo, run, fresh, monkeypatch, tmp_path):
+    """export orders 表1 and 表2 by the leaders' pinyin: the first export keeps the readings in .cache, and the
+    next makes the same files without pypinyin (the command line recalls and keeps them, for every command)."""
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    write_record(repo, record_data(), suffix="aaaaaa")
+    commit_all(repo)
+    first = run(repo, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "first"))
+    assert first.exit_code == 0, first.output
+    assert (repo / ".cache" / pinyin.MEMO_FILE).is_file()
+    fresh()
+    with monkeypatch.context() as patch:
+        without_pypinyin(patch)
+        second = run(repo, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "second"))
+    assert second.exit_code == 0, second.output
+    assert tree_digest(tmp_path / "second") == tree_digest(tmp_path / "first")
+
+
+def test_with_the_caches_switched_off_no_readings_are_kept(repo, run, fresh, monkeypatch, tmp_path):
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    write_record(repo, record_data(), suffix="aaaaaa")
+    commit_all(repo)
+    monkeypatch.setenv(cachekit.CHECK_SWITCH, "off")
+    assert run(repo, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "out")).exit_code == 0
+    assert not (repo / ".cache" / pinyin.MEMO_FILE).exists()

@@ -321,4 +321,8 @@ def test_no_merge_request_job_reads_or_writes_a_record_cache():
     in_merge_requests = {name for name, job in jobs.items() if runs_in_merge_requests(job)}
     assert in_merge_requests >= {"check", "review"}
     assert {name: kept[name] for name in in_merge_requests} == {name: [] for name in in_merge_requests}
-    assert kept["render"] == [".cache/*.sqlite", ".cache/pdf"] and kept["pages"] == [".cache/*.sqlite", ".cache/site"]
+    assert kept["render"] == [".cache/*.sqlite", ".cache/pdf"] and kept["pages"] == [
+        ".cache/*.sqlite",
+        ".cache/pinyin.json",
+        ".cache/site",
+    ]

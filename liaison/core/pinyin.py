@@ -114,9 +114,11 @@ def matches_pinyin(name: str, typed: str) -> bool:
     return any(full.startswith(typed) or initials.startswith(typed) for full, initials in pinyin_readings(name))
 
 
-# A site build reads the same 150 names every time, and loading pypinyin's dictionary for them costs more
-# than the rest of a one-record rebuild's pages: their readings are kept in the cache folder, under a stamp
-# of this module's code and pypinyin's version, and anything of another shape is ignored.
+# Every command that orders leaders (表1 and 表2, the site, the reminders) reads the same 150 names every time,
+# and loading pypinyin's dictionary for them cost a third of an export and more than the rest of a one-record
+# site rebuild: their readings are kept in the project's cache folder (the command line recalls and keeps
+# them, liaison.cli.shared.project_of), under a stamp of this module's code and pypinyin's version, and
+# anything of another shape is ignored.
 def _memo_stamp() -> str:
     return cachekit.stamp(cachekit.code_stamp(__name__), importlib.metadata.version("pypinyin"))
 
@@ -146,7 +148,7 @@ def _texts(items: list) -> bool:
 def keep(folder: Path) -> None:
     """Write the readings known in this process to ``folder`` (a usable cache folder) when pypinyin was asked
     for any (else nothing)."""
-    if not (_FOUND or _FOUND_SORT):
+    if not (_FOUND or _FOUND_SORT) or not cachekit.usable_folder(Path(folder)):
         return
     names = {**_RECALLED, **{name: _syllables(name) for name in _FOUND}}
     sort = {**_RECALLED_SORT, **{name: sort_reading(name) for name in _FOUND_SORT}}

@@ -21,7 +21,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from liaison.core import pinyin
 from liaison.core.project import Project
 from liaison.git.history.read import read_history
 from liaison.git.repo import head_commit, require_whole_history
@@ -71,11 +70,7 @@ def build_site(
     today = project.config.local(commit.time).date() if commit else project.today()
     versions = Versions.read(project.root, commit, history, project.config.calendar, project.config.now())
     store = SiteStore(site_cache or default_site_cache(project.root))
-    if store.usable:
-        pinyin.recall(store.folder)  # the leaders' readings of the last build: pypinyin's dictionary stays unloaded
     outputs = site_outputs(project, records, versions, today, history, site_fingerprint(project))
-    if store.usable:
-        pinyin.keep(store.folder)
     phases.mark("keys")
 
     out_dir = Path(os.path.realpath(out_dir))  # a link to the site folder: the folder is what is replaced

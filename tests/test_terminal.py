@@ -197,10 +197,10 @@ def test_every_command_prints_through_the_one_function():
     bypass = re.compile(r"\bclick\.(echo|secho)\(|\bprint\(|sys\.std(out|err)\.write")
     found = []
     for path in sorted((PROJECT / "liaison" / "cli").glob("*.py")):
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for line in path.read_text(encoding="utf-8").splitlines():
             if bypass.search(line) and not line.lstrip().startswith("#"):
-                found.append(f"{path.name}:{number}: {line.strip()}")
-    assert found == ["shared.py:39: click.echo((visible_json if as_json else visible)(text), err=err, nl=nl)"]
+                found.append(f"{path.name}: {line.strip()}")
+    assert found == ["shared.py: click.echo((visible_json if as_json else visible)(text), err=err, nl=nl)"]
 
 
 def test_the_audit_workbook_holds_a_hostile_author_as_text(hostile, tmp_path):

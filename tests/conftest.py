@@ -83,8 +83,8 @@ def _temporary_files_in_memory() -> bool:
     they start) to a RAM disk, /dev/shm, when the system's temporary folder is on a disk; True if it did.
 
     A run makes about 150,000 files and deletes the run before it: on this machine's disk (ext4) the kernel's
-    work for them, allocating inodes among so many just deleted, cost the run a fifth of its time (BENCHMARKS.md,
-    "Temporary files in memory"). Nothing changes when TMPDIR is set (``TMPDIR=/tmp make test`` keeps them on
+    work for them, allocating inodes among so many just deleted, was about 5% of the run's busy CPU, and three
+    of four pairs of runs took 0.76-0.85x as long in memory (BENCHMARKS.md, "Fourth round"). Nothing changes when TMPDIR is set (``TMPDIR=/tmp make test`` keeps them on
     disk), when the temporary folder is already in memory, or when /dev/shm is no RAM disk with 8 GB free (a
     container's 64 MB /dev/shm). The folder, ``/dev/shm/liaison-tests-<uid>``, is this user's alone: one that
     another user made or a link is not used.

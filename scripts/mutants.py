@@ -122,6 +122,13 @@ MUTANTS = [
         'return _read(self.folder / f"{token}.json")',
         ("tests/test_submit.py", "tests/test_web.py"),
     ),
+    Mutant(
+        "pinyin-memo-not-recalled",
+        "liaison/cli/shared.py",
+        "pinyin.recall(memo)",
+        "pinyin.recall(memo.parent)",
+        ("tests/test_pinyin_memo.py",),
+    ),
 ]
 
 

@@ -60,7 +60,9 @@ def pytest_configure(config):
         return
     keep = int(config.getini("tmp_path_retention_count"))
     if _temporary_files_in_memory():
-        keep = factory._retention_count = min(keep, 1)  # each run's 1.3 GB held in RAM until the next run
+        # Each run's 1.3 GB stays in RAM until later runs delete it: the last two (a failed run still there to
+        # look at after another session, a probe of tests/test_structure.py among them, has ended).
+        keep = factory._retention_count = min(keep, 2)
     make_basetemp = factory.getbasetemp
 
     def getbasetemp():
@@ -85,8 +87,8 @@ def _temporary_files_in_memory() -> bool:
     A run makes about 150,000 files and deletes the run before it: on this machine's disk (ext4) the kernel's
     work for them, allocating inodes among so many just deleted, was about 5% of the run's busy CPU, and three
     of four pairs of runs took 0.76-0.85x as long in memory (BENCHMARKS.md, "Fourth round"). Nothing changes when TMPDIR is set (``TMPDIR=/tmp make test`` keeps them on
-    disk), when the temporary folder is already in memory, or when /dev/shm is no RAM disk with 8 GB free (a
-    container's 64 MB /dev/shm). The folder, ``/dev/shm/liaison-tests-<uid>``, is this user's alone: one that
+    disk), when the temporary folder is already in memory, or when /dev/shm is no RAM disk with 8 GiB free (a
+    container's 64 MB /dev/shm) where programs may run (not ``noexec``: the tests' git hooks live there). The folder, ``/dev/shm/liaison-tests-<uid>``, is this user's alone: one that
     another user made or a link is not used.
     """
     import os
@@ -100,7 +102,7 @@ def _temporary_files_in_memory() -> bool:
         return False
     try:
         free = os.statvfs(shm)
-        if free.f_bavail * free.f_frsize < IN_MEMORY_FREE:
+        if free.f_bavail * free.f_frsize < IN_MEMORY_FREE or free.f_flag & os.ST_NOEXEC:
             return False
         folder = shm / f"liaison-tests-{os.getuid()}"
         folder.mkdir(mode=0o700, exist_ok=True)
@@ -127,7 +129,7 @@ def _filesystem_type(path: Path) -> str:
         if len(fields) < 3:
             continue
         point = Path(fields[1].replace("\\040", " "))
-        if (path == point or point in path.parents) and len(point.parts) > depth:
+        if (path == point or point in path.parents) and len(point.parts) >= depth:  # the last one mounted shows
             found, depth = fields[2], len(point.parts)
     return found
 

@@ -26,6 +26,7 @@ def fresh(monkeypatch):
             monkeypatch.setattr(pinyin, name, {})
         for name in ("_FOUND", "_FOUND_SORT"):
             monkeypatch.setattr(pinyin, name, set())
+        monkeypatch.setattr(pinyin, "_UNREAD", [])
 
     forget()
     yield forget
@@ -128,3 +129,49 @@ def test_with_the_caches_switched_off_no_readings_are_kept(repo, run, fresh, mon
     monkeypatch.setenv(cachekit.CHECK_SWITCH, "off")
     assert run(repo, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "out")).exit_code == 0
     assert not (repo / ".cache" / pinyin.MEMO_FILE).exists()
+
+
+def test_verify_rebuilds_with_pypinyin_s_own_order_whatever_the_memo_says(repo, run, fresh, tmp_path):
+    """A memo rewritten with a valid checksum (a cache is no authority) reorders what export makes, never what
+    verify checks against: an honest export still passes."""
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    write_record(repo, record_data(), suffix="aaaaaa")
+    commit_all(repo)
+    honest = run(repo, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "honest"))
+    assert honest.exit_code == 0, honest.output
+    memo = repo / ".cache" / pinyin.MEMO_FILE
+    kept = json.loads(cachekit.unseal(memo.read_bytes()))
+    assert kept["sort"]["张伟"] < kept["sort"]["赵某"]  # 学生工作处: 张伟 (T2) before 赵某 (T1) in 表1
+    kept["sort"]["赵某"], kept["sort"]["张伟"] = kept["sort"]["张伟"], kept["sort"]["赵某"]
+    memo.write_bytes(cachekit.seal(json.dumps(kept, ensure_ascii=False).encode("utf-8")))
+    fresh()
+    lied = run(repo, "export", "--semester", "2024-2025-1", "--out", str(tmp_path / "lied"))
+    assert lied.exit_code == 0, lied.output
+    assert tree_digest(tmp_path / "lied") != tree_digest(tmp_path / "honest")  # the memo was believed there
+    fresh()
+    (zipped,) = (tmp_path / "honest").glob("*.zip")
+    checked = run(repo, "verify", str(zipped))
+    assert checked.exit_code == 0, checked.output
+
+
+def test_a_fifo_in_a_memo_s_place_is_refused_at_once(tmp_path):
+    import os
+    import threading
+
+    os.mkfifo(tmp_path / pinyin.MEMO_FILE)
+    outcome = []
+
+    def read():
+        try:
+            cachekit.read_memo(tmp_path / pinyin.MEMO_FILE, pinyin.MEMO_BYTES)
+        except OSError as error:
+            outcome.append(error)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout=30)
+    if reader.is_alive():  # the reader hangs on the FIFO: let it go, and fail
+        with open(tmp_path / pinyin.MEMO_FILE, "wb"):
+            pass
+        pytest.fail("reading a memo that is a FIFO blocked")
+    assert len(outcome) == 1

@@ -60,18 +60,19 @@ def said(*kinds: type[Exception]) -> Iterator[None]:
         raise UserError(str(err)) from None
 
 
-def project_of(ctx: click.Context) -> Project:
+def project_of(ctx: click.Context, readings: bool = True) -> Project:
     """The repository ``--root`` names (the current directory by default).
 
-    The leaders' pinyin readings an earlier command kept in its ``.cache`` are taken, and those this command
-    asks pypinyin for are kept there when it ends (``pinyin.recall``/``keep``): loading pypinyin's dictionary
-    was a third of an ``export`` that only orders 表1 and 表2 by the same names every time.
+    With ``readings``, the leaders' pinyin readings an earlier command kept in its ``.cache`` are taken (when a
+    name is first asked for), and those this command asks pypinyin for are kept there when it ends
+    (``pinyin.recall_later``/``keep``): loading pypinyin's dictionary was half of an ``export`` that only orders
+    表1 and 表2 by the same names every time. ``verify`` goes without: what it rebuilds must not rest on a cache.
     """
     with said(ProjectError):
         project = open_project(ctx.find_root().obj)
-    if not cachekit.switched_off(cachekit.CHECK_SWITCH):
+    if readings and not cachekit.switched_off(cachekit.CHECK_SWITCH):
         memo = cachekit.cache_folder(project.root)
-        pinyin.recall(memo)
+        pinyin.recall_later(memo)
         ctx.find_root().call_on_close(functools.partial(pinyin.keep, memo))  # before the cache notices are said
     return project
 

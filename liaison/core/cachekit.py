@@ -50,7 +50,8 @@ log = logging.getLogger(__name__)
 
 CACHE_FOLDER = ".cache"
 # "off": check reads every record file and the project's files, as if nothing were remembered (the benchmarks'
-# uncached runs, or a person who distrusts the cache): the check cache and the project's memo.
+# uncached runs, or a person who distrusts the cache): the check cache, the project's memo and the leaders'
+# pinyin readings (liaison.cli.shared.project_of).
 CHECK_SWITCH = "LIAISON_CHECK_CACHE"
 _IGNORE = b"# made by liaison: caches, never committed\n*\n"
 _PACKAGE = Path(__file__).resolve().parent.parent  # the liaison package's folder
@@ -464,10 +465,12 @@ def seal(data: bytes) -> bytes:
 def read_memo(path: Path, limit: int, sealed: bool = True) -> Any:
     """The value the memo file at ``path`` holds: OSError when it cannot be read, ValueError when it is larger
     than ``limit`` bytes (no run of this code writes one so large: it is never read whole) or damaged."""
-    with open(path, "rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"the memo is larger than {limit} bytes")
+    try:
+        data = _read_regular(Path(path), limit)  # a FIFO in its place would hang every command
+    except OSError as error:
+        if error.errno == errno.EFBIG:
+            raise ValueError(f"the memo is larger than {limit} bytes") from None
+        raise
     return loads(unseal(data) if sealed else data)
 
 

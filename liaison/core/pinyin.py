@@ -24,6 +24,7 @@ _RECALLED: dict[str, tuple[tuple[str, ...], ...]] = {}  # name -> syllables, fro
 _FOUND: set[str] = set()  # names whose syllables this process asked pypinyin for
 _RECALLED_SORT: dict[str, tuple[str, ...]] = {}  # name -> its reading for sorting, from the memo
 _FOUND_SORT: set[str] = set()
+_UNREAD: list[Path] = []  # the memo folder recall_later named, read at the first name not recalled
 
 # Surnames read otherwise than the character's common reading (曾 is zēng as a surname, not céng).
 # pypinyin reads a name as ordinary text, so both readings are kept: a person may type either.
@@ -59,7 +60,7 @@ SURNAME_READINGS = {
 @cache
 def _syllables(name: str) -> tuple[tuple[str, ...], ...]:
     """Each character's readings (lower case), the surname's family reading added: (('ceng', 'zeng'), ('guo',), …)."""
-    if name in _RECALLED:
+    if name in _RECALLED or (_read_unread() and name in _RECALLED):
         return _RECALLED[name]
     from pypinyin import Style, lazy_pinyin  # its dictionary takes 0.4 s to load: only when asked
 
@@ -93,7 +94,7 @@ def pinyin_keys(name: str) -> tuple[str, str]:
 @cache
 def sort_reading(name: str) -> tuple[str, ...]:
     """pypinyin's plain reading of ``name`` (``lazy_pinyin``), piece by piece: what orders names by pinyin."""
-    if name in _RECALLED_SORT:
+    if name in _RECALLED_SORT or (_read_unread() and name in _RECALLED_SORT):
         return _RECALLED_SORT[name]
     from pypinyin import lazy_pinyin
 
@@ -123,8 +124,23 @@ def _memo_stamp() -> str:
     return cachekit.stamp(cachekit.code_stamp(__name__), importlib.metadata.version("pypinyin"))
 
 
+def recall_later(folder: Path) -> None:
+    """``recall(folder)`` when a name is first asked for that no memo read so far gives: a command that orders
+    no names (``check``) pays nothing for the memo, not even its stamp (20 ms)."""
+    _UNREAD[:] = [Path(folder)]
+
+
+def _read_unread() -> bool:
+    """Read the memo recall_later named, if not yet; True if it did."""
+    if not _UNREAD:
+        return False
+    recall(_UNREAD.pop())
+    return True
+
+
 def recall(folder: Path) -> None:
     """Take the readings an earlier run kept in ``folder`` (a cache folder), when they are of this code's making."""
+    _UNREAD.clear()
     try:
         kept = cachekit.read_memo(Path(folder) / MEMO_FILE, MEMO_BYTES)
     except (OSError, ValueError, TypeError, KeyError):

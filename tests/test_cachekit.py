@@ -461,3 +461,25 @@ def test_an_export_that_fails_leaves_no_folder_it_made(project, run, monkeypatch
     result = run(project, "export", "--semester", SEMESTER, "--out", str(project / "fresh" / "export"))
     assert result.exit_code != 0
     assert not (project / "fresh").exists()
+
+
+@pytest.mark.parametrize("entry", ["project.json", "closures.json", "pinyin.json", "a PDF"])
+def test_a_fifo_in_a_cache_file_s_place_is_passed_over_not_waited_on(project, run, entry):
+    """Every cache file is opened as a regular file or not at all: a FIFO in its place blocked the command's read
+    for ever (and a link to /dev/zero would have read without end)."""
+    first = run(project, "export", "--semester", SEMESTER, "--out", str(project / "first"))
+    assert first.exit_code == 0, first.output
+    cache = project / ".cache"
+    target = next((cache / "pdf").glob("*/*.pdf")) if entry == "a PDF" else cache / entry
+    assert target.is_file()
+    target.unlink()
+    os.mkfifo(target)
+    command = [sys.executable, str(PROJECT / "build.py"), "--root", str(project), "export", "--semester", SEMESTER]
+    try:
+        again = subprocess.run([*command, "--out", str(project / "again")], capture_output=True, text=True, timeout=90)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"export waited on a FIFO at .cache/{target.relative_to(cache)}")
+    assert again.returncode == 0, again.stderr
+    assert "Traceback" not in again.stderr
+    (made,) = (project / "again").glob("*.zip")
+    assert made.read_bytes() == next((project / "first").glob("*.zip")).read_bytes()

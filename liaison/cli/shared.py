@@ -66,7 +66,7 @@ def project_of(ctx: click.Context, readings: bool = True) -> Project:
     With ``readings``, the leaders' pinyin readings an earlier command kept in its ``.cache`` are taken (when a
     name is first asked for), and those this command asks pypinyin for are kept there when it ends
     (``pinyin.recall_later``/``keep``): loading pypinyin's dictionary was half of an ``export`` that only orders
-    表1 and 表2 by the same names every time. ``verify`` goes without: what it rebuilds must not rest on a cache.
+    表1 and 表2 by the same names every time. ``verify`` goes without: its 表1 and 表2 must not rest on that memo.
     """
     with said(ProjectError):
         project = open_project(ctx.find_root().obj)

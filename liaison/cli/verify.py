@@ -28,7 +28,7 @@ def verify(ctx: click.Context, target: Path, cache: Path | None, jobs: int | Non
     """
     from liaison.outputs.verify import verify_report
 
-    project = project_of(ctx, readings=False)  # every order from pypinyin itself, never from a cache
+    project = project_of(ctx, readings=False)  # 表1 and 表2 ordered by pypinyin itself, never by the pinyin memo
     report = verify_report(target, project, cache or default_cache_dir(project.root), jobs)
     for difference in report.differences:
         say(difference)

@@ -42,7 +42,7 @@ import sys
 import tempfile
 import zlib
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from liaison.core.atomic import write_atomic
 
@@ -387,13 +387,20 @@ def _remembered(path: Path) -> dict[str, list[str]]:
     return known
 
 
-def _read_regular(path: Path, limit: int) -> bytes:
-    """The bytes of ``path`` if it is a regular file of at most ``limit`` bytes; OSError for anything else (a FIFO
-    would block the read, a link to /dev/zero never end it), checked on the file opened, not on its name."""
+def open_regular(path: Path) -> BinaryIO:
+    """``path`` opened for reading if it is a regular file (not a link); OSError for anything else (a FIFO would
+    block the read, a link to /dev/zero never end it), checked on the file opened, not on its name."""
     descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-    with open(descriptor, "rb") as file:
-        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
+    file = open(descriptor, "rb")  # noqa: SIM115 - handed to the caller, who closes it
+    if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+        file.close()
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return file
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of ``path`` if it is a regular file (:func:`open_regular`) of at most ``limit`` bytes."""
+    with open_regular(path) as file:
         data = file.read(limit + 1)
     if len(data) > limit:  # a file no run of ours writes: not worth reading
         raise OSError(errno.EFBIG, "too large", str(path))

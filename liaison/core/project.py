@@ -217,9 +217,7 @@ def _remembered(root: Path, key: str) -> Project | None:
     """The project the memo holds under ``key``, or None (then the files are read)."""
     path = cachekit.cache_folder(root, MEMO_FILE)
     try:
-        if path.stat().st_size > _MEMO_BYTES:
-            return None
-        kept = cachekit.loads(cachekit.unseal(path.read_bytes()))
+        kept = cachekit.read_memo(path, _MEMO_BYTES)  # a regular file only: a FIFO there would hang every command
         if type(kept) is not dict or kept.get("key") != key:
             return None
         record_rules, config_data, roster_data = kept["values"]

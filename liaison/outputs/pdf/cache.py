@@ -61,7 +61,7 @@ class PdfCache:
     def has(self, key: str) -> bool:
         path = self.path(key)
         try:
-            with open(path, "rb") as file:
+            with cachekit.open_regular(path) as file:  # a FIFO in an entry's place would hang the command
                 head = file.read(len(_HEAD))
                 file.seek(max(0, os.fstat(file.fileno()).st_size - _TAIL_BYTES))
                 tail = file.read(_TAIL_BYTES)
@@ -72,7 +72,8 @@ class PdfCache:
     def get(self, key: str) -> bytes | None:
         path = self.path(key)
         try:
-            data = path.read_bytes()
+            with cachekit.open_regular(path) as file:
+                data = file.read()
         except OSError:
             return None
         return data if self._whole(path, data[: len(_HEAD)] + data[-_TAIL_BYTES:]) else None

@@ -125,8 +125,8 @@ MUTANTS = [
     Mutant(
         "pinyin-memo-not-recalled",
         "liaison/cli/shared.py",
-        "pinyin.recall(memo)",
-        "pinyin.recall(memo.parent)",
+        "pinyin.recall_later(memo)",
+        "pinyin.recall_later(memo.parent)",
         ("tests/test_pinyin_memo.py",),
     ),
 ]

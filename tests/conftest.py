@@ -42,7 +42,8 @@ _CLEAN_UP = (
 
 @pytest.hookimpl(trylast=True)  # after pytest's tmpdir plugin has made config._tmp_path_factory
 def pytest_configure(config):
-    """Older runs' temporary folders (pytest keeps the last three) are deleted while the tests run, not after.
+    """Older runs' temporary folders (pytest keeps the last three, two in memory) are deleted while the tests run,
+    not after.
 
     A run leaves about 150,000 files there; pytest deletes the oldest run's at the end of each session, and on
     this machine's disk that held the end of a run for 14-18 s with the CPU idle when those files were no longer
@@ -86,10 +87,12 @@ def _temporary_files_in_memory() -> bool:
 
     A run makes about 150,000 files and deletes the run before it: on this machine's disk (ext4) the kernel's
     work for them, allocating inodes among so many just deleted, was about 5% of the run's busy CPU, and three
-    of four pairs of runs took 0.76-0.85x as long in memory (BENCHMARKS.md, "Fourth round"). Nothing changes when TMPDIR is set (``TMPDIR=/tmp make test`` keeps them on
-    disk), when the temporary folder is already in memory, or when /dev/shm is no RAM disk with 8 GiB free (a
-    container's 64 MB /dev/shm) where programs may run (not ``noexec``: the tests' git hooks live there). The folder, ``/dev/shm/liaison-tests-<uid>``, is this user's alone: one that
-    another user made or a link is not used.
+    of four pairs of runs took 0.76-0.85x as long in memory (BENCHMARKS.md, "Fourth round").
+
+    Nothing changes when TMPDIR is set (``TMPDIR=/tmp make test`` keeps them on disk), when the temporary
+    folder is already in memory, or when /dev/shm is no RAM disk with 8 GiB free (a container's 64 MB
+    /dev/shm) where programs may run (not ``noexec``: the tests' git hooks live there). The folder,
+    ``/dev/shm/liaison-tests-<uid>``, is this user's alone: one that another user made, or a link, is not used.
     """
     import os
     import stat

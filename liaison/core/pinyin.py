@@ -116,7 +116,7 @@ def matches_pinyin(name: str, typed: str) -> bool:
 
 
 # Every command that orders leaders (表1 and 表2, the site, the reminders) reads the same 150 names every time,
-# and loading pypinyin's dictionary for them cost a third of an export and more than the rest of a one-record
+# and loading pypinyin's dictionary for them cost half of an export and more than the rest of a one-record
 # site rebuild: their readings are kept in the project's cache folder (the command line recalls and keeps
 # them, liaison.cli.shared.project_of), under a stamp of this module's code and pypinyin's version, and
 # anything of another shape is ignored.

@@ -49,23 +49,30 @@ def _listening_inodes(port: int) -> set[str]:
     return inodes
 
 
-def listens(pid: int, port: int) -> bool:
-    """Whether process ``pid`` holds a socket listening on ``port`` (not another process that took the port)."""
-    inodes = _listening_inodes(port)
-    if not inodes:
-        return False
+def _socket_inodes(pid: int) -> set[str]:
+    """The sockets process ``pid`` holds open (``socket:[inode]``), from its file descriptors."""
     folder = f"/proc/{pid}/fd"
     try:
         names = os.listdir(folder)
     except OSError:  # the process is gone
-        return False
+        return set()
+    held = set()
     for name in names:
-        try:
-            if os.readlink(f"{folder}/{name}") in inodes:
-                return True
-        except OSError:  # closed meanwhile
-            continue
-    return False
+        with contextlib.suppress(OSError):  # closed meanwhile
+            target = os.readlink(f"{folder}/{name}")
+            if target.startswith("socket:"):
+                held.add(target)
+    return held
+
+
+def listens(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds a socket listening on ``port`` (not another process that took the port).
+
+    The process's own descriptors are read first: while it starts it holds no socket, and the tables of
+    /proc/net (every socket of the machine, thousands late in a run) are read only once it holds one.
+    """
+    held = _socket_inodes(pid)
+    return bool(held) and not held.isdisjoint(_listening_inodes(port))
 
 
 def healthz(port: int) -> int:

@@ -139,6 +139,7 @@ def copy_repository(target: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         check=True,
+        timeout=60,
     ).stdout.decode("utf-8")
     for name in filter(None, listed.split("\0")):
         source = ROOT / name

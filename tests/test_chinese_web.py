@@ -14,7 +14,8 @@ import pytest
 from conftest import CONFIG, proxy_headers
 from english import english_words
 from gitlab_standin import GitLabStandIn
-from test_submit import submit, wait_until
+from processes import wait_until
+from test_submit import submit
 from webclient import Client
 
 SCREENSHOTS = os.environ.get("LIAISON_SCREENSHOTS")  # a folder (docs/screenshots) to refresh the README's pictures

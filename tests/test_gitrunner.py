@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, built_copy, commit_all, fill_repo, record_data, write_record
+from processes import said, started
 
 from liaison.git.repo import GitError, Repo
 
@@ -90,10 +91,10 @@ def test_a_command_ended_by_sigterm_leaves_no_git_running(history, tmp_path):
         "from liaison.git.repo import Repo; "
         f"Repo(sys.argv[1]).query('-c', {slow!r}.join(['alias.slow=', '']), 'slow', timeout=60)"
     )
-    with subprocess.Popen([sys.executable, "-c", script, str(history)], stderr=subprocess.PIPE) as command:
+    with started([sys.executable, "-c", script, str(history)], stderr=subprocess.PIPE) as command:
         deadline = time.monotonic() + 30
         while not (marker.is_file() and marker.read_text().strip()):
-            assert time.monotonic() < deadline and command.poll() is None, command.stderr.read()
+            assert time.monotonic() < deadline and command.poll() is None, said(command)
             time.sleep(0.05)
         child = int(marker.read_text().strip())
         command.send_signal(signal.SIGTERM)

@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import uuid
 from pathlib import Path
 
@@ -29,6 +28,7 @@ import pytest
 from conftest import CONFIG, PROJECT, PROXY_SECRET, commit_all, git, good_form, proxy_headers, seed_embedded_remote
 from notify_standins import APP_SECRET, KEY_ID, KEY_SECRET, AliyunSms, DingTalk, Generic, TencentSms, WeCom
 from ports import healthz, start_server
+from processes import wait_until
 from webclient import Client
 
 from liaison.notify.todoledger import FAILED, HELD, SENT
@@ -167,13 +167,6 @@ def service(form_repo, make_app, live, providers, secrets, tmp_path):
         return Service(live(made), made)
 
     return start
-
-
-def wait_until(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def merge_request(

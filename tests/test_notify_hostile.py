@@ -21,6 +21,7 @@ import time
 import uuid
 
 import pytest
+from processes import wait_until
 from test_notify import (  # noqa: F401 - fixtures are used by name
     FAILED,
     HELD,
@@ -33,7 +34,6 @@ from test_notify import (  # noqa: F401 - fixtures are used by name
     providers,
     secrets,
     service,
-    wait_until,
 )
 from test_outbox_full_disk import fill, leftovers, small_disk  # noqa: F401
 

@@ -19,12 +19,9 @@ find the PDFs where render left them instead of through render's artifacts.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
@@ -33,6 +30,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import PROJECT, built_once, git, pipeline_clone, record_data, write_record
+from processes import said, started
 
 GITLAB_CI_LOCAL = PROJECT / "tools" / "node_modules" / ".bin" / "gitlab-ci-local"
 # GitLab's schema is checked once, by check-jsonschema (test_the_pipeline_file_passes_gitlab_s_schema);
@@ -70,17 +68,13 @@ def run_pipeline(repo: Path, *args: str, **variables: str) -> subprocess.Complet
         command += ["--variable", f"{key}={value}"]
     # In a session of its own: killing gitlab-ci-local alone on a timeout leaves its jobs' shells running
     # (a hung job would go on into the rest of the suite); its process group takes them with it.
-    with subprocess.Popen(
+    with started(
         [*command, *args], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     ) as process:
         try:
             stdout, stderr = process.communicate(timeout=PIPELINE_TIMEOUT)
-        except BaseException as error:  # the timeout, or the test's own (pytest-timeout)
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            if isinstance(error, subprocess.TimeoutExpired):
-                error.output, error.stderr = process.communicate(timeout=60)  # what it wrote before
-            raise
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"the pipeline ran over {PIPELINE_TIMEOUT} s: {said(process)}") from None
     return with_jobs(subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr))
 
 

@@ -11,6 +11,7 @@ import urllib.request
 
 from conftest import PROJECT
 from ports import free_port
+from processes import said, started
 
 PREVIEW = PROJECT / "scripts" / "preview.py"
 
@@ -26,20 +27,20 @@ def _answers(port: int) -> bytes | None:
 def test_the_site_is_served_in_chinese_and_sigterm_stops_it_quietly(tmp_path):
     (tmp_path / "index.html").write_text("<p>联系记录</p>", encoding="utf-8")
     port = free_port()
-    with subprocess.Popen(
+    with started(
         [sys.executable, str(PREVIEW), str(tmp_path), str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
     ) as process:
         deadline = time.monotonic() + 30
         while (page := _answers(port)) is None:
-            assert time.monotonic() < deadline and process.poll() is None, process.stderr.read()
+            assert time.monotonic() < deadline and process.poll() is None, said(process)
             time.sleep(0.05)
         assert "联系记录" in page.decode("utf-8")
         process.send_signal(signal.SIGTERM)
         out, err = process.communicate(timeout=30)
-    said = (out + err).decode("utf-8")
-    assert process.returncode == 0, said
-    assert f"正在 http://127.0.0.1:{port}/ 提供" in said
-    assert "Serving" not in said and "GET /" not in said and "Traceback" not in said, said
+    output = (out + err).decode("utf-8")
+    assert process.returncode == 0, output
+    assert f"正在 http://127.0.0.1:{port}/ 提供" in output
+    assert "Serving" not in output and "GET /" not in output and "Traceback" not in output, output
 
 
 def test_a_busy_port_is_said_in_chinese(tmp_path):

@@ -79,6 +79,48 @@ def untimed_subprocess_calls(files: dict[str, str]) -> list[str]:
     return sorted(found, key=lambda entry: (entry.split(":")[0], int(entry.split(":")[1].split()[0])))
 
 
+# Reads that block while the process they read from runs.
+PIPE_READS = {"read", "readline", "readlines"}
+
+
+def _popen_names(tree: ast.AST) -> set[str]:
+    modules, _ = _subprocess_names(tree)
+    names = {f"{module}.Popen" for module in modules}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "subprocess":
+            names |= {alias.asname or alias.name for alias in node.names if alias.name == "Popen"}
+    return names
+
+
+def _reads_a_pipe(node: ast.AST) -> bool:
+    return any(
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Attribute)
+        and call.func.attr in PIPE_READS
+        and isinstance(call.func.value, ast.Attribute)
+        and call.func.value.attr in ("stdout", "stderr")
+        for call in ast.walk(node)
+    )
+
+
+def unguarded_processes(files: dict[str, str]) -> list[str]:
+    """'path:line what' for each process a failing test could hang on: ``with Popen(...)`` (its exit waits with
+    no timeout) and a failure message that reads a pipe of a process that may still run."""
+    found = []
+    for name, text in files.items():
+        tree = ast.parse(text, name)
+        popen = _popen_names(tree)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.With | ast.AsyncWith):
+                for item in node.items:
+                    call = item.context_expr
+                    if isinstance(call, ast.Call) and ast.unparse(call.func) in popen:
+                        found.append(f"{name}:{call.lineno} with {ast.unparse(call.func)}(...): use processes.started")
+            elif isinstance(node, ast.Assert) and node.msg is not None and _reads_a_pipe(node.msg):
+                found.append(f"{name}:{node.lineno} a pipe read in a failure message: use processes.said")
+    return sorted(found, key=lambda entry: (entry.split(":")[0], int(entry.split(":")[1].split()[0])))
+
+
 def test_no_function_is_longer_than_sixty_lines():
     found = long_functions(sources(PACKAGE))
     assert not found, "split these functions:\n" + "\n".join(found)
@@ -201,3 +243,31 @@ def test_the_file_system_of_a_path_is_its_nearest_mount_s():
 
     assert conftest._filesystem_type(Path("/proc/self/status")) == "proc"
     assert conftest._filesystem_type(Path("/")) not in ("", "proc")
+
+
+def test_no_test_can_hang_on_a_process_it_started():
+    found = unguarded_processes(sources(TESTS))
+    assert not found, "these can wait for ever on a process that still runs:\n" + "\n".join(found)
+
+
+HANGING = """\
+import subprocess
+from subprocess import Popen as P
+
+with subprocess.Popen(["sleep", "60"]) as process:
+    assert process.poll() is None, process.stderr.read()
+with P(["sleep", "60"], stdout=subprocess.PIPE) as process, open("x") as f:
+    assert False, process.stdout.readline().decode()
+with started(["sleep", "60"]) as process:
+    assert process.poll() is None, said(process)
+assert done.returncode == 0, done.stderr
+"""
+
+
+def test_a_process_a_test_could_hang_on_is_named():
+    assert unguarded_processes({"tests/test_sample.py": HANGING}) == [
+        "tests/test_sample.py:4 with subprocess.Popen(...): use processes.started",
+        "tests/test_sample.py:5 a pipe read in a failure message: use processes.said",
+        "tests/test_sample.py:6 with P(...): use processes.started",
+        "tests/test_sample.py:7 a pipe read in a failure message: use processes.said",
+    ]

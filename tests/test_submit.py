@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git, good_form, proxy_headers, record_data, write_record
+from processes import wait_until
 from webclient import Client, HangingServer
 
 from liaison.core.checks import check_repository
@@ -37,13 +38,6 @@ def submit(client: Client, **fields) -> str:
     reply = client.post("/new", {**hidden, **good_form(**fields)})
     assert reply.status == 303, reply.text[:500]
     return reply.headers["Location"].rsplit("/", 1)[1]
-
-
-def wait_until(condition, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def files_at(repo: Path, names: list[str]) -> list[str]:

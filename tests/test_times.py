@@ -24,9 +24,10 @@ import pytest
 from conftest import CONFIG, PROJECT, proxy_headers, record_data, write_record
 from gitlab_standin import GitLabStandIn
 from openpyxl import load_workbook
+from processes import wait_until
 from test_audit import run as git  # real git as a named person, at a given time
 from test_review import parse
-from test_submit import submit, wait_until
+from test_submit import submit
 from webclient import Client
 
 from liaison.core import dates

@@ -34,10 +34,23 @@ leaders:
 
 
 _CLEARING: list = []
-_CLEAN_UP = (
-    "import sys; from pathlib import Path; from _pytest.pathlib import cleanup_numbered_dir;"
-    "cleanup_numbered_dir(Path(sys.argv[1]), 'pytest-', int(sys.argv[2]), float(sys.argv[3]))"
-)
+# pytest's own clean-up of old runs, run as `python -c` (no conftest, no plugins to import). A run's lock names its
+# process; pytest takes a lock for dead only after three days, so a run killed outright (SIGKILL, a CI job's
+# timeout) kept its 1.3 GB (in memory, below) that long. A lock whose process is gone is made to look that old.
+_CLEAN_UP = """\
+import os, sys
+from pathlib import Path
+from _pytest.pathlib import cleanup_numbered_dir
+root = Path(sys.argv[1])
+for lock in root.glob("pytest-*/.lock"):
+    try:
+        os.kill(int(lock.read_text(encoding="ascii")), 0)
+    except ProcessLookupError:
+        os.utime(lock, (0, 0))
+    except (OSError, ValueError):
+        pass
+cleanup_numbered_dir(root, "pytest-", int(sys.argv[2]), float(sys.argv[3]))
+"""
 
 
 @pytest.hookimpl(trylast=True)  # after pytest's tmpdir plugin has made config._tmp_path_factory

@@ -271,3 +271,26 @@ def test_a_process_a_test_could_hang_on_is_named():
         "tests/test_sample.py:6 with P(...): use processes.started",
         "tests/test_sample.py:7 a pipe read in a failure message: use processes.said",
     ]
+
+
+def test_old_runs_are_deleted_and_a_killed_run_s_too_never_a_running_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from conftest import _CLEAN_UP
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait(timeout=60)  # its number names no process now: a run killed outright
+    locks = {1: str(gone.pid), 2: str(os.getpid()), 3: None, 4: str(gone.pid), 5: None}
+    for number, pid in locks.items():
+        run = tmp_path / f"pytest-{number}"
+        (run / "test_x0").mkdir(parents=True)
+        if pid is not None:
+            (run / ".lock").write_text(pid, encoding="ascii")
+    three_days_ago = time.time() - 3 * 24 * 3600
+    command = [sys.executable, "-c", _CLEAN_UP, str(tmp_path), "2", str(three_days_ago)]
+    subprocess.run(command, check=True, timeout=60)
+    # Kept: the last two (4 is the killed run's, but one of the last two), and 2, whose process runs.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pytest-2", "pytest-4", "pytest-5"]

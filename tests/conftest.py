@@ -36,18 +36,28 @@ leaders:
 _CLEARING: list = []
 # pytest's own clean-up of old runs, run as `python -c` (no conftest, no plugins to import). A run's lock names its
 # process; pytest takes a lock for dead only after three days, so a run killed outright (SIGKILL, a CI job's
-# timeout) kept its 1.3 GB (in memory, below) that long. A lock whose process is gone is made to look that old.
+# timeout) kept its 1.3 GB (in memory, below) that long. A lock an hour old whose process is gone is made to look
+# three days old. Not sooner: a pid means something only in its own PID namespace, and a run in a container
+# sharing this folder (the same uid, /dev/shm shared as Playwright advises) names a process this one cannot see;
+# no run of the tests takes an hour. Only a regular file is read (a FIFO would block); no error stops pytest's part.
 _CLEAN_UP = """\
-import os, sys
+import os, stat, sys, time
 from pathlib import Path
 from _pytest.pathlib import cleanup_numbered_dir
 root = Path(sys.argv[1])
+hour_ago = time.time() - 3600
 for lock in root.glob("pytest-*/.lock"):
     try:
+        held = lock.lstat()
+        if not stat.S_ISREG(held.st_mode) or held.st_mtime > hour_ago:
+            continue
         os.kill(int(lock.read_text(encoding="ascii")), 0)
     except ProcessLookupError:
-        os.utime(lock, (0, 0))
-    except (OSError, ValueError):
+        try:
+            os.utime(lock, (0, 0), follow_symlinks=False)
+        except OSError:
+            pass
+    except (OSError, ValueError, OverflowError):
         pass
 cleanup_numbered_dir(root, "pytest-", int(sys.argv[2]), float(sys.argv[3]))
 """

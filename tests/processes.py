@@ -2,9 +2,12 @@
 
 ``with subprocess.Popen(...)`` waits for the process on the way out with no
 timeout: a test that fails (or that pytest-timeout stops) while its child still
-runs would hang its worker, and the whole run, there. :func:`started` kills it
-instead. Reading a live child's pipe blocks the same way, so a failing check
-takes what it wrote with :func:`said`, which ends it first.
+runs would hang its worker, and the whole run, there. :func:`started` ends it
+instead, with what it started: the child runs in a process group of its own,
+and the group is killed on the way out, so a grandchild that holds the pipes
+(``sh -c 'a; b'`` forks ``b``) goes too. Reading a live child's pipe blocks the
+same way, so a failing check takes what it wrote with :func:`said`, which ends
+it first.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 
-WAIT = 30  # seconds for a killed process to be gone, and its pipes read to the end
+WAIT = 30  # seconds for a killed process's pipes to close
+_GROUPS: dict[int, bool] = {}  # Popen id -> whether started() gave it a process group of its own
 
 
 def wait_until(condition: Callable[[], object], seconds: float = 30.0) -> None:
@@ -28,35 +32,58 @@ def wait_until(condition: Callable[[], object], seconds: float = 30.0) -> None:
 
 
 def _kill(process: subprocess.Popen) -> None:
-    """Kill ``process`` (and its process group, when it leads one of its own)."""
-    with contextlib.suppress(ProcessLookupError):
-        if os.getpgid(process.pid) == process.pid:
+    """Kill ``process``: its whole group when it leads one, even after it has ended (what it started may not
+    have), else the process alone."""
+    group = _GROUPS.get(id(process))
+    if group is None and process.poll() is None:  # not started here: does it lead a group?
+        with contextlib.suppress(OSError):
+            group = os.getpgid(process.pid) == process.pid
+    if group:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
-        else:
+    elif process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
             process.kill()
+
+
+def _end(process: subprocess.Popen) -> tuple[object, object] | None:
+    """Kill ``process`` (:func:`_kill`), read its pipes to the end, reap it: (stdout, stderr), or None when a
+    pipe stayed open ``WAIT`` seconds (a process of another group holds it), closed then."""
+    _kill(process)
+    try:
+        return process.communicate(timeout=WAIT)
+    except subprocess.TimeoutExpired:
+        for pipe in (process.stdin, process.stdout, process.stderr):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=WAIT)  # killed: it ends at once
+        return None
 
 
 @contextlib.contextmanager
 def started(args: list[str], **options) -> Iterator[subprocess.Popen]:
-    """``subprocess.Popen(args, **options)``, killed on the way out if it still runs, its pipes closed."""
+    """``subprocess.Popen(args, **options)`` in a process group of its own (``start_new_session=False`` to keep
+    it in the test's), ended with that group on the way out. Text is decoded with ``errors="replace"``."""
+    options.setdefault("start_new_session", True)
+    if options.get("text") or options.get("universal_newlines") or options.get("encoding"):
+        options.setdefault("errors", "replace")  # output that is not UTF-8 must not hide the failure it explains
     process = subprocess.Popen(args, **options)
+    _GROUPS[id(process)] = options["start_new_session"]
     try:
         yield process
     finally:
-        if process.poll() is None:
-            _kill(process)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.communicate(timeout=WAIT)  # reaps it; the pipes are read to the end and closed
+        _end(process)
+        _GROUPS.pop(id(process), None)
 
 
 def said(process: subprocess.Popen) -> str:
-    """What ``process`` wrote to its stderr pipe (its stdout's when stderr goes there), ended first if it runs."""
-    if process.poll() is None:
-        _kill(process)
-    try:
-        out, err = process.communicate(timeout=WAIT)
-    except subprocess.TimeoutExpired:
-        return f"(the process did not end within {WAIT} s of being killed)"
+    """What ``process`` wrote to its stderr pipe (its stdout's when stderr is not a pipe), ended first."""
+    ended = _end(process)
+    if ended is None:
+        return f"(killed; a pipe was still held open {WAIT} s later, by a process it had started elsewhere)"
+    out, err = ended
     text = err if err is not None else out
     if text is None:
         return ""

@@ -91,7 +91,10 @@ def test_a_command_ended_by_sigterm_leaves_no_git_running(history, tmp_path):
         "from liaison.git.repo import Repo; "
         f"Repo(sys.argv[1]).query('-c', {slow!r}.join(['alias.slow=', '']), 'slow', timeout=60)"
     )
-    with started([sys.executable, "-c", script, str(history)], stderr=subprocess.PIPE) as command:
+    # In the test's process group: the command's own handling of SIGTERM must end its git, not started()'s clean-up.
+    with started(
+        [sys.executable, "-c", script, str(history)], stderr=subprocess.PIPE, start_new_session=False
+    ) as command:
         deadline = time.monotonic() + 30
         while not (marker.is_file() and marker.read_text().strip()):
             assert time.monotonic() < deadline and command.poll() is None, said(command)

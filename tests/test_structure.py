@@ -103,21 +103,59 @@ def _reads_a_pipe(node: ast.AST) -> bool:
     )
 
 
+def _popen_calls(tree: ast.AST, popen: set[str]) -> tuple[set[str], list[ast.Call]]:
+    """The names bound to a Popen (``p = subprocess.Popen(...)``), and every Popen call."""
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and ast.unparse(n.func) in popen]
+    bound = {
+        target.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign) and node.value in calls
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    }
+    return bound, calls
+
+
+def _failure_messages(tree: ast.AST) -> list[ast.AST]:
+    """What a failing check shows: an assert's message, what is raised, what pytest.fail is given."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assert) and node.msg is not None:
+            found.append(node.msg)
+        elif isinstance(node, ast.Raise) and node.exc is not None:
+            found.append(node.exc)
+        elif isinstance(node, ast.Call) and ast.unparse(node.func) == "pytest.fail":
+            found.append(node)
+    return found
+
+
 def unguarded_processes(files: dict[str, str]) -> list[str]:
-    """'path:line what' for each process a failing test could hang on: ``with Popen(...)`` (its exit waits with
-    no timeout) and a failure message that reads a pipe of a process that may still run."""
+    """'path:line what' for each process a failing test could hang on: a Popen used as a context manager (its
+    exit waits with no timeout: ``with Popen(...)``, ``with p``, ``enter_context``) and a failure message
+    that reads a pipe of a process that may still run."""
     found = []
     for name, text in files.items():
         tree = ast.parse(text, name)
-        popen = _popen_names(tree)
+        bound, calls = _popen_calls(tree, _popen_names(tree))
         for node in ast.walk(tree):
             if isinstance(node, ast.With | ast.AsyncWith):
                 for item in node.items:
-                    call = item.context_expr
-                    if isinstance(call, ast.Call) and ast.unparse(call.func) in popen:
-                        found.append(f"{name}:{call.lineno} with {ast.unparse(call.func)}(...): use processes.started")
-            elif isinstance(node, ast.Assert) and node.msg is not None and _reads_a_pipe(node.msg):
-                found.append(f"{name}:{node.lineno} a pipe read in a failure message: use processes.said")
+                    managed = item.context_expr
+                    if managed in calls:
+                        found.append(
+                            f"{name}:{managed.lineno} with {ast.unparse(managed.func)}(...): use processes.started"
+                        )
+                    elif isinstance(managed, ast.Name) and managed.id in bound:
+                        found.append(f"{name}:{managed.lineno} with {managed.id}: use processes.started")
+            elif (
+                isinstance(node, ast.Call)
+                and ast.unparse(node.func).endswith("enter_context")
+                and any(argument in calls for argument in node.args)
+            ):
+                found.append(f"{name}:{node.lineno} enter_context(Popen(...)): use processes.started")
+        for message in _failure_messages(tree):
+            if _reads_a_pipe(message):
+                found.append(f"{name}:{message.lineno} a pipe read in a failure message: use processes.said")
     return sorted(found, key=lambda entry: (entry.split(":")[0], int(entry.split(":")[1].split()[0])))
 
 
@@ -257,10 +295,15 @@ from subprocess import Popen as P
 with subprocess.Popen(["sleep", "60"]) as process:
     assert process.poll() is None, process.stderr.read()
 with P(["sleep", "60"], stdout=subprocess.PIPE) as process, open("x") as f:
-    assert False, process.stdout.readline().decode()
+    assert False, f"{process.stdout.readline().decode()}"
 with started(["sleep", "60"]) as process:
     assert process.poll() is None, said(process)
 assert done.returncode == 0, done.stderr
+child = subprocess.Popen(["sleep", "60"], stderr=subprocess.PIPE)
+with child:
+    raise AssertionError(child.stderr.read())
+stack.enter_context(subprocess.Popen(["sleep", "60"]))
+pytest.fail(child.stderr.read())
 """
 
 
@@ -270,10 +313,14 @@ def test_a_process_a_test_could_hang_on_is_named():
         "tests/test_sample.py:5 a pipe read in a failure message: use processes.said",
         "tests/test_sample.py:6 with P(...): use processes.started",
         "tests/test_sample.py:7 a pipe read in a failure message: use processes.said",
+        "tests/test_sample.py:12 with child: use processes.started",
+        "tests/test_sample.py:13 a pipe read in a failure message: use processes.said",
+        "tests/test_sample.py:14 enter_context(Popen(...)): use processes.started",
+        "tests/test_sample.py:15 a pipe read in a failure message: use processes.said",
     ]
 
 
-def test_old_runs_are_deleted_and_a_killed_run_s_too_never_a_running_one(tmp_path):
+def test_old_runs_are_deleted_and_a_killed_run_s_an_hour_on_never_a_running_one(tmp_path):
     import os
     import subprocess
     import sys
@@ -283,14 +330,34 @@ def test_old_runs_are_deleted_and_a_killed_run_s_too_never_a_running_one(tmp_pat
 
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait(timeout=60)  # its number names no process now: a run killed outright
-    locks = {1: str(gone.pid), 2: str(os.getpid()), 3: None, 4: str(gone.pid), 5: None}
-    for number, pid in locks.items():
+    now = time.time()
+    hours_ago = now - 2 * 3600
+    runs = {  # number: (what the lock holds, when it was taken), or None for no lock
+        1: (str(gone.pid), hours_ago),  # killed hours ago: deleted
+        2: (str(os.getpid()), hours_ago),  # running for hours: kept
+        3: ("fifo", hours_ago),  # a FIFO is not read (it would block): pytest decides by its age
+        4: (str(gone.pid), now),  # killed minutes ago (or its pid is in another namespace): kept for now
+        5: ("99999999999999999999", hours_ago),  # no pid at all: pytest decides by its age
+        6: (str(gone.pid), hours_ago),  # killed, but one of the last two: kept
+        7: None,
+    }
+    for number, lock in runs.items():
         run = tmp_path / f"pytest-{number}"
         (run / "test_x0").mkdir(parents=True)
-        if pid is not None:
-            (run / ".lock").write_text(pid, encoding="ascii")
-    three_days_ago = time.time() - 3 * 24 * 3600
+        if lock is not None:
+            if lock[0] == "fifo":
+                os.mkfifo(run / ".lock")
+            else:
+                (run / ".lock").write_text(lock[0], encoding="ascii")
+            os.utime(run / ".lock", (lock[1], lock[1]))
+    three_days_ago = now - 3 * 24 * 3600
     command = [sys.executable, "-c", _CLEAN_UP, str(tmp_path), "2", str(three_days_ago)]
     subprocess.run(command, check=True, timeout=60)
-    # Kept: the last two (4 is the killed run's, but one of the last two), and 2, whose process runs.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pytest-2", "pytest-4", "pytest-5"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "pytest-2",
+        "pytest-3",
+        "pytest-4",
+        "pytest-5",
+        "pytest-6",
+        "pytest-7",
+    ]

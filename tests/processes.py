@@ -20,7 +20,6 @@ import time
 from collections.abc import Callable, Iterator
 
 WAIT = 30  # seconds for a killed process's pipes to close
-_GROUPS: dict[int, bool] = {}  # Popen id -> whether started() gave it a process group of its own
 
 
 def wait_until(condition: Callable[[], object], seconds: float = 30.0) -> None:
@@ -34,7 +33,7 @@ def wait_until(condition: Callable[[], object], seconds: float = 30.0) -> None:
 def _kill(process: subprocess.Popen) -> None:
     """Kill ``process``: its whole group when it leads one, even after it has ended (what it started may not
     have), else the process alone."""
-    group = _GROUPS.get(id(process))
+    group = getattr(process, "own_group", None)  # set by started()
     if group is None and process.poll() is None:  # not started here: does it lead a group?
         with contextlib.suppress(OSError):
             group = os.getpgid(process.pid) == process.pid
@@ -70,12 +69,11 @@ def started(args: list[str], **options) -> Iterator[subprocess.Popen]:
     if options.get("text") or options.get("universal_newlines") or options.get("encoding"):
         options.setdefault("errors", "replace")  # output that is not UTF-8 must not hide the failure it explains
     process = subprocess.Popen(args, **options)
-    _GROUPS[id(process)] = options["start_new_session"]
+    process.own_group = options["start_new_session"]
     try:
         yield process
     finally:
         _end(process)
-        _GROUPS.pop(id(process), None)
 
 
 def said(process: subprocess.Popen) -> str:

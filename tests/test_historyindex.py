@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PROJECT, SCHEMA, built_copy, fill_repo, head_commit
+from processes import started
 from test_audit import OFFICE, put
 from test_audit import run as git
 from test_audit_trail import FORM, ZHAO, keys, signer_line  # noqa: F401  (keys is a fixture)
@@ -399,11 +400,12 @@ def digest(history: History) -> str:
     return hashlib.sha256(json.dumps(whole, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
-def start(root: Path, tmp_path: Path, *flags: str) -> subprocess.Popen:
-    """A real process reading the history of ``root`` (``pause``: stop mid-write; ``announce``: say when locking)."""
+def start(root: Path, tmp_path: Path, *flags: str):
+    """A real process reading the history of ``root`` (``pause``: stop mid-write; ``announce``: say when locking),
+    ended with the test (:func:`processes.started`)."""
     script = tmp_path / "runner.py"
     script.write_text(RUNNER.format(project=str(PROJECT), digest=inspect.getsource(digest)), encoding="utf-8")
-    return subprocess.Popen(
+    return started(
         [sys.executable, str(script), str(root), *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -422,12 +424,12 @@ def test_a_run_killed_mid_write_leaves_an_index_the_next_run_uses_correctly_or_r
     if moment == "update":
         assert_same_as_cold(project)
         merge_request(project, f"record/{R3}", 2, lambda: put(project, R3))
-    killed = start(project, tmp_path, "pause")
-    assert killed.stdout.readline() == "writing\n"
-    assert journal(project).is_file()  # the transaction is in flight: its journal is on disk
-    os.kill(killed.pid, signal.SIGKILL)
-    killed.communicate(timeout=60)
-    assert killed.returncode == -signal.SIGKILL
+    with start(project, tmp_path, "pause") as killed:
+        assert killed.stdout.readline() == "writing\n"
+        assert journal(project).is_file()  # the transaction is in flight: its journal is on disk
+        os.kill(killed.pid, signal.SIGKILL)
+        killed.communicate(timeout=60)
+        assert killed.returncode == -signal.SIGKILL
     assert_same_as_cold(project)
 
 
@@ -437,20 +439,20 @@ def test_two_runs_at_once_both_give_the_cold_history(project, tmp_path, first_ru
     for n, record in enumerate((R2, R3)):
         merge_request(project, f"record/{record}", n, lambda record=record: put(project, record))
     expected = digest(read_history(project, SCHEMA, index=False))
-    first = start(project, tmp_path, "pause")
-    assert first.stdout.readline() == "writing\n"  # holds the lock, mid-write
-    second = start(project, tmp_path, "announce")
-    assert second.stdout.readline() == "locking\n"
-    if first_run == "finishes":
-        first.stdin.write("\n")
-        first.stdin.flush()
-        assert first.communicate(timeout=60)[0] == expected
-    else:
-        os.kill(first.pid, signal.SIGKILL)
-        first.communicate(timeout=60)
-    out, err = second.communicate(timeout=60)
-    assert second.returncode == 0, err
-    assert out == expected
+    with start(project, tmp_path, "pause") as first:
+        assert first.stdout.readline() == "writing\n"  # holds the lock, mid-write
+        with start(project, tmp_path, "announce") as second:
+            assert second.stdout.readline() == "locking\n"
+            if first_run == "finishes":
+                first.stdin.write("\n")
+                first.stdin.flush()
+                assert first.communicate(timeout=60)[0] == expected
+            else:
+                os.kill(first.pid, signal.SIGKILL)
+                first.communicate(timeout=60)
+            out, err = second.communicate(timeout=60)
+            assert second.returncode == 0, err
+            assert out == expected
     assert_same_as_cold(project)
 
 

@@ -141,12 +141,15 @@ class Service:
         """Nothing left for the worker now: no delivery due, nothing due or being sent."""
         now = self.notifier.now()
         ledger, gather = self.notifier.ledger, self.notifier.settings.gather_seconds
+        # Under the ledger's lock, as the worker changes it: it queues a delivery's to-do, then takes the delivery
+        # out of the inbox. Read between the two without it, the to-dos before and the inbox after, it looked idle
+        # with nothing sent (a full run failed so, once).
+        with ledger.lock():
+            waiting, events = ledger.waiting(), ledger.events()
         busy = [
-            i
-            for i in ledger.waiting()
-            if i["state"] == "sending" or (i["state"] in ("queued", "held") and i["next_try"] <= now)
+            i for i in waiting if i["state"] == "sending" or (i["state"] in ("queued", "held") and i["next_try"] <= now)
         ]
-        return not busy and not [e for _, e in ledger.events() if e["received"] + gather <= now]
+        return not busy and not [e for _, e in events if e["received"] + gather <= now]
 
     def settle(self) -> None:
         self.notifier.wake()

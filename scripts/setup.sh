@@ -88,25 +88,40 @@ if [ "$mode" != runtime ] && { [ ! -x tools/node_modules/.bin/gitlab-ci-local ] 
     npm_pid=$!
 fi
 config=
-# A step that fails (or Ctrl-C) stops npm too, and leaves no copy of pip's settings behind.
-trap '[ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null; [ -z "$config" ] || rm -f "$config"' EXIT
+kept_new=
+# A step that fails (or Ctrl-C) stops npm too, and leaves no copy of pip's settings or half-kept uv behind.
+trap '[ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null; rm -f ${config:+"$config"} ${kept_new:+"$kept_new"}' EXIT
 
-# uv, kept once per user of the machine after the first set-up has installed it (below): a fresh clone then makes
-# its .venv/ and installs into it without pip's 2-4 s of bootstrapping (ensurepip, then `pip install uv`).
+# uv, kept once per user and machine type after the first set-up has installed it (below): a fresh clone then
+# makes its .venv/ and installs into it without pip's 2-4 s of bootstrapping (ensurepip, then `pip install uv`).
+# Not in runtime mode: a CI job never runs, nor leaves, a program kept in the home folder it may share with others.
+# A kept uv that does not answer, answers wrong or fails once is passed over for the rest of the run, and
+# replaced by the one pip then installs. Deleting ~/.cache/liaison/ is always safe.
 UV_VERSION=0.13.9
 UV_KEPT=
-[ -z "${XDG_CACHE_HOME:-${HOME:-}}" ] || UV_KEPT="${XDG_CACHE_HOME:-$HOME/.cache}/liaison/uv-$UV_VERSION"
+kept_broken=
+case "${XDG_CACHE_HOME:-}" in
+    /*) cache_home=$XDG_CACHE_HOME ;;  # the XDG rule: a relative one is ignored
+    *) cache_home=${HOME:+$HOME/.cache} ;;
+esac
+[ "$mode" = runtime ] || [ -z "$cache_home" ] || UV_KEPT="$cache_home/liaison/uv-$UV_VERSION-$(uname -m)"
 uv_kept() {
-    [ -n "$UV_KEPT" ] && [ -x "$UV_KEPT" ] && [ "$("$UV_KEPT" --version 2>/dev/null | cut -d' ' -f2)" = "$UV_VERSION" ]
+    [ -z "$kept_broken" ] && [ -n "$UV_KEPT" ] && [ -f "$UV_KEPT" ] && [ -x "$UV_KEPT" ] \
+        && [ "$(timeout -k 2 10 "$UV_KEPT" --version 2>/dev/null | cut -d' ' -f2)" = "$UV_VERSION" ]
 }
 keep_uv() {
-    [ "$mode" != runtime ] && [ -n "$UV_KEPT" ] && [ -x .venv/bin/uv ] && ! uv_kept || return 0
-    mkdir -p "$(dirname "$UV_KEPT")" 2>/dev/null && cp .venv/bin/uv "$UV_KEPT.new-$$" 2>/dev/null \
-        && mv -f "$UV_KEPT.new-$$" "$UV_KEPT" 2>/dev/null || rm -f "$UV_KEPT.new-$$" 2>/dev/null || true
+    [ -n "$UV_KEPT" ] && [ -x .venv/bin/uv ] && [ ! -d "$UV_KEPT" ] && ! uv_kept || return 0
+    mkdir -p "${UV_KEPT%/*}" 2>/dev/null && kept_new=$(mktemp "$UV_KEPT.new-XXXXXX" 2>/dev/null) \
+        && cp .venv/bin/uv "$kept_new" 2>/dev/null && chmod 755 "$kept_new" && mv -fT "$kept_new" "$UV_KEPT" 2>/dev/null
+    rm -f ${kept_new:+"$kept_new"}
+    kept_new=
+    # Copies an interrupted set-up left (over an hour old: never one a set-up running now is writing).
+    find "${UV_KEPT%/*}" -maxdepth 1 -name 'uv-*.new-*' -mmin +60 -delete 2>/dev/null || true
 }
 
-# .venv/ as `python -m venv` makes it (pip and setuptools from the wheels ensurepip installs), in 0.3 s instead of
-# 2-3 s where uv is kept: venv without pip, then uv installs those same wheels from the disk. Otherwise, or if
+# .venv/ as `python -m venv` makes it (pip and setuptools from the wheels ensurepip installs, their bytecode
+# compiled), in 0.6 s instead of 2-3 s where uv is kept: venv without pip, then uv installs those same wheels
+# from the disk. Otherwise (ensurepip._get_packages is private: Python 3.12 changed it, 3.13 has none), or if
 # that fails, venv as it is.
 make_venv() {
     local wheels=()
@@ -114,10 +129,12 @@ make_venv() {
 import ensurepip, os
 for package in ensurepip._get_packages().values():
     print(package.wheel_path or os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", package.wheel_name))
-' 2>/dev/null) && [ ${#wheels[@]} -gt 0 ] && "$PYTHON" -m venv --clear --without-pip .venv \
-        && "$UV_KEPT" pip install -q --offline --no-deps --python .venv/bin/python "${wheels[@]}" \
-            >/dev/null 2>&1 && .venv/bin/python -c 'import pip' >/dev/null 2>&1; then
-        return 0
+' 2>/dev/null) && [ ${#wheels[@]} -gt 0 ] && "$PYTHON" -m venv --clear --without-pip .venv; then
+        if UV_LOCK_TIMEOUT=10 timeout -k 2 60 "$UV_KEPT" pip install -q --offline --no-deps --compile-bytecode \
+            --python .venv/bin/python "${wheels[@]}" >/dev/null 2>&1 && .venv/bin/python -c 'import pip' >/dev/null 2>&1; then
+            return 0
+        fi
+        kept_broken=1
     fi
     "$PYTHON" -m venv --clear .venv
 }

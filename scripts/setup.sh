@@ -99,15 +99,27 @@ trap '[ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null; rm -f ${config:+"$config
 # replaced by the one pip then installs. Deleting ~/.cache/liaison/ is always safe.
 UV_VERSION=0.13.9
 UV_KEPT=
-kept_broken=
+kept_unusable=
 case "${XDG_CACHE_HOME:-}" in
     /*) cache_home=$XDG_CACHE_HOME ;;  # the XDG rule: a relative one is ignored
     *) cache_home=${HOME:+$HOME/.cache} ;;
 esac
 [ "$mode" = runtime ] || [ -z "$cache_home" ] || UV_KEPT="$cache_home/liaison/uv-$UV_VERSION-$(uname -m)"
+# Asked once a run (--foreground: Ctrl-C still reaches it); an answer cut short by the time limit is no answer.
+kept_known=
 uv_kept() {
-    [ -z "$kept_broken" ] && [ -n "$UV_KEPT" ] && [ -f "$UV_KEPT" ] && [ -x "$UV_KEPT" ] \
-        && [ "$(timeout -k 2 10 "$UV_KEPT" --version 2>/dev/null | cut -d' ' -f2)" = "$UV_VERSION" ]
+    local answer
+    if [ -z "$kept_known" ] && [ -z "$kept_unusable" ]; then
+        kept_known=1
+        if [ -n "$UV_KEPT" ] && [ -f "$UV_KEPT" ] && [ -x "$UV_KEPT" ] \
+            && answer=$(timeout --foreground -k 2 10 "$UV_KEPT" --version 2>/dev/null) \
+            && [ "$(cut -d' ' -f2 <<<"$answer")" = "$UV_VERSION" ]; then
+            :
+        else
+            kept_unusable=1
+        fi
+    fi
+    [ -z "$kept_unusable" ]
 }
 keep_uv() {
     [ -n "$UV_KEPT" ] && [ -x .venv/bin/uv ] && [ ! -d "$UV_KEPT" ] && ! uv_kept || return 0
@@ -130,11 +142,11 @@ import ensurepip, os
 for package in ensurepip._get_packages().values():
     print(package.wheel_path or os.path.join(os.path.dirname(ensurepip.__file__), "_bundled", package.wheel_name))
 ' 2>/dev/null) && [ ${#wheels[@]} -gt 0 ] && "$PYTHON" -m venv --clear --without-pip .venv; then
-        if UV_LOCK_TIMEOUT=10 timeout -k 2 60 "$UV_KEPT" pip install -q --offline --no-deps --compile-bytecode \
+        if UV_LOCK_TIMEOUT=10 timeout --foreground -k 2 60 "$UV_KEPT" pip install -q --offline --no-deps --compile-bytecode \
             --python .venv/bin/python "${wheels[@]}" >/dev/null 2>&1 && .venv/bin/python -c 'import pip' >/dev/null 2>&1; then
             return 0
         fi
-        kept_broken=1
+        kept_unusable=1
     fi
     "$PYTHON" -m venv --clear .venv
 }

@@ -144,16 +144,26 @@ for package in ensurepip._get_packages().values():
 ' 2>/dev/null) && [ ${#wheels[@]} -gt 0 ] && "$PYTHON" -m venv --clear --without-pip .venv; then
         if UV_LOCK_TIMEOUT=10 timeout --foreground -k 2 60 "$UV_KEPT" pip install -q --offline --no-deps --compile-bytecode \
             --python .venv/bin/python "${wheels[@]}" >/dev/null 2>&1 && .venv/bin/python -c 'import pip' >/dev/null 2>&1; then
+            : >.venv/.liaison-venv
             return 0
         fi
         kept_unusable=1
     fi
     "$PYTHON" -m venv --clear .venv
+    : >.venv/.liaison-venv
+}
+
+# A whole .venv/: Python and pip run, and make_venv finished it (its mark, written last; or the install's stamp, in
+# one made before the mark was). A set-up stopped while pip's files were being written left one that `import pip`
+# accepted but pip could not run, and every set-up after it failed until .venv/ was deleted by hand.
+venv_whole() {
+    .venv/bin/python -c 'import pip' >/dev/null 2>&1 \
+        && { [ -L .venv ] || [ -f .venv/.liaison-venv ] || [ -f .venv/.liaison-installed ]; }
 }
 
 # The virtual environment, reinstalled only when pyproject.toml or the mode changes.
 # One that cannot run Python or pip (its interpreter removed, a set-up stopped while venv was making it) is made again.
-if ! .venv/bin/python -c 'import pip' >/dev/null 2>&1; then
+if ! venv_whole; then
     if [ -L .venv ]; then
         echo ".venv 是指向别处的链接，且其中的 Python 不能运行：请删除该链接后重新运行 scripts/setup.sh。" >&2
         exit 1

@@ -99,27 +99,24 @@ trap '[ -z "$npm_pid" ] || kill "$npm_pid" 2>/dev/null; rm -f ${config:+"$config
 # replaced by the one pip then installs. Deleting ~/.cache/liaison/ is always safe.
 UV_VERSION=0.13.9
 UV_KEPT=
-kept_unusable=
+kept=  # the kept uv: not asked yet (empty), usable (yes), or not (no) for the rest of this run
 case "${XDG_CACHE_HOME:-}" in
     /*) cache_home=$XDG_CACHE_HOME ;;  # the XDG rule: a relative one is ignored
     *) cache_home=${HOME:+$HOME/.cache} ;;
 esac
 [ "$mode" = runtime ] || [ -z "$cache_home" ] || UV_KEPT="$cache_home/liaison/uv-$UV_VERSION-$(uname -m)"
 # Asked once a run (--foreground: Ctrl-C still reaches it); an answer cut short by the time limit is no answer.
-kept_known=
 uv_kept() {
     local answer
-    if [ -z "$kept_known" ] && [ -z "$kept_unusable" ]; then
-        kept_known=1
+    if [ -z "$kept" ]; then
+        kept=no
         if [ -n "$UV_KEPT" ] && [ -f "$UV_KEPT" ] && [ -x "$UV_KEPT" ] \
             && answer=$(timeout --foreground -k 2 10 "$UV_KEPT" --version 2>/dev/null) \
             && [ "$(cut -d' ' -f2 <<<"$answer")" = "$UV_VERSION" ]; then
-            :
-        else
-            kept_unusable=1
+            kept=yes
         fi
     fi
-    [ -z "$kept_unusable" ]
+    [ "$kept" = yes ]
 }
 keep_uv() {
     [ -n "$UV_KEPT" ] && [ -x .venv/bin/uv ] && [ ! -d "$UV_KEPT" ] && ! uv_kept || return 0
@@ -147,7 +144,7 @@ for package in ensurepip._get_packages().values():
             : >.venv/.liaison-venv
             return 0
         fi
-        kept_unusable=1
+        kept=no
     fi
     "$PYTHON" -m venv --clear .venv
     : >.venv/.liaison-venv

@@ -451,13 +451,14 @@ subprocess.Popen.__init__ = logged
 find = ctypes.util.find_library
 from liaison.outputs.pdf.render import Renderer
 Renderer(pathlib.Path(sys.argv[1]))
-print(" ".join(sorted(set(started))), ctypes.util.find_library is find)
+print(" ".join(sorted(started)), ctypes.util.find_library is find)
 """
 
 
 def test_loading_weasyprint_runs_no_compiler_and_leaves_find_library_as_it_was():
     """WeasyPrint probes every platform's library names; each one the linker's cache does not know ran gcc and
-    ld (about 200 processes a command). Loaded through load_weasyprint, it asks that cache only."""
+    ld (about 200 processes a command). Loaded through load_weasyprint, it asks that cache only, listed once
+    (ctypes lists it again for each of the 22 names)."""
     import subprocess
     import sys
 
@@ -473,6 +474,39 @@ def test_loading_weasyprint_runs_no_compiler_and_leaves_find_library_as_it_was()
     assert programs == ["ldconfig"] and restored == "True", done.stdout
 
 
+LOOKUPS_WHILE_LOADING = """
+import ctypes.util, json
+from liaison.outputs.pdf import render
+listed = render._linker_cache
+asked = []
+def recording():
+    find = listed()
+    def lookup(name):
+        asked.append([name, find(name), ctypes.util._findSoname_ldconfig(name)])
+        return asked[-1][1]
+    return lookup
+render._linker_cache = recording
+render.load_weasyprint()
+print(json.dumps(asked))
+"""
+
+
+def test_the_linker_cache_listed_once_answers_every_name_as_ctypes_does():
+    """Each name WeasyPrint asks while it loads gets from the one listing what ctypes' own lookup in the linker's
+    cache answers, found or not."""
+    import json
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", LOOKUPS_WHILE_LOADING], capture_output=True, text=True, timeout=120, cwd=PROJECT
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    asked = json.loads(done.stdout)
+    assert len(asked) >= 10 and any(found for _, found, _ in asked) and not all(found for _, found, _ in asked)
+    assert [(name, found) for name, found, _ in asked] == [(name, ctypes) for name, _, ctypes in asked]
+
+
 def test_while_weasyprint_loads_other_threads_keep_the_full_lookup_and_a_failure_puts_it_back(monkeypatch):
     """Only the loading thread's lookups go to the linker's cache; a thread of the form asking meanwhile gets
     ctypes' own answer, and an import that fails (a library missing) leaves find_library as it was."""
@@ -480,6 +514,7 @@ def test_while_weasyprint_loads_other_threads_keep_the_full_lookup_and_a_failure
     import sys
     import threading
 
+    from liaison.outputs.pdf import render
     from liaison.outputs.pdf.render import load_weasyprint
 
     asked = []
@@ -488,7 +523,7 @@ def test_while_weasyprint_loads_other_threads_keep_the_full_lookup_and_a_failure
         asked.append((threading.current_thread().name, name))
 
     monkeypatch.setattr(ctypes.util, "find_library", own)
-    monkeypatch.setattr(ctypes.util, "_findSoname_ldconfig", lambda name: f"cache:{name}")
+    monkeypatch.setattr(render, "_linker_cache", lambda: lambda name: f"cache:{name}")
     monkeypatch.delitem(sys.modules, "weasyprint", raising=False)
     seen = {}
 

@@ -120,6 +120,31 @@ def test_a_few_pdfs_render_in_this_process_and_many_or_jobs_asked_for_in_a_pool(
     assert started == [3, 2]
 
 
+def test_a_pool_s_workers_start_with_weasyprint_loaded_once_before_them(repo, tmp_path):
+    """A forked worker inherits what its parent loaded: WeasyPrint is loaded once before the pool starts, not once
+    in each worker (a quarter CPU-second each). ``-X importtime`` reports every import, the workers' too."""
+    import subprocess
+    import sys
+
+    shutil.copytree(PROJECT / "templates", repo / "templates")
+    for n in range(2):
+        write_record(repo, record_data(date=datetime.date(2024, 9, 10 + n)), suffix=f"{n:06x}")
+    command = [sys.executable, "-X", "importtime", str(PROJECT / "build.py"), "--root", str(repo)]
+    done = subprocess.run(
+        [*command, "pdf", "--out", str(tmp_path / "out"), "--jobs", "2"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=PROJECT,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert len(list((tmp_path / "out").rglob("*.pdf"))) == 2
+    loaded = [
+        line for line in done.stderr.splitlines() if line.startswith("import time:") and line.endswith("| weasyprint")
+    ]
+    assert len(loaded) == 1, loaded
+
+
 def test_output_folder_mirrors_the_selection(project, tmp_path, warm_cache):
     out, cache = tmp_path / "out", warm_cache
     build(project, out, cache)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import struct
+import subprocess
 import sys
 import threading
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -34,19 +38,20 @@ def load_weasyprint() -> None:
     lookup); one it does not know is None, and WeasyPrint goes on to its
     next name, its list ending with the exact file names
     (``libgobject-2.0.so.0``), which the dynamic loader finds itself
-    (LD_LIBRARY_PATH included). Elsewhere, or on a Python without that
-    lookup, WeasyPrint loads as it would.
+    (LD_LIBRARY_PATH included). The cache is listed once for all 22 names
+    (:func:`_linker_cache`), not once a name as ctypes does. Elsewhere, or
+    on a Python without that lookup, WeasyPrint loads as it would.
     """
     if "weasyprint" in sys.modules:
         return
     import ctypes.util
 
-    in_cache = getattr(ctypes.util, "_findSoname_ldconfig", None)
-    if in_cache is None or not sys.platform.startswith("linux"):
+    if getattr(ctypes.util, "_findSoname_ldconfig", None) is None or not sys.platform.startswith("linux"):
         import weasyprint  # noqa: F401
 
         return
     with _LOADING:
+        in_cache = _linker_cache()
         find = ctypes.util.find_library
         loader = threading.get_ident()
 
@@ -58,6 +63,41 @@ def load_weasyprint() -> None:
             import weasyprint  # noqa: F401
         finally:
             ctypes.util.find_library = find
+
+
+# ctypes.util's names for the C library's ABI in ``ldconfig -p`` (``_findSoname_ldconfig``), by machine and word size.
+_ABI = {
+    "x86_64-64": "libc6,x86-64",
+    "ppc64-64": "libc6,64bit",
+    "sparc64-64": "libc6,64bit",
+    "s390x-64": "libc6,64bit",
+    "ia64-64": "libc6,IA-64",
+}
+
+
+def _linker_cache() -> Callable[[str], str | None]:
+    """ctypes.util's lookup in the dynamic linker's cache (``_findSoname_ldconfig``), the same pattern on the
+    same listing, with ``ldconfig -p`` run once: ctypes runs it for every name it is asked, 22 processes while
+    WeasyPrint loads (about 35 ms of a command that renders). A listing that cannot be had knows no name."""
+    try:
+        listed = subprocess.run(
+            ["/sbin/ldconfig", "-p"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={"LC_ALL": "C", "LANG": "C"},
+            timeout=10,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        listed = b""
+    machine = os.uname().machine + ("-32" if struct.calcsize("l") == 4 else "-64")
+    abi = _ABI.get(machine, "libc6")
+
+    def find(name: str) -> str | None:
+        found = re.search(os.fsencode(rf"\s+(lib{re.escape(name)}\.[^\s]+)\s+\({abi}"), listed)
+        return os.fsdecode(found.group(1)) if found else None
+
+    return find
 
 
 class GuardedFetcher:

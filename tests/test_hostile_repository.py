@@ -429,3 +429,29 @@ def test_a_link_git_holds_under_templates_is_named_where_the_checkout_made_it_a_
     done = run(repo, "pdf", "--out", str(tmp_path / "pdf"))
     assert done.exit_code == 1 and "不生成任何文件" in done.output and "templates/record.html" in done.output
     _nothing_written(tmp_path / "pdf")
+
+
+def test_what_git_holds_under_templates_is_asked_once_a_command_and_again_when_the_index_changes(
+    repo, run, tmp_path, monkeypatch
+):
+    """build asks three times (its check, its PDFs, its site) which links git holds under templates/ and site/:
+    one git run answers all three. A link put into the index afterwards, in the same process (the form's
+    server runs for weeks), is named at once; with GIT_INDEX_FILE set, git is asked every time."""
+    from liaison.git import filemodes
+
+    asked = []
+    real = filemodes._source_modes_from_git
+    monkeypatch.setattr(filemodes, "_source_modes_from_git", lambda root: asked.append(root) or real(root))
+    _with_templates(repo, tmp_path)
+    done = run(repo, "build", "--out", str(tmp_path / "public"))
+    assert done.exit_code == 0 and len(asked) == 1, (asked, done.output)
+    assert filemodes.source_mode_problems(repo) == [] and len(asked) == 1
+
+    (tmp_path / "target").write_bytes(b"/etc/passwd")
+    blob = git(repo, "hash-object", "-w", str(tmp_path / "target"))
+    git(repo, "update-index", "--add", "--cacheinfo", f"120000,{blob},site/extra.css")
+    assert [p.path for p in filemodes.source_mode_problems(repo)] == ["site/extra.css"] and len(asked) == 2
+    monkeypatch.setenv("GIT_INDEX_FILE", str(repo / ".git" / "index"))
+    for _ in range(2):
+        assert [p.path for p in filemodes.source_mode_problems(repo)] == ["site/extra.css"]
+    assert len(asked) == 4

@@ -19,7 +19,7 @@ from pathlib import Path
 from liaison.core.problems import Problem
 from liaison.core.project import OUTPUT_SOURCES, source_message
 from liaison.core.records import RECORDS_DIR, irregular_message
-from liaison.git.repo import GitError, Repo
+from liaison.git.repo import GitError, Repo, index_state
 
 PLAIN = "100644"
 CHANGED_TAGS = ("C", "R")  # -m and -d list a changed or deleted file a second time, under these tags
@@ -75,10 +75,29 @@ def index_problems(root: Path, listing: list[IndexEntry] | None = None) -> list[
     return list(found.values())
 
 
+# source_mode_problems' answers by the index they were read from (repo.index_state): a build asks three times
+# (the check, the PDFs, the site), pdf and export twice; git is asked once.
+_SOURCE_MODES: dict[tuple, list[Problem]] = {}
+_SOURCE_MODES_KEPT = 64
+
+
 def source_mode_problems(root: Path) -> list[Problem]:
     """A problem for each link or submodule git holds under templates/ and site/, whatever the checkout made
     of it (with ``core.symlinks=false`` a link is a plain file holding its target's name: nothing is read
-    through it there, but the next clone, or the CI runner's, follows it); none outside git."""
+    through it there, but the next clone, or the CI runner's, follows it); none outside git. Asked again of
+    the same index, the answer it gave (the modes are the index's; an index rewritten is another)."""
+    state = index_state(root)
+    if state is not None and state in _SOURCE_MODES:
+        return list(_SOURCE_MODES[state])
+    found = _source_modes_from_git(root)
+    if state is not None and state == index_state(root):  # an index rewritten meanwhile: its answer is not kept
+        if len(_SOURCE_MODES) >= _SOURCE_MODES_KEPT:
+            _SOURCE_MODES.clear()
+        _SOURCE_MODES[state] = list(found)
+    return found
+
+
+def _source_modes_from_git(root: Path) -> list[Problem]:
     try:
         listed = Repo(root).query("ls-files", "-s", "-z", "--", *(f"{folder}/" for folder in OUTPUT_SOURCES))
     except GitError:

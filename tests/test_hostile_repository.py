@@ -455,3 +455,35 @@ def test_what_git_holds_under_templates_is_asked_once_a_command_and_again_when_t
     for _ in range(2):
         assert [p.path for p in filemodes.source_mode_problems(repo)] == ["site/extra.css"]
     assert len(asked) == 4
+
+
+def test_what_git_could_not_say_is_asked_again_and_no_other_repository_s_answer_is_kept(repo, tmp_path, monkeypatch):
+    """A git that failed once (a timeout, a repository it refused) is asked again, not remembered as "no link";
+    a ``.git`` folder git would not take (git reads the repository above it) and git's variables (a pathspec
+    read without case) key no answer of another."""
+    from liaison.git import filemodes
+    from liaison.git import repo as git_repo
+
+    _with_templates(repo, tmp_path)
+    (tmp_path / "target").write_bytes(b"/etc/passwd")
+    blob = git(repo, "hash-object", "-w", str(tmp_path / "target"))
+    git(repo, "update-index", "--add", "--cacheinfo", f"120000,{blob},templates/evil.css")
+    real, failures = git_repo.Repo.query, [git_repo.GitError(["ls-files"], None, "", timed_out=True)]
+
+    def once_failing(self, *args, **kwargs):
+        if failures:
+            raise failures.pop()
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(git_repo.Repo, "query", once_failing)
+    assert filemodes.source_mode_problems(repo) == []  # git could not say
+    assert [p.path for p in filemodes.source_mode_problems(repo)] == ["templates/evil.css"]
+
+    state = git_repo.index_state(repo)
+    monkeypatch.setenv("GIT_ICASE_PATHSPECS", "1")
+    assert git_repo.index_state(repo) not in (None, state)
+    inner = repo / "templates" / "inner"
+    (inner / ".git").mkdir(parents=True)
+    for name in ("index", "config"):
+        shutil.copy2(repo / ".git" / name, inner / ".git" / name)
+    assert git_repo.index_state(inner) is None  # no HEAD: git takes the repository above

@@ -87,9 +87,12 @@ def source_mode_problems(root: Path) -> list[Problem]:
     through it there, but the next clone, or the CI runner's, follows it); none outside git. Asked again of
     the same index, the answer it gave (the modes are the index's; an index rewritten is another)."""
     state = index_state(root)
-    if state is not None and state in _SOURCE_MODES:
-        return list(_SOURCE_MODES[state])
+    kept = _SOURCE_MODES.get(state) if state is not None else None  # one look: another thread may clear it
+    if kept is not None:
+        return list(kept)
     found = _source_modes_from_git(root)
+    if found is None:  # git could not say (a timeout, a refused repository): asked again next time
+        return []
     if state is not None and state == index_state(root):  # an index rewritten meanwhile: its answer is not kept
         if len(_SOURCE_MODES) >= _SOURCE_MODES_KEPT:
             _SOURCE_MODES.clear()
@@ -97,13 +100,14 @@ def source_mode_problems(root: Path) -> list[Problem]:
     return found
 
 
-def _source_modes_from_git(root: Path) -> list[Problem]:
+def _source_modes_from_git(root: Path) -> list[Problem] | None:
+    """source_mode_problems' answer from git; None when git could not say."""
     try:
         listed = Repo(root).query("ls-files", "-s", "-z", "--", *(f"{folder}/" for folder in OUTPUT_SOURCES))
     except GitError:
-        return []
+        return None
     if not listed.ok:
-        return []
+        return None
     found = []
     for info, _, path in _lines(os.fsdecode(listed.stdout)):
         mode = info.split(" ")[0]

@@ -293,15 +293,18 @@ def head_from_files(root: Path) -> tuple[str, bytes] | None:
 
 def index_state(root: Path) -> tuple | None:
     """What tells the index git reads at ``root`` from any other or from itself rewritten (its file's inode,
-    size and times; the config's with it), read without running git; None whenever git might read another
-    (``.git`` not a folder, or a variable naming the repository or the index). Git rewrites an index into a
-    new file and renames it over the old: a new inode and new times. For answers that follow from the index
-    alone."""
+    size and times; the config's with it; git's variables in the environment), read without running git;
+    None whenever git might read another: ``.git`` not a repository git would take (a folder with ``HEAD``,
+    ``objects`` and ``refs``; else git looks further up), or a variable naming the repository or the index.
+    Git rewrites an index into a new file and renames it over the old: a new inode and new times. For
+    answers that follow from the index alone."""
     git_dir = Path(root) / ".git"
     if any(os.environ.get(name) for name in (*_REPOSITORY_VARIABLES, "GIT_INDEX_FILE")):
         return None
     try:
-        if not git_dir.is_dir():
+        if not (git_dir.is_dir() and (git_dir / "HEAD").is_file() and (git_dir / "objects").is_dir()):
+            return None
+        if not (git_dir / "refs").is_dir():
             return None
         index, config = (git_dir / "index").stat(), (git_dir / "config").stat()
     except OSError:
@@ -310,6 +313,7 @@ def index_state(root: Path) -> tuple | None:
         os.path.realpath(root),
         *(index.st_dev, index.st_ino, index.st_size, index.st_mtime_ns, index.st_ctime_ns),
         *(config.st_ino, config.st_size, config.st_mtime_ns, config.st_ctime_ns),
+        tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("GIT_"))),
     )
 
 

@@ -20,7 +20,7 @@ run: setup
 # tests takes some of another's), as a single `python -m pytest` would run them one after another. The extra
 # worker keeps both cores busy while a test waits on a server, a timeout or a browser: 0.91x the time of one
 # worker a core on this 2-core machine (a pair run back to back at a slow hour, 4 min 5 s against 4 min 28 s;
-# a fresh clone's `make test` takes 1 min 56 s to 2 min 1 s: BENCHMARKS.md, sixth round, 2026-12-08).
+# a fresh clone's `make test` takes 1 min 36 s to 1 min 47 s: BENCHMARKS.md, seventh round, 2026-12-08).
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: setup
 	$(PY) -m ruff check .

@@ -487,3 +487,13 @@ def test_what_git_could_not_say_is_asked_again_and_no_other_repository_s_answer_
     for name in ("index", "config"):
         shutil.copy2(repo / ".git" / name, inner / ".git" / name)
     assert git_repo.index_state(inner) is None  # no HEAD: git takes the repository above
+    for name in ("objects", "refs"):
+        (inner / ".git" / name).mkdir()
+    for head in (b"garbage\n", b"", b"ref: heads/main\n"):  # git takes none of them, and reads the one above
+        (inner / ".git" / "HEAD").write_bytes(head)
+        assert git_repo.index_state(inner) is None, head
+    (inner / ".git" / "HEAD").write_bytes(b"ref: refs/heads/main\n")
+    taken = git_repo.index_state(inner)
+    (inner / ".git" / "HEAD").write_bytes(b"ref: refs/heads/other\n")
+    moved = git_repo.index_state(inner)
+    assert taken is not None and moved is not None and taken != moved  # HEAD's text is part of the state

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 import signal
+import stat
 import subprocess
 import tempfile
 from collections.abc import Iterable
@@ -291,26 +292,35 @@ def head_from_files(root: Path) -> tuple[str, bytes] | None:
     return (head, listed) if _HEX40.fullmatch(head) else None
 
 
+# A HEAD git takes (its validate_headref): a symbolic ref into refs/, or an object id (SHA-1 or SHA-256).
+_GIT_TAKES_HEAD = re.compile(rb"(ref:[ \t]*refs/[^\n]*|[0-9a-f]{40}|[0-9a-f]{64})\n?")
+
+
 def index_state(root: Path) -> tuple | None:
     """What tells the index git reads at ``root`` from any other or from itself rewritten (its file's inode,
     size and times; the config's with it; git's variables in the environment), read without running git;
-    None whenever git might read another: ``.git`` not a repository git would take (a folder with ``HEAD``,
-    ``objects`` and ``refs``; else git looks further up), or a variable naming the repository or the index.
+    None whenever git might read another: ``.git`` not a repository git would take (a folder with ``objects``,
+    ``refs`` and a ``HEAD`` git accepts, its own, not shared through ``commondir``; else git looks further up),
+    or a variable naming the repository or the index. HEAD's text is part of it.
     Git rewrites an index into a new file and renames it over the old: a new inode and new times. For
     answers that follow from the index alone."""
     git_dir = Path(root) / ".git"
     if any(os.environ.get(name) for name in (*_REPOSITORY_VARIABLES, "GIT_INDEX_FILE")):
         return None
     try:
-        if not (git_dir.is_dir() and (git_dir / "HEAD").is_file() and (git_dir / "objects").is_dir()):
+        if not (git_dir.is_dir() and (git_dir / "objects").is_dir() and (git_dir / "refs").is_dir()):
             return None
-        if not (git_dir / "refs").is_dir():
-            return None
+        if not stat.S_ISREG((git_dir / "HEAD").lstat().st_mode) or (git_dir / "commondir").exists():
+            return None  # a link, a FIFO (a read would wait), a worktree's shared repository: ask git
+        head = (git_dir / "HEAD").read_bytes()[:1024]
         index, config = (git_dir / "index").stat(), (git_dir / "config").stat()
     except OSError:
         return None
+    if not _GIT_TAKES_HEAD.fullmatch(head):  # git would not take this folder, and looks further up
+        return None
     return (
         os.path.realpath(root),
+        head,
         *(index.st_dev, index.st_ino, index.st_size, index.st_mtime_ns, index.st_ctime_ns),
         *(config.st_ino, config.st_size, config.st_mtime_ns, config.st_ctime_ns),
         tuple(sorted((name, value) for name, value in os.environ.items() if name.startswith("GIT_"))),

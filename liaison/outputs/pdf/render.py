@@ -78,7 +78,8 @@ _ABI = {
 def _linker_cache() -> Callable[[str], str | None]:
     """ctypes.util's lookup in the dynamic linker's cache (``_findSoname_ldconfig``), the same pattern on the
     same listing, with ``ldconfig -p`` run once: ctypes runs it for every name it is asked, 22 processes while
-    WeasyPrint loads (about 35 ms of a command that renders). A listing that cannot be had knows no name."""
+    WeasyPrint loads (about 15 ms of CPU a command that renders, BENCHMARKS.md). A listing that cannot be had
+    knows no name."""
     try:
         listed = subprocess.run(
             ["/sbin/ldconfig", "-p"],
